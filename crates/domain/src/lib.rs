@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+
+pub mod error;
+pub mod mail_templates;
+pub mod model;
+pub mod policy;
+pub mod ports;
+mod service;
+pub mod usecases;
+
+pub use error::{FieldError, InfraError};
+pub use policy::Policy;
+pub use service::{Deps, Portcullis};
+pub use usecases::authenticate::{AuthError, Principal};
+pub use usecases::deliver_mail::DeliveryReport;
+pub use usecases::login::{LoginError, LoginOutcome, LoginRequest};
+pub use usecases::register::{RegisterError, RegisterUser};
+pub use usecases::resend::ResendError;
+pub use usecases::sign_in_event::{ReportedEvent, SignInEventError};
+pub use usecases::verify_email::VerifyEmailError;

@@ -1,0 +1,200 @@
+//! The security audit log and the request facts every entry is enriched with.
+
+use std::net::IpAddr;
+
+use super::{Timestamp, UserId};
+
+/// Longest user agent kept, in characters.
+pub const MAX_USER_AGENT_LEN: usize = 512;
+/// Longest client fingerprint accepted.
+pub const MAX_FINGERPRINT_LEN: usize = 256;
+
+/// Audit actions the use cases write. Stored and served as their dotted names.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum AuditAction {
+    /// A successful sign-in (password or client-reported).
+    LoginSuccess,
+    /// A refused sign-in on an existing account.
+    LoginFailure,
+    /// A client-reported sign-up.
+    Signup,
+    /// An email address was verified.
+    EmailVerified,
+    /// An account was created through `POST /auth/register`.
+    Registered,
+}
+
+impl AuditAction {
+    /// The dotted name, e.g. `auth.login.success`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LoginSuccess => "auth.login.success",
+            Self::LoginFailure => "auth.login.failure",
+            Self::Signup => "auth.signup",
+            Self::EmailVerified => "auth.email.verified",
+            Self::Registered => "auth.user.registered",
+        }
+    }
+}
+
+/// What a user agent string says about the client. Unknown parts are `None`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Device {
+    /// Browser or client family, e.g. `Chrome`.
+    pub browser: Option<String>,
+    /// Its version, e.g. `120.0.6099`.
+    pub browser_version: Option<String>,
+    /// Operating system, e.g. `Mac OS X`.
+    pub os: Option<String>,
+    /// Its version.
+    pub os_version: Option<String>,
+    /// `desktop`, `mobile`, `tablet`, `bot` or `other`.
+    pub device_type: Option<String>,
+}
+
+/// Where an IP address is, as far as the GeoIP database knows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Location {
+    /// ISO 3166-1 alpha-2.
+    pub country_code: Option<String>,
+    /// Country name in English.
+    pub country: Option<String>,
+    /// First subdivision.
+    pub region: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Latitude.
+    pub latitude: Option<f64>,
+    /// Longitude.
+    pub longitude: Option<f64>,
+    /// IANA time zone.
+    pub timezone: Option<String>,
+}
+
+/// The facts about a request that audit entries and sessions record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RequestContext {
+    /// Client IP (already resolved through trusted proxies).
+    pub ip: IpAddr,
+    /// Raw user agent, if sent.
+    pub user_agent: Option<String>,
+}
+
+impl RequestContext {
+    /// A context for `ip` with an optional user agent, truncated to [`MAX_USER_AGENT_LEN`].
+    pub fn new(ip: IpAddr, user_agent: Option<&str>) -> Self {
+        let user_agent = user_agent
+            .map(|ua| ua.chars().filter(|c| !c.is_control()).take(MAX_USER_AGENT_LEN).collect::<String>())
+            .filter(|ua| !ua.is_empty());
+        Self { ip, user_agent }
+    }
+}
+
+/// The enrichment every audit entry carries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Enrichment {
+    /// Client IP.
+    pub ip_address: IpAddr,
+    /// User agent (≤ 512 chars).
+    pub user_agent: Option<String>,
+    /// Parsed device.
+    pub device: Device,
+    /// Geolocation, `None` when unknown.
+    pub location: Option<Location>,
+}
+
+/// An audit entry about to be written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewAuditEntry {
+    /// Whose account it concerns.
+    pub user_id: Option<UserId>,
+    /// What happened.
+    pub action: AuditAction,
+    /// Where and with what.
+    pub enrichment: Enrichment,
+    /// Client fingerprint, where given.
+    pub fingerprint: Option<String>,
+    /// Action-specific facts. Never secrets.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// When.
+    pub created_at: Timestamp,
+}
+
+/// A stored audit entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditEntry {
+    /// Store-assigned, increasing id.
+    pub id: i64,
+    /// Whose account it concerns.
+    pub user_id: Option<UserId>,
+    /// Dotted action name.
+    pub action: String,
+    /// Client IP.
+    pub ip_address: Option<IpAddr>,
+    /// User agent.
+    pub user_agent: Option<String>,
+    /// Parsed device.
+    pub device: Device,
+    /// Location.
+    pub location: Option<Location>,
+    /// Client fingerprint.
+    pub fingerprint: Option<String>,
+    /// Action-specific facts.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// When.
+    pub created_at: Timestamp,
+}
+
+/// Which login outcomes a history query returns.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum HistoryFilter {
+    /// Successes and failures.
+    #[default]
+    All,
+    /// `auth.login.success` only.
+    Success,
+    /// `auth.login.failure` only.
+    Failure,
+}
+
+impl HistoryFilter {
+    /// The actions this filter admits.
+    pub fn actions(self) -> &'static [AuditAction] {
+        match self {
+            Self::All => &[AuditAction::LoginSuccess, AuditAction::LoginFailure],
+            Self::Success => &[AuditAction::LoginSuccess],
+            Self::Failure => &[AuditAction::LoginFailure],
+        }
+    }
+}
+
+/// One page of a list, with the total across all pages.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T> {
+    /// The items, in the query's order.
+    pub items: Vec<T>,
+    /// Items across all pages.
+    pub total_count: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_agent_is_truncated_and_cleaned() {
+        let ua = "x".repeat(600);
+        let ctx = RequestContext::new("127.0.0.1".parse().unwrap(), Some(&ua));
+        assert_eq!(ctx.user_agent.unwrap().chars().count(), MAX_USER_AGENT_LEN);
+        let ctx = RequestContext::new("127.0.0.1".parse().unwrap(), Some("a\nb"));
+        assert_eq!(ctx.user_agent.as_deref(), Some("ab"));
+        let ctx = RequestContext::new("127.0.0.1".parse().unwrap(), Some(""));
+        assert_eq!(ctx.user_agent, None);
+    }
+
+    #[test]
+    fn filters_select_actions() {
+        assert_eq!(HistoryFilter::Success.actions(), &[AuditAction::LoginSuccess]);
+        assert_eq!(HistoryFilter::All.actions().len(), 2);
+    }
+}

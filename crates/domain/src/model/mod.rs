@@ -1,0 +1,21 @@
+//! Entities and value objects. Constructors check their rules, so a value that exists is valid.
+
+mod audit;
+mod code;
+mod email;
+mod ids;
+mod notification;
+mod password;
+mod session;
+mod timestamp;
+mod user;
+
+pub use audit::*;
+pub use code::*;
+pub use email::*;
+pub use ids::*;
+pub use notification::*;
+pub use password::*;
+pub use session::*;
+pub use timestamp::*;
+pub use user::*;

@@ -1,0 +1,89 @@
+//! The tunable rules of the use cases, with the contract's defaults.
+
+use std::time::Duration;
+
+use crate::model::PasswordPolicy;
+use crate::ports::RateRule;
+
+/// Every number the use cases enforce. [`Policy::default`] is the contract's.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// Rules for new passwords.
+    pub password: PasswordPolicy,
+    /// Failed logins allowed per address within [`Self::login_failure_window`].
+    pub login_failures_per_account: u32,
+    /// Sliding window for failed logins.
+    pub login_failure_window: Duration,
+    /// Unauthenticated `/auth/*` calls per client IP per minute.
+    pub requests_per_ip_per_minute: u32,
+    /// Access-token lifetime.
+    pub access_ttl: Duration,
+    /// Session (refresh-token) lifetime without "remember me".
+    pub session_ttl: Duration,
+    /// Session lifetime with "remember me".
+    pub remember_me_session_ttl: Duration,
+    /// One-time code lifetime.
+    pub code_ttl: Duration,
+    /// Tries per code.
+    pub code_max_attempts: u32,
+    /// Wrong codes per account per day, across resends.
+    pub code_failures_per_day: u32,
+    /// Verification mails per address: at most one per this interval...
+    pub resend_interval: Duration,
+    /// ... and at most this many per hour.
+    pub resends_per_hour: u32,
+    /// `POST /auth/log` calls per user per hour.
+    pub sign_in_reports_per_hour: u32,
+    /// Public base URL for links in mail, without a trailing slash.
+    pub public_url: String,
+    /// Product name shown in mail.
+    pub product_name: String,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            password: PasswordPolicy::default(),
+            login_failures_per_account: 5,
+            login_failure_window: Duration::from_secs(30 * 60),
+            requests_per_ip_per_minute: 60,
+            access_ttl: Duration::from_secs(15 * 60),
+            session_ttl: Duration::from_secs(24 * 3600),
+            remember_me_session_ttl: Duration::from_secs(30 * 24 * 3600),
+            code_ttl: Duration::from_secs(15 * 60),
+            code_max_attempts: 5,
+            code_failures_per_day: 20,
+            resend_interval: Duration::from_secs(60),
+            resends_per_hour: 5,
+            sign_in_reports_per_hour: 20,
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            product_name: "Portcullis".to_owned(),
+        }
+    }
+}
+
+impl Policy {
+    /// The per-IP rule for unauthenticated calls.
+    pub fn ip_rules(&self) -> Vec<RateRule> {
+        vec![RateRule { window: Duration::from_secs(60), max: self.requests_per_ip_per_minute }]
+    }
+    /// The per-address failed-login rule.
+    pub fn login_rules(&self) -> Vec<RateRule> {
+        vec![RateRule { window: self.login_failure_window, max: self.login_failures_per_account }]
+    }
+    /// The per-account wrong-code rule.
+    pub fn code_failure_rules(&self) -> Vec<RateRule> {
+        vec![RateRule { window: Duration::from_secs(24 * 3600), max: self.code_failures_per_day }]
+    }
+    /// The per-address verification-mail rules.
+    pub fn resend_rules(&self) -> Vec<RateRule> {
+        vec![
+            RateRule { window: self.resend_interval, max: 1 },
+            RateRule { window: Duration::from_secs(3600), max: self.resends_per_hour },
+        ]
+    }
+    /// The per-user sign-in report rule.
+    pub fn sign_in_report_rules(&self) -> Vec<RateRule> {
+        vec![RateRule { window: Duration::from_secs(3600), max: self.sign_in_reports_per_hour }]
+    }
+}

@@ -1,0 +1,111 @@
+//! Ports for hashing, tokens, randomness and time.
+
+use crate::model::{Password, PasswordHash, SecretDigest, SessionId, Timestamp, UserId};
+use std::time::Duration;
+
+/// Why hashing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// The bounded hashing pool is full: answer 503 and let the client retry.
+    #[error("password hashing is saturated")]
+    Busy {
+        /// Suggested wait.
+        retry_after: Duration,
+    },
+    /// The stored hash cannot be parsed.
+    #[error("stored password hash is malformed")]
+    Malformed,
+    /// Anything else.
+    #[error("password hashing failed: {0}")]
+    Internal(String),
+}
+
+/// Slow, salted password hashing (Argon2id in production).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[trait_variant::make(Send)]
+pub trait PasswordHasher: Send + Sync + 'static {
+    /// Hashes a password into a PHC string.
+    async fn hash(&self, password: Password) -> Result<PasswordHash, HashError>;
+    /// Checks a password against a PHC string, with the same work whether it matches or not.
+    async fn verify(&self, password: Password, hash: PasswordHash) -> Result<bool, HashError>;
+    /// A valid hash of a random password with the current parameters, verified for unknown
+    /// addresses so that their timing matches known ones.
+    fn dummy_hash(&self) -> PasswordHash;
+}
+
+/// What an access token asserts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessClaims {
+    /// Subject.
+    pub user_id: UserId,
+    /// Session, checked to be live on every request.
+    pub session_id: SessionId,
+    /// Issue time.
+    pub issued_at: Timestamp,
+    /// Expiry.
+    pub expires_at: Timestamp,
+}
+
+/// Why a token was refused. Deliberately coarse: every case is a 401.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    /// Not a token of ours, tampered with, or unknown key.
+    #[error("invalid token")]
+    Invalid,
+    /// Past its expiry.
+    #[error("expired token")]
+    Expired,
+    /// The issuer could not produce a token.
+    #[error("token issuing failed: {0}")]
+    Issue(String),
+}
+
+/// Issues and checks access tokens (PASETO v4 in production).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait TokenIssuer: Send + Sync + 'static {
+    /// Seals the claims into a token.
+    ///
+    /// # Errors
+    /// [`TokenError::Issue`] when sealing fails.
+    fn issue(&self, claims: &AccessClaims) -> Result<String, TokenError>;
+    /// Opens and checks a token at `now`.
+    ///
+    /// # Errors
+    /// [`TokenError::Invalid`] or [`TokenError::Expired`].
+    fn verify(&self, token: &str, now: Timestamp) -> Result<AccessClaims, TokenError>;
+}
+
+/// Keyed hashing of short secrets (codes, refresh and alert tokens) before they are stored.
+/// A keyed hash, unlike a plain one, cannot be brute-forced from a stolen database alone:
+/// a six-digit code has only a million values.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait SecretHasher: Send + Sync + 'static {
+    /// The digest of `secret`, domain-separated by `purpose`.
+    fn digest(&self, purpose: &str, secret: &str) -> SecretDigest;
+}
+
+/// Cryptographically secure randomness.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait RandomSource: Send + Sync + 'static {
+    /// Six uniformly random decimal digits.
+    fn six_digits(&self) -> String;
+    /// An unguessable URL-safe token (at least 256 bits).
+    fn url_token(&self) -> String;
+}
+
+/// The current time.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait Clock: Send + Sync + 'static {
+    /// Now.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_datetime(time::OffsetDateTime::now_utc())
+    }
+}

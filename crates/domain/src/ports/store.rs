@@ -1,0 +1,214 @@
+//! Persistence ports. One capability per trait; [`Store`] bundles them for wiring.
+//!
+//! Multi-row writes go through [`UnitOfWork::commit`]: the use case lists the [`Change`]s and
+//! the store applies all of them in one transaction or none, so a login can never leave a
+//! session without its audit entry or an audit entry without its queued alert mail.
+
+use std::time::Duration;
+
+use crate::model::{
+    AuditAction, AuditEntry, CodeId, CodePurpose, Email, MailId, NewAuditEntry, Notification,
+    OutgoingMail, Page, SecretDigest, Session, SessionId, StoredCode, Timestamp, User, UserId,
+};
+
+/// Boxed cause of an infrastructure error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What a store can report. Driver errors are translated at the adapter boundary.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// An [`Change::InsertUser`] hit an existing normalised email.
+    #[error("email address already registered")]
+    DuplicateEmail,
+    /// A guarded write ([`Change::ConsumeCode`]) found the row already changed.
+    #[error("the record was changed concurrently")]
+    Conflict,
+    /// The store cannot be reached or timed out: retry later.
+    #[error("store unavailable")]
+    Unavailable(#[source] BoxError),
+    /// Anything else.
+    #[error("store failure")]
+    Other(#[source] BoxError),
+}
+
+/// One write of a [`UnitOfWork::commit`].
+#[derive(Clone, Debug)]
+pub enum Change {
+    /// Insert a user. MUST fail the whole commit with [`StoreError::DuplicateEmail`] when the
+    /// normalised email exists (including soft-deleted accounts).
+    InsertUser(User),
+    /// Insert a code, deleting every unconsumed code of the same user and purpose first.
+    ReplaceCode(StoredCode),
+    /// Mark a code used. MUST fail the commit with [`StoreError::Conflict`] when it is
+    /// already consumed or absent, so a code works once even under concurrent requests.
+    ConsumeCode {
+        /// The code.
+        id: CodeId,
+        /// When.
+        at: Timestamp,
+    },
+    /// Set `email_verified_at` (and `updated_at`) of a user.
+    MarkEmailVerified {
+        /// The user.
+        user_id: UserId,
+        /// When.
+        at: Timestamp,
+    },
+    /// Insert a session.
+    InsertSession(Session),
+    /// Replace the digest of a session's "Not you?" alert token.
+    SetAlertToken {
+        /// The session.
+        session_id: SessionId,
+        /// Digest of the new token.
+        digest: SecretDigest,
+    },
+    /// Append an audit entry; its id is returned by the commit.
+    AppendAudit(NewAuditEntry),
+    /// Insert an in-app notification.
+    InsertNotification(Notification),
+    /// Queue a mail for the delivery worker.
+    EnqueueMail(OutgoingMail),
+}
+
+/// Writes several changes atomically.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[trait_variant::make(Send)]
+pub trait UnitOfWork: Send + Sync + 'static {
+    /// Applies every change in order in one transaction, or none of them.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::DuplicateEmail`] / [`StoreError::Conflict`] as documented on
+    /// [`Change`], with nothing applied. Returns the ids of appended audit entries, in order.
+    async fn commit(&self, changes: Vec<Change>) -> Result<Vec<i64>, StoreError>;
+}
+
+/// Reads users.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[trait_variant::make(Send)]
+pub trait UserRepository: Send + Sync + 'static {
+    /// The account with this normalised email, soft-deleted ones included.
+    async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
+    /// The account with this id, soft-deleted ones included.
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
+}
+
+/// Reads and counts tries on one-time codes.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[trait_variant::make(Send)]
+pub trait CodeRepository: Send + Sync + 'static {
+    /// The newest unconsumed code of this user and purpose, expired or not.
+    async fn active_code(&self, user_id: UserId, purpose: CodePurpose) -> Result<Option<StoredCode>, StoreError>;
+    /// Atomically counts one try: increments `attempts` if the code is unconsumed and has
+    /// fewer than `max_attempts`, and returns the new count.
+    ///
+    /// # Errors
+    /// MUST return `Ok(None)`, changing nothing, when the code is consumed, absent or out of tries,
+    /// even when many callers race (at most `max_attempts` calls ever get `Some`).
+    async fn count_code_attempt(&self, id: CodeId, max_attempts: u32) -> Result<Option<u32>, StoreError>;
+}
+
+/// Reads sessions.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[trait_variant::make(Send)]
+pub trait SessionRepository: Send + Sync + 'static {
+    /// The session and its owner, in one lookup (this runs on every authenticated request).
+    async fn session_with_user(&self, id: SessionId) -> Result<Option<(Session, User)>, StoreError>;
+}
+
+/// Reads the audit log.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[trait_variant::make(Send)]
+pub trait AuditRepository: Send + Sync + 'static {
+    /// A user's entries whose action is one of `actions`, newest first, ties broken by id
+    /// descending, with the total count of matching entries.
+    async fn audit_page(
+        &self,
+        user_id: UserId,
+        actions: Vec<AuditAction>,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<AuditEntry>, StoreError>;
+}
+
+/// A sliding-window limit: at most `max` events within `window`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateRule {
+    /// Window length.
+    pub window: Duration,
+    /// Events allowed inside one window.
+    pub max: u32,
+}
+
+/// Proof that an event was counted; [`RateLimiter::release`] un-counts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Permit(pub i64);
+
+/// The answer of [`RateLimiter::acquire`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RateDecision {
+    /// Counted; the permit can be released if the event turns out not to count.
+    Allowed(Permit),
+    /// Over a limit; nothing was counted.
+    Limited {
+        /// Time until the oldest event in the full window leaves it (at least one second).
+        retry_after: Duration,
+    },
+}
+
+/// Sliding-window counters kept in the store, so they survive restarts and are shared by
+/// every instance.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[trait_variant::make(Send)]
+pub trait RateLimiter: Send + Sync + 'static {
+    /// Counts one event for `key` at `now` if every rule still has room.
+    ///
+    /// # Errors
+    /// MUST be atomic per key: of N concurrent callers with room for k, exactly k are allowed.
+    async fn acquire(&self, key: &str, rules: Vec<RateRule>, now: Timestamp) -> Result<RateDecision, StoreError>;
+    /// Un-counts a permitted event (for example a login whose password was right).
+    async fn release(&self, permit: Permit) -> Result<(), StoreError>;
+    /// Deletes events older than `before` (housekeeping).
+    async fn purge_rate_events(&self, before: Timestamp) -> Result<u64, StoreError>;
+}
+
+/// The durable mail queue, drained by a background worker.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[trait_variant::make(Send)]
+pub trait MailOutbox: Send + Sync + 'static {
+    /// Leases up to `limit` due messages for `lease`; a leased message is not handed out again
+    /// until the lease ends, so several workers never send the same message at once.
+    async fn claim_mail(&self, now: Timestamp, lease: Duration, limit: u32) -> Result<Vec<OutgoingMail>, StoreError>;
+    /// Removes a delivered message (its body may hold a code).
+    async fn mail_sent(&self, id: MailId) -> Result<(), StoreError>;
+    /// Records a failed try and when to try again.
+    async fn mail_failed(&self, id: MailId, next_attempt_at: Timestamp) -> Result<(), StoreError>;
+    /// Messages waiting.
+    async fn outbox_depth(&self) -> Result<u64, StoreError>;
+}
+
+/// Reachability, for readiness probes.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[trait_variant::make(Send)]
+pub trait StoreHealth: Send + Sync + 'static {
+    /// Succeeds when the store answers a trivial query.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Everything the use cases need from persistence.
+pub trait Store:
+    UnitOfWork + UserRepository + CodeRepository + SessionRepository + AuditRepository + RateLimiter + MailOutbox + StoreHealth
+{
+}
+
+impl<T> Store for T where
+    T: UnitOfWork
+        + UserRepository
+        + CodeRepository
+        + SessionRepository
+        + AuditRepository
+        + RateLimiter
+        + MailOutbox
+        + StoreHealth
+{
+}

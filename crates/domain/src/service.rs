@@ -1,0 +1,109 @@
+//! The service every use case hangs off: the adapters plus the policy.
+
+use std::time::Duration;
+
+use crate::error::InfraError;
+use crate::model::{Enrichment, RequestContext, Timestamp};
+use crate::policy::Policy;
+use crate::ports::{Clock, DeviceDetector, GeoLookup, Permit, Ports, RateDecision, RateLimiter, RateRule};
+
+/// The adapters a service is built from.
+pub struct Deps<P: Ports> {
+    /// Persistence.
+    pub store: P::Store,
+    /// Password hashing.
+    pub hasher: P::Hasher,
+    /// Access tokens.
+    pub tokens: P::Tokens,
+    /// Keyed hashing of codes and tokens.
+    pub secrets: P::Secrets,
+    /// Randomness.
+    pub random: P::Random,
+    /// Time.
+    pub clock: P::Clock,
+    /// IP geolocation.
+    pub geo: P::Geo,
+    /// User-agent parsing.
+    pub devices: P::Devices,
+}
+
+/// The Portcullis domain service. Cheap to share behind an `Arc`; every method is a use case.
+pub struct Portcullis<P: Ports> {
+    pub(crate) store: P::Store,
+    pub(crate) hasher: P::Hasher,
+    pub(crate) tokens: P::Tokens,
+    pub(crate) secrets: P::Secrets,
+    pub(crate) random: P::Random,
+    pub(crate) clock: P::Clock,
+    pub(crate) geo: P::Geo,
+    pub(crate) devices: P::Devices,
+    pub(crate) policy: Policy,
+}
+
+/// Outcome of a rate check inside a use case.
+pub(crate) enum Limit {
+    Allowed(Permit),
+    Limited(Duration),
+}
+
+impl<P: Ports> Portcullis<P> {
+    /// Builds the service.
+    pub fn new(deps: Deps<P>, policy: Policy) -> Self {
+        Self {
+            store: deps.store,
+            hasher: deps.hasher,
+            tokens: deps.tokens,
+            secrets: deps.secrets,
+            random: deps.random,
+            clock: deps.clock,
+            geo: deps.geo,
+            devices: deps.devices,
+            policy,
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The store, for wiring code that needs it directly (health checks, workers).
+    pub fn store(&self) -> &P::Store {
+        &self.store
+    }
+
+    /// The clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// IP, user agent, device and location of a request.
+    pub fn enrich(&self, ctx: &RequestContext) -> Enrichment {
+        Enrichment {
+            ip_address: ctx.ip,
+            user_agent: ctx.user_agent.clone(),
+            device: ctx.user_agent.as_deref().map(|ua| self.devices.detect(ua)).unwrap_or_default(),
+            location: self.geo.locate(ctx.ip),
+        }
+    }
+
+    pub(crate) async fn limit(&self, key: String, rules: Vec<RateRule>, now: Timestamp) -> Result<Limit, InfraError> {
+        Ok(match self.store.acquire(&key, rules, now).await? {
+            RateDecision::Allowed(p) => Limit::Allowed(p),
+            RateDecision::Limited { retry_after } => Limit::Limited(retry_after.max(Duration::from_secs(1))),
+        })
+    }
+
+    /// The per-IP limit on unauthenticated calls; `Err(Some(wait))` when over it.
+    pub(crate) async fn limit_ip(&self, ctx: &RequestContext, now: Timestamp) -> Result<Option<Duration>, InfraError> {
+        match self.limit(format!("ip:{}", ctx.ip), self.policy.ip_rules(), now).await? {
+            Limit::Allowed(_) => Ok(None),
+            Limit::Limited(wait) => Ok(Some(wait)),
+        }
+    }
+
+    /// Releases a permit, logging nothing on failure: the worst case is one extra counted event.
+    pub(crate) async fn release(&self, permit: Permit) -> Result<(), InfraError> {
+        Ok(self.store.release(permit).await?)
+    }
+}

@@ -1,0 +1,87 @@
+//! Building blocks several use cases share: queued mail, codes, sign-in alerts.
+
+use crate::mail_templates::{self, MailText, SignInFacts};
+use crate::model::{
+    CodeId, CodePurpose, Enrichment, MailId, Notification, NotificationId, OutgoingMail, SessionId,
+    StoredCode, Timestamp, User,
+};
+use crate::ports::{Change, Ports, RandomSource, SecretHasher};
+use crate::service::Portcullis;
+
+/// Purpose label of the keyed hash of one-time codes.
+pub(crate) const CODE_DIGEST: &str = "one-time-code";
+/// Purpose label of the keyed hash of refresh tokens.
+pub(crate) const REFRESH_DIGEST: &str = "refresh-token";
+/// Purpose label of the keyed hash of "Not you?" alert tokens.
+pub(crate) const ALERT_DIGEST: &str = "alert-token";
+
+impl<P: Ports> Portcullis<P> {
+    /// A queued message to `user`.
+    pub(crate) fn mail_to(&self, user: &User, text: MailText, now: Timestamp) -> Change {
+        Change::EnqueueMail(OutgoingMail {
+            id: MailId::new_v7(),
+            to: user.email.clone(),
+            to_name: Some(user.name.as_str().to_owned()),
+            subject: text.subject,
+            body: text.body,
+            attempts: 0,
+            next_attempt_at: now,
+            created_at: now,
+        })
+    }
+
+    /// A fresh code for `user` (replacing older ones) and the mail that carries it.
+    pub(crate) fn fresh_code(&self, user: &User, purpose: CodePurpose, now: Timestamp) -> [Change; 2] {
+        let code = self.random.six_digits();
+        let stored = StoredCode {
+            id: CodeId::new_v7(),
+            user_id: user.id,
+            purpose,
+            digest: self.secrets.digest(CODE_DIGEST, &code),
+            attempts: 0,
+            expires_at: now.plus(self.policy.code_ttl),
+            consumed_at: None,
+            created_at: now,
+        };
+        let text = mail_templates::verification_code(&self.policy.product_name, user.name.as_str(), &code, self.policy.code_ttl);
+        [Change::ReplaceCode(stored), self.mail_to(user, text, now)]
+    }
+
+    /// The new-sign-in alert: a fresh "Not you?" token for `session_id`, the in-app
+    /// notification and the security mail. Returns the changes to commit.
+    pub(crate) fn sign_in_alert(&self, user: &User, session_id: SessionId, enrichment: &Enrichment, now: Timestamp) -> Vec<Change> {
+        let alert_token = self.random.url_token();
+        let digest = self.secrets.digest(ALERT_DIGEST, &alert_token);
+        let facts = SignInFacts { enrichment, at: now };
+        let base = self.policy.public_url.trim_end_matches('/');
+        let revoke_url = format!("{base}/api/v1/auth/sessions/revoke-from-alert?token={alert_token}");
+        let text = mail_templates::new_sign_in(&self.policy.product_name, user.name.as_str(), &facts, &revoke_url, base);
+        let notification = Notification {
+            id: NotificationId::new_v7(),
+            user_id: user.id,
+            kind: "security.new_sign_in".to_owned(),
+            title: "New sign-in to your account".to_owned(),
+            body: format!(
+                "Signed in from {} in {} (IP {}) at {} UTC. If this was not you, sign that session out and change your password.",
+                facts.device_line(),
+                facts.location_line(),
+                enrichment.ip_address,
+                now.to_rfc3339()
+            ),
+            data: serde_json::json!({
+                "session_id": session_id.to_string(),
+                "ip_address": enrichment.ip_address.to_string(),
+                "device": facts.device_line(),
+                "location": facts.location_line(),
+                "signed_in_at": now.to_rfc3339(),
+            }),
+            read_at: None,
+            created_at: now,
+        };
+        vec![
+            Change::SetAlertToken { session_id, digest },
+            Change::InsertNotification(notification),
+            self.mail_to(user, text, now),
+        ]
+    }
+}

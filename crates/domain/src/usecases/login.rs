@@ -1,0 +1,183 @@
+//! Login with email and password, in the contract's check order.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::error::InfraError;
+use crate::model::{
+    AccountBlock, AuditAction, Email, Location, NewAuditEntry, Password, RequestContext, Session,
+    SessionId, Timestamp, User,
+};
+use crate::ports::{
+    AccessClaims, Change, PasswordHasher, Ports, RandomSource, SecretHasher, StoreError, TokenIssuer,
+    UnitOfWork, UserRepository,
+};
+use crate::service::{Limit, Portcullis};
+use crate::usecases::common::REFRESH_DIGEST;
+
+/// A login request. The password is not checked against the policy: a short wrong one is
+/// simply wrong.
+#[derive(Debug, Clone)]
+pub struct LoginRequest {
+    /// Address.
+    pub email: Email,
+    /// Password as typed.
+    pub password: Password,
+    /// Keep the session for longer.
+    pub remember_me: bool,
+}
+
+/// A successful login.
+#[derive(Debug, Clone)]
+pub struct LoginOutcome {
+    /// The account.
+    pub user: User,
+    /// The new session.
+    pub session_id: SessionId,
+    /// PASETO access token.
+    pub access_token: String,
+    /// Access-token lifetime.
+    pub expires_in: Duration,
+    /// Refresh token (stored only as a keyed hash).
+    pub refresh_token: String,
+    /// This login's location.
+    pub location: Option<Location>,
+}
+
+/// Why a login was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Too many calls from this IP.
+    #[error("too many requests")]
+    RateLimited {
+        /// Wait before retrying.
+        retry_after: Duration,
+    },
+    /// Too many failed attempts for this address.
+    #[error("too many failed login attempts")]
+    TooManyAttempts {
+        /// Wait before retrying.
+        retry_after: Duration,
+    },
+    /// Wrong password or unknown address: one answer for both.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// Right password, but the account may not sign in.
+    #[error("account blocked: {0:?}")]
+    Blocked(AccountBlock),
+    /// Infrastructure failure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+impl From<StoreError> for LoginError {
+    fn from(e: StoreError) -> Self {
+        Self::Infra(e.into())
+    }
+}
+
+impl<P: Ports> Portcullis<P> {
+    /// Logs in. Checks run in the contract's order: per-IP limit, per-account failure limit
+    /// (before any password work), password (dummy hash for unknown addresses), then account
+    /// state. Every attempt on an existing account is audited.
+    pub async fn login(&self, req: LoginRequest, ctx: &RequestContext) -> Result<LoginOutcome, LoginError> {
+        let now = self.now();
+        if let Some(retry_after) = self.limit_ip(ctx, now).await? {
+            return Err(LoginError::RateLimited { retry_after });
+        }
+        // Reserve a failure slot before the password check, so N parallel guesses cannot
+        // all slip under the limit; a right password gives the slot back.
+        let key = format!("login:{}", req.email);
+        let permit = match self.limit(key, self.policy.login_rules(), now).await? {
+            Limit::Allowed(p) => p,
+            Limit::Limited(retry_after) => {
+                if let Some(user) = self.store.user_by_email(&req.email).await? {
+                    self.audit_failure(&user, "too_many_attempts", ctx, now).await?;
+                }
+                return Err(LoginError::TooManyAttempts { retry_after });
+            }
+        };
+        let user = self.store.user_by_email(&req.email).await?;
+        let hash = user.as_ref().map_or_else(|| self.hasher.dummy_hash(), |u| u.password_hash.clone());
+        let matches = self.hasher.verify(req.password, hash).await.map_err(InfraError::from)?;
+        let user = match user {
+            Some(user) if matches => user,
+            Some(user) => {
+                self.audit_failure(&user, "invalid_password", ctx, now).await?;
+                return Err(LoginError::InvalidCredentials);
+            }
+            None => return Err(LoginError::InvalidCredentials),
+        };
+        self.release(permit).await?;
+        if let Some(block) = user.sign_in_block() {
+            self.audit_failure(&user, block.audit_reason(), ctx, now).await?;
+            return Err(LoginError::Blocked(block));
+        }
+        self.start_session(user, req.remember_me, ctx, now).await
+    }
+
+    async fn audit_failure(&self, user: &User, reason: &str, ctx: &RequestContext, now: Timestamp) -> Result<(), LoginError> {
+        let mut metadata = serde_json::Map::new();
+        metadata.insert("reason".to_owned(), json!(reason));
+        let entry = NewAuditEntry {
+            user_id: Some(user.id),
+            action: AuditAction::LoginFailure,
+            enrichment: self.enrich(ctx),
+            fingerprint: None,
+            metadata,
+            created_at: now,
+        };
+        self.store.commit(vec![Change::AppendAudit(entry)]).await?;
+        Ok(())
+    }
+
+    /// Creates the session, the audit entry, the alert notification and the queued alert
+    /// mail in one commit, then issues the tokens.
+    async fn start_session(&self, user: User, remember_me: bool, ctx: &RequestContext, now: Timestamp) -> Result<LoginOutcome, LoginError> {
+        let enrichment = self.enrich(ctx);
+        let session_id = SessionId::new_v7();
+        let refresh_token = self.random.url_token();
+        let ttl = if remember_me { self.policy.remember_me_session_ttl } else { self.policy.session_ttl };
+        let session = Session {
+            id: session_id,
+            user_id: user.id,
+            refresh_token_hash: self.secrets.digest(REFRESH_DIGEST, &refresh_token),
+            alert_token_hash: None,
+            remember_me,
+            ip_address: Some(enrichment.ip_address),
+            user_agent: enrichment.user_agent.clone(),
+            device: enrichment.device.clone(),
+            location: enrichment.location.clone(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now.plus(ttl),
+            revoked_at: None,
+        };
+        let access_ttl = self.policy.access_ttl;
+        let claims = AccessClaims { user_id: user.id, session_id, issued_at: now, expires_at: now.plus(access_ttl) };
+        let access_token = self.tokens.issue(&claims).map_err(InfraError::from)?;
+        let mut metadata = serde_json::Map::new();
+        metadata.insert("method".to_owned(), json!("password"));
+        metadata.insert("remember_me".to_owned(), json!(remember_me));
+        let audit = NewAuditEntry {
+            user_id: Some(user.id),
+            action: AuditAction::LoginSuccess,
+            enrichment: enrichment.clone(),
+            fingerprint: None,
+            metadata,
+            created_at: now,
+        };
+        let mut changes = vec![Change::InsertSession(session), Change::AppendAudit(audit)];
+        changes.extend(self.sign_in_alert(&user, session_id, &enrichment, now));
+        self.store.commit(changes).await?;
+        Ok(LoginOutcome {
+            location: enrichment.location,
+            user,
+            session_id,
+            access_token,
+            expires_in: access_ttl,
+            refresh_token,
+        })
+    }
+}

@@ -1,0 +1,11 @@
+//! The use cases, each a method of [`crate::Portcullis`] in its own module.
+
+pub mod authenticate;
+mod common;
+pub mod deliver_mail;
+pub mod login;
+pub mod login_history;
+pub mod register;
+pub mod resend;
+pub mod sign_in_event;
+pub mod verify_email;

@@ -1,0 +1,135 @@
+//! Register: create an account and mail a verification code, without revealing whether the
+//! address was already registered.
+
+use std::time::Duration;
+
+use crate::error::{FieldError, InfraError};
+use crate::mail_templates;
+use crate::model::{
+    AccountStatus, AuditAction, CodePurpose, Email, NewAuditEntry, NewPassword, PasswordPolicy,
+    RequestContext, User, UserId, UserName,
+};
+use crate::ports::{Change, PasswordHasher, Ports, StoreError, UnitOfWork, UserRepository};
+use crate::service::{Limit, Portcullis};
+
+/// A validated registration request.
+#[derive(Debug, Clone)]
+pub struct RegisterUser {
+    /// Display name.
+    pub name: UserName,
+    /// Address.
+    pub email: Email,
+    /// Password that satisfies the policy.
+    pub password: NewPassword,
+}
+
+impl RegisterUser {
+    /// Validates raw fields, collecting every problem.
+    ///
+    /// # Errors
+    /// One [`FieldError`] per bad field.
+    pub fn parse(name: &str, email: &str, password: &str, policy: PasswordPolicy) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let name = UserName::parse(name).map_err(|e| errors.push(FieldError::new("name", e))).ok();
+        let email = Email::parse(email).map_err(|e| errors.push(FieldError::new("email", e))).ok();
+        let password = match &email {
+            Some(email) => NewPassword::parse(password, email, policy)
+                .map_err(|e| errors.push(FieldError::new("password", e)))
+                .ok(),
+            None => None,
+        };
+        match (name, email, password) {
+            (Some(name), Some(email), Some(password)) if errors.is_empty() => Ok(Self { name, email, password }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Why a registration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// Too many calls from this IP.
+    #[error("too many requests")]
+    RateLimited {
+        /// Wait before retrying.
+        retry_after: Duration,
+    },
+    /// Infrastructure failure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+impl From<StoreError> for RegisterError {
+    fn from(e: StoreError) -> Self {
+        Self::Infra(e.into())
+    }
+}
+
+impl<P: Ports> Portcullis<P> {
+    /// Registers an account (or re-mails a code, or warns the owner), answering the same way
+    /// in every case.
+    pub async fn register(&self, req: RegisterUser, ctx: &RequestContext) -> Result<Email, RegisterError> {
+        let now = self.now();
+        if let Some(retry_after) = self.limit_ip(ctx, now).await? {
+            return Err(RegisterError::RateLimited { retry_after });
+        }
+        // Hash first, whatever happens next, so both branches cost one Argon2 hash.
+        let hash = self.hasher.hash(req.password.as_password().clone()).await.map_err(InfraError::from)?;
+        let existing = match self.store.user_by_email(&req.email).await? {
+            Some(user) => Some(user),
+            None => {
+                let user = User {
+                    id: UserId::new_v7(),
+                    name: req.name.clone(),
+                    email: req.email.clone(),
+                    password_hash: hash,
+                    profile_picture: None,
+                    status: AccountStatus::Active,
+                    email_verified_at: None,
+                    created_at: now,
+                    updated_at: now,
+                    deleted_at: None,
+                };
+                let mut changes = vec![Change::InsertUser(user.clone())];
+                changes.extend(self.fresh_code(&user, CodePurpose::VerifyEmail, now));
+                changes.push(Change::AppendAudit(NewAuditEntry {
+                    user_id: Some(user.id),
+                    action: AuditAction::Registered,
+                    enrichment: self.enrich(ctx),
+                    fingerprint: None,
+                    metadata: serde_json::Map::new(),
+                    created_at: now,
+                }));
+                match self.store.commit(changes).await {
+                    Ok(_) => None,
+                    // Lost a race with a concurrent registration of the same address.
+                    Err(StoreError::DuplicateEmail) => self.store.user_by_email(&req.email).await?,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        if let Some(user) = existing {
+            self.mail_existing_owner(&user, now).await?;
+        }
+        Ok(req.email)
+    }
+
+    /// An unverified owner gets a fresh code, a verified one a warning; both at most as often
+    /// as the resend limit allows, so registration cannot be used to flood an inbox.
+    async fn mail_existing_owner(&self, user: &User, now: crate::model::Timestamp) -> Result<(), RegisterError> {
+        if user.deleted_at.is_some() {
+            return Ok(());
+        }
+        if let Limit::Limited(_) = self.limit(format!("resend:{}", user.email), self.policy.resend_rules(), now).await? {
+            return Ok(());
+        }
+        let changes: Vec<Change> = if user.email_verified() {
+            let text = mail_templates::signup_attempt(&self.policy.product_name, user.name.as_str());
+            vec![self.mail_to(user, text, now)]
+        } else {
+            self.fresh_code(user, CodePurpose::VerifyEmail, now).into()
+        };
+        self.store.commit(changes).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,49 @@
+//! Resend the verification code.
+
+use std::time::Duration;
+
+use crate::error::InfraError;
+use crate::model::{CodePurpose, Email, RequestContext};
+use crate::ports::{Ports, StoreError, UnitOfWork, UserRepository};
+use crate::service::{Limit, Portcullis};
+
+/// Why a resend was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ResendError {
+    /// Too many calls from this IP or for this address (every address alike).
+    #[error("too many requests")]
+    RateLimited {
+        /// Wait before retrying.
+        retry_after: Duration,
+    },
+    /// Infrastructure failure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+impl From<StoreError> for ResendError {
+    fn from(e: StoreError) -> Self {
+        Self::Infra(e.into())
+    }
+}
+
+impl<P: Ports> Portcullis<P> {
+    /// Mails a new code (invalidating older ones) if the address has an unverified account.
+    /// The answer is the same whether or not it has.
+    pub async fn resend_verification(&self, email: &Email, ctx: &RequestContext) -> Result<(), ResendError> {
+        let now = self.now();
+        if let Some(retry_after) = self.limit_ip(ctx, now).await? {
+            return Err(ResendError::RateLimited { retry_after });
+        }
+        if let Limit::Limited(retry_after) = self.limit(format!("resend:{email}"), self.policy.resend_rules(), now).await? {
+            return Err(ResendError::RateLimited { retry_after });
+        }
+        if let Some(user) = self.store.user_by_email(email).await?
+            && !user.email_verified()
+            && user.deleted_at.is_none()
+        {
+            self.store.commit(self.fresh_code(&user, CodePurpose::VerifyEmail, now).into()).await?;
+        }
+        Ok(())
+    }
+}
