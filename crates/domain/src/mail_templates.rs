@@ -68,16 +68,20 @@ impl SignInFacts<'_> {
         let Some(loc) = &self.enrichment.location else {
             return "an unknown location".to_owned();
         };
-        let parts: Vec<&str> = [&loc.city, &loc.region, &loc.country]
-            .into_iter()
-            .filter_map(|p| p.as_deref())
-            .collect();
+        let parts: Vec<&str> =
+            [&loc.city, &loc.region, &loc.country].into_iter().filter_map(|p| p.as_deref()).collect();
         if parts.is_empty() { "an unknown location".to_owned() } else { parts.join(", ") }
     }
 }
 
 /// The new-sign-in security mail, with the one-click "Not you?" link.
-pub fn new_sign_in(product: &str, name: &str, facts: &SignInFacts<'_>, revoke_url: &str, reset_hint_url: &str) -> MailText {
+pub fn new_sign_in(
+    product: &str,
+    name: &str,
+    facts: &SignInFacts<'_>,
+    revoke_url: &str,
+    reset_hint_url: &str,
+) -> MailText {
     MailText {
         subject: format!("New sign-in to your {product} account"),
         body: format!(
@@ -112,8 +116,17 @@ mod tests {
         assert_eq!(f.location_line(), "an unknown location");
 
         let e = enrichment(
-            Device { browser: Some("Firefox".into()), browser_version: Some("128".into()), os: Some("Linux".into()), ..Device::default() },
-            Some(Location { city: Some("London".into()), country: Some("United Kingdom".into()), ..Location::default() }),
+            Device {
+                browser: Some("Firefox".into()),
+                browser_version: Some("128".into()),
+                os: Some("Linux".into()),
+                ..Device::default()
+            },
+            Some(Location {
+                city: Some("London".into()),
+                country: Some("United Kingdom".into()),
+                ..Location::default()
+            }),
         );
         let f = SignInFacts { enrichment: &e, at: Timestamp::from_unix_millis(0) };
         assert_eq!(f.device_line(), "Firefox 128 on Linux");
@@ -125,7 +138,9 @@ mod tests {
         let e = enrichment(Device::default(), None);
         let f = SignInFacts { enrichment: &e, at: Timestamp::from_unix_millis(0) };
         let m = new_sign_in("Portcullis", "Laura", &f, "https://x/revoke?token=t", "https://x");
-        for needle in ["81.2.69.142", "1970-01-01T00:00:00.000Z", "https://x/revoke?token=t", "unknown device", "password"] {
+        for needle in
+            ["81.2.69.142", "1970-01-01T00:00:00.000Z", "https://x/revoke?token=t", "unknown device", "password"]
+        {
             assert!(m.body.contains(needle), "{needle}");
         }
     }

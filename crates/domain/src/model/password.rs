@@ -119,8 +119,7 @@ fn is_common(text: &str, email: &Email) -> bool {
         return true;
     }
     let sequence = entropy.sequence();
-    sequence.len() == 1
-        && matches!(sequence[0].pattern, zxcvbn::matching::patterns::MatchPattern::Dictionary(_))
+    sequence.len() == 1 && matches!(sequence[0].pattern, zxcvbn::matching::patterns::MatchPattern::Dictionary(_))
 }
 
 #[cfg(test)]
@@ -136,10 +135,7 @@ mod tests {
         let policy = PasswordPolicy::new(15);
         // 15 multi-byte characters are enough.
         assert!(NewPassword::parse("ÿęşñøŵğţüķłżžčđ", &email(), policy).is_ok());
-        assert_eq!(
-            NewPassword::parse("short pass", &email(), policy).unwrap_err(),
-            PasswordError::TooShort(15)
-        );
+        assert_eq!(NewPassword::parse("short pass", &email(), policy).unwrap_err(), PasswordError::TooShort(15));
         let long: String = std::iter::repeat_n("Ab3$xY9!", 17).collect();
         assert_eq!(NewPassword::parse(&long, &email(), policy).unwrap_err(), PasswordError::TooLong);
     }
@@ -154,10 +150,7 @@ mod tests {
     #[test]
     fn rejects_email_as_password() {
         let policy = PasswordPolicy::new(8);
-        assert_eq!(
-            NewPassword::parse("Laura@Example.com", &email(), policy).unwrap_err(),
-            PasswordError::EqualsEmail
-        );
+        assert_eq!(NewPassword::parse("Laura@Example.com", &email(), policy).unwrap_err(), PasswordError::EqualsEmail);
     }
 
     #[test]

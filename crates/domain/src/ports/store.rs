@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use crate::model::{
-    AuditAction, AuditEntry, CodeId, CodePurpose, Email, MailId, NewAuditEntry, Notification,
-    OutgoingMail, Page, SecretDigest, Session, SessionId, StoredCode, Timestamp, User, UserId,
+    AuditAction, AuditEntry, CodeId, CodePurpose, Email, MailId, NewAuditEntry, Notification, OutgoingMail, Page,
+    SecretDigest, Session, SessionId, StoredCode, Timestamp, User, UserId,
 };
 
 /// Boxed cause of an infrastructure error.
@@ -197,7 +197,14 @@ pub trait StoreHealth: Send + Sync + 'static {
 
 /// Everything the use cases need from persistence.
 pub trait Store:
-    UnitOfWork + UserRepository + CodeRepository + SessionRepository + AuditRepository + RateLimiter + MailOutbox + StoreHealth
+    UnitOfWork
+    + UserRepository
+    + CodeRepository
+    + SessionRepository
+    + AuditRepository
+    + RateLimiter
+    + MailOutbox
+    + StoreHealth
 {
 }
 

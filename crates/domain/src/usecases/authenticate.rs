@@ -40,7 +40,11 @@ impl<P: Ports> Portcullis<P> {
         let Some((session, user)) = self.store.session_with_user(claims.session_id).await? else {
             return Err(AuthError::Unauthorized);
         };
-        if session.user_id != claims.user_id || user.id != claims.user_id || !session.is_live(now) || user.sign_in_block().is_some() {
+        if session.user_id != claims.user_id
+            || user.id != claims.user_id
+            || !session.is_live(now)
+            || user.sign_in_block().is_some()
+        {
             return Err(AuthError::Unauthorized);
         }
         Ok(Principal { user, session_id: session.id })

@@ -2,8 +2,8 @@
 
 use crate::mail_templates::{self, MailText, SignInFacts};
 use crate::model::{
-    CodeId, CodePurpose, Enrichment, MailId, Notification, NotificationId, OutgoingMail, SessionId,
-    StoredCode, Timestamp, User,
+    CodeId, CodePurpose, Enrichment, MailId, Notification, NotificationId, OutgoingMail, SessionId, StoredCode,
+    Timestamp, User,
 };
 use crate::ports::{Change, Ports, RandomSource, SecretHasher};
 use crate::service::Portcullis;
@@ -43,19 +43,31 @@ impl<P: Ports> Portcullis<P> {
             consumed_at: None,
             created_at: now,
         };
-        let text = mail_templates::verification_code(&self.policy.product_name, user.name.as_str(), &code, self.policy.code_ttl);
+        let text = mail_templates::verification_code(
+            &self.policy.product_name,
+            user.name.as_str(),
+            &code,
+            self.policy.code_ttl,
+        );
         [Change::ReplaceCode(stored), self.mail_to(user, text, now)]
     }
 
     /// The new-sign-in alert: a fresh "Not you?" token for `session_id`, the in-app
     /// notification and the security mail. Returns the changes to commit.
-    pub(crate) fn sign_in_alert(&self, user: &User, session_id: SessionId, enrichment: &Enrichment, now: Timestamp) -> Vec<Change> {
+    pub(crate) fn sign_in_alert(
+        &self,
+        user: &User,
+        session_id: SessionId,
+        enrichment: &Enrichment,
+        now: Timestamp,
+    ) -> Vec<Change> {
         let alert_token = self.random.url_token();
         let digest = self.secrets.digest(ALERT_DIGEST, &alert_token);
         let facts = SignInFacts { enrichment, at: now };
         let base = self.policy.public_url.trim_end_matches('/');
         let revoke_url = format!("{base}/api/v1/auth/sessions/revoke-from-alert?token={alert_token}");
-        let text = mail_templates::new_sign_in(&self.policy.product_name, user.name.as_str(), &facts, &revoke_url, base);
+        let text =
+            mail_templates::new_sign_in(&self.policy.product_name, user.name.as_str(), &facts, &revoke_url, base);
         let notification = Notification {
             id: NotificationId::new_v7(),
             user_id: user.id,

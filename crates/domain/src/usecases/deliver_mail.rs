@@ -31,7 +31,11 @@ pub fn backoff(attempts: u32) -> Duration {
 impl<P: Ports> Portcullis<P> {
     /// Claims due messages and hands each to `transport`. A temporary failure reschedules the
     /// message with backoff; nothing is lost while the mail server is down.
-    pub async fn deliver_mail<T: MailTransport>(&self, transport: &T, batch: u32) -> Result<DeliveryReport, StoreError> {
+    pub async fn deliver_mail<T: MailTransport>(
+        &self,
+        transport: &T,
+        batch: u32,
+    ) -> Result<DeliveryReport, StoreError> {
         let now: Timestamp = self.now();
         let mut report = DeliveryReport::default();
         for mail in self.store.claim_mail(now, MAIL_LEASE, batch).await? {

@@ -6,12 +6,12 @@ use serde_json::json;
 
 use crate::error::InfraError;
 use crate::model::{
-    AccountBlock, AuditAction, Email, Location, NewAuditEntry, Password, RequestContext, Session,
-    SessionId, Timestamp, User,
+    AccountBlock, AuditAction, Email, Location, NewAuditEntry, Password, RequestContext, Session, SessionId, Timestamp,
+    User,
 };
 use crate::ports::{
-    AccessClaims, Change, PasswordHasher, Ports, RandomSource, SecretHasher, StoreError, TokenIssuer,
-    UnitOfWork, UserRepository,
+    AccessClaims, Change, PasswordHasher, Ports, RandomSource, SecretHasher, StoreError, TokenIssuer, UnitOfWork,
+    UserRepository,
 };
 use crate::service::{Limit, Portcullis};
 use crate::usecases::common::REFRESH_DIGEST;
@@ -117,7 +117,13 @@ impl<P: Ports> Portcullis<P> {
         self.start_session(user, req.remember_me, ctx, now).await
     }
 
-    async fn audit_failure(&self, user: &User, reason: &str, ctx: &RequestContext, now: Timestamp) -> Result<(), LoginError> {
+    async fn audit_failure(
+        &self,
+        user: &User,
+        reason: &str,
+        ctx: &RequestContext,
+        now: Timestamp,
+    ) -> Result<(), LoginError> {
         let mut metadata = serde_json::Map::new();
         metadata.insert("reason".to_owned(), json!(reason));
         let entry = NewAuditEntry {
@@ -134,7 +140,13 @@ impl<P: Ports> Portcullis<P> {
 
     /// Creates the session, the audit entry, the alert notification and the queued alert
     /// mail in one commit, then issues the tokens.
-    async fn start_session(&self, user: User, remember_me: bool, ctx: &RequestContext, now: Timestamp) -> Result<LoginOutcome, LoginError> {
+    async fn start_session(
+        &self,
+        user: User,
+        remember_me: bool,
+        ctx: &RequestContext,
+        now: Timestamp,
+    ) -> Result<LoginOutcome, LoginError> {
         let enrichment = self.enrich(ctx);
         let session_id = SessionId::new_v7();
         let refresh_token = self.random.url_token();

@@ -13,7 +13,13 @@ impl<P: Ports> Portcullis<P> {
     ///
     /// # Errors
     /// The store's error; HTTP answers `HISTORY_FETCH_FAILED`.
-    pub async fn login_history(&self, user_id: UserId, filter: HistoryFilter, limit: u32, offset: u64) -> Result<Page<AuditEntry>, StoreError> {
+    pub async fn login_history(
+        &self,
+        user_id: UserId,
+        filter: HistoryFilter,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<AuditEntry>, StoreError> {
         let limit = limit.clamp(1, MAX_HISTORY_LIMIT);
         self.store.audit_page(user_id, filter.actions().to_vec(), limit, offset).await
     }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use crate::error::{FieldError, InfraError};
 use crate::mail_templates;
 use crate::model::{
-    AccountStatus, AuditAction, CodePurpose, Email, NewAuditEntry, NewPassword, PasswordPolicy,
-    RequestContext, User, UserId, UserName,
+    AccountStatus, AuditAction, CodePurpose, Email, NewAuditEntry, NewPassword, PasswordPolicy, RequestContext, User,
+    UserId, UserName,
 };
 use crate::ports::{Change, PasswordHasher, Ports, StoreError, UnitOfWork, UserRepository};
 use crate::service::{Limit, Portcullis};
@@ -120,7 +120,8 @@ impl<P: Ports> Portcullis<P> {
         if user.deleted_at.is_some() {
             return Ok(());
         }
-        if let Limit::Limited(_) = self.limit(format!("resend:{}", user.email), self.policy.resend_rules(), now).await? {
+        if let Limit::Limited(_) = self.limit(format!("resend:{}", user.email), self.policy.resend_rules(), now).await?
+        {
             return Ok(());
         }
         let changes: Vec<Change> = if user.email_verified() {

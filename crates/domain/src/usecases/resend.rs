@@ -35,7 +35,9 @@ impl<P: Ports> Portcullis<P> {
         if let Some(retry_after) = self.limit_ip(ctx, now).await? {
             return Err(ResendError::RateLimited { retry_after });
         }
-        if let Limit::Limited(retry_after) = self.limit(format!("resend:{email}"), self.policy.resend_rules(), now).await? {
+        if let Limit::Limited(retry_after) =
+            self.limit(format!("resend:{email}"), self.policy.resend_rules(), now).await?
+        {
             return Err(ResendError::RateLimited { retry_after });
         }
         if let Some(user) = self.store.user_by_email(email).await?

@@ -41,7 +41,12 @@ impl<P: Ports> Portcullis<P> {
     /// Checks the code and marks the address verified. Every try is counted before the
     /// comparison, so concurrent guesses cannot exceed the limits, and the code is consumed
     /// by a guarded write, so it works exactly once.
-    pub async fn verify_email(&self, email: &Email, code: &OneTimeCode, ctx: &RequestContext) -> Result<(), VerifyEmailError> {
+    pub async fn verify_email(
+        &self,
+        email: &Email,
+        code: &OneTimeCode,
+        ctx: &RequestContext,
+    ) -> Result<(), VerifyEmailError> {
         let now = self.now();
         if let Some(retry_after) = self.limit_ip(ctx, now).await? {
             return Err(VerifyEmailError::RateLimited { retry_after });
@@ -53,10 +58,11 @@ impl<P: Ports> Portcullis<P> {
             return Err(VerifyEmailError::InvalidCode);
         }
         // Wrong codes per account across resends: reserve a slot, give it back if right.
-        let permit = match self.limit(format!("code-failures:{}", user.id), self.policy.code_failure_rules(), now).await? {
-            Limit::Allowed(p) => p,
-            Limit::Limited(_) => return Err(VerifyEmailError::AttemptsExceeded),
-        };
+        let permit =
+            match self.limit(format!("code-failures:{}", user.id), self.policy.code_failure_rules(), now).await? {
+                Limit::Allowed(p) => p,
+                Limit::Limited(_) => return Err(VerifyEmailError::AttemptsExceeded),
+            };
         let Some(stored) = self.store.active_code(user.id, CodePurpose::VerifyEmail).await? else {
             return Err(VerifyEmailError::InvalidCode);
         };
