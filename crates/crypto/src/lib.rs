@@ -1,1 +1,14 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+
+mod argon2_hasher;
+mod error;
+mod hmac_secret;
+mod key_file;
+mod os_random;
+mod paseto_issuer;
+
+pub use argon2_hasher::{Argon2Config, Argon2Hasher};
+pub use error::CryptoError;
+pub use hmac_secret::HmacSecretHasher;
+pub use os_random::OsRandom;
+pub use paseto_issuer::PasetoIssuer;

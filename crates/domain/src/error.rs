@@ -48,15 +48,15 @@ impl From<TokenError> for InfraError {
 /// A field that failed validation, for the `errors` list of a 400.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldError {
-    /// The request field.
-    pub field: &'static str,
+    /// The request field (a dotted path for nested fields).
+    pub field: String,
     /// What is wrong with it. Never echoes secrets.
     pub message: String,
 }
 
 impl FieldError {
     /// A field error.
-    pub fn new(field: &'static str, message: impl ToString) -> Self {
-        Self { field, message: message.to_string() }
+    pub fn new(field: impl Into<String>, message: impl ToString) -> Self {
+        Self { field: field.into(), message: message.to_string() }
     }
 }

@@ -80,11 +80,12 @@ impl std::fmt::Debug for Password {
 pub struct NewPassword(Password);
 
 impl NewPassword {
-    /// Normalises (NFKC) and checks a new password against `policy` and the owner's `email`.
+    /// Normalises (NFKC) and checks a new password against `policy` and the owner's `email`
+    /// (when known: a registration with a malformed address still gets its password checked).
     ///
     /// # Errors
     /// [`PasswordError`] naming the first rule broken.
-    pub fn parse(raw: &str, email: &Email, policy: PasswordPolicy) -> Result<Self, PasswordError> {
+    pub fn parse(raw: &str, email: Option<&Email>, policy: PasswordPolicy) -> Result<Self, PasswordError> {
         let password = Password::new(raw);
         let text = password.expose();
         let chars = text.chars().count();
@@ -94,7 +95,7 @@ impl NewPassword {
         if chars > MAX_PASSWORD_LEN {
             return Err(PasswordError::TooLong);
         }
-        if text.trim().to_lowercase() == email.as_str() {
+        if email.is_some_and(|email| text.trim().to_lowercase() == email.as_str()) {
             return Err(PasswordError::EqualsEmail);
         }
         if is_common(text, email) {
@@ -112,9 +113,9 @@ impl NewPassword {
 /// True when zxcvbn finds the password on one of its frequency lists (common passwords,
 /// names, words) as a single token, or rates it as guessable within a million tries
 /// (repeats, sequences, keyboard walks).
-fn is_common(text: &str, email: &Email) -> bool {
-    let local = email.as_str().split('@').next().unwrap_or_default();
-    let entropy = zxcvbn::zxcvbn(text, &[email.as_str(), local]);
+fn is_common(text: &str, email: Option<&Email>) -> bool {
+    let inputs: Vec<&str> = email.map_or_else(Vec::new, |e| vec![e.as_str(), e.as_str().split('@').next().unwrap_or_default()]);
+    let entropy = zxcvbn::zxcvbn(text, &inputs);
     if u8::from(entropy.score()) < 2 {
         return true;
     }
@@ -134,10 +135,10 @@ mod tests {
     fn length_counts_characters_not_bytes() {
         let policy = PasswordPolicy::new(15);
         // 15 multi-byte characters are enough.
-        assert!(NewPassword::parse("ÿęşñøŵğţüķłżžčđ", &email(), policy).is_ok());
-        assert_eq!(NewPassword::parse("short pass", &email(), policy).unwrap_err(), PasswordError::TooShort(15));
+        assert!(NewPassword::parse("ÿęşñøŵğţüķłżžčđ", Some(&email()), policy).is_ok());
+        assert_eq!(NewPassword::parse("short pass", Some(&email()), policy).unwrap_err(), PasswordError::TooShort(15));
         let long: String = std::iter::repeat_n("Ab3$xY9!", 17).collect();
-        assert_eq!(NewPassword::parse(&long, &email(), policy).unwrap_err(), PasswordError::TooLong);
+        assert_eq!(NewPassword::parse(&long, Some(&email()), policy).unwrap_err(), PasswordError::TooLong);
     }
 
     #[test]
@@ -150,20 +151,20 @@ mod tests {
     #[test]
     fn rejects_email_as_password() {
         let policy = PasswordPolicy::new(8);
-        assert_eq!(NewPassword::parse("Laura@Example.com", &email(), policy).unwrap_err(), PasswordError::EqualsEmail);
+        assert_eq!(NewPassword::parse("Laura@Example.com", Some(&email()), policy).unwrap_err(), PasswordError::EqualsEmail);
     }
 
     #[test]
     fn rejects_common_and_repetitive_passwords() {
         let policy = PasswordPolicy::new(8);
         for bad in ["password", "aaaaaaaaaaaaaaaa", "1234567890123456", "qwertyuiop", "iloveyou"] {
-            assert_eq!(NewPassword::parse(bad, &email(), policy).err(), Some(PasswordError::TooCommon), "{bad}");
+            assert_eq!(NewPassword::parse(bad, Some(&email()), policy).err(), Some(PasswordError::TooCommon), "{bad}");
         }
     }
 
     #[test]
     fn accepts_a_passphrase() {
-        assert!(NewPassword::parse("correct horse battery staple", &email(), PasswordPolicy::default()).is_ok());
+        assert!(NewPassword::parse("correct horse battery staple", Some(&email()), PasswordPolicy::default()).is_ok());
     }
 
     #[test]

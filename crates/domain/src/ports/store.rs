@@ -151,7 +151,9 @@ pub enum RateDecision {
     Allowed(Permit),
     /// Over a limit; nothing was counted.
     Limited {
-        /// Time until the oldest event in the full window leaves it (at least one second).
+        /// Time until the oldest event in the full window leaves it (at least one second);
+        /// with several full rules, the longest of their waits. An event exactly one window
+        /// old is outside the window.
         retry_after: Duration,
     },
 }

@@ -1,0 +1,197 @@
+//! Argon2id password hashing on a dedicated, bounded pool of OS threads.
+//!
+//! One hash costs about 30 ms of a core. Run on the async workers it would stall every other
+//! request; run on an unbounded blocking pool it would queue without limit under a login
+//! flood. So `workers` threads take jobs from a `sync_channel` of `max_queue` slots, and a
+//! full queue answers [`HashError::Busy`] at once. Results come back through
+//! `tokio::sync::oneshot`, which needs no runtime.
+
+use std::future::Future;
+use std::num::NonZeroUsize;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use argon2::password_hash::phc::PasswordHash as PhcHash;
+use argon2::password_hash::{Error as PhcError, PasswordHasher as _, PasswordVerifier as _};
+use argon2::{Algorithm, Argon2, Params, Version};
+use portcullis_domain::model::{Password, PasswordHash};
+use portcullis_domain::ports::{HashError, PasswordHasher};
+use tokio::sync::oneshot;
+
+use crate::CryptoError;
+
+/// What a client is told to wait when the pool is saturated.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Argon2id cost and pool size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Argon2Config {
+    /// Memory cost `m` in KiB.
+    pub memory_kib: u32,
+    /// Time cost `t` (passes over memory).
+    pub iterations: u32,
+    /// Lanes `p`. Computed sequentially within one job; the pool provides the parallelism.
+    pub parallelism: u32,
+    /// Hashing threads (at least 1).
+    pub workers: usize,
+    /// Jobs that may wait for a thread before callers get [`HashError::Busy`].
+    pub max_queue: usize,
+}
+
+impl Default for Argon2Config {
+    /// OWASP's first recommendation (m = 19456 KiB, t = 2, p = 1), one thread per CPU and
+    /// 64 waiting jobs (about one second of work on two cores).
+    fn default() -> Self {
+        Self {
+            memory_kib: Params::DEFAULT_M_COST,
+            iterations: Params::DEFAULT_T_COST,
+            parallelism: Params::DEFAULT_P_COST,
+            workers: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+            max_queue: 64,
+        }
+    }
+}
+
+/// A unit of work for the pool. The password travels inside its `SecretString`, which is
+/// wiped when the job is dropped.
+enum Job {
+    Hash { password: Password, reply: oneshot::Sender<Result<PasswordHash, HashError>> },
+    Verify { password: Password, hash: PasswordHash, reply: oneshot::Sender<Result<bool, HashError>> },
+}
+
+/// [`PasswordHasher`] producing Argon2id v19 PHC strings on a bounded thread pool.
+///
+/// Dropping the hasher closes the queue; the threads finish the jobs already queued and exit.
+pub struct Argon2Hasher {
+    jobs: SyncSender<Job>,
+    dummy: PasswordHash,
+}
+
+impl Argon2Hasher {
+    /// Checks the parameters, computes the dummy hash and starts the worker threads.
+    ///
+    /// # Errors
+    /// [`CryptoError::Config`] for parameters argon2 refuses or zero workers,
+    /// [`CryptoError::Worker`] when a thread cannot be spawned.
+    pub fn new(cfg: Argon2Config) -> Result<Self, CryptoError> {
+        if cfg.workers == 0 {
+            return Err(CryptoError::Config("argon2 workers must be at least 1".into()));
+        }
+        let params = Params::new(cfg.memory_kib, cfg.iterations, cfg.parallelism, None)
+            .map_err(|e| CryptoError::Config(format!("argon2 parameters: {e}")))?;
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+
+        // Hashed once here, on the calling thread, so unknown-address logins verify against a
+        // hash with exactly the configured cost.
+        let mut random_password = [0u8; 32];
+        getrandom::fill(&mut random_password).map_err(|e| CryptoError::Random(e.to_string()))?;
+        let dummy = argon2.hash_password(&random_password).map_err(|e| CryptoError::Hash(e.to_string()))?;
+        let dummy = PasswordHash::new(dummy.to_string());
+
+        let (jobs, queue) = sync_channel(cfg.max_queue);
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..cfg.workers {
+            let (argon2, queue) = (argon2.clone(), Arc::clone(&queue));
+            // On failure `jobs` is dropped on return, which stops the threads already started.
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || work(&argon2, &queue))
+                .map_err(CryptoError::Worker)?;
+        }
+        Ok(Self { jobs, dummy })
+    }
+
+    /// Queues `job` now, at call time rather than first poll, so that saturation is reported
+    /// immediately and a burst is judged in arrival order.
+    fn submit(&self, job: Job) -> Result<(), HashError> {
+        match self.jobs.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(HashError::Busy { retry_after: RETRY_AFTER }),
+            Err(TrySendError::Disconnected(_)) => Err(HashError::Internal("password hashing pool has stopped".into())),
+        }
+    }
+}
+
+impl std::fmt::Debug for Argon2Hasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Argon2Hasher").finish_non_exhaustive()
+    }
+}
+
+async fn receive<T>(reply: Result<oneshot::Receiver<Result<T, HashError>>, HashError>) -> Result<T, HashError> {
+    reply?.await.map_err(|_| HashError::Internal("password hashing worker dropped the job".into()))?
+}
+
+impl PasswordHasher for Argon2Hasher {
+    // Written as plain functions returning futures (not `async fn`) so the job is queued when
+    // called; see `submit`.
+    fn hash(&self, password: Password) -> impl Future<Output = Result<PasswordHash, HashError>> + Send {
+        let (reply, answer) = oneshot::channel();
+        receive(self.submit(Job::Hash { password, reply }).map(|()| answer))
+    }
+
+    fn verify(&self, password: Password, hash: PasswordHash) -> impl Future<Output = Result<bool, HashError>> + Send {
+        let (reply, answer) = oneshot::channel();
+        receive(self.submit(Job::Verify { password, hash, reply }).map(|()| answer))
+    }
+
+    fn dummy_hash(&self) -> PasswordHash {
+        self.dummy.clone()
+    }
+}
+
+/// A worker thread: runs jobs until the hasher is dropped.
+fn work(argon2: &Argon2<'static>, queue: &Mutex<Receiver<Job>>) {
+    loop {
+        // The lock is held only while waiting, so the hashing itself runs in parallel. A
+        // poisoned lock only means another worker panicked while waiting; the receiver is fine.
+        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        let Ok(job) = next else { return };
+        match job {
+            Job::Hash { password, reply } => {
+                // Skip work nobody waits for (the request was cancelled).
+                if !reply.is_closed() {
+                    let _ = reply.send(guarded(|| hash(argon2, &password)));
+                }
+            }
+            Job::Verify { password, hash, reply } => {
+                if !reply.is_closed() {
+                    let _ = reply.send(guarded(|| verify(argon2, &password, &hash)));
+                }
+            }
+        }
+    }
+}
+
+/// Keeps the thread alive if argon2 ever panics, so one bad job cannot shrink the pool.
+fn guarded<T>(f: impl FnOnce() -> Result<T, HashError>) -> Result<T, HashError> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| Err(HashError::Internal("password hashing panicked".into())))
+}
+
+fn hash(argon2: &Argon2<'static>, password: &Password) -> Result<PasswordHash, HashError> {
+    argon2
+        .hash_password(password.expose().as_bytes())
+        .map(|phc| PasswordHash::new(phc.to_string()))
+        .map_err(|e| HashError::Internal(e.to_string()))
+}
+
+/// Verifies with the algorithm, version and parameters stored in `hash`: the configured ones
+/// only apply to new hashes, so raising the cost never locks anyone out.
+fn verify(argon2: &Argon2<'static>, password: &Password, hash: &PasswordHash) -> Result<bool, HashError> {
+    let stored = PhcHash::new(hash.as_str()).map_err(|_| HashError::Malformed)?;
+    match argon2.verify_password(password.expose().as_bytes(), &stored) {
+        Ok(()) => Ok(true),
+        Err(PhcError::PasswordInvalid) => Ok(false),
+        Err(e @ (PhcError::OutOfMemory | PhcError::Internal | PhcError::RngFailure | PhcError::Crypto)) => {
+            Err(HashError::Internal(e.to_string()))
+        }
+        // Unknown algorithm, bad version, parameters, salt or encoding: the stored string is bad.
+        Err(_) => Err(HashError::Malformed),
+    }
+}
+
+#[cfg(test)]
+#[path = "argon2_hasher_tests.rs"]
+mod tests;

@@ -1,0 +1,130 @@
+//! Tests of the Argon2 pool. Small parameters (m = 1024 KiB, t = 1) keep them fast, except
+//! for one run at the defaults.
+
+use super::*;
+
+fn small(workers: usize, max_queue: usize) -> Argon2Config {
+    Argon2Config { memory_kib: 1024, iterations: 1, parallelism: 1, workers, max_queue }
+}
+
+fn pw(s: &str) -> Password {
+    Password::new(s)
+}
+
+#[tokio::test]
+async fn hash_then_verify() {
+    let hasher = Argon2Hasher::new(small(2, 8)).unwrap();
+    let hash = hasher.hash(pw("correct horse battery staple")).await.unwrap();
+    assert!(hash.as_str().starts_with("$argon2id$v=19$m=1024,t=1,p=1$"), "{}", hash.as_str());
+    assert!(hasher.verify(pw("correct horse battery staple"), hash.clone()).await.unwrap());
+    assert!(!hasher.verify(pw("correct horse battery stapler"), hash.clone()).await.unwrap());
+    // Salted: the same password never hashes the same way twice.
+    assert_ne!(hasher.hash(pw("correct horse battery staple")).await.unwrap(), hash);
+}
+
+#[tokio::test]
+async fn malformed_hash_is_reported() {
+    let hasher = Argon2Hasher::new(small(1, 8)).unwrap();
+    for bad in ["", "not a hash", "$argon2id$v=19$m=1024,t=1,p=1$", "$bcrypt$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA"] {
+        let result = hasher.verify(pw("x"), PasswordHash::new(bad.into())).await;
+        assert!(matches!(result, Err(HashError::Malformed)), "{bad:?}: {result:?}");
+    }
+}
+
+#[tokio::test]
+async fn verify_uses_the_parameters_in_the_hash() {
+    let cheap = Argon2Hasher::new(small(1, 8)).unwrap();
+    let hash = cheap.hash(pw("hunter2 hunter2")).await.unwrap();
+    let other = Argon2Hasher::new(Argon2Config { memory_kib: 2048, iterations: 2, ..small(1, 8) }).unwrap();
+    assert!(other.verify(pw("hunter2 hunter2"), hash.clone()).await.unwrap());
+    assert!(!other.verify(pw("hunter3 hunter3"), hash).await.unwrap());
+}
+
+#[tokio::test]
+async fn default_parameters_work() {
+    let cfg = Argon2Config::default();
+    assert_eq!((cfg.memory_kib, cfg.iterations, cfg.parallelism, cfg.max_queue), (19_456, 2, 1, 64));
+    assert!(cfg.workers >= 1);
+    let hasher = Argon2Hasher::new(cfg).unwrap();
+    assert!(hasher.dummy_hash().as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+    let hash = hasher.hash(pw("a default-cost password")).await.unwrap();
+    assert!(hasher.verify(pw("a default-cost password"), hash).await.unwrap());
+}
+
+#[tokio::test]
+async fn busy_when_the_queue_is_full() {
+    let hasher = Argon2Hasher::new(Argon2Config { memory_kib: 8192, iterations: 2, ..small(1, 1) }).unwrap();
+    let hash = hasher.dummy_hash();
+    // Queued at call time: one job runs, one waits, the rest find the queue full.
+    let pending: Vec<_> = (0..16).map(|_| hasher.verify(pw("guess"), hash.clone())).collect();
+    let mut busy = 0;
+    let mut done = 0;
+    for result in pending {
+        match result.await {
+            Err(HashError::Busy { retry_after }) => {
+                assert_eq!(retry_after, Duration::from_secs(1));
+                busy += 1;
+            }
+            Ok(false) => done += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(busy >= 8, "busy {busy}, done {done}");
+    assert!((1..=8).contains(&done), "busy {busy}, done {done}");
+    // The pool recovers once the burst has drained.
+    assert!(!hasher.verify(pw("guess"), hash).await.unwrap());
+}
+
+#[test]
+fn works_without_a_tokio_runtime() {
+    // Only oneshot is used, so any executor (here a trivial blocking one) will do.
+    let hasher = Argon2Hasher::new(small(1, 1)).unwrap();
+    let hash = hasher.dummy_hash();
+    let result = block_on(hasher.verify(pw("x"), hash));
+    assert!(!result.unwrap());
+}
+
+#[tokio::test]
+async fn dummy_hash_is_a_valid_phc_with_the_configured_parameters() {
+    let hasher = Argon2Hasher::new(small(1, 4)).unwrap();
+    let dummy = hasher.dummy_hash();
+    let parsed = PhcHash::new(dummy.as_str()).unwrap();
+    assert_eq!(parsed.algorithm.as_str(), "argon2id");
+    assert!(dummy.as_str().starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
+    // Verifying it costs real work and simply does not match.
+    assert!(!hasher.verify(pw("anything"), dummy.clone()).await.unwrap());
+    assert_eq!(hasher.dummy_hash(), dummy, "computed once");
+    assert_ne!(Argon2Hasher::new(small(1, 4)).unwrap().dummy_hash(), dummy, "random per hasher");
+}
+
+#[test]
+fn rejects_bad_configuration() {
+    assert!(matches!(Argon2Hasher::new(small(0, 4)), Err(CryptoError::Config(_))));
+    assert!(matches!(Argon2Hasher::new(Argon2Config { memory_kib: 1, ..small(1, 4) }), Err(CryptoError::Config(_))));
+    assert!(matches!(Argon2Hasher::new(Argon2Config { iterations: 0, ..small(1, 4) }), Err(CryptoError::Config(_))));
+}
+
+/// Drives a future on the current thread, parking until the worker's reply wakes it.
+fn block_on<F: Future>(future: F) -> F::Output {
+    use std::pin::pin;
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+    use std::thread::Thread;
+
+    struct Unpark(Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}

@@ -1,0 +1,81 @@
+//! [`crate::store_contract_tests!`]: the whole suite as `#[tokio::test]`s in one line.
+
+/// Expands to one `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]` per case of
+/// [`crate::contract`], each building a fresh store from the given async expression.
+///
+/// The calling crate needs `tokio` (with `macros` and `rt-multi-thread`) as a
+/// dev-dependency. Put the call inside a module to keep the test names apart:
+///
+/// ```ignore
+/// mod contract {
+///     portcullis_testing::store_contract_tests!(async { make_fresh_store().await });
+/// }
+/// ```
+#[macro_export]
+macro_rules! store_contract_tests {
+    ($make:expr $(,)?) => {
+        $crate::store_contract_tests!(@cases $make;
+            // users and commit
+            insert_and_read_user,
+            missing_user_reads_none,
+            duplicate_email_is_rejected,
+            duplicate_email_includes_soft_deleted,
+            failed_commit_applies_nothing,
+            conflict_applies_nothing,
+            changes_apply_in_order,
+            mark_email_verified_sets_timestamps,
+            empty_commit_is_ok,
+            // codes
+            active_code_round_trips,
+            replace_code_supersedes_unconsumed,
+            replace_code_is_per_user_and_purpose,
+            active_code_returns_expired_not_consumed,
+            count_code_attempt_stops_at_max,
+            count_code_attempt_refuses_consumed_or_absent,
+            count_code_attempt_is_race_free,
+            consume_code_works_once,
+            consume_code_is_race_free,
+            // sessions and health
+            session_with_user_round_trips,
+            missing_session_reads_none,
+            session_with_user_returns_current_owner,
+            set_alert_token_replaces_digest,
+            ping_answers,
+            // audit
+            audit_ids_increase,
+            audit_round_trips_enrichment,
+            audit_page_newest_first_ties_by_id,
+            audit_page_filters_by_action,
+            audit_page_paginates_with_total,
+            audit_page_excludes_other_users,
+            // rate limiter
+            rate_allows_up_to_max_then_limits,
+            rate_retry_after_counts_from_oldest_event,
+            rate_retry_after_is_at_least_one_second,
+            rate_events_leave_the_window,
+            rate_limited_call_counts_nothing,
+            rate_release_frees_a_slot,
+            rate_multiple_rules,
+            rate_keys_are_independent,
+            rate_acquire_is_atomic,
+            rate_purge_deletes_old_events,
+            // outbox
+            outbox_round_trips_fields,
+            outbox_claims_due_in_order,
+            outbox_lease_hides_claimed_mail,
+            outbox_concurrent_claims_do_not_overlap,
+            outbox_mail_sent_deletes,
+            outbox_mail_failed_reschedules,
+            outbox_depth_counts_waiting,
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let store = $make.await;
+                $crate::contract::$case(&store).await;
+            }
+        )*
+    };
+}

@@ -1,0 +1,54 @@
+//! The store contract suite: one `pub async fn <case>(store: &S) where S: Store` per rule of
+//! `portcullis_domain::ports` (mostly the `MUST` sentences of its docs), plus round trips.
+//!
+//! Every case expects a fresh, empty store and uses explicit [`Timestamp`]s only (no sleeps,
+//! no wall clock). Concurrency cases race calls on one store with `join_all`, so a store
+//! whose calls really wait on I/O sees them in flight together.
+//!
+//! Run all of them with [`crate::store_contract_tests!`]:
+//! ```ignore
+//! portcullis_testing::store_contract_tests!(async { make_fresh_store().await });
+//! ```
+
+mod audit;
+mod codes;
+mod macros;
+mod outbox;
+mod rate;
+mod sessions;
+mod users;
+
+pub use audit::*;
+pub use codes::*;
+pub use outbox::*;
+pub use rate::*;
+pub use sessions::*;
+pub use users::*;
+
+use portcullis_domain::model::{AuditAction, AuditEntry, Page, Timestamp, User};
+use portcullis_domain::ports::{Change, Store};
+
+use crate::fixtures;
+
+/// The instant every case starts from.
+pub const T0: Timestamp = crate::fakes::T0;
+
+/// Commits and expects success.
+async fn commit_ok<S: Store>(store: &S, changes: Vec<Change>) -> Vec<i64> {
+    match store.commit(changes).await {
+        Ok(ids) => ids,
+        Err(e) => panic!("commit failed: {e:?}"),
+    }
+}
+
+/// Inserts an active, verified fixture user.
+async fn insert_user<S: Store>(store: &S, address: &str) -> User {
+    let user = fixtures::user(address, T0);
+    commit_ok(store, vec![Change::InsertUser(user.clone())]).await;
+    user
+}
+
+/// The first hundred entries of `user` with these actions.
+async fn history<S: Store>(store: &S, user: &User, actions: &[AuditAction]) -> Page<AuditEntry> {
+    store.audit_page(user.id, actions.to_vec(), 100, 0).await.expect("audit_page")
+}

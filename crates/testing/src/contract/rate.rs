@@ -1,0 +1,144 @@
+//! The sliding-window rate limiter.
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use portcullis_domain::model::Timestamp;
+use portcullis_domain::ports::{Permit, RateDecision, RateRule, Store};
+
+use super::T0;
+
+fn rule(window_secs: u64, max: u32) -> RateRule {
+    RateRule { window: Duration::from_secs(window_secs), max }
+}
+
+fn at(millis: u64) -> Timestamp {
+    T0.plus(Duration::from_millis(millis))
+}
+
+async fn allowed<S: Store>(store: &S, key: &str, rules: &[RateRule], now: Timestamp) -> Permit {
+    match store.acquire(key, rules.to_vec(), now).await.expect("acquire") {
+        RateDecision::Allowed(permit) => permit,
+        limited => panic!("{key} at {now:?}: expected Allowed, got {limited:?}"),
+    }
+}
+
+async fn limited<S: Store>(store: &S, key: &str, rules: &[RateRule], now: Timestamp) -> Duration {
+    match store.acquire(key, rules.to_vec(), now).await.expect("acquire") {
+        RateDecision::Limited { retry_after } => retry_after,
+        allowed => panic!("{key} at {now:?}: expected Limited, got {allowed:?}"),
+    }
+}
+
+/// `max` events fit in the window, each with its own permit; the next one is limited, with
+/// `retry_after` = oldest event + window - now.
+pub async fn rate_allows_up_to_max_then_limits<S: Store>(store: &S) {
+    let rules = [rule(60, 3)];
+    let permits = [
+        allowed(store, "k", &rules, at(0)).await,
+        allowed(store, "k", &rules, at(1_000)).await,
+        allowed(store, "k", &rules, at(2_000)).await,
+    ];
+    assert!(permits[0] != permits[1] && permits[1] != permits[2] && permits[0] != permits[2], "{permits:?}");
+    assert_eq!(limited(store, "k", &rules, at(3_000)).await, Duration::from_secs(57));
+}
+
+/// `retry_after` counts from the oldest event inside the window, not the newest.
+pub async fn rate_retry_after_counts_from_oldest_event<S: Store>(store: &S) {
+    let rules = [rule(60, 3)];
+    for ms in [0, 10_000, 20_000] {
+        allowed(store, "k", &rules, at(ms)).await;
+    }
+    assert_eq!(limited(store, "k", &rules, at(30_000)).await, Duration::from_secs(30));
+    assert_eq!(limited(store, "k", &rules, at(45_000)).await, Duration::from_secs(15));
+}
+
+/// `retry_after` is never below one second.
+pub async fn rate_retry_after_is_at_least_one_second<S: Store>(store: &S) {
+    let rules = [rule(60, 1)];
+    allowed(store, "k", &rules, at(0)).await;
+    assert_eq!(limited(store, "k", &rules, at(59_500)).await, Duration::from_secs(1));
+    assert_eq!(limited(store, "k", &rules, at(59_999)).await, Duration::from_secs(1));
+}
+
+/// The window slides: an event stops counting once it is older than the window.
+pub async fn rate_events_leave_the_window<S: Store>(store: &S) {
+    let rules = [rule(60, 2)];
+    allowed(store, "k", &rules, at(0)).await;
+    allowed(store, "k", &rules, at(30_000)).await;
+    assert_eq!(limited(store, "k", &rules, at(59_000)).await, Duration::from_secs(1));
+    allowed(store, "k", &rules, at(60_001)).await;
+    assert_eq!(limited(store, "k", &rules, at(61_000)).await, Duration::from_secs(29));
+    allowed(store, "k", &rules, at(200_000)).await;
+    allowed(store, "k", &rules, at(200_000)).await;
+}
+
+/// A limited call counts nothing.
+pub async fn rate_limited_call_counts_nothing<S: Store>(store: &S) {
+    let rules = [rule(60, 1)];
+    allowed(store, "k", &rules, at(0)).await;
+    for ms in [10_000, 20_000, 59_000] {
+        limited(store, "k", &rules, at(ms)).await;
+    }
+    allowed(store, "k", &rules, at(60_001)).await;
+}
+
+/// `release` un-counts its event (once; releasing again is harmless).
+pub async fn rate_release_frees_a_slot<S: Store>(store: &S) {
+    let rules = [rule(60, 2)];
+    let first = allowed(store, "k", &rules, at(0)).await;
+    allowed(store, "k", &rules, at(1_000)).await;
+    limited(store, "k", &rules, at(2_000)).await;
+    store.release(first).await.expect("release");
+    let third = allowed(store, "k", &rules, at(3_000)).await;
+    limited(store, "k", &rules, at(4_000)).await;
+    store.release(first).await.expect("second release");
+    limited(store, "k", &rules, at(5_000)).await;
+    store.release(third).await.expect("release");
+    allowed(store, "k", &rules, at(6_000)).await;
+}
+
+/// Every rule must have room; when several are full, `retry_after` is the longest wait.
+pub async fn rate_multiple_rules<S: Store>(store: &S) {
+    let rules = [rule(60, 1), rule(3_600, 3)];
+    allowed(store, "k", &rules, at(0)).await;
+    assert_eq!(limited(store, "k", &rules, at(30_000)).await, Duration::from_secs(30));
+    allowed(store, "k", &rules, at(61_000)).await;
+    allowed(store, "k", &rules, at(122_000)).await;
+    // Both full: the minute frees at 182 s, the hour at 3600 s.
+    assert_eq!(limited(store, "k", &rules, at(150_000)).await, Duration::from_secs(3_450));
+    // Only the hour full.
+    assert_eq!(limited(store, "k", &rules, at(200_000)).await, Duration::from_secs(3_400));
+    allowed(store, "k", &rules, at(3_600_001)).await;
+}
+
+/// Keys count separately.
+pub async fn rate_keys_are_independent<S: Store>(store: &S) {
+    let rules = [rule(60, 1)];
+    allowed(store, "login:laura@example.com", &rules, at(0)).await;
+    allowed(store, "login:ana@example.com", &rules, at(0)).await;
+    allowed(store, "ip:81.2.69.142", &rules, at(0)).await;
+    limited(store, "login:laura@example.com", &rules, at(1)).await;
+}
+
+/// Twenty-four concurrent acquires with room for five: exactly five are allowed.
+pub async fn rate_acquire_is_atomic<S: Store>(store: &S) {
+    let rules = vec![rule(60, 5)];
+    let results = join_all((0..24).map(|_| store.acquire("k", rules.clone(), at(0)))).await;
+    let allowed = results.iter().filter(|r| matches!(r, Ok(RateDecision::Allowed(_)))).count();
+    let limited = results.iter().filter(|r| matches!(r, Ok(RateDecision::Limited { .. }))).count();
+    assert_eq!((allowed, limited), (5, 19), "{results:?}");
+}
+
+/// `purge_rate_events` deletes events older than `before`, and says how many.
+pub async fn rate_purge_deletes_old_events<S: Store>(store: &S) {
+    let rules = [rule(3_600, 3)];
+    for ms in [0, 10_000, 20_000] {
+        allowed(store, "k", &rules, at(ms)).await;
+    }
+    allowed(store, "other", &rules, at(0)).await;
+    assert_eq!(store.purge_rate_events(at(15_000)).await.expect("purge"), 3);
+    allowed(store, "k", &rules, at(30_000)).await;
+    allowed(store, "k", &rules, at(30_000)).await;
+    limited(store, "k", &rules, at(30_000)).await;
+}

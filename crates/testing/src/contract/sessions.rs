@@ -1,0 +1,88 @@
+//! Sessions and their owners in one lookup; the health probe.
+
+use std::time::Duration;
+
+use portcullis_domain::model::{Device, Location, SecretDigest, SessionId};
+use portcullis_domain::ports::{Change, Store};
+
+use super::{T0, commit_ok, insert_user};
+use crate::fixtures::{ip, session, user};
+
+/// A session reads back field for field (IPv4 and IPv6, device, location, revocation,
+/// expiry, both digests) together with its owner.
+pub async fn session_with_user_round_trips<S: Store>(store: &S) {
+    let laura = insert_user(store, "laura@example.com").await;
+    let mut full = session(&laura, T0);
+    full.alert_token_hash = Some(SecretDigest::new(vec![1, 2, 3, 255]));
+    full.remember_me = true;
+    full.last_seen_at = T0.plus(Duration::from_millis(5_001));
+    full.expires_at = T0.plus(Duration::from_secs(30 * 24 * 3600));
+    full.revoked_at = Some(T0.plus(Duration::from_millis(60_007)));
+
+    let mut bare = session(&laura, T0.plus(Duration::from_secs(1)));
+    bare.ip_address = Some(ip("2001:db8::8a2e:370:7334"));
+    bare.user_agent = None;
+    bare.device = Device::default();
+    bare.location = None;
+
+    let mut partial = session(&laura, T0.plus(Duration::from_secs(2)));
+    partial.ip_address = None;
+    partial.device = Device { browser: Some("Chrome".to_owned()), ..Device::default() };
+    partial.location = Some(Location { country_code: Some("DE".to_owned()), ..Location::default() });
+
+    commit_ok(
+        store,
+        vec![
+            Change::InsertSession(full.clone()),
+            Change::InsertSession(bare.clone()),
+            Change::InsertSession(partial.clone()),
+        ],
+    )
+    .await;
+    for expected in [full, bare, partial] {
+        let read = store.session_with_user(expected.id).await.expect("read");
+        assert_eq!(read, Some((expected, laura.clone())));
+    }
+}
+
+/// An unknown session reads as `None`.
+pub async fn missing_session_reads_none<S: Store>(store: &S) {
+    let laura = insert_user(store, "laura@example.com").await;
+    commit_ok(store, vec![Change::InsertSession(session(&laura, T0))]).await;
+    assert_eq!(store.session_with_user(SessionId::new_v7()).await.expect("read"), None);
+}
+
+/// The owner comes back as it is now, soft-deleted or not.
+pub async fn session_with_user_returns_current_owner<S: Store>(store: &S) {
+    let mut ana = user("ana@example.com", T0);
+    ana.email_verified_at = None;
+    ana.deleted_at = Some(T0.plus(Duration::from_secs(3)));
+    let s = session(&ana, T0);
+    commit_ok(store, vec![Change::InsertUser(ana.clone()), Change::InsertSession(s.clone())]).await;
+    let at = T0.plus(Duration::from_secs(10));
+    commit_ok(store, vec![Change::MarkEmailVerified { user_id: ana.id, at }]).await;
+    let (_, owner) = store.session_with_user(s.id).await.expect("read").expect("session");
+    assert_eq!(owner.email_verified_at, Some(at));
+    assert_eq!(owner.deleted_at, ana.deleted_at);
+}
+
+/// `SetAlertToken` replaces the alert digest of that session only.
+pub async fn set_alert_token_replaces_digest<S: Store>(store: &S) {
+    let laura = insert_user(store, "laura@example.com").await;
+    let mut one = session(&laura, T0);
+    one.alert_token_hash = Some(SecretDigest::new(vec![1; 32]));
+    let two = session(&laura, T0);
+    commit_ok(store, vec![Change::InsertSession(one.clone()), Change::InsertSession(two.clone())]).await;
+    let digest = SecretDigest::new(vec![2; 32]);
+    commit_ok(store, vec![Change::SetAlertToken { session_id: one.id, digest: digest.clone() }]).await;
+    let (read, _) = store.session_with_user(one.id).await.expect("read").expect("session");
+    assert_eq!(read.alert_token_hash, Some(digest));
+    assert_eq!(read.refresh_token_hash, one.refresh_token_hash);
+    let (other, _) = store.session_with_user(two.id).await.expect("read").expect("session");
+    assert_eq!(other.alert_token_hash, None);
+}
+
+/// `ping` succeeds on a reachable store.
+pub async fn ping_answers<S: Store>(store: &S) {
+    store.ping().await.expect("ping");
+}

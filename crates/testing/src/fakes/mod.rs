@@ -1,0 +1,16 @@
+//! Deterministic fakes of the non-store ports. Each keeps its state behind an `Arc`, so
+//! clones are handles onto the same fake.
+
+mod clock;
+mod enrich;
+mod hashers;
+mod random;
+mod tokens;
+mod transport;
+
+pub use clock::{ManualClock, T0};
+pub use enrich::{FixedDevices, FixedGeo, firefox_on_linux, london};
+pub use hashers::{FAST_HASH_PREFIX, FastHasher, PlainSecretHasher};
+pub use random::SequenceRandom;
+pub use tokens::FakeTokens;
+pub use transport::{FakeMailTransport, SendOutcome};

@@ -1,0 +1,49 @@
+//! [`FakeTokens`]: access tokens as readable text.
+
+use std::str::FromStr;
+
+use portcullis_domain::model::{SessionId, Timestamp, UserId};
+use portcullis_domain::ports::{AccessClaims, TokenError, TokenIssuer};
+
+/// A [`TokenIssuer`] writing the claims in clear: `fake.{user}.{session}.{iat_ms}.{exp_ms}`.
+/// It refuses anything else as [`TokenError::Invalid`] and a token at or past its expiry as
+/// [`TokenError::Expired`]. There is no signature: tests only.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FakeTokens;
+
+impl FakeTokens {
+    fn parse(token: &str) -> Option<AccessClaims> {
+        let mut parts = token.split('.');
+        if parts.next()? != "fake" {
+            return None;
+        }
+        let user_id = UserId::from_str(parts.next()?).ok()?;
+        let session_id = SessionId::from_str(parts.next()?).ok()?;
+        let issued_at = Timestamp::from_unix_millis(parts.next()?.parse().ok()?);
+        let expires_at = Timestamp::from_unix_millis(parts.next()?.parse().ok()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(AccessClaims { user_id, session_id, issued_at, expires_at })
+    }
+}
+
+impl TokenIssuer for FakeTokens {
+    fn issue(&self, claims: &AccessClaims) -> Result<String, TokenError> {
+        Ok(format!(
+            "fake.{}.{}.{}.{}",
+            claims.user_id,
+            claims.session_id,
+            claims.issued_at.unix_millis(),
+            claims.expires_at.unix_millis()
+        ))
+    }
+
+    fn verify(&self, token: &str, now: Timestamp) -> Result<AccessClaims, TokenError> {
+        let claims = Self::parse(token).ok_or(TokenError::Invalid)?;
+        if now >= claims.expires_at {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+}

@@ -1,0 +1,118 @@
+//! `UnitOfWork::commit`: apply every change to a copy of the tables, publish the copy only
+//! when all of them succeeded. That is the all-or-nothing of a SQL transaction.
+
+use portcullis_domain::model::{AuditEntry, NewAuditEntry};
+use portcullis_domain::ports::{Change, StoreError, UnitOfWork};
+
+use super::{InMemoryStore, QueuedMail, State};
+
+/// What a SQL store reports for a broken primary or foreign key.
+fn constraint(what: &str) -> StoreError {
+    StoreError::Other(format!("constraint violated: {what}").into())
+}
+
+impl State {
+    /// Applies one change; the caller throws the whole copy away on error.
+    fn apply(&mut self, change: Change, audit_ids: &mut Vec<i64>) -> Result<(), StoreError> {
+        match change {
+            Change::InsertUser(user) => {
+                // The unique index is on the normalised email, soft-deleted rows included.
+                if self.users.iter().any(|u| u.email == user.email) {
+                    return Err(StoreError::DuplicateEmail);
+                }
+                if self.users.iter().any(|u| u.id == user.id) {
+                    return Err(constraint("users primary key"));
+                }
+                self.users.push(user);
+            }
+            Change::ReplaceCode(code) => {
+                if !self.users.iter().any(|u| u.id == code.user_id) {
+                    return Err(constraint("codes.user_id references users"));
+                }
+                if self.codes.iter().any(|c| c.id == code.id) {
+                    return Err(constraint("codes primary key"));
+                }
+                self.codes
+                    .retain(|c| c.user_id != code.user_id || c.purpose != code.purpose || c.consumed_at.is_some());
+                self.codes.push(code);
+            }
+            Change::ConsumeCode { id, at } => {
+                let code = self.codes.iter_mut().find(|c| c.id == id && c.consumed_at.is_none());
+                code.ok_or(StoreError::Conflict)?.consumed_at = Some(at);
+            }
+            Change::MarkEmailVerified { user_id, at } => {
+                // An UPDATE that matches no row changes nothing and is no error.
+                if let Some(user) = self.users.iter_mut().find(|u| u.id == user_id) {
+                    user.email_verified_at = Some(at);
+                    user.updated_at = at;
+                }
+            }
+            Change::InsertSession(session) => {
+                if !self.users.iter().any(|u| u.id == session.user_id) {
+                    return Err(constraint("sessions.user_id references users"));
+                }
+                if self.sessions.iter().any(|s| s.id == session.id) {
+                    return Err(constraint("sessions primary key"));
+                }
+                self.sessions.push(session);
+            }
+            Change::SetAlertToken { session_id, digest } => {
+                if let Some(session) = self.sessions.iter_mut().find(|s| s.id == session_id) {
+                    session.alert_token_hash = Some(digest);
+                }
+            }
+            Change::AppendAudit(entry) => {
+                self.next_audit_id += 1;
+                let id = self.next_audit_id;
+                self.audit.push(stored_entry(id, entry));
+                audit_ids.push(id);
+            }
+            Change::InsertNotification(notification) => {
+                if !self.users.iter().any(|u| u.id == notification.user_id) {
+                    return Err(constraint("notifications.user_id references users"));
+                }
+                if self.notifications.iter().any(|n| n.id == notification.id) {
+                    return Err(constraint("notifications primary key"));
+                }
+                self.notifications.push(notification);
+            }
+            Change::EnqueueMail(mail) => {
+                if self.mails.iter().any(|q| q.mail.id == mail.id) {
+                    return Err(constraint("mail_outbox primary key"));
+                }
+                self.mails.push(QueuedMail { mail, leased_until: None });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The row an appended entry becomes.
+fn stored_entry(id: i64, entry: NewAuditEntry) -> AuditEntry {
+    AuditEntry {
+        id,
+        user_id: entry.user_id,
+        action: entry.action.as_str().to_owned(),
+        ip_address: Some(entry.enrichment.ip_address),
+        user_agent: entry.enrichment.user_agent,
+        device: entry.enrichment.device,
+        location: entry.enrichment.location,
+        fingerprint: entry.fingerprint,
+        metadata: entry.metadata,
+        created_at: entry.created_at,
+    }
+}
+
+impl UnitOfWork for InMemoryStore {
+    async fn commit(&self, changes: Vec<Change>) -> Result<Vec<i64>, StoreError> {
+        self.enter_commit().await?;
+        let mut state = self.lock();
+        let mut draft = state.clone();
+        let mut audit_ids = Vec::new();
+        for change in changes {
+            draft.apply(change, &mut audit_ids)?;
+        }
+        *state = draft;
+        Ok(audit_ids)
+    }
+}

@@ -1,0 +1,192 @@
+//! [`InMemoryStore`]: every store port of `portcullis_domain::ports`, kept in one mutex.
+//!
+//! It behaves like the SQL stores (and passes the same [`crate::contract`] suite): commits
+//! are all-or-nothing, guarded writes conflict, the rate limiter and the code counter are
+//! atomic. Tests can also look inside and flip it into an "unavailable" state.
+
+mod commit;
+mod outbox;
+mod rate;
+mod reads;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use portcullis_domain::model::{
+    AuditEntry, Email, Notification, OutgoingMail, Session, SessionId, StoredCode, Timestamp, User, UserId,
+};
+use portcullis_domain::ports::StoreError;
+
+/// A queued message and the end of its current lease.
+#[derive(Clone, Debug)]
+pub(crate) struct QueuedMail {
+    pub(crate) mail: OutgoingMail,
+    pub(crate) leased_until: Option<Timestamp>,
+}
+
+/// One counted rate-limit event.
+#[derive(Clone, Debug)]
+pub(crate) struct RateEvent {
+    pub(crate) id: i64,
+    pub(crate) key: String,
+    pub(crate) at: Timestamp,
+}
+
+/// Every table. Cloned by `commit` so a failing change leaves the original untouched.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct State {
+    pub(crate) users: Vec<User>,
+    pub(crate) codes: Vec<StoredCode>,
+    pub(crate) sessions: Vec<Session>,
+    pub(crate) audit: Vec<AuditEntry>,
+    pub(crate) next_audit_id: i64,
+    pub(crate) notifications: Vec<Notification>,
+    pub(crate) mails: Vec<QueuedMail>,
+    pub(crate) rate_events: Vec<RateEvent>,
+    pub(crate) next_rate_id: i64,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    state: Mutex<State>,
+    unavailable: AtomicBool,
+    commits_unavailable: AtomicBool,
+}
+
+/// An in-memory implementation of every store port.
+///
+/// Clones share the same data, so a test can keep a handle while the service owns another.
+/// The lock is a `std::sync::Mutex` that is never held across an `.await`.
+#[derive(Clone, Debug, Default)]
+pub struct InMemoryStore {
+    inner: Arc<Inner>,
+}
+
+fn unavailable() -> StoreError {
+    StoreError::Unavailable(Box::new(std::io::Error::new(
+        std::io::ErrorKind::ConnectionRefused,
+        "in-memory store switched to unavailable",
+    )))
+}
+
+impl InMemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// When `true`, every call (reads, commits, rate limiter, outbox, ping) returns
+    /// [`StoreError::Unavailable`], as a database that went away would.
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.inner.unavailable.store(unavailable, Ordering::SeqCst);
+    }
+
+    /// When `true`, only [`portcullis_domain::ports::UnitOfWork::commit`] returns
+    /// [`StoreError::Unavailable`]; reads and the rate limiter keep working. For paths that
+    /// must survive a failed write (`POST /auth/log` answering `{"success": false}`).
+    pub fn set_commits_unavailable(&self, unavailable: bool) {
+        self.inner.commits_unavailable.store(unavailable, Ordering::SeqCst);
+    }
+
+    /// Fails when switched to unavailable, then yields once so that concurrent callers
+    /// interleave as they would against a real database.
+    pub(crate) async fn enter(&self) -> Result<(), StoreError> {
+        if self.inner.unavailable.load(Ordering::SeqCst) {
+            return Err(unavailable());
+        }
+        YieldOnce(false).await;
+        Ok(())
+    }
+
+    pub(crate) async fn enter_commit(&self) -> Result<(), StoreError> {
+        self.enter().await?;
+        if self.inner.commits_unavailable.load(Ordering::SeqCst) {
+            return Err(unavailable());
+        }
+        Ok(())
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every user, in insertion order.
+    pub fn users(&self) -> Vec<User> {
+        self.lock().users.clone()
+    }
+
+    /// The user with this normalised address, soft-deleted ones included.
+    pub fn user_with_email(&self, email: &str) -> Option<User> {
+        let email = Email::parse(email).ok()?;
+        self.lock().users.iter().find(|u| u.email == email).cloned()
+    }
+
+    /// Changes a stored user in place (status, soft deletion, ...), which no use case of the
+    /// domain does yet. Returns `false` when there is no such user.
+    pub fn modify_user(&self, id: UserId, change: impl FnOnce(&mut User)) -> bool {
+        self.lock().users.iter_mut().find(|u| u.id == id).map(change).is_some()
+    }
+
+    /// Every code, consumed ones included, in insertion order.
+    pub fn codes(&self) -> Vec<StoredCode> {
+        self.lock().codes.clone()
+    }
+
+    /// Every session, in insertion order.
+    pub fn sessions(&self) -> Vec<Session> {
+        self.lock().sessions.clone()
+    }
+
+    /// Changes a stored session in place (for example to revoke it). Returns `false` when
+    /// there is no such session.
+    pub fn modify_session(&self, id: SessionId, change: impl FnOnce(&mut Session)) -> bool {
+        self.lock().sessions.iter_mut().find(|s| s.id == id).map(change).is_some()
+    }
+
+    /// Every audit entry, oldest (lowest id) first.
+    pub fn audit_entries(&self) -> Vec<AuditEntry> {
+        self.lock().audit.clone()
+    }
+
+    /// Every in-app notification, in insertion order.
+    pub fn notifications(&self) -> Vec<Notification> {
+        self.lock().notifications.clone()
+    }
+
+    /// Every message still in the outbox, in insertion order.
+    pub fn queued_mail(&self) -> Vec<OutgoingMail> {
+        self.lock().mails.iter().map(|q| q.mail.clone()).collect()
+    }
+
+    /// Queued messages to `email`, in insertion order.
+    pub fn mail_to(&self, email: &str) -> Vec<OutgoingMail> {
+        let Ok(email) = Email::parse(email) else { return Vec::new() };
+        self.lock().mails.iter().filter(|q| q.mail.to == email).map(|q| q.mail.clone()).collect()
+    }
+
+    /// Counted rate-limit events of `key` (whatever their age).
+    pub fn rate_events(&self, key: &str) -> usize {
+        self.lock().rate_events.iter().filter(|e| e.key == key).count()
+    }
+}
+
+/// Returns `Pending` once (waking itself at once), so a `join_all` of store calls
+/// interleaves instead of running each call to completion.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}

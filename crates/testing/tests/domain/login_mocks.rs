@@ -1,0 +1,121 @@
+//! Login and registration with a `MockPasswordHasher`: which requests reach the password
+//! check, and with which hash.
+
+use mockall::predicate::always;
+use portcullis_domain::model::{PasswordHash, RequestContext};
+use portcullis_domain::ports::{MockPasswordHasher, Ports};
+use portcullis_domain::{Deps, LoginError, Policy, Portcullis};
+use portcullis_testing::fakes::{
+    FakeTokens, FastHasher, FixedDevices, FixedGeo, ManualClock, PlainSecretHasher, SequenceRandom,
+};
+use portcullis_testing::fixtures::PASSWORD;
+use portcullis_testing::{InMemoryStore, TestHandles, test_deps};
+
+use crate::support::{ctx, login_request, registration, seed_verified};
+
+/// [`portcullis_testing::TestPorts`] with a mock hasher.
+struct MockHasherPorts;
+
+impl Ports for MockHasherPorts {
+    type Store = InMemoryStore;
+    type Hasher = MockPasswordHasher;
+    type Tokens = FakeTokens;
+    type Secrets = PlainSecretHasher;
+    type Random = SequenceRandom;
+    type Clock = ManualClock;
+    type Geo = FixedGeo;
+    type Devices = FixedDevices;
+}
+
+fn service_with(hasher: MockPasswordHasher) -> (Portcullis<MockHasherPorts>, TestHandles) {
+    service_with_policy(hasher, Policy::default())
+}
+
+fn service_with_policy(hasher: MockPasswordHasher, policy: Policy) -> (Portcullis<MockHasherPorts>, TestHandles) {
+    let (d, handles) = test_deps();
+    let deps = Deps::<MockHasherPorts> {
+        store: d.store,
+        hasher,
+        tokens: d.tokens,
+        secrets: d.secrets,
+        random: d.random,
+        clock: d.clock,
+        geo: d.geo,
+        devices: d.devices,
+    };
+    (Portcullis::new(deps, policy), handles)
+}
+
+#[tokio::test]
+async fn a_locked_address_never_reaches_the_password_check() {
+    let mut hasher = MockPasswordHasher::new();
+    hasher.expect_verify().times(5).returning(|_, _| Ok(false));
+    hasher.expect_dummy_hash().never();
+    let (svc, h) = service_with(hasher);
+    seed_verified(&h, "laura@example.com").await;
+    for _ in 0..5 {
+        let err = svc.login(login_request("laura@example.com", "wrong", false), &ctx()).await.unwrap_err();
+        assert!(matches!(err, LoginError::InvalidCredentials), "{err:?}");
+    }
+    for _ in 0..3 {
+        let err = svc.login(login_request("laura@example.com", PASSWORD, false), &ctx()).await.unwrap_err();
+        assert!(matches!(err, LoginError::TooManyAttempts { .. }), "{err:?}");
+    }
+    // The mock panics on a sixth verify and checks `times(5)` when dropped.
+}
+
+#[tokio::test]
+async fn an_ip_over_its_limit_never_reaches_the_password_check() {
+    let mut hasher = MockPasswordHasher::new();
+    hasher.expect_verify().never();
+    hasher.expect_dummy_hash().never();
+    let policy = Policy { requests_per_ip_per_minute: 0, ..Policy::default() };
+    let (svc, h) = service_with_policy(hasher, policy);
+    seed_verified(&h, "laura@example.com").await;
+    let err = svc.login(login_request("laura@example.com", PASSWORD, false), &ctx()).await.unwrap_err();
+    assert!(matches!(err, LoginError::RateLimited { .. }), "{err:?}");
+    assert!(h.store.audit_entries().is_empty());
+}
+
+#[tokio::test]
+async fn an_unknown_address_verifies_the_dummy_hash_once() {
+    let dummy = PasswordHash::new("fake$dummy".to_owned());
+    let mut hasher = MockPasswordHasher::new();
+    let returned = dummy.clone();
+    hasher.expect_dummy_hash().times(1).returning(move || returned.clone());
+    hasher.expect_verify().withf(move |_, hash| *hash == dummy).times(1).returning(|_, _| Ok(false));
+    let (svc, h) = service_with(hasher);
+    let err = svc.login(login_request("nobody@example.com", PASSWORD, false), &ctx()).await.unwrap_err();
+    assert!(matches!(err, LoginError::InvalidCredentials), "{err:?}");
+    assert!(h.store.audit_entries().is_empty());
+}
+
+#[tokio::test]
+async fn a_known_address_verifies_its_own_hash() {
+    let mut hasher = MockPasswordHasher::new();
+    hasher.expect_dummy_hash().never();
+    hasher
+        .expect_verify()
+        .withf(|password, hash| password.expose() == PASSWORD && *hash == FastHasher::hash_of(PASSWORD))
+        .times(1)
+        .returning(|_, _| Ok(true));
+    let (svc, h) = service_with(hasher);
+    seed_verified(&h, "laura@example.com").await;
+    svc.login(login_request("laura@example.com", PASSWORD, false), &ctx()).await.unwrap();
+}
+
+#[tokio::test]
+async fn registration_hashes_exactly_once_whether_or_not_the_address_is_known() {
+    for known in [false, true] {
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_hash().with(always()).times(1).returning(|_| Ok(FastHasher::hash_of(PASSWORD)));
+        hasher.expect_verify().never();
+        let (svc, h) = service_with(hasher);
+        if known {
+            seed_verified(&h, "laura@example.com").await;
+        }
+        let other_ip = RequestContext::new("192.0.2.9".parse().unwrap(), None);
+        svc.register(registration("laura@example.com"), &other_ip).await.unwrap();
+        assert_eq!(h.store.users().len(), 1);
+    }
+}
