@@ -71,6 +71,12 @@ impl<P: Ports> Portcullis<P> {
         }
         // Hash first, whatever happens next, so both branches cost one Argon2 hash.
         let hash = self.hasher.hash(req.password.as_password().clone()).await.map_err(InfraError::from)?;
+        // Every registration uses the address's mail allowance, new or not, so a resend right
+        // after it is limited alike and repeated registrations cannot flood an inbox.
+        let may_mail = matches!(
+            self.limit(format!("resend:{}", req.email), self.policy.resend_rules(), now).await?,
+            Limit::Allowed(_)
+        );
         let existing = match self.store.user_by_email(&req.email).await? {
             Some(user) => Some(user),
             None => {
@@ -104,20 +110,17 @@ impl<P: Ports> Portcullis<P> {
                 }
             }
         };
-        if let Some(user) = existing {
+        if let Some(user) = existing
+            && may_mail
+        {
             self.mail_existing_owner(&user, now).await?;
         }
         Ok(req.email)
     }
 
-    /// An unverified owner gets a fresh code, a verified one a warning; both at most as often
-    /// as the resend limit allows, so registration cannot be used to flood an inbox.
+    /// An unverified owner gets a fresh code, a verified one a warning.
     async fn mail_existing_owner(&self, user: &User, now: crate::model::Timestamp) -> Result<(), RegisterError> {
         if user.deleted_at.is_some() {
-            return Ok(());
-        }
-        if let Limit::Limited(_) = self.limit(format!("resend:{}", user.email), self.policy.resend_rules(), now).await?
-        {
             return Ok(());
         }
         let changes: Vec<Change> = if user.email_verified() {

@@ -6,7 +6,7 @@
 /// The calling crate needs `tokio` (with `macros` and `rt-multi-thread`) as a
 /// dev-dependency. Put the call inside a module to keep the test names apart:
 ///
-/// ```ignore
+/// ```text
 /// mod contract {
 ///     portcullis_testing::store_contract_tests!(async { make_fresh_store().await });
 /// }

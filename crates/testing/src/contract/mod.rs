@@ -6,7 +6,7 @@
 //! whose calls really wait on I/O sees them in flight together.
 //!
 //! Run all of them with [`crate::store_contract_tests!`]:
-//! ```ignore
+//! ```text
 //! portcullis_testing::store_contract_tests!(async { make_fresh_store().await });
 //! ```
 

@@ -45,6 +45,7 @@ async fn existing_unverified_account_gets_a_fresh_code_and_nothing_else() {
     let (svc, h) = service();
     let old = register(&svc, &h, "laura@example.com").await;
     let before = h.store.user_with_email("laura@example.com").unwrap();
+    h.clock.advance(Duration::from_secs(60)); // the registration used the minute's mail allowance
 
     let again = RegisterUser::parse(
         "Someone Else",
@@ -73,10 +74,10 @@ async fn repeated_registrations_mail_no_more_often_than_resends() {
     for _ in 0..3 {
         svc.register(registration("laura@example.com"), &ctx()).await.unwrap();
     }
-    assert_eq!(h.store.mail_to("laura@example.com").len(), 2, "one extra mail per 60 s");
+    assert_eq!(h.store.mail_to("laura@example.com").len(), 1, "the first registration used the minute's allowance");
     h.clock.advance(Duration::from_secs(60));
     svc.register(registration("laura@example.com"), &ctx()).await.unwrap();
-    assert_eq!(h.store.mail_to("laura@example.com").len(), 3);
+    assert_eq!(h.store.mail_to("laura@example.com").len(), 2);
 }
 
 #[tokio::test]

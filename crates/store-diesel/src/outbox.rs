@@ -1,0 +1,74 @@
+//! [`MailOutbox`]: the durable queue with leases, so several workers never send one message
+//! twice at once.
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use portcullis_domain::model::{MailId, OutgoingMail, Timestamp};
+use portcullis_domain::ports::{MailOutbox, StoreError};
+
+use crate::DieselStore;
+use crate::pool::{with_conn, write_tx};
+use crate::rows::MailRow;
+use crate::schema::mail_outbox as outbox;
+
+impl MailOutbox for DieselStore {
+    async fn claim_mail(&self, now: Timestamp, lease: Duration, limit: u32) -> Result<Vec<OutgoingMail>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let now = now.unix_millis();
+        let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+        // Select and lease in one write transaction, so two workers cannot both see a message
+        // as free. (PostgreSQL will add `FOR UPDATE SKIP LOCKED` to the select.)
+        let rows: Vec<MailRow> = write_tx!(self, |c| {
+            let due: Vec<MailRow> = outbox::table
+                .filter(outbox::next_attempt_at.le(now))
+                .filter(outbox::locked_until.is_null().or(outbox::locked_until.le(now)))
+                .order((outbox::next_attempt_at.asc(), outbox::created_at.asc(), outbox::id.asc()))
+                .limit(i64::from(limit))
+                .select(MailRow::as_select())
+                .load(c)
+                .await?;
+            if !due.is_empty() {
+                let ids: Vec<&str> = due.iter().map(|m| m.id.as_str()).collect();
+                diesel::update(outbox::table.filter(outbox::id.eq_any(ids)))
+                    .set(outbox::locked_until.eq(Some(until)))
+                    .execute(c)
+                    .await?;
+            }
+            Ok(due)
+        })?;
+        Ok(rows.into_iter().map(OutgoingMail::try_from).collect::<Result<Vec<_>, _>>()?)
+    }
+
+    async fn mail_sent(&self, id: MailId) -> Result<(), StoreError> {
+        // Deleted, not flagged: the body may hold a one-time code.
+        with_conn!(self, |c| {
+            diesel::delete(outbox::table.find(id.to_string())).execute(c).await?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    async fn mail_failed(&self, id: MailId, next_attempt_at: Timestamp) -> Result<(), StoreError> {
+        with_conn!(self, |c| {
+            diesel::update(outbox::table.find(id.to_string()))
+                .set((
+                    outbox::attempts.eq(outbox::attempts + 1),
+                    outbox::next_attempt_at.eq(next_attempt_at.unix_millis()),
+                    outbox::locked_until.eq(None::<i64>),
+                ))
+                .execute(c)
+                .await?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    async fn outbox_depth(&self) -> Result<u64, StoreError> {
+        let n: i64 = with_conn!(self, |c| Ok(outbox::table.count().get_result(c).await?))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}

@@ -1,0 +1,100 @@
+//! The JSON text stored in `device`, `location`, `metadata` and notification `data` columns.
+
+use portcullis_domain::model::{Device, Location};
+use serde::{Deserialize, Serialize};
+
+use crate::error::DbError;
+
+pub(super) fn to_json<T: Serialize>(value: &T) -> Result<String, DbError> {
+    serde_json::to_string(value).map_err(|e| DbError::corrupt(format!("unencodable JSON: {e}")))
+}
+
+pub(super) fn from_json<T: for<'de> Deserialize<'de>>(text: &str, what: &str) -> Result<T, DbError> {
+    serde_json::from_str(text).map_err(|e| DbError::corrupt(format!("{what} JSON: {e}")))
+}
+
+/// `Device` as stored: unknown parts are left out.
+#[derive(Serialize, Deserialize, Default)]
+#[serde(default)]
+struct DeviceJson {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    browser: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    browser_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    os: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    os_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_type: Option<String>,
+}
+
+pub(super) fn device_to_db(d: &Device) -> Result<String, DbError> {
+    to_json(&DeviceJson {
+        browser: d.browser.clone(),
+        browser_version: d.browser_version.clone(),
+        os: d.os.clone(),
+        os_version: d.os_version.clone(),
+        device_type: d.device_type.clone(),
+    })
+}
+
+pub(super) fn device_from_db(text: &str) -> Result<Device, DbError> {
+    let d: DeviceJson = from_json(text, "device")?;
+    Ok(Device {
+        browser: d.browser,
+        browser_version: d.browser_version,
+        os: d.os,
+        os_version: d.os_version,
+        device_type: d.device_type,
+    })
+}
+
+/// `Location` as stored: unknown parts are left out.
+#[derive(Serialize, Deserialize, Default)]
+#[serde(default)]
+struct LocationJson {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    country_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    country: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    city: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latitude: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    longitude: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timezone: Option<String>,
+}
+
+pub(super) fn location_to_db(l: Option<&Location>) -> Result<Option<String>, DbError> {
+    l.map(|l| {
+        to_json(&LocationJson {
+            country_code: l.country_code.clone(),
+            country: l.country.clone(),
+            region: l.region.clone(),
+            city: l.city.clone(),
+            latitude: l.latitude,
+            longitude: l.longitude,
+            timezone: l.timezone.clone(),
+        })
+    })
+    .transpose()
+}
+
+pub(super) fn location_from_db(text: Option<String>) -> Result<Option<Location>, DbError> {
+    let Some(text) = text else { return Ok(None) };
+    let l: LocationJson = from_json(&text, "location")?;
+    Ok(Some(Location {
+        country_code: l.country_code,
+        country: l.country,
+        region: l.region,
+        city: l.city,
+        latitude: l.latitude,
+        longitude: l.longitude,
+        timezone: l.timezone,
+    }))
+}

@@ -1,0 +1,121 @@
+//! [`UnitOfWork`]: every [`Change`] of a commit in one write transaction, or none.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use portcullis_domain::ports::{Change, StoreError, UnitOfWork};
+
+use crate::DieselStore;
+use crate::error::{DbError, is_email_taken};
+use crate::pool::write_tx;
+use crate::rows::{CodeRow, MailRow, NewAuditRow, NotificationRow, SessionRow, UserRow};
+use crate::schema::{audit_log, mail_outbox, notifications, sessions, users, verification_codes as codes};
+
+/// A [`Change`] already encoded into rows, so the transaction holds the write lock only for
+/// the statements themselves.
+enum Write {
+    User(UserRow),
+    ReplaceCode(CodeRow),
+    ConsumeCode { id: String, at: i64 },
+    MarkEmailVerified { user_id: String, at: i64 },
+    Session(SessionRow),
+    AlertToken { session_id: String, digest: Vec<u8> },
+    Audit(NewAuditRow),
+    Notification(NotificationRow),
+    Mail(MailRow),
+}
+
+impl TryFrom<&Change> for Write {
+    type Error = DbError;
+    fn try_from(change: &Change) -> Result<Self, DbError> {
+        Ok(match change {
+            Change::InsertUser(u) => Self::User(u.into()),
+            Change::ReplaceCode(code) => Self::ReplaceCode(code.into()),
+            Change::ConsumeCode { id, at } => Self::ConsumeCode { id: id.to_string(), at: at.unix_millis() },
+            Change::MarkEmailVerified { user_id, at } => {
+                Self::MarkEmailVerified { user_id: user_id.to_string(), at: at.unix_millis() }
+            }
+            Change::InsertSession(s) => Self::Session(s.try_into()?),
+            Change::SetAlertToken { session_id, digest } => {
+                Self::AlertToken { session_id: session_id.to_string(), digest: digest.as_bytes().to_vec() }
+            }
+            Change::AppendAudit(entry) => Self::Audit(entry.try_into()?),
+            Change::InsertNotification(n) => Self::Notification(n.try_into()?),
+            Change::EnqueueMail(m) => Self::Mail(m.into()),
+        })
+    }
+}
+
+impl UnitOfWork for DieselStore {
+    async fn commit(&self, changes: Vec<Change>) -> Result<Vec<i64>, StoreError> {
+        let writes = changes.iter().map(Write::try_from).collect::<Result<Vec<_>, _>>()?;
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let audit_ids = write_tx!(self, |c| {
+            let mut audit_ids = Vec::new();
+            for write in &writes {
+                match write {
+                    Write::User(row) => {
+                        diesel::insert_into(users::table).values(row).execute(c).await.map_err(|e| {
+                            if is_email_taken(&e) { DbError::DuplicateEmail } else { DbError::Query(e) }
+                        })?;
+                    }
+                    Write::ReplaceCode(row) => {
+                        // Older unconsumed codes stop working the moment a new one is issued.
+                        diesel::delete(
+                            codes::table
+                                .filter(codes::user_id.eq(&row.user_id))
+                                .filter(codes::purpose.eq(&row.purpose))
+                                .filter(codes::consumed_at.is_null()),
+                        )
+                        .execute(c)
+                        .await?;
+                        diesel::insert_into(codes::table).values(row).execute(c).await?;
+                    }
+                    Write::ConsumeCode { id, at } => {
+                        // Guarded: only an unconsumed code flips, so a code works exactly once
+                        // however many requests race for it.
+                        let flipped = diesel::update(codes::table.find(id).filter(codes::consumed_at.is_null()))
+                            .set(codes::consumed_at.eq(Some(*at)))
+                            .execute(c)
+                            .await?;
+                        if flipped == 0 {
+                            return Err(DbError::Conflict);
+                        }
+                    }
+                    Write::MarkEmailVerified { user_id, at } => {
+                        diesel::update(users::table.find(user_id))
+                            .set((users::email_verified_at.eq(Some(*at)), users::updated_at.eq(*at)))
+                            .execute(c)
+                            .await?;
+                    }
+                    Write::Session(row) => {
+                        diesel::insert_into(sessions::table).values(row).execute(c).await?;
+                    }
+                    Write::AlertToken { session_id, digest } => {
+                        diesel::update(sessions::table.find(session_id))
+                            .set(sessions::alert_token_hash.eq(Some(digest)))
+                            .execute(c)
+                            .await?;
+                    }
+                    Write::Audit(row) => {
+                        let id: i64 = diesel::insert_into(audit_log::table)
+                            .values(row)
+                            .returning(audit_log::id)
+                            .get_result(c)
+                            .await?;
+                        audit_ids.push(id);
+                    }
+                    Write::Notification(row) => {
+                        diesel::insert_into(notifications::table).values(row).execute(c).await?;
+                    }
+                    Write::Mail(row) => {
+                        diesel::insert_into(mail_outbox::table).values(row).execute(c).await?;
+                    }
+                }
+            }
+            Ok(audit_ids)
+        })?;
+        Ok(audit_ids)
+    }
+}
