@@ -1,1 +1,218 @@
+//! Harness for the end-to-end tests: [`TestApp`] runs the real `portcullis` application on a
+//! free port with a fresh SQLite file, fresh keys and a real SMTP server inside the test.
 
+pub mod logs;
+
+use std::time::Duration;
+
+use awc::Client;
+use awc::http::header::HeaderMap;
+use diesel::{Connection, RunQueryDsl, SqliteConnection};
+use portcullis_mailer_lettre::test_sink::SmtpSink;
+use portcullis_server::{Application, Settings};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+/// A password that satisfies the default policy.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A running application and everything a test needs to talk to it.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    /// Holds the database, keys and mail files; removed on drop.
+    pub dir: TempDir,
+    /// The SMTP server the app delivers to.
+    pub sink: SmtpSink,
+    /// The settings the app was built from.
+    pub settings: Settings,
+    client: Client,
+}
+
+/// A mail the SMTP server received.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    /// Envelope recipients.
+    pub recipients: Vec<String>,
+    /// The whole message (headers and body) as text.
+    pub data: String,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Resp {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body as JSON (`Null` when not JSON).
+    pub body: Value,
+    /// Body as text.
+    pub text: String,
+}
+
+impl Resp {
+    /// The `code` of a problem body.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or_default()
+    }
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    }
+    /// Asserts a problem+json error with this status and code.
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "{self:?}");
+        assert_eq!(self.code(), code, "{self:?}");
+        assert_eq!(self.header("content-type").as_deref(), Some("application/problem+json"), "{self:?}");
+        assert_eq!(self.body["status"], json!(status));
+        assert!(self.body["type"].is_string() && self.body["title"].is_string() && self.body["detail"].is_string());
+    }
+}
+
+impl TestApp {
+    /// Starts an app with test defaults.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts an app after `configure` adjusts the test defaults.
+    pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
+        logs::capture();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sink = SmtpSink::start().await.expect("smtp sink");
+        let mut s = Settings::default();
+        s.server.addr = "127.0.0.1:0".parse().expect("addr");
+        s.server.workers = 2;
+        s.server.public_url = "http://portcullis.test".to_owned();
+        s.database.url = format!("sqlite://{}", dir.path().join("portcullis.db").display());
+        s.mailer.transport = "smtp".to_owned();
+        s.mailer.smtp_url = sink.url();
+        s.mailer.dir = dir.path().join("mail");
+        s.mailer.poll_interval_ms = 20;
+        s.tokens.key_file = dir.path().join("token.key");
+        s.tokens.hash_key_file = dir.path().join("hash.key");
+        s.passwords.hash_workers = 2;
+        configure(&mut s);
+        let app = Application::build(&s).await.expect("application builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        actix_web::rt::spawn(app.run_until_stopped());
+        let client = Client::builder().timeout(Duration::from_secs(30)).finish();
+        Self { base, dir, sink, settings: s, client }
+    }
+
+    /// Sends a request with an optional JSON body and bearer token.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.insert_header(("Authorization", format!("Bearer {t}")));
+        }
+        for (k, v) in headers {
+            req = req.insert_header((*k, *v));
+        }
+        let res = match body {
+            Some(b) => req.send_json(&b).await,
+            None => req.send().await,
+        };
+        read(res.expect("request sent")).await
+    }
+
+    /// Sends raw bytes with a content type.
+    pub async fn raw(&self, path: &str, content_type: Option<&str>, bytes: Vec<u8>) -> Resp {
+        let mut req = self.client.post(format!("{}{path}", self.base));
+        if let Some(ct) = content_type {
+            req = req.insert_header(("Content-Type", ct));
+        }
+        read(req.send_body(bytes).await.expect("request sent")).await
+    }
+
+    /// `POST` JSON.
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.call("POST", path, Some(body), None, &[]).await
+    }
+
+    /// `GET` with a token.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
+        self.call("GET", path, None, token, &[]).await
+    }
+
+    /// Registers an account.
+    pub async fn register(&self, email: &str, password: &str) -> Resp {
+        self.post("/api/v1/auth/register", json!({"name": "Laura Boyle", "email": email, "password": password})).await
+    }
+
+    /// Logs in.
+    pub async fn login(&self, email: &str, password: &str) -> Resp {
+        self.post("/api/v1/auth/login", json!({"email": email, "password": password})).await
+    }
+
+    /// Waits until `n` mails to `to` have arrived and returns them, oldest first.
+    pub async fn mails_to(&self, to: &str, n: usize) -> Vec<Mail> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let mails: Vec<Mail> = self
+                .sink
+                .messages()
+                .into_iter()
+                .filter(|m| m.to.iter().any(|r| r.contains(to)))
+                .map(|m| Mail { data: m.text(), recipients: m.to })
+                .collect();
+            if mails.len() >= n || tokio::time::Instant::now() > deadline {
+                return mails;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The code in the `n`-th (1-based) mail to `to`.
+    pub async fn code(&self, to: &str, n: usize) -> String {
+        let mails = self.mails_to(to, n).await;
+        let mail = mails.get(n - 1).unwrap_or_else(|| panic!("mail {n} to {to} never arrived"));
+        code_in(&mail.data).unwrap_or_else(|| panic!("no code in mail: {}", mail.data))
+    }
+
+    /// Registers, verifies and returns the login response of a fresh account.
+    pub async fn verified_login(&self, email: &str) -> Resp {
+        assert_eq!(self.register(email, PASSWORD).await.status, 201);
+        let code = self.code(email, 1).await;
+        let r = self.post("/api/v1/auth/verify-email", json!({"email": email, "code": code})).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        let r = self.login(email, PASSWORD).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        r
+    }
+
+    /// Runs SQL on the app's database, as an operator or a fault would.
+    pub fn sql(&self, statement: &str) {
+        let path = self.dir.path().join("portcullis.db");
+        let mut conn = SqliteConnection::establish(&path.display().to_string()).expect("open sqlite");
+        diesel::sql_query("PRAGMA busy_timeout = 5000").execute(&mut conn).expect("pragma");
+        diesel::sql_query(statement).execute(&mut conn).expect("sql runs");
+    }
+}
+
+async fn read(
+    mut res: awc::ClientResponse<
+        impl futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>> + Unpin,
+    >,
+) -> Resp {
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let bytes = res.body().limit(4 * 1024 * 1024).await.expect("body");
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Resp { status, headers, body, text }
+}
+
+/// The first run of exactly six digits on a line of its own (after trimming).
+pub fn code_in(mail: &str) -> Option<String> {
+    mail.lines().map(str::trim).find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit())).map(str::to_owned)
+}

@@ -100,7 +100,14 @@ impl<P: Ports> Portcullis<P> {
         };
         let user = self.store.user_by_email(&req.email).await?;
         let hash = user.as_ref().map_or_else(|| self.hasher.dummy_hash(), |u| u.password_hash.clone());
-        let matches = self.hasher.verify(req.password, hash).await.map_err(InfraError::from)?;
+        let matches = match self.hasher.verify(req.password, hash).await {
+            Ok(matches) => matches,
+            Err(e) => {
+                // No password was checked (e.g. the hashing pool is full): not a failed attempt.
+                self.release(permit).await?;
+                return Err(InfraError::from(e).into());
+            }
+        };
         let user = match user {
             Some(user) if matches => user,
             Some(user) => {

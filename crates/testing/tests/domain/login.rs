@@ -238,6 +238,19 @@ async fn infrastructure_failures_surface_as_infra() {
 }
 
 #[tokio::test]
+async fn a_busy_hasher_does_not_count_as_a_failed_attempt() {
+    let (svc, h) = service();
+    seed_verified(&h, "laura@example.com").await;
+    h.hasher.set_busy(true);
+    for _ in 0..10 {
+        let err = login(&svc, "laura@example.com", "wrong password entirely").await.unwrap_err();
+        assert!(matches!(err, LoginError::Infra(InfraError::Busy { .. })), "{err:?}");
+    }
+    h.hasher.set_busy(false);
+    login(&svc, "laura@example.com", PASSWORD).await.unwrap();
+}
+
+#[tokio::test]
 async fn the_dummy_hash_is_a_valid_hash() {
     let (_svc, h) = service();
     let dummy = h.hasher.dummy_hash();

@@ -1,0 +1,29 @@
+# Portcullis: the two commands a fresh machine needs are `make run` and `make test`.
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: run test fmt-check clippy check migrate bench clean help
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+run: ## serve the whole API on 127.0.0.1:8080 (SQLite and mail files under data/)
+	mkdir -p data
+	$(CARGO) run -p portcullis-server --bin portcullis -- serve
+
+test: ## every test of every crate (unit, store contract, end-to-end over HTTP)
+	$(CARGO) test --workspace --all-features --no-fail-fast
+
+fmt-check: ## formatting as CI checks it
+	$(CARGO) fmt --all --check
+
+clippy: ## lints as CI checks them
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
+
+check: fmt-check clippy test ## what CI runs
+
+migrate: ## apply pending migrations to the configured database
+	$(CARGO) run -p portcullis-server --bin portcullis -- migrate
+
+clean: ## remove build output and local data
+	rm -rf target data

@@ -1,0 +1,313 @@
+//! Layered configuration: built-in defaults, then `config/default.toml`, then the `--config`
+//! file, then `PORTCULLIS__SECTION__KEY` environment variables, then `DATABASE_URL`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+/// Everything the server reads at start.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// HTTP listener and proxies.
+    pub server: ServerSettings,
+    /// The store.
+    pub database: DatabaseSettings,
+    /// Outgoing mail.
+    pub mailer: MailerSection,
+    /// IP geolocation.
+    pub geoip: GeoIpSettings,
+    /// Access tokens and keyed hashing.
+    pub tokens: TokenSettings,
+    /// Rate limits and lockout.
+    pub limits: LimitSettings,
+    /// Password policy and hashing cost.
+    pub passwords: PasswordSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Listen address.
+    pub addr: SocketAddr,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Base URL for links in mail.
+    pub public_url: String,
+    /// HTTP worker threads (0: one per core).
+    pub workers: usize,
+    /// Seconds to finish in-flight requests on shutdown.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            trusted_proxies: vec![],
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            workers: 0,
+            shutdown_timeout_secs: 10,
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://path` (embedded default).
+    pub url: String,
+    /// Pool size.
+    pub max_connections: usize,
+    /// Longest wait for a pooled connection, in milliseconds.
+    pub acquire_timeout_ms: u64,
+    /// Longest time one store operation may take, in milliseconds.
+    pub query_timeout_ms: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/portcullis.db".to_owned(),
+            max_connections: 8,
+            acquire_timeout_ms: 5_000,
+            query_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// `[mailer]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailerSection {
+    /// `smtp`, `file` or `log`.
+    pub transport: String,
+    /// Directory for the `file` transport.
+    pub dir: PathBuf,
+    /// SMTP server for the `smtp` transport.
+    pub smtp_url: String,
+    /// Sender.
+    pub from: String,
+    /// SMTP timeout in seconds.
+    pub timeout_secs: u64,
+    /// How often the outbox worker looks for due mail, in milliseconds.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for MailerSection {
+    fn default() -> Self {
+        Self {
+            transport: "file".to_owned(),
+            dir: PathBuf::from("data/mail"),
+            smtp_url: "smtp://127.0.0.1:1025".to_owned(),
+            from: "Portcullis <no-reply@localhost>".to_owned(),
+            timeout_secs: 10,
+            poll_interval_ms: 500,
+        }
+    }
+}
+
+/// `[geoip]`
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct GeoIpSettings {
+    /// MaxMind City database; absent or unreadable: locations are null.
+    pub city_db: Option<PathBuf>,
+}
+
+/// `[tokens]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenSettings {
+    /// PASETO v4.local key; created on first start when absent.
+    pub key_file: PathBuf,
+    /// Key for the keyed hashes of codes and tokens; created on first start when absent.
+    pub hash_key_file: PathBuf,
+    /// Access-token lifetime in seconds.
+    pub access_ttl_secs: u64,
+    /// Session lifetime in seconds.
+    pub session_ttl_secs: u64,
+    /// Session lifetime with "remember me", in seconds.
+    pub remember_me_ttl_secs: u64,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            key_file: PathBuf::from("data/token.key"),
+            hash_key_file: PathBuf::from("data/hash.key"),
+            access_ttl_secs: 900,
+            session_ttl_secs: 24 * 3600,
+            remember_me_ttl_secs: 30 * 24 * 3600,
+        }
+    }
+}
+
+/// `[limits]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Failed logins per address within the window.
+    pub login_failures_per_account: u32,
+    /// Sliding window for failed logins, in seconds.
+    pub login_failure_window_secs: u64,
+    /// Unauthenticated `/auth/*` calls per client IP per minute.
+    pub requests_per_ip_per_minute: u32,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self { login_failures_per_account: 5, login_failure_window_secs: 1800, requests_per_ip_per_minute: 60 }
+    }
+}
+
+/// `[passwords]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordSettings {
+    /// Minimum length of new passwords (8..=128).
+    pub min_length: usize,
+    /// Argon2id memory in KiB.
+    pub argon2_memory_kib: u32,
+    /// Argon2id iterations.
+    pub argon2_iterations: u32,
+    /// Argon2id lanes.
+    pub argon2_parallelism: u32,
+    /// Hashing threads (0: one per core).
+    pub hash_workers: usize,
+    /// Hash requests allowed to wait; beyond it requests get 503.
+    pub hash_queue: usize,
+}
+
+impl Default for PasswordSettings {
+    fn default() -> Self {
+        Self {
+            min_length: 15,
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            hash_workers: 0,
+            hash_queue: 64,
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `tracing` filter, e.g. `info,portcullis=debug`; `RUST_LOG` wins when set.
+    pub filter: String,
+    /// JSON lines instead of human-readable text.
+    pub json: bool,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self { filter: "info".to_owned(), json: false }
+    }
+}
+
+/// Why configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(#[from] Box<figment::Error>);
+
+impl Settings {
+    /// Loads the layers. `config/default.toml` is read relative to the working directory
+    /// when it exists.
+    ///
+    /// # Errors
+    /// A malformed file, an unknown key, or a value of the wrong type.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        let default_file = Path::new("config/default.toml");
+        if default_file.exists() {
+            figment = figment.merge(Toml::file(default_file));
+        }
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(Env::prefixed("PORTCULLIS__").split("__").lowercase(true));
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            figment = figment.merge(Serialized::default("database.url", url));
+        }
+        figment.extract().map_err(|e| ConfigError(Box::new(e)))
+    }
+
+    /// The domain policy these settings describe.
+    pub fn policy(&self) -> portcullis_domain::Policy {
+        let mut policy = portcullis_domain::Policy {
+            password: portcullis_domain::model::PasswordPolicy::new(self.passwords.min_length),
+            login_failures_per_account: self.limits.login_failures_per_account,
+            login_failure_window: Duration::from_secs(self.limits.login_failure_window_secs),
+            requests_per_ip_per_minute: self.limits.requests_per_ip_per_minute,
+            access_ttl: Duration::from_secs(self.tokens.access_ttl_secs),
+            session_ttl: Duration::from_secs(self.tokens.session_ttl_secs),
+            remember_me_session_ttl: Duration::from_secs(self.tokens.remember_me_ttl_secs),
+            ..portcullis_domain::Policy::default()
+        };
+        policy.public_url = self.server.public_url.trim_end_matches('/').to_owned();
+        policy
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let s = Settings::default();
+        assert_eq!(s.server.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.database.url, "sqlite://data/portcullis.db");
+        assert_eq!(s.tokens.access_ttl_secs, 900);
+        assert_eq!(s.limits.login_failures_per_account, 5);
+        assert_eq!(s.limits.login_failure_window_secs, 1800);
+        assert_eq!(s.limits.requests_per_ip_per_minute, 60);
+        let p = s.policy();
+        assert_eq!(p.password.min_length(), 15);
+    }
+
+    #[test]
+    fn file_then_env_layers_apply_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "custom.toml",
+                r#"
+                [server]
+                addr = "127.0.0.1:9000"
+                trusted_proxies = ["127.0.0.1/32", "::1/128"]
+                [limits]
+                requests_per_ip_per_minute = 10
+                "#,
+            )?;
+            jail.set_env("PORTCULLIS__LIMITS__REQUESTS_PER_IP_PER_MINUTE", "7");
+            jail.set_env("DATABASE_URL", "sqlite://elsewhere.db");
+            let s = Settings::load(Some(Path::new("custom.toml"))).expect("loads");
+            assert_eq!(s.server.addr.port(), 9000);
+            assert_eq!(s.server.trusted_proxies.len(), 2);
+            assert_eq!(s.limits.requests_per_ip_per_minute, 7);
+            assert_eq!(s.database.url, "sqlite://elsewhere.db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "[server]\nadress = \"x\"\n")?;
+            assert!(Settings::load(Some(Path::new("bad.toml"))).is_err());
+            Ok(())
+        });
+    }
+}

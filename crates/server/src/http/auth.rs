@@ -1,0 +1,57 @@
+//! Extractors for who is calling: the bearer principal and the request context.
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::{LocalBoxFuture, Ready, ready};
+use portcullis_domain::Principal;
+use portcullis_domain::model::RequestContext;
+
+use super::client_ip::ClientIp;
+use super::problem::ApiError;
+use crate::wiring::Service;
+
+/// The authenticated caller: a valid access token of a live session of a usable account.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Principal);
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+}
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer(req);
+        let service = req.app_data::<web::Data<Service>>().cloned();
+        Box::pin(async move {
+            let (Some(token), Some(service)) = (token, service) else {
+                return Err(ApiError::unauthorized());
+            };
+            Ok(Authenticated(service.authenticate(&token).await?))
+        })
+    }
+}
+
+/// Client IP and user agent, for audit enrichment and per-IP limits.
+#[derive(Debug, Clone)]
+pub struct Ctx(pub RequestContext);
+
+impl FromRequest for Ctx {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let ip = match ClientIp::from_request(req, payload).into_inner() {
+            Ok(ip) => ip.0,
+            Err(e) => return ready(Err(e)),
+        };
+        let ua = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+        ready(Ok(Ctx(RequestContext::new(ip, ua))))
+    }
+}

@@ -1,0 +1,60 @@
+//! `GET /api/v1/openapi.json` (OpenAPI 3.1, generated from the handlers) and `GET /docs`.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+
+use crate::http::dto;
+use crate::http::handlers;
+use crate::http::problem::ApiError;
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Portcullis", description = "Authentication and authorization API. Errors are RFC 9457 problem details (application/problem+json) with a stable `code`; 429 responses carry Retry-After. Request bodies over 16 KiB get 413, non-JSON bodies 415."),
+    paths(
+        handlers::register::register,
+        handlers::verify_email::verify_email,
+        handlers::resend_verification::resend_verification,
+        handlers::login::login,
+        handlers::sign_in_log::sign_in_log,
+        handlers::login_history::login_history,
+        handlers::health::live,
+        handlers::health::ready,
+    ),
+    components(schemas(dto::Problem, dto::ProblemField)),
+    modifiers(&BearerAuth),
+    tags((name = "auth", description = "Registration, verification, login and the sign-in log"), (name = "operations", description = "Health"))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.bearer_format = Some("PASETO v4.local".to_owned());
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// The OpenAPI document.
+pub async fn openapi_json() -> Result<HttpResponse, ApiError> {
+    let json = ApiDoc::openapi().to_pretty_json().map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().content_type("application/json").body(json))
+}
+
+/// An interactive viewer of the document (Scalar, loaded by the browser from its CDN).
+pub async fn viewer() -> HttpResponse {
+    HttpResponse::build(StatusCode::OK).content_type("text/html; charset=utf-8").body(
+        r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>Portcullis API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><script id="api-reference" data-url="/api/v1/openapi.json"></script>
+<script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script>
+<noscript>The raw document is at <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>.</noscript>
+</body></html>"#,
+    )
+}

@@ -1,0 +1,44 @@
+//! `POST /api/v1/auth/login`
+
+use actix_web::{HttpResponse, web};
+use portcullis_domain::LoginRequest;
+use portcullis_domain::model::{Email, Password};
+
+use crate::http::auth::Ctx;
+use crate::http::dto::{LoginBody, LoginResponse, UserView};
+use crate::http::json_body::ApiJson;
+use crate::http::problem::ApiError;
+use crate::wiring::Service;
+
+/// Signs in with email and password.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody,
+    responses(
+        (status = 200, body = LoginResponse),
+        (status = 400, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "VALIDATION_ERROR"),
+        (status = 401, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "INVALID_CREDENTIALS"),
+        (status = 403, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "ACCOUNT_DELETED, ACCOUNT_SUSPENDED, ACCOUNT_DEACTIVATED or ACCOUNT_NOT_VERIFIED"),
+        (status = 429, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "RATE_LIMIT_EXCEEDED or LOGIN_ATTEMPTS_EXCEEDED, with Retry-After"),
+        (status = 503, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "SERVICE_UNAVAILABLE"),
+    ))]
+pub async fn login(
+    service: web::Data<Service>,
+    ctx: Ctx,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Result<HttpResponse, ApiError> {
+    let email = Email::parse(&body.email).map_err(|e| ApiError::field("email", e))?;
+    if body.password.is_empty() {
+        return Err(ApiError::field("password", "is required"));
+    }
+    let req =
+        LoginRequest { email, password: Password::new(&body.password), remember_me: body.remember_me.unwrap_or(false) };
+    let outcome = service.login(req, &ctx.0).await?;
+    Ok(HttpResponse::Ok().json(LoginResponse {
+        status: "success",
+        message: "User authenticated successfully.",
+        access_token: outcome.access_token,
+        token_type: "Bearer",
+        expires_in: outcome.expires_in.as_secs(),
+        refresh_token: outcome.refresh_token,
+        data: UserView::new(&outcome.user, outcome.location.as_ref()),
+    }))
+}

@@ -1,0 +1,11 @@
+//! One handler per file: parse, call a use case, map the result.
+
+pub mod docs;
+pub mod fallback;
+pub mod health;
+pub mod login;
+pub mod login_history;
+pub mod register;
+pub mod resend_verification;
+pub mod sign_in_log;
+pub mod verify_email;

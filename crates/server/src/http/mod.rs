@@ -1,0 +1,65 @@
+//! The HTTP adapter: routes, extractors, problem+json errors, DTOs and the OpenAPI document.
+
+pub mod auth;
+pub mod client_ip;
+pub mod dto;
+pub mod handlers;
+pub mod json_body;
+pub mod problem;
+pub mod request_log;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{App, Resource, web};
+
+use self::client_ip::TrustedProxies;
+use self::handlers::{
+    docs, fallback, health, login, login_history, register, resend_verification, sign_in_log, verify_email,
+};
+use crate::wiring::Service;
+
+/// A resource whose unmatched methods get a problem+json 405.
+fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(fallback::method_not_allowed))
+}
+
+/// Registers every route on `cfg`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .service(resource("/auth/register").route(web::post().to(register::register)))
+            .service(resource("/auth/verify-email").route(web::post().to(verify_email::verify_email)))
+            .service(
+                resource("/auth/resend-verification").route(web::post().to(resend_verification::resend_verification)),
+            )
+            .service(resource("/auth/login").route(web::post().to(login::login)))
+            .service(resource("/auth/log").route(web::post().to(sign_in_log::sign_in_log)))
+            .service(resource("/auth/login-history").route(web::get().to(login_history::login_history)))
+            .service(resource("/openapi.json").route(web::get().to(docs::openapi_json))),
+    )
+    .service(resource("/docs").route(web::get().to(docs::viewer)))
+    .service(resource("/health/live").route(web::get().to(health::live)))
+    .service(resource("/health/ready").route(web::get().to(health::ready)));
+}
+
+/// The whole application: shared state, routes, request logging and problem+json fallbacks.
+pub fn app(
+    service: web::Data<Service>,
+    trusted: web::Data<TrustedProxies>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(service)
+        .app_data(trusted)
+        .configure(routes)
+        .default_service(web::to(fallback::not_found))
+        .wrap(from_fn(request_log::request_log))
+}

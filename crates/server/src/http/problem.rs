@@ -1,0 +1,253 @@
+//! RFC 9457 problem details: the one error body of the API, and the mapping from every
+//! domain error to a status and a stable `code`.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use portcullis_domain::{
+    AuthError, FieldError, InfraError, LoginError, RegisterError, ResendError, SignInEventError, VerifyEmailError,
+    model::AccountBlock,
+};
+use serde::Serialize;
+
+/// The problem+json media type.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An API error: status, stable code, human detail, optional field errors and `Retry-After`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    errors: Vec<FieldError>,
+    retry_after: Option<Duration>,
+    cause: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+#[derive(Serialize)]
+struct ProblemBody<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    code: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<FieldErrorBody<'a>>,
+}
+
+#[derive(Serialize)]
+struct FieldErrorBody<'a> {
+    field: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    /// An error with a status, code and detail.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, code, detail: detail.into(), errors: vec![], retry_after: None, cause: None }
+    }
+
+    /// 400 `VALIDATION_ERROR` listing the bad fields.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => format!("{}: {}", one.field, one.message),
+            _ => "The request has invalid fields.".to_owned(),
+        };
+        Self { errors, ..Self::new(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", detail) }
+    }
+
+    /// 400 `VALIDATION_ERROR` for one field.
+    pub fn field(field: &str, message: impl ToString) -> Self {
+        Self::validation(vec![FieldError::new(field, message)])
+    }
+
+    /// 401 `UNAUTHORIZED`.
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "A valid access token is required.")
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn too_many(code: &'static str, retry_after: Duration) -> Self {
+        let detail = if code == "LOGIN_ATTEMPTS_EXCEEDED" {
+            "Too many failed login attempts for this account. Try again later."
+        } else {
+            "Too many requests. Try again later."
+        };
+        Self { retry_after: Some(retry_after), ..Self::new(StatusCode::TOO_MANY_REQUESTS, code, detail) }
+    }
+
+    /// 500 `INTERNAL_ERROR`; the cause goes to the log, never to the client.
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self {
+            cause: Some(cause.into()),
+            ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "An unexpected error occurred.")
+        }
+    }
+
+    /// Replaces the 500 code (e.g. `HISTORY_FETCH_FAILED`).
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.code)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if self.status.is_server_error() {
+            // The cause chain is for operators; the body stays generic.
+            let mut chain = String::new();
+            let mut next: Option<&(dyn std::error::Error + 'static)> = self.cause.as_deref().map(|e| e as _);
+            while let Some(e) = next {
+                chain.push_str(": ");
+                chain.push_str(&e.to_string());
+                next = e.source();
+            }
+            tracing::error!(status = self.status.as_u16(), code = self.code, cause = %chain, "request failed");
+        }
+        let body = ProblemBody {
+            kind: format!("https://portcullis.dev/problems/{}", self.code.to_lowercase().replace('_', "-")),
+            title: self.status.canonical_reason().unwrap_or("Error"),
+            status: self.status.as_u16(),
+            detail: &self.detail,
+            code: self.code,
+            errors: self.errors.iter().map(|e| FieldErrorBody { field: &e.field, message: &e.message }).collect(),
+        };
+        let mut res = HttpResponse::build(self.status);
+        res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+        if let Some(wait) = self.retry_after {
+            res.insert_header((header::RETRY_AFTER, wait.as_secs().max(1).to_string()));
+        }
+        if self.status == StatusCode::UNAUTHORIZED && self.code == "UNAUTHORIZED" {
+            res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        res.body(serde_json::to_string(&body).unwrap_or_default())
+    }
+}
+
+impl From<InfraError> for ApiError {
+    fn from(e: InfraError) -> Self {
+        match e {
+            InfraError::Unavailable(cause) => {
+                tracing::warn!(cause = %cause, "dependency unavailable");
+                Self {
+                    retry_after: Some(Duration::from_secs(1)),
+                    ..Self::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "SERVICE_UNAVAILABLE",
+                        "The service is temporarily unavailable. Try again shortly.",
+                    )
+                }
+            }
+            InfraError::Busy { retry_after } => Self {
+                retry_after: Some(retry_after),
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "SERVICE_UNAVAILABLE",
+                    "The server is busy. Try again shortly.",
+                )
+            },
+            InfraError::Unexpected(cause) => Self::internal(cause),
+        }
+    }
+}
+
+impl From<portcullis_domain::ports::StoreError> for ApiError {
+    fn from(e: portcullis_domain::ports::StoreError) -> Self {
+        InfraError::from(e).into()
+    }
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(e: RegisterError) -> Self {
+        match e {
+            RegisterError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
+            RegisterError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<VerifyEmailError> for ApiError {
+    fn from(e: VerifyEmailError) -> Self {
+        let bad = |code, detail| Self::new(StatusCode::BAD_REQUEST, code, detail);
+        match e {
+            VerifyEmailError::InvalidCode => bad("INVALID_CODE", "The code is invalid."),
+            VerifyEmailError::CodeExpired => bad("CODE_EXPIRED", "The code has expired. Request a new one."),
+            VerifyEmailError::AttemptsExceeded => {
+                bad("CODE_ATTEMPTS_EXCEEDED", "Too many wrong codes. Request a new one later.")
+            }
+            VerifyEmailError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
+            VerifyEmailError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<ResendError> for ApiError {
+    fn from(e: ResendError) -> Self {
+        match e {
+            ResendError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
+            ResendError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(e: LoginError) -> Self {
+        let forbidden = |code, detail| Self::new(StatusCode::FORBIDDEN, code, detail);
+        match e {
+            LoginError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
+            LoginError::TooManyAttempts { retry_after } => Self::too_many("LOGIN_ATTEMPTS_EXCEEDED", retry_after),
+            LoginError::InvalidCredentials => {
+                Self::new(StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS", "The email or password is incorrect.")
+            }
+            LoginError::Blocked(AccountBlock::Deleted) => {
+                forbidden("ACCOUNT_DELETED", "This account has been deleted.")
+            }
+            LoginError::Blocked(AccountBlock::Suspended) => {
+                forbidden("ACCOUNT_SUSPENDED", "This account has been suspended.")
+            }
+            LoginError::Blocked(AccountBlock::Deactivated) => {
+                forbidden("ACCOUNT_DEACTIVATED", "This account has been deactivated.")
+            }
+            LoginError::Blocked(AccountBlock::NotVerified) => {
+                forbidden("ACCOUNT_NOT_VERIFIED", "Verify your email address before signing in.")
+            }
+            LoginError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Unauthorized => Self::unauthorized(),
+            AuthError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<SignInEventError> for ApiError {
+    fn from(e: SignInEventError) -> Self {
+        match e {
+            SignInEventError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
+            SignInEventError::Infra(e) => e.into(),
+        }
+    }
+}

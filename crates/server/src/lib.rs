@@ -1,0 +1,12 @@
+#![doc = include_str!("../README.md")]
+
+pub mod config;
+pub mod http;
+pub mod startup;
+pub mod telemetry;
+pub mod wiring;
+pub mod worker;
+
+pub use config::Settings;
+pub use startup::Application;
+pub use wiring::{ServerPorts, Service};

@@ -1,0 +1,91 @@
+//! Builds and runs the server: wiring, listener, background worker, graceful shutdown.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{HttpServer, web};
+use portcullis_mailer_lettre::LettreMailer;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+use crate::http::{self, client_ip::TrustedProxies};
+use crate::wiring::{Service, WiringError, build_service};
+use crate::worker;
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    server: Server,
+    port: u16,
+    service: web::Data<Service>,
+    mailer: LettreMailer,
+    poll_interval: Duration,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Wiring failed.
+    #[error(transparent)]
+    Wiring(#[from] WiringError),
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Address.
+        addr: std::net::SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+impl Application {
+    /// Opens the store (running migrations), loads keys, binds `server.addr` (port 0 picks a
+    /// free port) and prepares the HTTP workers.
+    ///
+    /// # Errors
+    /// [`StartError`] naming what failed.
+    pub async fn build(settings: &Settings) -> Result<Self, StartError> {
+        let (service, mailer) = build_service(settings).await?;
+        let service = web::Data::from(service);
+        let trusted = web::Data::new(TrustedProxies(settings.server.trusted_proxies.clone()));
+        let addr = settings.server.addr;
+        let listener = TcpListener::bind(addr).map_err(|source| StartError::Bind { addr, source })?;
+        let port = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?.port();
+        let app_service = service.clone();
+        let mut server = HttpServer::new(move || http::app(app_service.clone(), trusted.clone()))
+            .shutdown_timeout(settings.server.shutdown_timeout_secs);
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let server = server.listen(listener).map_err(|source| StartError::Bind { addr, source })?.run();
+        tracing::info!(%addr, port, "portcullis listening");
+        Ok(Self {
+            server,
+            port,
+            service,
+            mailer,
+            poll_interval: Duration::from_millis(settings.mailer.poll_interval_ms.max(10)),
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, finishing in-flight requests, then stops the mail worker
+    /// after one last delivery round.
+    ///
+    /// # Errors
+    /// An I/O error of the server.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let cancel = CancellationToken::new();
+        let worker =
+            actix_web::rt::spawn(worker::run(self.service.clone(), self.mailer, self.poll_interval, cancel.clone()));
+        let result = self.server.await;
+        cancel.cancel();
+        let _ = worker.await;
+        tracing::info!("portcullis stopped");
+        result
+    }
+}

@@ -1,0 +1,112 @@
+//! Which adapter serves which port in the `portcullis` server, and how they are built from
+//! [`Settings`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use portcullis_crypto::{Argon2Config, Argon2Hasher, HmacSecretHasher, OsRandom, PasetoIssuer};
+use portcullis_domain::ports::{NoDeviceDetector, NoGeoLookup, Ports, SystemClock};
+use portcullis_domain::{Deps, Portcullis};
+use portcullis_mailer_lettre::{LettreMailer, MailerSettings, TransportKind};
+use portcullis_store_diesel::{DbConfig, DieselStore};
+
+use crate::config::Settings;
+
+/// The production adapter set.
+pub struct ServerPorts;
+
+impl Ports for ServerPorts {
+    type Store = DieselStore;
+    type Hasher = Argon2Hasher;
+    type Tokens = PasetoIssuer;
+    type Secrets = HmacSecretHasher;
+    type Random = OsRandom;
+    type Clock = SystemClock;
+    // Real adapters arrive with the enrichment work; until then locations and devices are
+    // reported as unknown, which the contract allows.
+    type Geo = NoGeoLookup;
+    type Devices = NoDeviceDetector;
+}
+
+/// The service as the server runs it.
+pub type Service = Portcullis<ServerPorts>;
+
+/// Why the server could not be assembled.
+#[derive(Debug, thiserror::Error)]
+pub enum WiringError {
+    /// The store could not be opened or migrated.
+    #[error("database: {0}")]
+    Store(#[from] portcullis_domain::ports::StoreError),
+    /// A key file could not be read or created, or hashing parameters are invalid.
+    #[error("crypto: {0}")]
+    Crypto(#[from] portcullis_crypto::CryptoError),
+    /// The mailer settings are invalid.
+    #[error("mailer: {0}")]
+    Mailer(#[from] portcullis_mailer_lettre::MailerError),
+    /// Anything else in the settings.
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+/// The store settings of `settings`.
+pub fn db_config(settings: &Settings) -> DbConfig {
+    DbConfig {
+        url: settings.database.url.clone(),
+        max_connections: settings.database.max_connections.max(1),
+        acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
+        query_timeout: Duration::from_millis(settings.database.query_timeout_ms),
+    }
+}
+
+/// The mailer settings of `settings`.
+pub fn mailer_settings(settings: &Settings) -> Result<MailerSettings, WiringError> {
+    let m = &settings.mailer;
+    let transport = match m.transport.as_str() {
+        "smtp" => TransportKind::Smtp,
+        "file" => TransportKind::File,
+        "log" => TransportKind::Log,
+        other => return Err(WiringError::Config(format!("mailer.transport must be smtp, file or log, not {other:?}"))),
+    };
+    Ok(MailerSettings {
+        transport,
+        dir: m.dir.clone(),
+        smtp_url: m.smtp_url.clone(),
+        from: m.from.clone(),
+        timeout: Duration::from_secs(m.timeout_secs.max(1)),
+    })
+}
+
+/// Builds the service and the mail transport from settings: opens (and migrates) the store,
+/// loads or creates the key files, and starts the hashing pool.
+///
+/// # Errors
+/// [`WiringError`] naming the part that failed.
+pub async fn build_service(settings: &Settings) -> Result<(Arc<Service>, LettreMailer), WiringError> {
+    let store = DieselStore::connect(&db_config(settings)).await?;
+    let p = &settings.passwords;
+    let defaults = Argon2Config::default();
+    let hasher = Argon2Hasher::new(Argon2Config {
+        memory_kib: p.argon2_memory_kib,
+        iterations: p.argon2_iterations,
+        parallelism: p.argon2_parallelism,
+        workers: if p.hash_workers == 0 { defaults.workers } else { p.hash_workers },
+        max_queue: p.hash_queue.max(1),
+    })?;
+    let tokens = PasetoIssuer::from_key_file(&settings.tokens.key_file)?;
+    let secrets = HmacSecretHasher::from_key_file(&settings.tokens.hash_key_file)?;
+    if let Some(db) = &settings.geoip.city_db {
+        tracing::warn!(path = %db.display(), "geoip.city_db is set but GeoIP lookup is not wired yet; locations are null");
+    }
+    let mailer = LettreMailer::new(&mailer_settings(settings)?)?;
+    let deps = Deps::<ServerPorts> {
+        store,
+        hasher,
+        tokens,
+        secrets,
+        random: OsRandom,
+        clock: SystemClock,
+        geo: NoGeoLookup,
+        devices: NoDeviceDetector,
+    };
+    Ok((Arc::new(Portcullis::new(deps, settings.policy())), mailer))
+}

@@ -1,0 +1,56 @@
+//! Background work: draining the mail outbox and pruning old rate-limit events.
+
+use std::time::Duration;
+
+use actix_web::web;
+use portcullis_domain::ports::{MailTransport, RateLimiter};
+use tokio_util::sync::CancellationToken;
+
+use crate::wiring::Service;
+
+/// Messages handed to the transport per round.
+const BATCH: u32 = 50;
+/// Rate events are kept this long (the longest window is a day).
+const RATE_EVENT_RETENTION: Duration = Duration::from_secs(25 * 3600);
+/// How often old rate events are pruned.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
+
+/// Delivers queued mail every `interval` until `cancel` fires, then makes one last round so
+/// that a clean shutdown does not strand mail queued by the final requests. Failures are
+/// logged and retried later: the outbox keeps every message until it is accepted.
+pub async fn run<T: MailTransport>(
+    service: web::Data<Service>,
+    transport: T,
+    interval: Duration,
+    cancel: CancellationToken,
+) {
+    let mut last_purge: Option<tokio::time::Instant> = None;
+    loop {
+        let stopping = tokio::select! {
+            () = cancel.cancelled() => true,
+            () = tokio::time::sleep(interval) => false,
+        };
+        match service.deliver_mail(&transport, BATCH).await {
+            Ok(report) if report.sent + report.retried + report.dropped > 0 => {
+                tracing::info!(
+                    sent = report.sent,
+                    retried = report.retried,
+                    dropped = report.dropped,
+                    "mail outbox round"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "mail outbox unavailable; will retry"),
+        }
+        if last_purge.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
+            last_purge = Some(tokio::time::Instant::now());
+            let before = service.now().minus(RATE_EVENT_RETENTION);
+            if let Err(e) = service.store().purge_rate_events(before).await {
+                tracing::warn!(error = %e, "pruning rate-limit events failed");
+            }
+        }
+        if stopping {
+            break;
+        }
+    }
+}

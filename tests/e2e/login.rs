@@ -1,0 +1,188 @@
+use futures_util::future::join_all;
+use portcullis_e2e::{PASSWORD, TestApp};
+use serde_json::json;
+
+#[actix_web::test]
+async fn login_success_has_the_documented_shape_and_alerts() {
+    let app = TestApp::spawn().await;
+    let r = app.verified_login("laura@example.com").await;
+    let b = &r.body;
+    assert_eq!(b["status"], "success");
+    assert_eq!(b["message"], "User authenticated successfully.");
+    assert!(b["access_token"].as_str().unwrap().starts_with("v4.local."));
+    assert_eq!(b["token_type"], "Bearer");
+    assert_eq!(b["expires_in"], 900);
+    assert!(b["refresh_token"].as_str().unwrap().len() >= 32);
+    let d = &b["data"];
+    assert!(d["id"].as_str().unwrap().len() == 36);
+    assert_eq!(d["name"], "Laura Boyle");
+    assert_eq!(d["email"], "laura@example.com");
+    assert_eq!(d["profile_picture"], serde_json::Value::Null);
+    assert_eq!(d["account_status"], "active");
+    assert_eq!(d["email_verified"], true);
+    assert_eq!(d["last_login_geolocation"], serde_json::Value::Null, "loopback has no location");
+    assert_eq!(d["deleted_at"], serde_json::Value::Null);
+    for key in ["email_verified_at", "created_at", "updated_at"] {
+        let t = d[key].as_str().unwrap();
+        assert!(t.len() == 24 && t.ends_with('Z') && t.as_bytes()[19] == b'.', "{key}: {t}");
+    }
+    // New-sign-in security mail: device, location, IP, time and the one-click link.
+    let mails = app.mails_to("laura@example.com", 2).await;
+    let alert = &mails[1].data;
+    assert!(alert.contains("New sign-in"), "{alert}");
+    assert!(alert.contains("127.0.0.1"));
+    assert!(alert.contains("http://portcullis.test/api/v1/auth/sessions/revoke-from-alert?token="));
+    assert!(alert.to_lowercase().contains("password"));
+}
+
+#[actix_web::test]
+async fn wrong_and_unknown_get_one_answer() {
+    let app = TestApp::spawn().await;
+    app.verified_login("k@example.com").await;
+    let wrong = app.login("k@example.com", "wrong password entirely").await;
+    let unknown = app.login("ghost@example.com", "wrong password entirely").await;
+    wrong.assert_problem(401, "INVALID_CREDENTIALS");
+    unknown.assert_problem(401, "INVALID_CREDENTIALS");
+    assert_eq!(wrong.body, unknown.body);
+    assert_eq!(wrong.header("www-authenticate"), None, "credentials, not a token, were wrong");
+    // A short wrong password is simply wrong: login applies no policy.
+    app.login("k@example.com", "x").await.assert_problem(401, "INVALID_CREDENTIALS");
+}
+
+#[actix_web::test]
+async fn account_state_is_checked_only_after_a_right_password() {
+    let app = TestApp::spawn().await;
+    app.verified_login("s@example.com").await;
+    for (sql, code) in [
+        ("UPDATE users SET status = 'deactivated'", "ACCOUNT_DEACTIVATED"),
+        ("UPDATE users SET status = 'suspended'", "ACCOUNT_SUSPENDED"),
+        ("UPDATE users SET deleted_at = 1", "ACCOUNT_DELETED"),
+    ] {
+        app.sql(sql);
+        app.login("s@example.com", PASSWORD).await.assert_problem(403, code);
+        // A wrong password still gets 401: state is never revealed without the password.
+        app.login("s@example.com", "not the right one at all").await.assert_problem(401, "INVALID_CREDENTIALS");
+        app.sql("DELETE FROM rate_events");
+    }
+}
+
+#[actix_web::test]
+async fn lockout_after_five_failures_with_retry_after() {
+    let app = TestApp::spawn().await;
+    app.verified_login("lock@example.com").await;
+    for _ in 0..5 {
+        app.login("lock@example.com", "wrong password entirely").await.assert_problem(401, "INVALID_CREDENTIALS");
+    }
+    let r = app.login("lock@example.com", PASSWORD).await;
+    r.assert_problem(429, "LOGIN_ATTEMPTS_EXCEEDED");
+    let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=1800).contains(&wait), "{wait}");
+    // Unknown addresses lock the same way, so the 429 reveals nothing.
+    for _ in 0..5 {
+        app.login("ghost@example.com", "wrong password entirely").await;
+    }
+    app.login("ghost@example.com", "wrong password entirely").await.assert_problem(429, "LOGIN_ATTEMPTS_EXCEEDED");
+}
+
+#[actix_web::test]
+async fn lockout_holds_under_24_parallel_wrong_passwords() {
+    let app = TestApp::spawn().await;
+    let token = app.verified_login("par@example.com").await.body["access_token"].as_str().unwrap().to_owned();
+    let body = json!({"email": "par@example.com", "password": "wrong password entirely"});
+    let results = join_all((0..24).map(|_| app.post("/api/v1/auth/login", body.clone()))).await;
+    let unauthorized = results.iter().filter(|r| r.status == 401).count();
+    let locked = results.iter().filter(|r| r.code() == "LOGIN_ATTEMPTS_EXCEEDED").count();
+    assert_eq!((unauthorized, locked), (5, 19), "{results:?}");
+    // The audit log agrees: exactly five reached the password check.
+    let h = app.get("/api/v1/auth/login-history?filter=failure&limit=100", Some(&token)).await;
+    let reasons: Vec<&str> = h.body["data"]["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["metadata"]["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.iter().filter(|r| **r == "invalid_password").count(), 5);
+    assert_eq!(reasons.iter().filter(|r| **r == "too_many_attempts").count(), 19);
+}
+
+#[actix_web::test]
+async fn per_ip_limit_applies_to_unauthenticated_auth_calls() {
+    let app = TestApp::spawn_with(|s| {
+        s.limits.requests_per_ip_per_minute = 3;
+        s.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let app = &app;
+    let from = |ip: &'static str| async move {
+        let body = json!({"email": "a@example.com", "password": "x"});
+        app.call("POST", "/api/v1/auth/login", Some(body), None, &[("X-Forwarded-For", ip)]).await
+    };
+    for _ in 0..3 {
+        from("81.2.69.142").await.assert_problem(401, "INVALID_CREDENTIALS");
+    }
+    let r = from("81.2.69.142").await;
+    r.assert_problem(429, "RATE_LIMIT_EXCEEDED");
+    assert!(r.header("retry-after").is_some());
+    // Another client behind the same proxy has its own allowance.
+    from("2.125.160.216").await.assert_problem(401, "INVALID_CREDENTIALS");
+    // Every unauthenticated /auth/* call counts against the same allowance.
+    for path in ["/api/v1/auth/register", "/api/v1/auth/verify-email", "/api/v1/auth/resend-verification"] {
+        let body = json!({"name": "N", "email": "a@example.com", "password": "correct horse battery staple", "code": "123456"});
+        app.call("POST", path, Some(body), None, &[("X-Forwarded-For", "81.2.69.142")])
+            .await
+            .assert_problem(429, "RATE_LIMIT_EXCEEDED");
+    }
+    // Body validation comes first (check 1 before check 2).
+    app.call("POST", "/api/v1/auth/login", Some(json!({"email": 5})), None, &[("X-Forwarded-For", "81.2.69.142")])
+        .await
+        .assert_problem(400, "VALIDATION_ERROR");
+}
+
+#[actix_web::test]
+async fn forged_forwarded_for_from_an_untrusted_peer_is_ignored() {
+    let app = TestApp::spawn().await; // no trusted proxies
+    let token = app.verified_login("f@example.com").await.body["access_token"].as_str().unwrap().to_owned();
+    app.call(
+        "POST",
+        "/api/v1/auth/login",
+        Some(json!({"email": "f@example.com", "password": "nope nope nope"})),
+        None,
+        &[("X-Forwarded-For", "81.2.69.142")],
+    )
+    .await;
+    let h = app.get("/api/v1/auth/login-history?filter=failure", Some(&token)).await;
+    assert_eq!(h.body["data"]["history"][0]["ip_address"], "127.0.0.1");
+}
+
+#[actix_web::test]
+async fn revocation_and_suspension_act_on_the_next_request() {
+    let app = TestApp::spawn().await;
+    let token = app.verified_login("rv@example.com").await.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(app.get("/api/v1/auth/login-history", Some(&token)).await.status, 200);
+    app.sql("UPDATE users SET status = 'suspended'");
+    app.get("/api/v1/auth/login-history", Some(&token)).await.assert_problem(401, "UNAUTHORIZED");
+    app.sql("UPDATE users SET status = 'active'");
+    assert_eq!(app.get("/api/v1/auth/login-history", Some(&token)).await.status, 200);
+    app.sql("UPDATE sessions SET revoked_at = 1");
+    let r = app.get("/api/v1/auth/login-history", Some(&token)).await;
+    r.assert_problem(401, "UNAUTHORIZED");
+    assert_eq!(r.header("www-authenticate").as_deref(), Some("Bearer"));
+}
+
+#[actix_web::test]
+async fn a_saturated_hashing_pool_answers_503_not_an_endless_queue() {
+    let app = TestApp::spawn_with(|s| {
+        s.passwords.hash_workers = 1;
+        s.passwords.hash_queue = 1;
+    })
+    .await;
+    let body = json!({"email": "nobody@example.com", "password": "whatever it is"});
+    let results = join_all((0..24).map(|_| app.post("/api/v1/auth/login", body.clone()))).await;
+    let busy: Vec<_> = results.iter().filter(|r| r.status == 503).collect();
+    assert!(!busy.is_empty(), "24 logins through one hashing thread with a queue of one");
+    for r in &busy {
+        r.assert_problem(503, "SERVICE_UNAVAILABLE");
+        assert!(r.header("retry-after").is_some());
+    }
+    assert!(results.iter().all(|r| [401, 429, 503].contains(&r.status)), "{results:?}");
+}
