@@ -15,10 +15,19 @@ pub(crate) fn message_id(mail: &OutgoingMail) -> String {
     format!("<{}@portcullis>", mail.id)
 }
 
+/// How the body is put on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BodyStyle {
+    /// 7bit or 8bit when the text allows (see [`text_body`]).
+    Readable,
+    /// lettre's ASCII-only choice (7bit, quoted-printable or base64), for servers without 8BITMIME.
+    AsciiSafe,
+}
+
 /// Builds the message sent for `mail`.
 ///
 /// An address lettre cannot represent is a [`MailError::Permanent`]: retrying cannot fix it.
-pub(crate) fn build(from: &Mailbox, mail: &OutgoingMail) -> Result<Message, MailError> {
+pub(crate) fn build(from: &Mailbox, mail: &OutgoingMail, style: BodyStyle) -> Result<Message, MailError> {
     let address = mail
         .to
         .as_str()
@@ -35,7 +44,10 @@ pub(crate) fn build(from: &Mailbox, mail: &OutgoingMail) -> Result<Message, Mail
         // RFC 3834: tells vacation responders and the like not to answer.
         .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-generated".to_owned()))
         .header(ContentType::TEXT_PLAIN)
-        .body(text_body(&mail.body))
+        .body(match style {
+            BodyStyle::Readable => text_body(&mail.body),
+            BodyStyle::AsciiSafe => Body::new(mail.body.clone()),
+        })
         .map_err(|e| MailError::Permanent(format!("cannot build message: {e}")))
 }
 
@@ -93,7 +105,7 @@ mod tests {
     #[test]
     fn sets_the_headers() {
         let mail = mail(Some("Laura Palmer"), "Your code", "Hello\n\n    123456\n");
-        let msg = build(&from(), &mail).unwrap();
+        let msg = build(&from(), &mail, BodyStyle::Readable).unwrap();
         let text = formatted(&msg);
         let headers = msg.headers();
         assert_eq!(headers.get_raw("From"), Some("Portcullis <no-reply@localhost>"));
@@ -113,23 +125,27 @@ mod tests {
     #[test]
     fn same_mail_same_message_id() {
         let mail = mail(None, "s", "b");
-        let a = build(&from(), &mail).unwrap();
-        let b = build(&from(), &mail).unwrap();
+        let a = build(&from(), &mail, BodyStyle::Readable).unwrap();
+        let b = build(&from(), &mail, BodyStyle::Readable).unwrap();
         assert_eq!(a.headers().get_raw("Message-ID"), b.headers().get_raw("Message-ID"));
     }
 
     #[test]
     fn no_name_gives_bare_address() {
-        let msg = build(&from(), &mail(Some("  "), "s", "b")).unwrap();
+        let msg = build(&from(), &mail(Some("  "), "s", "b"), BodyStyle::Readable).unwrap();
         assert_eq!(msg.headers().get_raw("To"), Some("laura@example.com"));
-        let msg = build(&from(), &mail(None, "s", "b")).unwrap();
+        let msg = build(&from(), &mail(None, "s", "b"), BodyStyle::Readable).unwrap();
         assert_eq!(msg.headers().get_raw("To"), Some("laura@example.com"));
     }
 
     #[test]
     fn utf8_subject_name_and_body() {
-        let msg = build(&from(), &mail(Some("Zoë Ångström"), "Votre code : 654321 — ça marche", "Bonjour Zoë,\n\n    654321\n"))
-            .unwrap();
+        let msg = build(
+            &from(),
+            &mail(Some("Zoë Ångström"), "Votre code : 654321 — ça marche", "Bonjour Zoë,\n\n    654321\n"),
+            BodyStyle::Readable,
+        )
+        .unwrap();
         let text = formatted(&msg);
         // Header values are RFC 2047 encoded on the wire, and decode back to the original.
         assert_eq!(msg.headers().get_raw("Subject"), Some("Votre code : 654321 — ça marche"));
@@ -140,9 +156,18 @@ mod tests {
     }
 
     #[test]
+    fn ascii_safe_style_for_servers_without_8bitmime() {
+        let msg =
+            build(&from(), &mail(Some("Zoë"), "Zoë", "Bonjour Zoë,\n\n    654321\n"), BodyStyle::AsciiSafe).unwrap();
+        let text = formatted(&msg);
+        assert!(text.is_ascii(), "{text}");
+        assert!(text.contains("    654321"), "{text}");
+    }
+
+    #[test]
     fn long_link_is_not_wrapped() {
         let link = format!("https://auth.example.com/v1/sessions/revoke?token={}", "x".repeat(120));
-        let msg = build(&from(), &mail(None, "s", &format!("Not you? {link}\n"))).unwrap();
+        let msg = build(&from(), &mail(None, "s", &format!("Not you? {link}\n")), BodyStyle::Readable).unwrap();
         let text = formatted(&msg);
         assert!(text.contains(&link), "{text}");
     }
@@ -150,14 +175,16 @@ mod tests {
     #[test]
     fn overlong_line_falls_back_to_an_encoding() {
         let body = "y".repeat(MAX_LINE_OCTETS + 1);
-        let msg = build(&from(), &mail(None, "s", &body)).unwrap();
+        let msg = build(&from(), &mail(None, "s", &body), BodyStyle::Readable).unwrap();
         let text = formatted(&msg);
         assert!(text.lines().all(|l| l.len() <= MAX_LINE_OCTETS), "a line exceeds the limit");
     }
 
     #[test]
     fn header_injection_is_flattened() {
-        let msg = build(&from(), &mail(Some("Eve\r\nBcc: x@evil.test"), "Hi\r\nBcc: y@evil.test", "b")).unwrap();
+        let msg =
+            build(&from(), &mail(Some("Eve\r\nBcc: x@evil.test"), "Hi\r\nBcc: y@evil.test", "b"), BodyStyle::Readable)
+                .unwrap();
         let text = formatted(&msg);
         assert!(!text.contains("\r\nBcc:"), "{text}");
         assert_eq!(msg.envelope().to().len(), 1);

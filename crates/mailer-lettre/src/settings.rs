@@ -63,7 +63,8 @@ pub struct MailerSettings {
     pub smtp_url: String,
     /// The `From` mailbox, e.g. `Portcullis <no-reply@example.com>`.
     pub from: String,
-    /// SMTP connect and per-command timeout.
+    /// For [`TransportKind::Smtp`]: the longest one delivery may take, connecting included;
+    /// past it the attempt is a transient failure and the outbox retries later.
     pub timeout: Duration,
 }
 

@@ -79,6 +79,8 @@ struct State {
     messages: Mutex<Vec<ReceivedMail>>,
     refusing: AtomicBool,
     rejecting: AtomicBool,
+    // Inverted so `Default` gives the usual server, which offers 8BITMIME.
+    no_8bitmime: AtomicBool,
 }
 
 impl State {
@@ -152,6 +154,12 @@ impl SmtpSink {
         self.state.rejecting.store(rejecting, Ordering::SeqCst);
     }
 
+    /// Whether `EHLO` offers 8BITMIME (the default); `false` mimics an old server that only
+    /// takes 7-bit content.
+    pub fn set_8bitmime(&self, offered: bool) {
+        self.state.no_8bitmime.store(!offered, Ordering::SeqCst);
+    }
+
     /// Closes the listener and every open connection; later connections are refused by the OS.
     pub async fn stop(&self) {
         let acceptor = self.acceptor.lock().unwrap_or_else(PoisonError::into_inner).take();
@@ -212,6 +220,7 @@ async fn conversation(stream: TcpStream, state: &State) -> std::io::Result<()> {
         let command = text.trim_end_matches(['\r', '\n']);
         let verb = command.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
         let reply: &[u8] = match verb.as_str() {
+            "EHLO" if state.no_8bitmime.load(Ordering::SeqCst) => b"250-portcullis-sink\r\n250 SIZE 10485760\r\n",
             "EHLO" => b"250-portcullis-sink\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 10485760\r\n",
             "HELO" => b"250 portcullis-sink\r\n",
             "MAIL" => match path_arg(command, "MAIL FROM:") {
@@ -225,9 +234,7 @@ async fn conversation(stream: TcpStream, state: &State) -> std::io::Result<()> {
             "RCPT" => match (&from, path_arg(command, "RCPT TO:")) {
                 (None, _) => b"503 5.5.1 MAIL first\r\n",
                 (Some(_), None) => b"501 5.5.4 syntax: RCPT TO:<address>\r\n",
-                (Some(_), Some(_)) if state.rejecting.load(Ordering::SeqCst) => {
-                    b"550 5.1.1 mailbox unavailable\r\n"
-                }
+                (Some(_), Some(_)) if state.rejecting.load(Ordering::SeqCst) => b"550 5.1.1 mailbox unavailable\r\n",
                 (Some(_), Some(path)) => {
                     to.push(path);
                     b"250 2.1.5 OK\r\n"

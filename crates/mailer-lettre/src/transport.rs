@@ -4,6 +4,7 @@ use std::error::Error as _;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use lettre::message::Mailbox;
 use lettre::transport::smtp::{AsyncSmtpTransportBuilder, Error as SmtpError};
@@ -11,27 +12,23 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use portcullis_domain::model::OutgoingMail;
 use portcullis_domain::ports::{MailError, MailTransport};
 
-use crate::message;
+use crate::message::{self, BodyStyle};
 use crate::settings::{MailerError, MailerSettings, TransportKind};
 
 /// Sends [`OutgoingMail`] with lettre, to the transport chosen in [`MailerSettings`].
 ///
-/// Cheap to share behind an `Arc`; the SMTP transport keeps a pool of connections.
+/// Cheap to share behind an `Arc`. SMTP opens one connection per message: lettre's pool is
+/// compiled out because its `Drop` spawns a task and aborts the process when no runtime is
+/// left (shutdown, test teardown); the outbox worker sends few messages, so pooling buys little.
 pub struct LettreMailer {
     from: Mailbox,
     backend: Backend,
 }
 
 enum Backend {
-    Smtp {
-        builder: AsyncSmtpTransportBuilder,
-        // Built on first use: building starts the pool's clean-up task, which needs a tokio
-        // runtime, and `new` should work before one exists (e.g. while loading configuration).
-        transport: OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
-    },
-    File {
-        dir: PathBuf,
-    },
+    // Boxed: the builder is ~400 bytes and the other variants are tiny.
+    Smtp(Box<Smtp>),
+    File { dir: PathBuf },
     Log,
 }
 
@@ -52,7 +49,7 @@ impl LettreMailer {
                 let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.smtp_url)
                     .map_err(MailerError::InvalidSmtpUrl)?
                     .timeout(Some(settings.timeout));
-                Backend::Smtp { builder, transport: OnceLock::new() }
+                Backend::Smtp(Box::new(Smtp { builder, timeout: settings.timeout, transport: OnceLock::new() }))
             }
             TransportKind::File => {
                 std::fs::create_dir_all(&settings.dir)
@@ -67,37 +64,59 @@ impl LettreMailer {
     /// The transport in use.
     pub fn kind(&self) -> TransportKind {
         match self.backend {
-            Backend::Smtp { .. } => TransportKind::Smtp,
+            Backend::Smtp(_) => TransportKind::Smtp,
             Backend::File { .. } => TransportKind::File,
             Backend::Log => TransportKind::Log,
         }
     }
 
-    /// Closes pooled SMTP connections politely (`QUIT`); a no-op for the other transports.
+    /// Closes any open SMTP connection politely (`QUIT`); a no-op for the other transports.
     /// Call it on graceful shutdown; dropping the mailer just drops the connections.
     pub async fn shutdown(&self) {
-        if let Backend::Smtp { transport, .. } = &self.backend
-            && let Some(transport) = transport.get()
+        if let Backend::Smtp(smtp) = &self.backend
+            && let Some(transport) = smtp.transport.get()
         {
             transport.shutdown().await;
         }
     }
+}
 
-    async fn send_smtp(
-        builder: &AsyncSmtpTransportBuilder,
-        transport: &OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
-        msg: Message,
-    ) -> Result<(), MailError> {
-        let transport = transport.get_or_init(|| builder.clone().build());
-        transport.send(msg).await.map(drop).map_err(smtp_error)
+struct Smtp {
+    builder: AsyncSmtpTransportBuilder,
+    timeout: Duration,
+    // Built on first use, inside the runtime that sends; `new` works before one exists.
+    transport: OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
+}
+
+impl Smtp {
+    async fn send(&self, from: &Mailbox, mail: &OutgoingMail, msg: Message) -> Result<(), MailError> {
+        let transport = self.transport.get_or_init(|| self.builder.clone().build());
+        let attempt = async {
+            // Headers are RFC 2047 encoded, so only the body can make the message 8bit.
+            let eight_bit = !mail.body.is_ascii();
+            match transport.send(msg).await {
+                // lettre refuses 8bit content before MAIL FROM when the server lacks 8BITMIME;
+                // the same text in quoted-printable or base64 goes through.
+                Err(e) if e.is_client() && eight_bit => {
+                    let ascii = message::build(from, mail, BodyStyle::AsciiSafe)?;
+                    transport.send(ascii).await.map(drop).map_err(smtp_error)
+                }
+                sent => sent.map(drop).map_err(smtp_error),
+            }
+        };
+        // lettre bounds only the TCP connect; a server that accepts and then goes quiet would
+        // hold this delivery (and the outbox worker) forever.
+        tokio::time::timeout(self.timeout, attempt).await.unwrap_or_else(|_| {
+            Err(MailError::Transient(format!("SMTP: no answer within {} ms", self.timeout.as_millis())))
+        })
     }
 }
 
 impl MailTransport for LettreMailer {
     async fn send(&self, mail: OutgoingMail) -> Result<(), MailError> {
-        let msg = message::build(&self.from, &mail)?;
+        let msg = message::build(&self.from, &mail, BodyStyle::Readable)?;
         match &self.backend {
-            Backend::Smtp { builder, transport } => Self::send_smtp(builder, transport, msg).await,
+            Backend::Smtp(smtp) => smtp.send(&self.from, &mail, msg).await,
             Backend::File { dir } => write_eml(dir, &mail, &msg).await,
             Backend::Log => {
                 // Recipient, subject and id only: the body holds one-time codes and sign-out links.
@@ -150,5 +169,9 @@ fn smtp_error(err: SmtpError) -> MailError {
         text.push_str(&cause.to_string());
         source = cause.source();
     }
-    if err.is_permanent() { MailError::Permanent(format!("SMTP: {text}")) } else { MailError::Transient(format!("SMTP: {text}")) }
+    if err.is_permanent() {
+        MailError::Permanent(format!("SMTP: {text}"))
+    } else {
+        MailError::Transient(format!("SMTP: {text}"))
+    }
 }

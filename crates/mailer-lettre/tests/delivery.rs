@@ -1,4 +1,5 @@
 //! The mailer through its public API, as the server uses it: file, log and SMTP transports.
+#![expect(clippy::unwrap_used, reason = "helpers outside #[test] fns; a failed setup should fail the test loudly")]
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -128,6 +129,17 @@ async fn smtp_delivers_to_the_sink() {
 }
 
 #[tokio::test]
+async fn server_without_8bitmime_gets_an_ascii_body() {
+    let sink = SmtpSink::start().await.unwrap();
+    sink.set_8bitmime(false);
+    smtp(sink.url()).send(mail("laura@example.com")).await.unwrap();
+    let got = sink.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(got.len(), 1);
+    assert!(got[0].data.is_ascii(), "{}", got[0].text());
+    assert!(got[0].body().contains(CODE), "{}", got[0].text());
+}
+
+#[tokio::test]
 async fn refusing_server_is_transient() {
     let sink = SmtpSink::start().await.unwrap();
     let mailer = smtp(sink.url());
@@ -164,9 +176,12 @@ async fn silent_server_times_out_as_transient() {
             open.push(stream);
         }
     });
-    let mailer =
-        LettreMailer::new(&MailerSettings { smtp_url: url, timeout: Duration::from_millis(300), ..settings(TransportKind::Smtp) })
-            .unwrap();
+    let mailer = LettreMailer::new(&MailerSettings {
+        smtp_url: url,
+        timeout: Duration::from_millis(300),
+        ..settings(TransportKind::Smtp)
+    })
+    .unwrap();
     let started = std::time::Instant::now();
     let err = mailer.send(mail("laura@example.com")).await.unwrap_err();
     assert!(matches!(err, MailError::Transient(_)), "{err:?}");

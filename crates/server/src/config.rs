@@ -279,6 +279,7 @@ mod tests {
     }
 
     #[test]
+    #[expect(clippy::result_large_err, reason = "figment::Jail's closure type is figment's")]
     fn file_then_env_layers_apply_in_order() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
@@ -303,6 +304,7 @@ mod tests {
     }
 
     #[test]
+    #[expect(clippy::result_large_err, reason = "figment::Jail's closure type is figment's")]
     fn unknown_keys_are_refused() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("bad.toml", "[server]\nadress = \"x\"\n")?;

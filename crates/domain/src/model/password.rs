@@ -114,7 +114,8 @@ impl NewPassword {
 /// names, words) as a single token, or rates it as guessable within a million tries
 /// (repeats, sequences, keyboard walks).
 fn is_common(text: &str, email: Option<&Email>) -> bool {
-    let inputs: Vec<&str> = email.map_or_else(Vec::new, |e| vec![e.as_str(), e.as_str().split('@').next().unwrap_or_default()]);
+    let inputs: Vec<&str> =
+        email.map_or_else(Vec::new, |e| vec![e.as_str(), e.as_str().split('@').next().unwrap_or_default()]);
     let entropy = zxcvbn::zxcvbn(text, &inputs);
     if u8::from(entropy.score()) < 2 {
         return true;
@@ -151,7 +152,10 @@ mod tests {
     #[test]
     fn rejects_email_as_password() {
         let policy = PasswordPolicy::new(8);
-        assert_eq!(NewPassword::parse("Laura@Example.com", Some(&email()), policy).unwrap_err(), PasswordError::EqualsEmail);
+        assert_eq!(
+            NewPassword::parse("Laura@Example.com", Some(&email()), policy).unwrap_err(),
+            PasswordError::EqualsEmail
+        );
     }
 
     #[test]

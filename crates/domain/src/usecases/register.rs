@@ -32,8 +32,9 @@ impl RegisterUser {
         let mut errors = Vec::new();
         let name = UserName::parse(name).map_err(|e| errors.push(FieldError::new("name", e))).ok();
         let email = Email::parse(email).map_err(|e| errors.push(FieldError::new("email", e))).ok();
-        let password =
-            NewPassword::parse(password, email.as_ref(), policy).map_err(|e| errors.push(FieldError::new("password", e))).ok();
+        let password = NewPassword::parse(password, email.as_ref(), policy)
+            .map_err(|e| errors.push(FieldError::new("password", e)))
+            .ok();
         match (name, email, password) {
             (Some(name), Some(email), Some(password)) if errors.is_empty() => Ok(Self { name, email, password }),
             _ => Err(errors),
