@@ -186,3 +186,13 @@ async fn a_saturated_hashing_pool_answers_503_not_an_endless_queue() {
     }
     assert!(results.iter().all(|r| [401, 429, 503].contains(&r.status)), "{results:?}");
 }
+
+#[actix_web::test]
+async fn logout_revokes_the_session_at_once() {
+    let app = TestApp::spawn().await;
+    let token = app.verified_login("out@example.com").await.body["access_token"].as_str().unwrap().to_owned();
+    let r = app.call("POST", "/api/v1/auth/logout", None, Some(&token), &[]).await;
+    assert_eq!((r.status, &r.body), (200, &json!({"success": true})));
+    app.get("/api/v1/auth/login-history", Some(&token)).await.assert_problem(401, "UNAUTHORIZED");
+    app.call("POST", "/api/v1/auth/logout", None, Some(&token), &[]).await.assert_problem(401, "UNAUTHORIZED");
+}

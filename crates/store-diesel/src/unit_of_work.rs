@@ -19,6 +19,7 @@ enum Write {
     MarkEmailVerified { user_id: String, at: i64 },
     Session(SessionRow),
     AlertToken { session_id: String, digest: Vec<u8> },
+    RevokeSession { session_id: String, at: i64 },
     Audit(NewAuditRow),
     Notification(NotificationRow),
     Mail(MailRow),
@@ -37,6 +38,9 @@ impl TryFrom<&Change> for Write {
             Change::InsertSession(s) => Self::Session(s.try_into()?),
             Change::SetAlertToken { session_id, digest } => {
                 Self::AlertToken { session_id: session_id.to_string(), digest: digest.as_bytes().to_vec() }
+            }
+            Change::RevokeSession { session_id, at } => {
+                Self::RevokeSession { session_id: session_id.to_string(), at: at.unix_millis() }
             }
             Change::AppendAudit(entry) => Self::Audit(entry.try_into()?),
             Change::InsertNotification(n) => Self::Notification(n.try_into()?),
@@ -95,6 +99,13 @@ impl UnitOfWork for DieselStore {
                     Write::AlertToken { session_id, digest } => {
                         diesel::update(sessions::table.find(session_id))
                             .set(sessions::alert_token_hash.eq(Some(digest)))
+                            .execute(c)
+                            .await?;
+                    }
+                    Write::RevokeSession { session_id, at } => {
+                        // The first revocation time stands.
+                        diesel::update(sessions::table.find(session_id).filter(sessions::revoked_at.is_null()))
+                            .set(sessions::revoked_at.eq(Some(*at)))
                             .execute(c)
                             .await?;
                     }

@@ -22,6 +22,8 @@ pub enum AuditAction {
     EmailVerified,
     /// An account was created through `POST /auth/register`.
     Registered,
+    /// A session was ended by its user.
+    Logout,
 }
 
 impl AuditAction {
@@ -33,6 +35,7 @@ impl AuditAction {
             Self::Signup => "auth.signup",
             Self::EmailVerified => "auth.email.verified",
             Self::Registered => "auth.user.registered",
+            Self::Logout => "auth.logout",
         }
     }
 }

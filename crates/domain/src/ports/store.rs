@@ -63,6 +63,13 @@ pub enum Change {
         /// Digest of the new token.
         digest: SecretDigest,
     },
+    /// Set `revoked_at` of a live session (a no-op for one already revoked or absent).
+    RevokeSession {
+        /// The session.
+        session_id: SessionId,
+        /// When.
+        at: Timestamp,
+    },
     /// Append an audit entry; its id is returned by the commit.
     AppendAudit(NewAuditEntry),
     /// Insert an in-app notification.

@@ -5,6 +5,7 @@ mod common;
 pub mod deliver_mail;
 pub mod login;
 pub mod login_history;
+pub mod logout;
 pub mod register;
 pub mod resend;
 pub mod sign_in_event;

@@ -15,7 +15,7 @@ use actix_web::{App, Resource, web};
 
 use self::client_ip::TrustedProxies;
 use self::handlers::{
-    docs, fallback, health, login, login_history, register, resend_verification, sign_in_log, verify_email,
+    docs, fallback, health, login, login_history, logout, register, resend_verification, sign_in_log, verify_email,
 };
 use crate::wiring::Service;
 
@@ -35,6 +35,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .service(resource("/auth/login").route(web::post().to(login::login)))
             .service(resource("/auth/log").route(web::post().to(sign_in_log::sign_in_log)))
+            .service(resource("/auth/logout").route(web::post().to(logout::logout)))
             .service(resource("/auth/login-history").route(web::get().to(login_history::login_history)))
             .service(resource("/openapi.json").route(web::get().to(docs::openapi_json))),
     )

@@ -61,6 +61,11 @@ impl State {
                     session.alert_token_hash = Some(digest);
                 }
             }
+            Change::RevokeSession { session_id, at } => {
+                if let Some(session) = self.sessions.iter_mut().find(|s| s.id == session_id && s.revoked_at.is_none()) {
+                    session.revoked_at = Some(at);
+                }
+            }
             Change::AppendAudit(entry) => {
                 self.next_audit_id += 1;
                 let id = self.next_audit_id;

@@ -256,3 +256,18 @@ async fn the_dummy_hash_is_a_valid_hash() {
     let dummy = h.hasher.dummy_hash();
     assert!(!h.hasher.verify(portcullis_domain::model::Password::new(PASSWORD), dummy).await.unwrap());
 }
+
+#[tokio::test]
+async fn logout_revokes_only_the_callers_session_and_is_audited() {
+    let (svc, h) = service();
+    seed_verified(&h, "laura@example.com").await;
+    let first = login_ok(&svc, "laura@example.com").await;
+    let second = login_ok(&svc, "laura@example.com").await;
+    let principal = svc.authenticate(&first.access_token).await.unwrap();
+    svc.logout(&principal, &ctx()).await.unwrap();
+    assert!(matches!(svc.authenticate(&first.access_token).await, Err(portcullis_domain::AuthError::Unauthorized)));
+    svc.authenticate(&second.access_token).await.unwrap();
+    let last = h.store.audit_entries().pop().unwrap();
+    assert_eq!(last.action, "auth.logout");
+    assert_eq!(last.metadata["session_id"], first.session_id.to_string());
+}

@@ -20,6 +20,7 @@ use crate::http::problem::ApiError;
         handlers::login::login,
         handlers::sign_in_log::sign_in_log,
         handlers::login_history::login_history,
+        handlers::logout::logout,
         handlers::health::live,
         handlers::health::ready,
     ),

@@ -5,6 +5,7 @@ pub mod fallback;
 pub mod health;
 pub mod login;
 pub mod login_history;
+pub mod logout;
 pub mod register;
 pub mod resend_verification;
 pub mod sign_in_log;
