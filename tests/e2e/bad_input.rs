@@ -1,9 +1,8 @@
-use portcullis_e2e::TestApp;
+use portcullis_e2e::{Backend, TestApp};
 use serde_json::json;
 
-#[actix_web::test]
-async fn bad_bodies_get_problem_json_never_500() {
-    let app = TestApp::spawn().await;
+async fn bad_bodies_get_problem_json_never_500(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     for path in
         ["/api/v1/auth/register", "/api/v1/auth/verify-email", "/api/v1/auth/resend-verification", "/api/v1/auth/login"]
     {
@@ -45,10 +44,11 @@ async fn bad_bodies_get_problem_json_never_500() {
     assert_eq!(r.status, 200);
 }
 
-#[actix_web::test]
-async fn unknown_paths_and_methods_are_problems_too() {
-    let app = TestApp::spawn().await;
+async fn unknown_paths_and_methods_are_problems_too(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     app.get("/api/v1/nothing-here", None).await.assert_problem(404, "NOT_FOUND");
     app.get("/api/v1/auth/login", None).await.assert_problem(405, "METHOD_NOT_ALLOWED");
     app.call("DELETE", "/api/v1/auth/register", None, None, &[]).await.assert_problem(405, "METHOD_NOT_ALLOWED");
 }
+
+portcullis_e2e::on_both_backends!(bad_bodies_get_problem_json_never_500, unknown_paths_and_methods_are_problems_too,);

@@ -1,9 +1,8 @@
-use portcullis_e2e::TestApp;
+use portcullis_e2e::{Backend, TestApp};
 use serde_json::json;
 
-#[actix_web::test]
-async fn history_is_own_newest_first_filtered_and_paged() {
-    let app = TestApp::spawn().await;
+async fn history_is_own_newest_first_filtered_and_paged(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let token = app.verified_login("h@example.com").await.body["access_token"].as_str().unwrap().to_owned();
     app.verified_login("other@example.com").await;
     for _ in 0..3 {
@@ -54,9 +53,8 @@ async fn history_is_own_newest_first_filtered_and_paged() {
     }
 }
 
-#[actix_web::test]
-async fn history_rejects_bad_queries_and_missing_tokens() {
-    let app = TestApp::spawn().await;
+async fn history_rejects_bad_queries_and_missing_tokens(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let token = app.verified_login("q@example.com").await.body["access_token"].as_str().unwrap().to_owned();
     for q in ["limit=0", "limit=101", "limit=ten", "offset=-1", "filter=sometimes"] {
         app.get(&format!("/api/v1/auth/login-history?{q}"), Some(&token)).await.assert_problem(400, "VALIDATION_ERROR");
@@ -68,12 +66,17 @@ async fn history_rejects_bad_queries_and_missing_tokens() {
         .assert_problem(401, "UNAUTHORIZED");
 }
 
-#[actix_web::test]
-async fn a_failing_store_gives_history_fetch_failed() {
-    let app = TestApp::spawn().await;
+async fn a_failing_store_gives_history_fetch_failed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let token = app.verified_login("x@example.com").await.body["access_token"].as_str().unwrap().to_owned();
-    app.sql("ALTER TABLE audit_log RENAME TO audit_log_gone");
+    app.sql_both("ALTER TABLE audit_log RENAME TO audit_log_gone").await;
     let r = app.get("/api/v1/auth/login-history", Some(&token)).await;
     r.assert_problem(500, "HISTORY_FETCH_FAILED");
     assert!(!r.text.contains("audit_log"), "internals leaked: {}", r.text);
 }
+
+portcullis_e2e::on_both_backends!(
+    history_is_own_newest_first_filtered_and_paged,
+    history_rejects_bad_queries_and_missing_tokens,
+    a_failing_store_gives_history_fetch_failed,
+);

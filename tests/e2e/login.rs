@@ -1,10 +1,9 @@
 use futures_util::future::join_all;
-use portcullis_e2e::{PASSWORD, TestApp};
+use portcullis_e2e::{Backend, PASSWORD, TestApp};
 use serde_json::json;
 
-#[actix_web::test]
-async fn login_success_has_the_documented_shape_and_alerts() {
-    let app = TestApp::spawn().await;
+async fn login_success_has_the_documented_shape_and_alerts(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let r = app.verified_login("laura@example.com").await;
     let b = &r.body;
     assert_eq!(b["status"], "success");
@@ -35,9 +34,8 @@ async fn login_success_has_the_documented_shape_and_alerts() {
     assert!(alert.to_lowercase().contains("password"));
 }
 
-#[actix_web::test]
-async fn wrong_and_unknown_get_one_answer() {
-    let app = TestApp::spawn().await;
+async fn wrong_and_unknown_get_one_answer(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     app.verified_login("k@example.com").await;
     let wrong = app.login("k@example.com", "wrong password entirely").await;
     let unknown = app.login("ghost@example.com", "wrong password entirely").await;
@@ -49,26 +47,24 @@ async fn wrong_and_unknown_get_one_answer() {
     app.login("k@example.com", "x").await.assert_problem(401, "INVALID_CREDENTIALS");
 }
 
-#[actix_web::test]
-async fn account_state_is_checked_only_after_a_right_password() {
-    let app = TestApp::spawn().await;
+async fn account_state_is_checked_only_after_a_right_password(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     app.verified_login("s@example.com").await;
-    for (sql, code) in [
-        ("UPDATE users SET status = 'deactivated'", "ACCOUNT_DEACTIVATED"),
-        ("UPDATE users SET status = 'suspended'", "ACCOUNT_SUSPENDED"),
-        ("UPDATE users SET deleted_at = 1", "ACCOUNT_DELETED"),
+    for (sqlite, postgres, code) in [
+        ("UPDATE users SET status = 'deactivated'", "UPDATE users SET status = 'deactivated'", "ACCOUNT_DEACTIVATED"),
+        ("UPDATE users SET status = 'suspended'", "UPDATE users SET status = 'suspended'", "ACCOUNT_SUSPENDED"),
+        ("UPDATE users SET deleted_at = 1", "UPDATE users SET deleted_at = now()", "ACCOUNT_DELETED"),
     ] {
-        app.sql(sql);
+        app.sql(sqlite, postgres).await;
         app.login("s@example.com", PASSWORD).await.assert_problem(403, code);
         // A wrong password still gets 401: state is never revealed without the password.
         app.login("s@example.com", "not the right one at all").await.assert_problem(401, "INVALID_CREDENTIALS");
-        app.sql("DELETE FROM rate_events");
+        app.sql_both("DELETE FROM rate_events").await;
     }
 }
 
-#[actix_web::test]
-async fn lockout_after_five_failures_with_retry_after() {
-    let app = TestApp::spawn().await;
+async fn lockout_after_five_failures_with_retry_after(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     app.verified_login("lock@example.com").await;
     for _ in 0..5 {
         app.login("lock@example.com", "wrong password entirely").await.assert_problem(401, "INVALID_CREDENTIALS");
@@ -84,9 +80,8 @@ async fn lockout_after_five_failures_with_retry_after() {
     app.login("ghost@example.com", "wrong password entirely").await.assert_problem(429, "LOGIN_ATTEMPTS_EXCEEDED");
 }
 
-#[actix_web::test]
-async fn lockout_holds_under_24_parallel_wrong_passwords() {
-    let app = TestApp::spawn().await;
+async fn lockout_holds_under_24_parallel_wrong_passwords(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let token = app.verified_login("par@example.com").await.body["access_token"].as_str().unwrap().to_owned();
     let body = json!({"email": "par@example.com", "password": "wrong password entirely"});
     let results = join_all((0..24).map(|_| app.post("/api/v1/auth/login", body.clone()))).await;
@@ -105,9 +100,8 @@ async fn lockout_holds_under_24_parallel_wrong_passwords() {
     assert_eq!(reasons.iter().filter(|r| **r == "too_many_attempts").count(), 19);
 }
 
-#[actix_web::test]
-async fn per_ip_limit_applies_to_unauthenticated_auth_calls() {
-    let app = TestApp::spawn_with(|s| {
+async fn per_ip_limit_applies_to_unauthenticated_auth_calls(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
         s.limits.requests_per_ip_per_minute = 3;
         s.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
     })
@@ -138,9 +132,8 @@ async fn per_ip_limit_applies_to_unauthenticated_auth_calls() {
         .assert_problem(400, "VALIDATION_ERROR");
 }
 
-#[actix_web::test]
-async fn forged_forwarded_for_from_an_untrusted_peer_is_ignored() {
-    let app = TestApp::spawn().await; // no trusted proxies
+async fn forged_forwarded_for_from_an_untrusted_peer_is_ignored(backend: Backend) {
+    let app = TestApp::spawn(backend).await; // no trusted proxies
     let token = app.verified_login("f@example.com").await.body["access_token"].as_str().unwrap().to_owned();
     app.call(
         "POST",
@@ -154,24 +147,22 @@ async fn forged_forwarded_for_from_an_untrusted_peer_is_ignored() {
     assert_eq!(h.body["data"]["history"][0]["ip_address"], "127.0.0.1");
 }
 
-#[actix_web::test]
-async fn revocation_and_suspension_act_on_the_next_request() {
-    let app = TestApp::spawn().await;
+async fn revocation_and_suspension_act_on_the_next_request(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let token = app.verified_login("rv@example.com").await.body["access_token"].as_str().unwrap().to_owned();
     assert_eq!(app.get("/api/v1/auth/login-history", Some(&token)).await.status, 200);
-    app.sql("UPDATE users SET status = 'suspended'");
+    app.sql_both("UPDATE users SET status = 'suspended'").await;
     app.get("/api/v1/auth/login-history", Some(&token)).await.assert_problem(401, "UNAUTHORIZED");
-    app.sql("UPDATE users SET status = 'active'");
+    app.sql_both("UPDATE users SET status = 'active'").await;
     assert_eq!(app.get("/api/v1/auth/login-history", Some(&token)).await.status, 200);
-    app.sql("UPDATE sessions SET revoked_at = 1");
+    app.sql("UPDATE sessions SET revoked_at = 1", "UPDATE sessions SET revoked_at = now()").await;
     let r = app.get("/api/v1/auth/login-history", Some(&token)).await;
     r.assert_problem(401, "UNAUTHORIZED");
     assert_eq!(r.header("www-authenticate").as_deref(), Some("Bearer"));
 }
 
-#[actix_web::test]
-async fn a_saturated_hashing_pool_answers_503_not_an_endless_queue() {
-    let app = TestApp::spawn_with(|s| {
+async fn a_saturated_hashing_pool_answers_503_not_an_endless_queue(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
         s.passwords.hash_workers = 1;
         s.passwords.hash_queue = 1;
     })
@@ -187,12 +178,24 @@ async fn a_saturated_hashing_pool_answers_503_not_an_endless_queue() {
     assert!(results.iter().all(|r| [401, 429, 503].contains(&r.status)), "{results:?}");
 }
 
-#[actix_web::test]
-async fn logout_revokes_the_session_at_once() {
-    let app = TestApp::spawn().await;
+async fn logout_revokes_the_session_at_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let token = app.verified_login("out@example.com").await.body["access_token"].as_str().unwrap().to_owned();
     let r = app.call("POST", "/api/v1/auth/logout", None, Some(&token), &[]).await;
     assert_eq!((r.status, &r.body), (200, &json!({"success": true})));
     app.get("/api/v1/auth/login-history", Some(&token)).await.assert_problem(401, "UNAUTHORIZED");
     app.call("POST", "/api/v1/auth/logout", None, Some(&token), &[]).await.assert_problem(401, "UNAUTHORIZED");
 }
+
+portcullis_e2e::on_both_backends!(
+    login_success_has_the_documented_shape_and_alerts,
+    wrong_and_unknown_get_one_answer,
+    account_state_is_checked_only_after_a_right_password,
+    lockout_after_five_failures_with_retry_after,
+    lockout_holds_under_24_parallel_wrong_passwords,
+    per_ip_limit_applies_to_unauthenticated_auth_calls,
+    forged_forwarded_for_from_an_untrusted_peer_is_ignored,
+    revocation_and_suspension_act_on_the_next_request,
+    a_saturated_hashing_pool_answers_503_not_an_endless_queue,
+    logout_revokes_the_session_at_once,
+);

@@ -1,8 +1,7 @@
-use portcullis_e2e::TestApp;
+use portcullis_e2e::{Backend, TestApp};
 
-#[actix_web::test]
-async fn health_openapi_and_docs() {
-    let app = TestApp::spawn().await;
+async fn health_openapi_and_docs(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     assert_eq!(app.get("/health/live", None).await.status, 200);
     assert_eq!(app.get("/health/ready", None).await.status, 200);
     let doc = app.get("/api/v1/openapi.json", None).await;
@@ -25,11 +24,12 @@ async fn health_openapi_and_docs() {
     assert!(docs.text.contains("/api/v1/openapi.json"));
 }
 
-#[actix_web::test]
-async fn every_response_carries_a_request_id() {
-    let app = TestApp::spawn().await;
+async fn every_response_carries_a_request_id(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let r = app.get("/health/live", None).await;
     assert_eq!(r.header("x-request-id").map(|v| v.len()), Some(36));
     let r = app.call("GET", "/health/live", None, None, &[("X-Request-Id", "trace-me-123")]).await;
     assert_eq!(r.header("x-request-id").as_deref(), Some("trace-me-123"));
 }
+
+portcullis_e2e::on_both_backends!(health_openapi_and_docs, every_response_carries_a_request_id,);

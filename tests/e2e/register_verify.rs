@@ -1,17 +1,16 @@
 use futures_util::future::join_all;
-use portcullis_e2e::{PASSWORD, TestApp, code_in};
+use portcullis_e2e::{Backend, PASSWORD, TestApp, code_in};
 use serde_json::json;
 
-#[actix_web::test]
-async fn register_answers_the_same_for_new_and_taken_addresses() {
-    let app = TestApp::spawn().await;
+async fn register_answers_the_same_for_new_and_taken_addresses(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let first = app.register("Laura@Example.com", PASSWORD).await;
     assert_eq!(first.status, 201);
     assert_eq!(first.body["status"], "success");
     assert_eq!(first.body["data"]["email"], "laura@example.com");
     assert!(first.body["message"].is_string());
     // Mail to one address is limited to one a minute; let that minute pass.
-    app.sql("UPDATE rate_events SET at = at - 61000");
+    app.age_rate_events(61).await;
     let again = app.register("laura@example.com", PASSWORD).await;
     assert_eq!((again.status, &again.body), (201, &first.body));
 
@@ -27,11 +26,10 @@ async fn register_answers_the_same_for_new_and_taken_addresses() {
     assert_eq!(r.body, json!({"status": "success", "message": "Email verified successfully."}));
 }
 
-#[actix_web::test]
-async fn registering_a_verified_address_warns_its_owner_and_changes_nothing() {
-    let app = TestApp::spawn().await;
+async fn registering_a_verified_address_warns_its_owner_and_changes_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     app.verified_login("owner@example.com").await;
-    app.sql("UPDATE rate_events SET at = at - 61000");
+    app.age_rate_events(61).await;
     let r = app.register("owner@example.com", "another long passphrase here").await;
     assert_eq!(r.status, 201);
     let mails = app.mails_to("owner@example.com", 3).await;
@@ -43,9 +41,8 @@ async fn registering_a_verified_address_warns_its_owner_and_changes_nothing() {
     app.login("owner@example.com", "another long passphrase here").await.assert_problem(401, "INVALID_CREDENTIALS");
 }
 
-#[actix_web::test]
-async fn register_validation_names_every_bad_field() {
-    let app = TestApp::spawn().await;
+async fn register_validation_names_every_bad_field(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let r = app.post("/api/v1/auth/register", json!({"name": "", "email": "nope", "password": "short"})).await;
     r.assert_problem(400, "VALIDATION_ERROR");
     let fields: Vec<&str> = r.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
@@ -70,9 +67,8 @@ async fn register_validation_names_every_bad_field() {
     assert_eq!(r.body["errors"][0]["field"], "name");
 }
 
-#[actix_web::test]
-async fn verification_code_rules() {
-    let app = TestApp::spawn().await;
+async fn verification_code_rules(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     app.register("v@example.com", PASSWORD).await;
     let code = app.code("v@example.com", 1).await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
@@ -92,9 +88,8 @@ async fn verification_code_rules() {
     verify(code).await.assert_problem(400, "INVALID_CODE");
 }
 
-#[actix_web::test]
-async fn a_code_is_burned_after_five_wrong_tries() {
-    let app = TestApp::spawn().await;
+async fn a_code_is_burned_after_five_wrong_tries(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     app.register("b@example.com", PASSWORD).await;
     let code = app.code("b@example.com", 1).await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
@@ -108,20 +103,18 @@ async fn a_code_is_burned_after_five_wrong_tries() {
         .assert_problem(400, "CODE_ATTEMPTS_EXCEEDED");
 }
 
-#[actix_web::test]
-async fn an_expired_code_is_refused() {
-    let app = TestApp::spawn().await;
+async fn an_expired_code_is_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     app.register("e@example.com", PASSWORD).await;
     let code = app.code("e@example.com", 1).await;
-    app.sql("UPDATE verification_codes SET expires_at = 0");
+    app.sql("UPDATE verification_codes SET expires_at = 0", "UPDATE verification_codes SET expires_at = 'epoch'").await;
     app.post("/api/v1/auth/verify-email", json!({"email": "e@example.com", "code": code}))
         .await
         .assert_problem(400, "CODE_EXPIRED");
 }
 
-#[actix_web::test]
-async fn sixteen_parallel_uses_of_one_code_succeed_exactly_once() {
-    let app = TestApp::spawn().await;
+async fn sixteen_parallel_uses_of_one_code_succeed_exactly_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     app.register("p@example.com", PASSWORD).await;
     let code = app.code("p@example.com", 1).await;
     let body = json!({"email": "p@example.com", "code": code});
@@ -134,9 +127,8 @@ async fn sixteen_parallel_uses_of_one_code_succeed_exactly_once() {
     }
 }
 
-#[actix_web::test]
-async fn resend_is_silent_and_limited_per_address() {
-    let app = TestApp::spawn().await;
+async fn resend_is_silent_and_limited_per_address(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     app.register("r@example.com", PASSWORD).await;
     let first = app.code("r@example.com", 1).await;
     // The registration mail used the address's one-per-minute allowance.
@@ -151,7 +143,7 @@ async fn resend_is_silent_and_limited_per_address() {
     assert!(again.header("retry-after").unwrap().parse::<u64>().unwrap() >= 1);
 
     // Once the minute has passed (moved back in the store), a new code replaces the old.
-    app.sql("UPDATE rate_events SET at = at - 61000");
+    app.age_rate_events(61).await;
     assert_eq!(app.post("/api/v1/auth/resend-verification", json!({"email": "r@example.com"})).await.status, 200);
     let second = app.code("r@example.com", 2).await;
     if first != second {
@@ -165,3 +157,14 @@ async fn resend_is_silent_and_limited_per_address() {
     );
     assert!(app.sink.messages().iter().all(|m| !m.to.iter().any(|r| r.contains("nobody@"))));
 }
+
+portcullis_e2e::on_both_backends!(
+    register_answers_the_same_for_new_and_taken_addresses,
+    registering_a_verified_address_warns_its_owner_and_changes_nothing,
+    register_validation_names_every_bad_field,
+    verification_code_rules,
+    a_code_is_burned_after_five_wrong_tries,
+    an_expired_code_is_refused,
+    sixteen_parallel_uses_of_one_code_succeed_exactly_once,
+    resend_is_silent_and_limited_per_address,
+);

@@ -1,9 +1,8 @@
-use portcullis_e2e::{PASSWORD, TestApp, logs};
+use portcullis_e2e::{Backend, PASSWORD, TestApp, logs};
 use serde_json::json;
 
-#[actix_web::test]
-async fn no_password_code_or_token_reaches_the_logs() {
-    let app = TestApp::spawn().await;
+async fn no_password_code_or_token_reaches_the_logs(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let unusual = "unusual secret phrase 7f3a9c";
     app.register("log@example.com", unusual).await;
     let code = app.code("log@example.com", 1).await;
@@ -32,3 +31,5 @@ async fn no_password_code_or_token_reaches_the_logs() {
         assert!(!logs::contains_number(&logs, secret), "a secret reached the logs: {secret}");
     }
 }
+
+portcullis_e2e::on_both_backends!(no_password_code_or_token_reaches_the_logs,);

@@ -1,9 +1,8 @@
-use portcullis_e2e::TestApp;
+use portcullis_e2e::{Backend, TestApp};
 use serde_json::json;
 
-#[actix_web::test]
-async fn client_reported_login_is_audited_and_alerted() {
-    let app = TestApp::spawn().await;
+async fn client_reported_login_is_audited_and_alerted(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let token = app.verified_login("c@example.com").await.body["access_token"].as_str().unwrap().to_owned();
     let r = app
         .call(
@@ -32,9 +31,8 @@ async fn client_reported_login_is_audited_and_alerted() {
     assert_eq!(app.mails_to("c@example.com", 4).await.len(), 3, "signup sends no alert");
 }
 
-#[actix_web::test]
-async fn sign_in_log_refuses_bad_bodies_tokens_and_floods() {
-    let app = TestApp::spawn().await;
+async fn sign_in_log_refuses_bad_bodies_tokens_and_floods(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let token = app.verified_login("d@example.com").await.body["access_token"].as_str().unwrap().to_owned();
     app.call("POST", "/api/v1/auth/log", Some(json!({"event": "login"})), None, &[])
         .await
@@ -49,18 +47,26 @@ async fn sign_in_log_refuses_bad_bodies_tokens_and_floods() {
     assert_eq!(r.body["errors"][0]["field"], "event");
     let r = post(json!({"event": "signup", "fingerprint": "f".repeat(257)}), &token).await;
     assert_eq!(r.body["errors"][0]["field"], "fingerprint");
+    let r = post(json!({"event": "signup", "fingerprint": "a\u{0}b"}), &token).await;
+    r.assert_problem(400, "VALIDATION_ERROR");
+    assert_eq!(r.body["errors"][0]["field"], "fingerprint");
     for _ in 0..20 {
         assert_eq!(post(json!({"event": "signup"}), &token).await.status, 200);
     }
     post(json!({"event": "signup"}), &token).await.assert_problem(429, "RATE_LIMIT_EXCEEDED");
 }
 
-#[actix_web::test]
-async fn a_storage_failure_answers_success_false_and_keeps_the_session() {
-    let app = TestApp::spawn().await;
+async fn a_storage_failure_answers_success_false_and_keeps_the_session(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let token = app.verified_login("z@example.com").await.body["access_token"].as_str().unwrap().to_owned();
-    app.sql("ALTER TABLE notifications RENAME TO notifications_gone");
+    app.sql_both("ALTER TABLE notifications RENAME TO notifications_gone").await;
     let r = app.call("POST", "/api/v1/auth/log", Some(json!({"event": "login"})), Some(&token), &[]).await;
     assert_eq!((r.status, &r.body), (200, &json!({"success": false})));
     assert_eq!(app.get("/api/v1/auth/login-history", Some(&token)).await.status, 200);
 }
+
+portcullis_e2e::on_both_backends!(
+    client_reported_login_is_audited_and_alerted,
+    sign_in_log_refuses_bad_bodies_tokens_and_floods,
+    a_storage_failure_answers_success_false_and_keeps_the_session,
+);

@@ -1,17 +1,23 @@
 //! Harness for the end-to-end tests: [`TestApp`] runs the real `portcullis` application on a
-//! free port with a fresh SQLite file, fresh keys and a real SMTP server inside the test.
+//! free port with a fresh database (a SQLite file, or a PostgreSQL database of its own), fresh
+//! keys and a real SMTP server inside the test.
 
+pub mod backend;
 pub mod logs;
+pub mod proxy;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use awc::Client;
 use awc::http::header::HeaderMap;
-use diesel::{Connection, RunQueryDsl, SqliteConnection};
 use portcullis_mailer_lettre::test_sink::SmtpSink;
 use portcullis_server::{Application, Settings};
+use portcullis_store_diesel::test_db::TestDatabase;
 use serde_json::{Value, json};
 use tempfile::TempDir;
+
+pub use backend::Backend;
 
 /// A password that satisfies the default policy.
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -20,10 +26,14 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`
     pub base: String,
-    /// Holds the database, keys and mail files; removed on drop.
-    pub dir: TempDir,
+    /// The store behind it.
+    pub backend: Backend,
+    /// Holds the SQLite file, keys and mail files; removed when the last instance is dropped.
+    pub dir: Arc<TempDir>,
+    /// The PostgreSQL database, dropped when the last instance is dropped.
+    pub db: Option<Arc<TestDatabase>>,
     /// The SMTP server the app delivers to.
-    pub sink: SmtpSink,
+    pub sink: Arc<SmtpSink>,
     /// The settings the app was built from.
     pub settings: Settings,
     client: Client,
@@ -71,21 +81,30 @@ impl Resp {
 }
 
 impl TestApp {
-    /// Starts an app with test defaults.
-    pub async fn spawn() -> Self {
-        Self::spawn_with(|_| {}).await
+    /// Starts an app with test defaults on `backend`.
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
     }
 
-    /// Starts an app after `configure` adjusts the test defaults.
-    pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
+    /// Starts an app on `backend` after `configure` adjusts the test defaults.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Self {
         logs::capture();
-        let dir = tempfile::tempdir().expect("temp dir");
-        let sink = SmtpSink::start().await.expect("smtp sink");
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let sink = Arc::new(SmtpSink::start().await.expect("smtp sink"));
+        let db = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                Some(Arc::new(TestDatabase::create().await.expect("PostgreSQL checked by the test macro")))
+            }
+        };
         let mut s = Settings::default();
         s.server.addr = "127.0.0.1:0".parse().expect("addr");
         s.server.workers = 2;
         s.server.public_url = "http://portcullis.test".to_owned();
-        s.database.url = format!("sqlite://{}", dir.path().join("portcullis.db").display());
+        s.database.url = match &db {
+            Some(db) => db.url().to_owned(),
+            None => format!("sqlite://{}", dir.path().join("portcullis.db").display()),
+        };
         s.mailer.transport = "smtp".to_owned();
         s.mailer.smtp_url = sink.url();
         s.mailer.dir = dir.path().join("mail");
@@ -94,11 +113,33 @@ impl TestApp {
         s.tokens.hash_key_file = dir.path().join("hash.key");
         s.passwords.hash_workers = 2;
         configure(&mut s);
-        let app = Application::build(&s).await.expect("application builds");
+        Self::start(backend, dir, db, sink, s).await
+    }
+
+    /// Another instance on the same database, keys and mail server, as a second server
+    /// behind a load balancer would be.
+    pub async fn another_instance(&self) -> Self {
+        Self::start(self.backend, self.dir.clone(), self.db.clone(), self.sink.clone(), self.settings.clone()).await
+    }
+
+    /// Another instance on the same keys and mail server with other settings (for example
+    /// another database URL reaching the same database through a proxy).
+    pub async fn with_settings(&self, settings: Settings) -> Self {
+        Self::start(self.backend, self.dir.clone(), self.db.clone(), self.sink.clone(), settings).await
+    }
+
+    async fn start(
+        backend: Backend,
+        dir: Arc<TempDir>,
+        db: Option<Arc<TestDatabase>>,
+        sink: Arc<SmtpSink>,
+        settings: Settings,
+    ) -> Self {
+        let app = Application::build(&settings).await.expect("application builds");
         let base = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
         let client = Client::builder().timeout(Duration::from_secs(30)).finish();
-        Self { base, dir, sink, settings: s, client }
+        Self { base, backend, dir, db, sink, settings, client }
     }
 
     /// Sends a request with an optional JSON body and bearer token.
@@ -190,12 +231,31 @@ impl TestApp {
         r
     }
 
-    /// Runs SQL on the app's database, as an operator or a fault would.
-    pub fn sql(&self, statement: &str) {
-        let path = self.dir.path().join("portcullis.db");
-        let mut conn = SqliteConnection::establish(&path.display().to_string()).expect("open sqlite");
-        diesel::sql_query("PRAGMA busy_timeout = 5000").execute(&mut conn).expect("pragma");
-        diesel::sql_query(statement).execute(&mut conn).expect("sql runs");
+    /// Runs SQL on the app's database, as an operator or a fault would: `sqlite` on SQLite,
+    /// `postgres` on PostgreSQL (times are integer milliseconds in one, timestamptz in the other).
+    pub async fn sql(&self, sqlite: &str, postgres: &str) {
+        match &self.db {
+            None => {
+                // Off the test's thread: the app's mail worker runs on this current-thread
+                // runtime, and blocking it while the worker holds a write transaction would
+                // wait for ourselves.
+                let (path, statement) = (self.dir.path().join("portcullis.db"), sqlite.to_owned());
+                tokio::task::spawn_blocking(move || backend::sqlite_exec(&path, &statement)).await.expect("sql task");
+            }
+            Some(db) => backend::postgres_exec(db.url(), postgres).await,
+        }
+    }
+
+    /// The same statement on either backend.
+    pub async fn sql_both(&self, statement: &str) {
+        self.sql(statement, statement).await;
+    }
+
+    /// Moves every rate-limit event `secs` into the past, as if that time had passed.
+    pub async fn age_rate_events(&self, secs: u64) {
+        let sqlite = format!("UPDATE rate_events SET at = at - {}", secs * 1000);
+        let postgres = format!("UPDATE rate_events SET at = at - interval '{secs} seconds'");
+        self.sql(&sqlite, &postgres).await;
     }
 }
 

@@ -6,19 +6,21 @@ use portcullis_domain::model::{CodeId, CodePurpose, StoredCode, UserId};
 use portcullis_domain::ports::{CodeRepository, StoreError};
 
 use crate::DieselStore;
+use crate::detached::with_conn;
 use crate::error::DbError;
-use crate::pool::with_conn;
 use crate::rows::{CodeRow, count_to_db};
 use crate::schema::verification_codes as codes;
+use crate::sql_types::DbUuid;
 
 impl CodeRepository for DieselStore {
     async fn active_code(&self, user_id: UserId, purpose: CodePurpose) -> Result<Option<StoredCode>, StoreError> {
         let row = with_conn!(self, |c| {
             Ok(codes::table
-                .filter(codes::user_id.eq(user_id.to_string()))
+                .filter(codes::user_id.eq(DbUuid::from(user_id)))
                 .filter(codes::purpose.eq(purpose.as_str()))
                 .filter(codes::consumed_at.is_null())
-                // UUIDv7 text sorts by creation too, so the id breaks same-millisecond ties.
+                // UUIDv7 sorts by creation too (as text and as uuid), so the id breaks
+                // same-millisecond ties.
                 .order((codes::created_at.desc(), codes::id.desc()))
                 .select(CodeRow::as_select())
                 .first(c)
@@ -34,7 +36,7 @@ impl CodeRepository for DieselStore {
         let attempts: Option<i32> = with_conn!(self, |c| {
             Ok(diesel::update(
                 codes::table
-                    .find(id.to_string())
+                    .find(DbUuid::from(id))
                     .filter(codes::consumed_at.is_null())
                     .filter(codes::attempts.lt(count_to_db(max_attempts))),
             )

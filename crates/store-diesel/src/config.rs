@@ -8,12 +8,16 @@ use crate::error::DbError;
 /// How to reach the database and how long to wait for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DbConfig {
-    /// `sqlite://data/portcullis.db`, `sqlite:relative/or/absolute.db` or a plain path.
-    /// The parent directory and the file are created when missing.
+    /// `postgres://user:password@host:5432/db` (or `postgresql://`, with tokio-postgres'
+    /// parameters such as `?connect_timeout=2`), or for SQLite
+    /// `sqlite://data/portcullis.db`, `sqlite:relative/or/absolute.db` or a plain path, whose
+    /// parent directory and file are created when missing.
     pub url: String,
-    /// Pool size (at least 1 is used). SQLite serialises writers anyway, so a few suffice.
+    /// Pool size (at least 1 is used). SQLite serialises writers anyway, so a few suffice;
+    /// on PostgreSQL every instance holds up to this many server connections.
     pub max_connections: usize,
-    /// Longest wait for a pooled connection before answering `Unavailable`.
+    /// Longest wait for a pooled connection before answering `Unavailable`. On PostgreSQL it
+    /// also bounds opening a new connection and verifying an idle one.
     pub acquire_timeout: Duration,
     /// Longest run of one store operation (after checkout) before answering `Unavailable`.
     pub query_timeout: Duration,
@@ -38,6 +42,8 @@ impl DbConfig {
 pub(crate) enum Target {
     /// A SQLite file.
     Sqlite(PathBuf),
+    /// A PostgreSQL URL, already checked to parse.
+    Postgres(String),
 }
 
 impl Target {
@@ -45,7 +51,10 @@ impl Target {
     pub(crate) fn parse(url: &str) -> Result<Self, DbError> {
         let url = url.trim();
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Err(DbError::Config("PostgreSQL is not supported yet".to_owned()));
+            // Parsed here so a typo is a configuration error, not an unreachable database.
+            url.parse::<tokio_postgres::Config>()
+                .map_err(|e| DbError::Config(format!("invalid PostgreSQL URL: {e}")))?;
+            return Ok(Self::Postgres(url.to_owned()));
         }
         // `sqlite:///abs.db` keeps its leading slash after the `sqlite://` prefix goes.
         let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
@@ -80,8 +89,15 @@ mod tests {
 
     #[test]
     fn refuses_what_cannot_work() {
-        for bad in ["", "sqlite://", "sqlite::memory:", ":memory:", "file:x.db?mode=memory", "postgres://db/p"] {
+        for bad in ["", "sqlite://", "sqlite::memory:", ":memory:", "file:x.db?mode=memory", "postgres://h/p?bogus=1"] {
             assert!(Target::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn accepts_postgres_urls() {
+        for url in ["postgres://postgres@127.0.0.1:5432/p", "postgresql://u:pw@db/p?connect_timeout=2"] {
+            assert_eq!(Target::parse(url).unwrap(), Target::Postgres(url.to_owned()));
         }
     }
 }

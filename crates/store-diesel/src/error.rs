@@ -2,9 +2,11 @@
 //! place where driver errors are classified (STYLE item 12).
 //!
 //! Unavailable means "retry later": the pool could not hand out a connection in time, a query
-//! outlived its budget, the file could not be opened, or SQLite stayed locked past
-//! `busy_timeout`. Everything else that is not a contract outcome (`DuplicateEmail`,
-//! `Conflict`) is `Other`.
+//! outlived its budget, the file could not be opened, SQLite stayed locked past
+//! `busy_timeout`, or the PostgreSQL server could not be reached, closed or reset the
+//! connection, is shutting down (`57P01`, `57P02`, `57P03`) or has no connection slot left
+//! (`53300`). Everything else that is not a contract outcome (`DuplicateEmail`, `Conflict`) is
+//! `Other`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -47,6 +49,9 @@ pub(crate) enum DbError {
     /// A statement failed.
     #[error("query failed")]
     Query(#[from] QueryError),
+    /// A statement failed and its connection is gone (PostgreSQL: the server closed it).
+    #[error("lost the database connection")]
+    Lost(#[source] QueryError),
     /// Running the embedded migrations failed.
     #[error("migrations failed")]
     Migration(#[source] BoxError),
@@ -76,7 +81,7 @@ impl DbError {
     /// True when retrying later may succeed.
     fn is_unavailable(&self) -> bool {
         match self {
-            Self::TimedOut { .. } | Self::Pool(_) | Self::Connect(_) | Self::Directory { .. } => true,
+            Self::TimedOut { .. } | Self::Pool(_) | Self::Connect(_) | Self::Directory { .. } | Self::Lost(_) => true,
             Self::Query(e) => query_unavailable(e),
             Self::Migration(e) => migration_unavailable(e.as_ref()),
             _ => false,
@@ -106,13 +111,32 @@ const SQLITE_UNAVAILABLE: &[&str] = &[
     "database or disk is full",
 ];
 
+/// PostgreSQL's messages for the SQLSTATEs that mean "the server is going away or full"
+/// (`57P01` admin shutdown, `57P02` crash shutdown, `57P03` cannot connect now, `53300` too many
+/// connections). diesel passes no SQLSTATE on, so the (English) message is what is left; the
+/// pool also treats any error after which the connection is closed as unavailability, so
+/// servers with translated messages are covered too (see `backend::postgres::settle`).
+const POSTGRES_UNAVAILABLE: &[&str] = &[
+    "terminating connection due to administrator command",
+    "terminating connection because of crash of another server process",
+    "the database system is shutting down",
+    "the database system is starting up",
+    "the database system is in recovery mode",
+    "sorry, too many clients already",
+    "remaining connection slots are reserved",
+];
+
 /// Whether a statement failed because the database could not be reached or was busy.
+/// tokio-postgres reports refused, reset and closed connections without a SQLSTATE, which
+/// diesel-async turns into `UnableToSendCommand`.
 pub(crate) fn query_unavailable(e: &QueryError) -> bool {
     match e {
         QueryError::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, _) => {
             true
         }
-        QueryError::DatabaseError(_, info) => SQLITE_UNAVAILABLE.iter().any(|m| info.message().contains(m)),
+        QueryError::DatabaseError(_, info) => {
+            SQLITE_UNAVAILABLE.iter().chain(POSTGRES_UNAVAILABLE).any(|m| info.message().contains(m))
+        }
         _ => false,
     }
 }
@@ -127,7 +151,7 @@ fn migration_unavailable(e: &(dyn std::error::Error + Send + Sync + 'static)) ->
     // diesel_migrations wraps statement errors in a private type with no `source()`; its
     // message quotes SQLite's, so match on that.
     let text = e.to_string();
-    SQLITE_UNAVAILABLE.iter().any(|m| text.contains(m))
+    SQLITE_UNAVAILABLE.iter().chain(POSTGRES_UNAVAILABLE).any(|m| text.contains(m))
 }
 
 /// Whether an insert into `users` failed on the email's uniqueness (not on the id's).
@@ -161,6 +185,18 @@ mod tests {
         assert!(matches!(e, StoreError::Unavailable(_)));
         let e = StoreError::from(DbError::Pool("closed".into()));
         assert!(matches!(e, StoreError::Unavailable(_)));
+    }
+
+    #[test]
+    fn postgres_going_away_is_unavailable() {
+        for message in ["terminating connection due to administrator command", "sorry, too many clients already"] {
+            let e = StoreError::from(db_error(DatabaseErrorKind::Unknown, message));
+            assert!(matches!(e, StoreError::Unavailable(_)), "{message}: {e:?}");
+        }
+        let lost = DbError::Lost(QueryError::DatabaseError(DatabaseErrorKind::Unknown, Box::new("x".to_owned())));
+        assert!(matches!(StoreError::from(lost), StoreError::Unavailable(_)));
+        let closed = db_error(DatabaseErrorKind::UnableToSendCommand, "connection closed");
+        assert!(matches!(StoreError::from(closed), StoreError::Unavailable(_)));
     }
 
     #[test]

@@ -1,8 +1,10 @@
 #![doc = include_str!("../README.md")]
 
 mod audit;
+mod backend;
 mod codes;
 mod config;
+mod detached;
 mod error;
 mod outbox;
 mod pool;
@@ -10,6 +12,9 @@ mod rate_limit;
 mod rows;
 mod schema;
 mod sessions;
+mod sql_types;
+#[cfg(feature = "test-db")]
+pub mod test_db;
 mod unit_of_work;
 mod users;
 

@@ -9,30 +9,35 @@ use portcullis_domain::model::{MailId, OutgoingMail, Timestamp};
 use portcullis_domain::ports::{MailOutbox, StoreError};
 
 use crate::DieselStore;
-use crate::pool::{with_conn, write_tx};
+use crate::detached::{with_conn, write_tx};
 use crate::rows::MailRow;
 use crate::schema::mail_outbox as outbox;
+use crate::sql_types::{DbTime, DbUuid};
 
 impl MailOutbox for DieselStore {
     async fn claim_mail(&self, now: Timestamp, lease: Duration, limit: u32) -> Result<Vec<OutgoingMail>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let now = now.unix_millis();
-        let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+        let until = DbTime(now.plus(lease));
+        let now = DbTime(now);
         // Select and lease in one write transaction, so two workers cannot both see a message
-        // as free. (PostgreSQL will add `FOR UPDATE SKIP LOCKED` to the select.)
-        let rows: Vec<MailRow> = write_tx!(self, |c| {
-            let due: Vec<MailRow> = outbox::table
-                .filter(outbox::next_attempt_at.le(now))
-                .filter(outbox::locked_until.is_null().or(outbox::locked_until.le(now)))
-                .order((outbox::next_attempt_at.asc(), outbox::created_at.asc(), outbox::id.asc()))
-                .limit(i64::from(limit))
-                .select(MailRow::as_select())
-                .load(c)
-                .await?;
+        // as free: SQLite's `BEGIN IMMEDIATE` admits one claimer at a time; on PostgreSQL the
+        // selected rows stay locked until the lease is committed, and other instances' workers
+        // skip them (`FOR UPDATE SKIP LOCKED`) rather than wait and take them too.
+        let rows: Vec<MailRow> = write_tx!(self, |c, db| {
+            let due: Vec<MailRow> = db::skip_locked!(
+                outbox::table
+                    .filter(outbox::next_attempt_at.le(now))
+                    .filter(outbox::locked_until.is_null().or(outbox::locked_until.le(now)))
+                    .order((outbox::next_attempt_at.asc(), outbox::created_at.asc(), outbox::id.asc()))
+                    .limit(i64::from(limit))
+                    .select(MailRow::as_select())
+            )
+            .load(c)
+            .await?;
             if !due.is_empty() {
-                let ids: Vec<&str> = due.iter().map(|m| m.id.as_str()).collect();
+                let ids: Vec<DbUuid> = due.iter().map(|m| m.id).collect();
                 diesel::update(outbox::table.filter(outbox::id.eq_any(ids)))
                     .set(outbox::locked_until.eq(Some(until)))
                     .execute(c)
@@ -46,7 +51,7 @@ impl MailOutbox for DieselStore {
     async fn mail_sent(&self, id: MailId) -> Result<(), StoreError> {
         // Deleted, not flagged: the body may hold a one-time code.
         with_conn!(self, |c| {
-            diesel::delete(outbox::table.find(id.to_string())).execute(c).await?;
+            diesel::delete(outbox::table.find(DbUuid::from(id))).execute(c).await?;
             Ok(())
         })?;
         Ok(())
@@ -54,11 +59,11 @@ impl MailOutbox for DieselStore {
 
     async fn mail_failed(&self, id: MailId, next_attempt_at: Timestamp) -> Result<(), StoreError> {
         with_conn!(self, |c| {
-            diesel::update(outbox::table.find(id.to_string()))
+            diesel::update(outbox::table.find(DbUuid::from(id)))
                 .set((
                     outbox::attempts.eq(outbox::attempts + 1),
-                    outbox::next_attempt_at.eq(next_attempt_at.unix_millis()),
-                    outbox::locked_until.eq(None::<i64>),
+                    outbox::next_attempt_at.eq(DbTime(next_attempt_at)),
+                    outbox::locked_until.eq(None::<DbTime>),
                 ))
                 .execute(c)
                 .await?;

@@ -1,102 +1,125 @@
-//! The diesel view of `migrations/sqlite`, kept by hand. The integration tests exercise every
-//! column, so a mismatch with the SQL fails them.
-//!
-//! Only portable SQL types are used (`Text`, `BigInt`, `Integer`, `Binary`, `Bool`), so the
-//! same definitions will describe the PostgreSQL migration too.
+//! The diesel view of both migration sets (`migrations/sqlite`, `migrations/postgres`), kept
+//! by hand. One schema serves both backends: the columns whose storage differs use the
+//! portable SQL types of [`crate::sql_types`] (`uuid`/`timestamptz`/`jsonb`/`inet` on
+//! PostgreSQL, TEXT/BIGINT on SQLite); the rest (`Text`, `BigInt`, `Integer`, `Binary`,
+//! `Bool`) mean the same on both. The integration tests exercise every column on both
+//! backends, so a mismatch with either SQL fails them. (In each `table!`, the explicit import
+//! of those types shadows diesel's same-named ones from the glob.)
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{IpAddress, Jsonb, UtcMillis, Uuid};
+
     users (id) {
-        id -> Text,
+        id -> Uuid,
         name -> Text,
         email -> Text,
         password_hash -> Text,
         profile_picture -> Nullable<Text>,
         status -> Text,
-        email_verified_at -> Nullable<BigInt>,
-        created_at -> BigInt,
-        updated_at -> BigInt,
-        deleted_at -> Nullable<BigInt>,
+        email_verified_at -> Nullable<UtcMillis>,
+        created_at -> UtcMillis,
+        updated_at -> UtcMillis,
+        deleted_at -> Nullable<UtcMillis>,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{IpAddress, Jsonb, UtcMillis, Uuid};
+
     verification_codes (id) {
-        id -> Text,
-        user_id -> Text,
+        id -> Uuid,
+        user_id -> Uuid,
         purpose -> Text,
         digest -> Binary,
         attempts -> Integer,
-        expires_at -> BigInt,
-        consumed_at -> Nullable<BigInt>,
-        created_at -> BigInt,
+        expires_at -> UtcMillis,
+        consumed_at -> Nullable<UtcMillis>,
+        created_at -> UtcMillis,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{IpAddress, Jsonb, UtcMillis, Uuid};
+
     sessions (id) {
-        id -> Text,
-        user_id -> Text,
+        id -> Uuid,
+        user_id -> Uuid,
         refresh_token_hash -> Binary,
         alert_token_hash -> Nullable<Binary>,
         remember_me -> Bool,
-        ip_address -> Nullable<Text>,
+        ip_address -> Nullable<IpAddress>,
         user_agent -> Nullable<Text>,
-        device -> Text,
-        location -> Nullable<Text>,
-        created_at -> BigInt,
-        last_seen_at -> BigInt,
-        expires_at -> BigInt,
-        revoked_at -> Nullable<BigInt>,
+        device -> Jsonb,
+        location -> Nullable<Jsonb>,
+        created_at -> UtcMillis,
+        last_seen_at -> UtcMillis,
+        expires_at -> UtcMillis,
+        revoked_at -> Nullable<UtcMillis>,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{IpAddress, Jsonb, UtcMillis, Uuid};
+
     audit_log (id) {
         id -> BigInt,
-        user_id -> Nullable<Text>,
+        user_id -> Nullable<Uuid>,
         action -> Text,
-        ip_address -> Nullable<Text>,
+        ip_address -> Nullable<IpAddress>,
         user_agent -> Nullable<Text>,
-        device -> Text,
-        location -> Nullable<Text>,
+        device -> Jsonb,
+        location -> Nullable<Jsonb>,
         fingerprint -> Nullable<Text>,
-        metadata -> Text,
-        created_at -> BigInt,
+        metadata -> Jsonb,
+        created_at -> UtcMillis,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{IpAddress, Jsonb, UtcMillis, Uuid};
+
     notifications (id) {
-        id -> Text,
-        user_id -> Text,
+        id -> Uuid,
+        user_id -> Uuid,
         kind -> Text,
         title -> Text,
         body -> Text,
-        data -> Text,
-        read_at -> Nullable<BigInt>,
-        created_at -> BigInt,
+        data -> Jsonb,
+        read_at -> Nullable<UtcMillis>,
+        created_at -> UtcMillis,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{IpAddress, Jsonb, UtcMillis, Uuid};
+
     mail_outbox (id) {
-        id -> Text,
+        id -> Uuid,
         to_email -> Text,
         to_name -> Nullable<Text>,
         subject -> Text,
         body -> Text,
         attempts -> Integer,
-        next_attempt_at -> BigInt,
-        locked_until -> Nullable<BigInt>,
-        created_at -> BigInt,
+        next_attempt_at -> UtcMillis,
+        locked_until -> Nullable<UtcMillis>,
+        created_at -> UtcMillis,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{IpAddress, Jsonb, UtcMillis, Uuid};
+
     rate_events (id) {
         id -> BigInt,
         key -> Text,
-        at -> BigInt,
+        at -> UtcMillis,
     }
 }
 

@@ -5,21 +5,22 @@ use diesel_async::RunQueryDsl;
 use portcullis_domain::ports::{Change, StoreError, UnitOfWork};
 
 use crate::DieselStore;
+use crate::detached::write_tx;
 use crate::error::{DbError, is_email_taken};
-use crate::pool::write_tx;
 use crate::rows::{CodeRow, MailRow, NewAuditRow, NotificationRow, SessionRow, UserRow};
 use crate::schema::{audit_log, mail_outbox, notifications, sessions, users, verification_codes as codes};
+use crate::sql_types::{DbTime, DbUuid};
 
 /// A [`Change`] already encoded into rows, so the transaction holds the write lock only for
 /// the statements themselves.
 enum Write {
     User(UserRow),
     ReplaceCode(CodeRow),
-    ConsumeCode { id: String, at: i64 },
-    MarkEmailVerified { user_id: String, at: i64 },
+    ConsumeCode { id: DbUuid, at: DbTime },
+    MarkEmailVerified { user_id: DbUuid, at: DbTime },
     Session(SessionRow),
-    AlertToken { session_id: String, digest: Vec<u8> },
-    RevokeSession { session_id: String, at: i64 },
+    AlertToken { session_id: DbUuid, digest: Vec<u8> },
+    RevokeSession { session_id: DbUuid, at: DbTime },
     Audit(NewAuditRow),
     Notification(NotificationRow),
     Mail(MailRow),
@@ -31,16 +32,16 @@ impl TryFrom<&Change> for Write {
         Ok(match change {
             Change::InsertUser(u) => Self::User(u.into()),
             Change::ReplaceCode(code) => Self::ReplaceCode(code.into()),
-            Change::ConsumeCode { id, at } => Self::ConsumeCode { id: id.to_string(), at: at.unix_millis() },
+            Change::ConsumeCode { id, at } => Self::ConsumeCode { id: (*id).into(), at: DbTime(*at) },
             Change::MarkEmailVerified { user_id, at } => {
-                Self::MarkEmailVerified { user_id: user_id.to_string(), at: at.unix_millis() }
+                Self::MarkEmailVerified { user_id: (*user_id).into(), at: DbTime(*at) }
             }
             Change::InsertSession(s) => Self::Session(s.try_into()?),
             Change::SetAlertToken { session_id, digest } => {
-                Self::AlertToken { session_id: session_id.to_string(), digest: digest.as_bytes().to_vec() }
+                Self::AlertToken { session_id: (*session_id).into(), digest: digest.as_bytes().to_vec() }
             }
             Change::RevokeSession { session_id, at } => {
-                Self::RevokeSession { session_id: session_id.to_string(), at: at.unix_millis() }
+                Self::RevokeSession { session_id: (*session_id).into(), at: DbTime(*at) }
             }
             Change::AppendAudit(entry) => Self::Audit(entry.try_into()?),
             Change::InsertNotification(n) => Self::Notification(n.try_into()?),

@@ -6,9 +6,10 @@ use portcullis_domain::model::{Email, User, UserId};
 use portcullis_domain::ports::{StoreError, UserRepository};
 
 use crate::DieselStore;
-use crate::pool::with_conn;
+use crate::detached::with_conn;
 use crate::rows::UserRow;
 use crate::schema::users;
+use crate::sql_types::DbUuid;
 
 impl UserRepository for DieselStore {
     async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
@@ -21,7 +22,7 @@ impl UserRepository for DieselStore {
 
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
         let row = with_conn!(self, |c| {
-            Ok(users::table.find(id.to_string()).select(UserRow::as_select()).first(c).await.optional()?)
+            Ok(users::table.find(DbUuid::from(id)).select(UserRow::as_select()).first(c).await.optional()?)
         })?;
         Ok(row.map(User::try_from).transpose()?)
     }

@@ -8,7 +8,10 @@ use portcullis_testing::fakes::T0;
 use portcullis_testing::fixtures::{self, audit, user};
 
 mod contract {
-    portcullis_testing::store_contract_tests!(async { portcullis_testing::InMemoryStore::new() });
+    use portcullis_testing::InMemoryStore;
+    use portcullis_testing::contract::Fixture;
+
+    portcullis_testing::store_contract_tests!(async { Some(Fixture::new(InMemoryStore::new())) });
 }
 
 #[tokio::test]

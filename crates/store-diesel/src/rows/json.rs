@@ -1,16 +1,17 @@
-//! The JSON text stored in `device`, `location`, `metadata` and notification `data` columns.
+//! The JSON stored in `device`, `location`, `metadata` and notification `data` columns.
 
 use portcullis_domain::model::{Device, Location};
 use serde::{Deserialize, Serialize};
 
 use crate::error::DbError;
+use crate::sql_types::DbJson;
 
-pub(super) fn to_json<T: Serialize>(value: &T) -> Result<String, DbError> {
-    serde_json::to_string(value).map_err(|e| DbError::corrupt(format!("unencodable JSON: {e}")))
+pub(super) fn to_json<T: Serialize>(value: &T) -> Result<DbJson, DbError> {
+    serde_json::to_string(value).map(DbJson).map_err(|e| DbError::corrupt(format!("unencodable JSON: {e}")))
 }
 
-pub(super) fn from_json<T: for<'de> Deserialize<'de>>(text: &str, what: &str) -> Result<T, DbError> {
-    serde_json::from_str(text).map_err(|e| DbError::corrupt(format!("{what} JSON: {e}")))
+pub(super) fn from_json<T: for<'de> Deserialize<'de>>(json: &DbJson, what: &str) -> Result<T, DbError> {
+    serde_json::from_str(&json.0).map_err(|e| DbError::corrupt(format!("{what} JSON: {e}")))
 }
 
 /// `Device` as stored: unknown parts are left out.
@@ -29,7 +30,7 @@ struct DeviceJson {
     device_type: Option<String>,
 }
 
-pub(super) fn device_to_db(d: &Device) -> Result<String, DbError> {
+pub(super) fn device_to_db(d: &Device) -> Result<DbJson, DbError> {
     to_json(&DeviceJson {
         browser: d.browser.clone(),
         browser_version: d.browser_version.clone(),
@@ -39,8 +40,8 @@ pub(super) fn device_to_db(d: &Device) -> Result<String, DbError> {
     })
 }
 
-pub(super) fn device_from_db(text: &str) -> Result<Device, DbError> {
-    let d: DeviceJson = from_json(text, "device")?;
+pub(super) fn device_from_db(json: &DbJson) -> Result<Device, DbError> {
+    let d: DeviceJson = from_json(json, "device")?;
     Ok(Device {
         browser: d.browser,
         browser_version: d.browser_version,
@@ -70,7 +71,7 @@ struct LocationJson {
     timezone: Option<String>,
 }
 
-pub(super) fn location_to_db(l: Option<&Location>) -> Result<Option<String>, DbError> {
+pub(super) fn location_to_db(l: Option<&Location>) -> Result<Option<DbJson>, DbError> {
     l.map(|l| {
         to_json(&LocationJson {
             country_code: l.country_code.clone(),
@@ -85,9 +86,9 @@ pub(super) fn location_to_db(l: Option<&Location>) -> Result<Option<String>, DbE
     .transpose()
 }
 
-pub(super) fn location_from_db(text: Option<String>) -> Result<Option<Location>, DbError> {
-    let Some(text) = text else { return Ok(None) };
-    let l: LocationJson = from_json(&text, "location")?;
+pub(super) fn location_from_db(json: Option<DbJson>) -> Result<Option<Location>, DbError> {
+    let Some(json) = json else { return Ok(None) };
+    let l: LocationJson = from_json(&json, "location")?;
     Ok(Some(Location {
         country_code: l.country_code,
         country: l.country,

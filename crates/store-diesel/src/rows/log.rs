@@ -1,41 +1,42 @@
 //! Log and queue rows: audit entries, notifications, outgoing mail.
 
 use diesel::prelude::*;
-use portcullis_domain::model::{AuditEntry, Email, NewAuditEntry, Notification, OutgoingMail, Timestamp};
+use portcullis_domain::model::{AuditEntry, Email, NewAuditEntry, Notification, OutgoingMail};
 
 use super::json::{device_from_db, device_to_db, from_json, location_from_db, location_to_db, to_json};
-use super::{count_from_db, count_to_db, parse, parse_ip, ts};
+use super::{count_from_db, count_to_db};
 use crate::error::DbError;
 use crate::schema::{audit_log, mail_outbox, notifications};
+use crate::sql_types::{DbIp, DbJson, DbTime, DbUuid};
 
 /// An `audit_log` row about to be inserted (the id is the database's).
 #[derive(Insertable)]
 #[diesel(table_name = audit_log, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub(crate) struct NewAuditRow {
-    user_id: Option<String>,
+    user_id: Option<DbUuid>,
     action: String,
-    ip_address: Option<String>,
+    ip_address: Option<DbIp>,
     user_agent: Option<String>,
-    device: String,
-    location: Option<String>,
+    device: DbJson,
+    location: Option<DbJson>,
     fingerprint: Option<String>,
-    metadata: String,
-    created_at: i64,
+    metadata: DbJson,
+    created_at: DbTime,
 }
 
 impl TryFrom<&NewAuditEntry> for NewAuditRow {
     type Error = DbError;
     fn try_from(e: &NewAuditEntry) -> Result<Self, DbError> {
         Ok(Self {
-            user_id: e.user_id.map(|id| id.to_string()),
+            user_id: e.user_id.map(Into::into),
             action: e.action.as_str().to_owned(),
-            ip_address: Some(e.enrichment.ip_address.to_string()),
+            ip_address: Some(DbIp(e.enrichment.ip_address)),
             user_agent: e.enrichment.user_agent.clone(),
             device: device_to_db(&e.enrichment.device)?,
             location: location_to_db(e.enrichment.location.as_ref())?,
             fingerprint: e.fingerprint.clone(),
             metadata: to_json(&e.metadata)?,
-            created_at: e.created_at.unix_millis(),
+            created_at: DbTime(e.created_at),
         })
     }
 }
@@ -45,15 +46,15 @@ impl TryFrom<&NewAuditEntry> for NewAuditRow {
 #[diesel(table_name = audit_log, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub(crate) struct AuditRow {
     id: i64,
-    user_id: Option<String>,
+    user_id: Option<DbUuid>,
     action: String,
-    ip_address: Option<String>,
+    ip_address: Option<DbIp>,
     user_agent: Option<String>,
-    device: String,
-    location: Option<String>,
+    device: DbJson,
+    location: Option<DbJson>,
     fingerprint: Option<String>,
-    metadata: String,
-    created_at: i64,
+    metadata: DbJson,
+    created_at: DbTime,
 }
 
 impl TryFrom<AuditRow> for AuditEntry {
@@ -61,15 +62,15 @@ impl TryFrom<AuditRow> for AuditEntry {
     fn try_from(r: AuditRow) -> Result<Self, DbError> {
         Ok(AuditEntry {
             id: r.id,
-            user_id: r.user_id.map(|id| parse(&id, "user id")).transpose()?,
+            user_id: r.user_id.map(Into::into),
             action: r.action,
-            ip_address: parse_ip(r.ip_address)?,
+            ip_address: r.ip_address.map(Into::into),
             user_agent: r.user_agent,
             device: device_from_db(&r.device)?,
             location: location_from_db(r.location)?,
             fingerprint: r.fingerprint,
             metadata: from_json(&r.metadata, "audit metadata")?,
-            created_at: ts(r.created_at),
+            created_at: r.created_at.into(),
         })
     }
 }
@@ -78,28 +79,28 @@ impl TryFrom<AuditRow> for AuditEntry {
 #[derive(Insertable)]
 #[diesel(table_name = notifications, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub(crate) struct NotificationRow {
-    id: String,
-    user_id: String,
+    id: DbUuid,
+    user_id: DbUuid,
     kind: String,
     title: String,
     body: String,
-    data: String,
-    read_at: Option<i64>,
-    created_at: i64,
+    data: DbJson,
+    read_at: Option<DbTime>,
+    created_at: DbTime,
 }
 
 impl TryFrom<&Notification> for NotificationRow {
     type Error = DbError;
     fn try_from(n: &Notification) -> Result<Self, DbError> {
         Ok(Self {
-            id: n.id.to_string(),
-            user_id: n.user_id.to_string(),
+            id: n.id.into(),
+            user_id: n.user_id.into(),
             kind: n.kind.clone(),
             title: n.title.clone(),
             body: n.body.clone(),
             data: to_json(&n.data)?,
-            read_at: n.read_at.map(Timestamp::unix_millis),
-            created_at: n.created_at.unix_millis(),
+            read_at: n.read_at.map(DbTime),
+            created_at: DbTime(n.created_at),
         })
     }
 }
@@ -108,27 +109,27 @@ impl TryFrom<&Notification> for NotificationRow {
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = mail_outbox, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub(crate) struct MailRow {
-    pub(crate) id: String,
+    pub(crate) id: DbUuid,
     to_email: String,
     to_name: Option<String>,
     subject: String,
     body: String,
     attempts: i32,
-    next_attempt_at: i64,
-    created_at: i64,
+    next_attempt_at: DbTime,
+    created_at: DbTime,
 }
 
 impl From<&OutgoingMail> for MailRow {
     fn from(m: &OutgoingMail) -> Self {
         Self {
-            id: m.id.to_string(),
+            id: m.id.into(),
             to_email: m.to.as_str().to_owned(),
             to_name: m.to_name.clone(),
             subject: m.subject.clone(),
             body: m.body.clone(),
             attempts: count_to_db(m.attempts),
-            next_attempt_at: m.next_attempt_at.unix_millis(),
-            created_at: m.created_at.unix_millis(),
+            next_attempt_at: DbTime(m.next_attempt_at),
+            created_at: DbTime(m.created_at),
         }
     }
 }
@@ -137,14 +138,14 @@ impl TryFrom<MailRow> for OutgoingMail {
     type Error = DbError;
     fn try_from(r: MailRow) -> Result<Self, DbError> {
         Ok(OutgoingMail {
-            id: parse(&r.id, "mail id")?,
+            id: r.id.into(),
             to: Email::parse(&r.to_email).map_err(|e| DbError::corrupt(format!("mail recipient: {e}")))?,
             to_name: r.to_name,
             subject: r.subject,
             body: r.body,
             attempts: count_from_db(r.attempts, "mail attempts")?,
-            next_attempt_at: ts(r.next_attempt_at),
-            created_at: ts(r.created_at),
+            next_attempt_at: r.next_attempt_at.into(),
+            created_at: r.created_at.into(),
         })
     }
 }

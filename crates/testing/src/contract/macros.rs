@@ -3,12 +3,19 @@
 /// Expands to one `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]` per case of
 /// [`crate::contract`], each building a fresh store from the given async expression.
 ///
+/// The expression is evaluated once per case and must resolve to
+/// `Option<`[`crate::contract::Fixture`]`<S>>`: `Some` with the store (and anything that
+/// must live as long, such as a temporary directory or database), or `None` to skip the case;
+/// the test then returns early, so the maker should print why (a store whose server is not
+/// running, for example).
+///
 /// The calling crate needs `tokio` (with `macros` and `rt-multi-thread`) as a
 /// dev-dependency. Put the call inside a module to keep the test names apart:
 ///
 /// ```text
 /// mod contract {
-///     portcullis_testing::store_contract_tests!(async { make_fresh_store().await });
+///     use portcullis_testing::contract::Fixture;
+///     portcullis_testing::store_contract_tests!(async { Some(Fixture::new(make_fresh_store().await)) });
 /// }
 /// ```
 #[macro_export]
@@ -40,6 +47,7 @@ macro_rules! store_contract_tests {
             missing_session_reads_none,
             session_with_user_returns_current_owner,
             set_alert_token_replaces_digest,
+            revoke_session_sets_revoked_at_once,
             ping_answers,
             // audit
             audit_ids_increase,
@@ -73,8 +81,9 @@ macro_rules! store_contract_tests {
         $(
             #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                let store = $make.await;
-                $crate::contract::$case(&store).await;
+                let fixture: ::std::option::Option<$crate::contract::Fixture<_>> = $make.await;
+                let ::std::option::Option::Some(fixture) = fixture else { return };
+                $crate::contract::$case(fixture.store()).await;
             }
         )*
     };

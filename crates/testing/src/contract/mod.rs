@@ -5,13 +5,15 @@
 //! no wall clock). Concurrency cases race calls on one store with `join_all`, so a store
 //! whose calls really wait on I/O sees them in flight together.
 //!
-//! Run all of them with [`crate::store_contract_tests!`]:
+//! Run all of them with [`crate::store_contract_tests!`], whose maker hands each case a
+//! [`Fixture`] (the store, plus whatever must outlive it) or `None` to skip:
 //! ```text
-//! portcullis_testing::store_contract_tests!(async { make_fresh_store().await });
+//! portcullis_testing::store_contract_tests!(async { Some(Fixture::new(make_fresh_store().await)) });
 //! ```
 
 mod audit;
 mod codes;
+mod fixture;
 mod macros;
 mod outbox;
 mod rate;
@@ -20,6 +22,7 @@ mod users;
 
 pub use audit::*;
 pub use codes::*;
+pub use fixture::Fixture;
 pub use outbox::*;
 pub use rate::*;
 pub use sessions::*;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use portcullis_domain::model::{Device, Location, SecretDigest, SessionId};
+use portcullis_domain::model::{Device, Location, SecretDigest, Session, SessionId};
 use portcullis_domain::ports::{Change, Store};
 
 use super::{T0, commit_ok, insert_user};
@@ -80,6 +80,27 @@ pub async fn set_alert_token_replaces_digest<S: Store>(store: &S) {
     assert_eq!(read.refresh_token_hash, one.refresh_token_hash);
     let (other, _) = store.session_with_user(two.id).await.expect("read").expect("session");
     assert_eq!(other.alert_token_hash, None);
+}
+
+/// `RevokeSession` sets `revoked_at` of a live session; revoking it again keeps the first
+/// time; other sessions are untouched; an absent session is a no-op, not an error.
+pub async fn revoke_session_sets_revoked_at_once<S: Store>(store: &S) {
+    let laura = insert_user(store, "laura@example.com").await;
+    let one = session(&laura, T0);
+    let two = session(&laura, T0);
+    commit_ok(store, vec![Change::InsertSession(one.clone()), Change::InsertSession(two.clone())]).await;
+
+    let first = T0.plus(Duration::from_millis(60_001));
+    commit_ok(store, vec![Change::RevokeSession { session_id: one.id, at: first }]).await;
+    let later = T0.plus(Duration::from_secs(120));
+    commit_ok(store, vec![Change::RevokeSession { session_id: one.id, at: later }]).await;
+    commit_ok(store, vec![Change::RevokeSession { session_id: SessionId::new_v7(), at: later }]).await;
+
+    let (revoked, owner) = store.session_with_user(one.id).await.expect("read").expect("session");
+    assert_eq!(revoked, Session { revoked_at: Some(first), ..one });
+    assert_eq!(owner, laura);
+    let (other, _) = store.session_with_user(two.id).await.expect("read").expect("session");
+    assert_eq!(other, two);
 }
 
 /// `ping` succeeds on a reachable store.

@@ -29,6 +29,10 @@ pub async fn sign_in_log(
     if fingerprint.as_ref().is_some_and(|f| f.chars().count() > MAX_FINGERPRINT_LEN) {
         return Err(ApiError::field("fingerprint", format!("must be at most {MAX_FINGERPRINT_LEN} characters")));
     }
+    // Control characters have no place in a fingerprint, and PostgreSQL refuses NUL in text.
+    if fingerprint.as_ref().is_some_and(|f| f.chars().any(char::is_control)) {
+        return Err(ApiError::field("fingerprint", "must not contain control characters"));
+    }
     let event = match body.event {
         ReportedEventKind::Login => ReportedEvent::Login,
         ReportedEventKind::Signup => ReportedEvent::Signup,

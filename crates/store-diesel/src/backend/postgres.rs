@@ -1,0 +1,173 @@
+//! PostgreSQL: `AsyncPgConnection`s (tokio-postgres, no libpq) with connect timeouts, a pool
+//! that verifies connections on checkout and throws away any connection that failed or
+//! overran its budget, and migrations under an advisory lock.
+
+use std::time::Duration;
+
+use diesel::sql_types::Text;
+use diesel::{ConnectionError, ConnectionResult};
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, PoolableConnection, RecyclingMethod,
+};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
+use tokio_postgres::NoTls;
+
+use crate::config::DbConfig;
+use crate::error::DbError;
+
+/// A PostgreSQL connection (its socket is driven by a task of its own).
+pub(crate) type PgConn = AsyncPgConnection;
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+/// Instances starting together take turns migrating instead of racing to create tables.
+const MIGRATION_LOCK: &str = "SELECT pg_advisory_lock(hashtextextended('portcullis:migrations', 0))";
+
+/// Opens one connection within `within`, however the host misbehaves: tokio-postgres'
+/// `connect_timeout` (unless the URL sets its own) bounds each TCP connect, and the outer
+/// timeout the whole handshake, which a host that accepts and then stalls would drag out.
+pub(crate) async fn establish(url: &str, within: Duration) -> ConnectionResult<PgConn> {
+    let mut config: tokio_postgres::Config =
+        url.parse().map_err(|e: tokio_postgres::Error| ConnectionError::InvalidConnectionUrl(e.to_string()))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(within);
+    }
+    let connect = async {
+        let (client, connection) =
+            config.connect(NoTls).await.map_err(|e| ConnectionError::BadConnection(with_causes(&e)))?;
+        PgConn::try_from_client_and_connection(client, connection).await
+    };
+    tokio::time::timeout(within, connect)
+        .await
+        .map_err(|_| ConnectionError::BadConnection(format!("no connection within {within:?}")))?
+}
+
+/// tokio-postgres' connect errors say "error connecting to server" and keep the reason
+/// (refused, reset, authentication, ...) in their sources.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+/// Applies the pending migrations; returns how many ran. The harness is synchronous, so it
+/// runs in the blocking pool on `AsyncConnectionWrapper` (diesel-async's own
+/// `AsyncMigrationHarness` panics on a current-thread runtime).
+pub(crate) async fn run_migrations(url: &str, connect_within: Duration) -> Result<usize, DbError> {
+    let conn = establish(url, connect_within).await.map_err(DbError::Connect)?;
+    tokio::task::spawn_blocking(move || -> Result<usize, DbError> {
+        let mut conn = AsyncConnectionWrapper::<PgConn>::from(conn);
+        diesel::connection::SimpleConnection::batch_execute(&mut conn, MIGRATION_LOCK)?;
+        // The lock is the session's: it goes when this connection is dropped.
+        let applied = conn.run_pending_migrations(MIGRATIONS).map_err(DbError::Migration)?.len();
+        if applied > 0 {
+            tracing::info!(applied, "applied database migrations");
+        }
+        Ok(applied)
+    })
+    .await?
+}
+
+/// The pool. Every step of a checkout is bounded by `acquire_timeout`: waiting for a slot,
+/// opening a connection, and the `SELECT 1` that verifies an idle one (a connection that
+/// fails or stalls there is dropped and the next one tried).
+pub(crate) fn pool(url: &str, cfg: &DbConfig) -> Result<Pool<PgConn>, DbError> {
+    let within = cfg.acquire_timeout;
+    let mut manager = ManagerConfig::<PgConn>::default();
+    manager.recycling_method = RecyclingMethod::Verified;
+    manager.custom_setup = Box::new(move |url| {
+        let url = url.to_owned();
+        async move { establish(&url, within).await }.boxed()
+    });
+    Pool::builder(AsyncDieselConnectionManager::<PgConn>::new_with_config(url, manager))
+        .max_size(cfg.max_connections.max(1))
+        .runtime(deadpool::Runtime::Tokio1)
+        .wait_timeout(Some(within))
+        .create_timeout(Some(within))
+        .recycle_timeout(Some(within))
+        .build()
+        .map_err(|e| DbError::Pool(Box::new(e)))
+}
+
+/// Turns the outcome of one operation into its answer, and decides whether the connection
+/// may go back to the pool. It may not when the operation overran its budget (the statement
+/// may still be running and a transaction may be open: the server is asked to cancel it) or
+/// when the connection broke; then it is closed instead, and a broken connection's error
+/// counts as the database being unavailable.
+pub(crate) fn settle<T>(
+    mut conn: Object<PgConn>,
+    outcome: Result<Result<T, DbError>, tokio::time::error::Elapsed>,
+    budget: Duration,
+) -> Result<T, DbError> {
+    match outcome {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) if conn.is_broken() => {
+            drop(Object::take(conn));
+            Err(match e {
+                DbError::Query(e) => DbError::Lost(e),
+                other => other,
+            })
+        }
+        Ok(Err(e)) => Err(e),
+        Err(_) => {
+            let cancel = conn.cancel_token();
+            drop(Object::take(conn));
+            tokio::spawn(async move {
+                // Best effort: an unreachable server is not running the statement either.
+                let _ = tokio::time::timeout(budget, cancel.cancel_query(NoTls)).await;
+            });
+            Err(DbError::TimedOut { what: "query", after: budget })
+        }
+    }
+}
+
+/// Serialises `acquire`s of one key, across connections and instances, until the transaction
+/// ends: the count that follows then sees every event committed before it.
+pub(crate) async fn lock_rate_key(conn: &mut PgConn, key: &str) -> Result<(), DbError> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind::<Text, _>(key)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// `FOR UPDATE SKIP LOCKED`: the selected rows stay locked until the claim commits, and a
+/// concurrent claimer passes over them instead of waiting and handing them out again.
+macro_rules! skip_locked {
+    ($query:expr) => {
+        $query.for_update().skip_locked()
+    };
+}
+
+pub(crate) use skip_locked;
+
+#[cfg(all(test, feature = "test-db"))]
+mod tests {
+    use super::*;
+    use crate::test_db::TestDatabase;
+
+    /// What `diesel migration redo` checks: every `down.sql` undoes its `up.sql`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn migrations_revert_and_reapply() {
+        let Some(db) = TestDatabase::create().await else { return };
+        let conn = establish(db.url(), Duration::from_secs(5)).await.unwrap();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = AsyncConnectionWrapper::<PgConn>::from(conn);
+            let applied = conn.run_pending_migrations(MIGRATIONS).unwrap().len();
+            assert!(applied > 0);
+            assert_eq!(conn.revert_all_migrations(MIGRATIONS).unwrap().len(), applied);
+            assert_eq!(conn.run_pending_migrations(MIGRATIONS).unwrap().len(), applied);
+        })
+        .await
+        .unwrap();
+    }
+}
