@@ -22,6 +22,8 @@ pub struct Settings {
     pub mailer: MailerSection,
     /// IP geolocation.
     pub geoip: GeoIpSettings,
+    /// User-agent parsing.
+    pub devices: DeviceSettings,
     /// Access tokens and keyed hashing.
     pub tokens: TokenSettings,
     /// Rate limits and lockout.
@@ -122,6 +124,22 @@ impl Default for MailerSection {
 pub struct GeoIpSettings {
     /// MaxMind City database; absent or unreadable: locations are null.
     pub city_db: Option<PathBuf>,
+}
+
+/// `[devices]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeviceSettings {
+    /// Parse user agents into browser, OS and device type (uap-core rules).
+    pub enabled: bool,
+    /// Parsed user agents kept in memory.
+    pub cache_capacity: usize,
+}
+
+impl Default for DeviceSettings {
+    fn default() -> Self {
+        Self { enabled: true, cache_capacity: 10_000 }
+    }
 }
 
 /// `[tokens]`

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use portcullis_crypto::{Argon2Config, Argon2Hasher, HmacSecretHasher, OsRandom, PasetoIssuer};
-use portcullis_domain::ports::{NoDeviceDetector, NoGeoLookup, Ports, SystemClock};
+use portcullis_domain::ports::{NoDeviceDetector, Ports, SystemClock};
+use portcullis_geo_maxmind::OptionalGeo;
 use portcullis_domain::{Deps, Portcullis};
 use portcullis_mailer_lettre::{LettreMailer, MailerSettings, TransportKind};
 use portcullis_store_diesel::{DbConfig, DieselStore};
@@ -22,9 +23,8 @@ impl Ports for ServerPorts {
     type Secrets = HmacSecretHasher;
     type Random = OsRandom;
     type Clock = SystemClock;
-    // Real adapters arrive with the enrichment work; until then locations and devices are
-    // reported as unknown, which the contract allows.
-    type Geo = NoGeoLookup;
+    // No database configured (or an unreadable one): every location is unknown.
+    type Geo = OptionalGeo;
     type Devices = NoDeviceDetector;
 }
 
@@ -94,9 +94,8 @@ pub async fn build_service(settings: &Settings) -> Result<(Arc<Service>, LettreM
     })?;
     let tokens = PasetoIssuer::from_key_file(&settings.tokens.key_file)?;
     let secrets = HmacSecretHasher::from_key_file(&settings.tokens.hash_key_file)?;
-    if let Some(db) = &settings.geoip.city_db {
-        tracing::warn!(path = %db.display(), "geoip.city_db is set but GeoIP lookup is not wired yet; locations are null");
-    }
+    // A missing or corrupt file logs one warning and leaves locations null: the server starts.
+    let geo = OptionalGeo::open_or_warn(settings.geoip.city_db.as_deref());
     let mailer = LettreMailer::new(&mailer_settings(settings)?)?;
     let deps = Deps::<ServerPorts> {
         store,
@@ -105,7 +104,7 @@ pub async fn build_service(settings: &Settings) -> Result<(Arc<Service>, LettreM
         secrets,
         random: OsRandom,
         clock: SystemClock,
-        geo: NoGeoLookup,
+        geo,
         devices: NoDeviceDetector,
     };
     Ok((Arc::new(Portcullis::new(deps, settings.policy())), mailer))
