@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use portcullis_crypto::{Argon2Config, Argon2Hasher, HmacSecretHasher, OsRandom, PasetoIssuer};
-use portcullis_domain::ports::{NoDeviceDetector, Ports, SystemClock};
+use portcullis_device_uap::UapDeviceDetector;
+use portcullis_domain::model::Device;
+use portcullis_domain::ports::{DeviceDetector, Ports, SystemClock};
 use portcullis_geo_maxmind::OptionalGeo;
 use portcullis_domain::{Deps, Portcullis};
 use portcullis_mailer_lettre::{LettreMailer, MailerSettings, TransportKind};
@@ -25,7 +27,16 @@ impl Ports for ServerPorts {
     type Clock = SystemClock;
     // No database configured (or an unreadable one): every location is unknown.
     type Geo = OptionalGeo;
-    type Devices = NoDeviceDetector;
+    type Devices = Devices;
+}
+
+/// User-agent parsing when `devices.enabled`, otherwise every device unknown.
+pub struct Devices(Option<UapDeviceDetector>);
+
+impl DeviceDetector for Devices {
+    fn detect(&self, user_agent: &str) -> Device {
+        self.0.as_ref().map(|d| d.detect(user_agent)).unwrap_or_default()
+    }
 }
 
 /// The service as the server runs it.
@@ -37,6 +48,9 @@ pub enum WiringError {
     /// The store could not be opened or migrated.
     #[error("database: {0}")]
     Store(#[from] portcullis_domain::ports::StoreError),
+    /// The user-agent rules could not be compiled.
+    #[error("devices: {0}")]
+    Devices(#[from] portcullis_device_uap::DeviceError),
     /// A key file could not be read or created, or hashing parameters are invalid.
     #[error("crypto: {0}")]
     Crypto(#[from] portcullis_crypto::CryptoError),
@@ -96,6 +110,12 @@ pub async fn build_service(settings: &Settings) -> Result<(Arc<Service>, LettreM
     let secrets = HmacSecretHasher::from_key_file(&settings.tokens.hash_key_file)?;
     // A missing or corrupt file logs one warning and leaves locations null: the server starts.
     let geo = OptionalGeo::open_or_warn(settings.geoip.city_db.as_deref());
+    // Compiling the uap-core rules takes a fraction of a second: once, here, not on a login.
+    let devices = Devices(if settings.devices.enabled {
+        Some(UapDeviceDetector::with_cache_capacity(settings.devices.cache_capacity)?)
+    } else {
+        None
+    });
     let mailer = LettreMailer::new(&mailer_settings(settings)?)?;
     let deps = Deps::<ServerPorts> {
         store,
@@ -105,7 +125,7 @@ pub async fn build_service(settings: &Settings) -> Result<(Arc<Service>, LettreM
         random: OsRandom,
         clock: SystemClock,
         geo,
-        devices: NoDeviceDetector,
+        devices,
     };
     Ok((Arc::new(Portcullis::new(deps, settings.policy())), mailer))
 }
