@@ -6,10 +6,13 @@
 #![expect(clippy::unwrap_used, reason = "test bodies outside #[test] functions")]
 
 mod bad_input;
+mod enrichment;
 mod faults;
 mod history;
 mod instances;
 mod login;
+mod mail_delivery;
+mod notifications;
 mod operations;
 mod register_verify;
 mod secrets;

@@ -109,6 +109,11 @@ impl TestApp {
         s.mailer.smtp_url = sink.url();
         s.mailer.dir = dir.path().join("mail");
         s.mailer.poll_interval_ms = 20;
+        // A real City database written by our own fixture code: known public addresses
+        // resolve to known places (loopback, which most tests use, stays unknown).
+        let city_db = dir.path().join("City.mmdb");
+        portcullis_geo_maxmind::fixture::write_city_db(&city_db).expect("write GeoIP fixture");
+        s.geoip.city_db = Some(city_db);
         s.tokens.key_file = dir.path().join("token.key");
         s.tokens.hash_key_file = dir.path().join("hash.key");
         s.passwords.hash_workers = 2;
@@ -197,7 +202,12 @@ impl TestApp {
 
     /// Waits until `n` mails to `to` have arrived and returns them, oldest first.
     pub async fn mails_to(&self, to: &str, n: usize) -> Vec<Mail> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        self.mails_to_within(to, n, Duration::from_secs(10)).await
+    }
+
+    /// [`Self::mails_to`] with a chosen patience (mail retried after a failure takes longer).
+    pub async fn mails_to_within(&self, to: &str, n: usize, patience: Duration) -> Vec<Mail> {
+        let deadline = tokio::time::Instant::now() + patience;
         loop {
             let mails: Vec<Mail> = self
                 .sink

@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 mod load;
+mod login;
+mod micro;
 mod seed;
 
 use std::time::Duration;
@@ -44,6 +46,14 @@ async fn main() {
         }
     }
     sections.push(load::table(&rows));
+    match micro::enrichment_costs() {
+        Ok(section) => sections.push(section),
+        Err(e) => return eprintln!("bench: enrichment: {e}"),
+    }
+    match login::with_and_without_enrichment(dir.path()).await {
+        Ok(section) => sections.push(section),
+        Err(e) => return eprintln!("bench: login: {e}"),
+    }
     println!("{}", sections.join("\n"));
 }
 

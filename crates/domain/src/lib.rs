@@ -14,6 +14,7 @@ pub use service::{Deps, Portcullis};
 pub use usecases::authenticate::{AuthError, Principal};
 pub use usecases::deliver_mail::DeliveryReport;
 pub use usecases::login::{LoginError, LoginOutcome, LoginRequest};
+pub use usecases::notifications::{NotificationError, NotificationQuery};
 pub use usecases::register::{RegisterError, RegisterUser};
 pub use usecases::resend::ResendError;
 pub use usecases::sign_in_event::{ReportedEvent, SignInEventError};

@@ -8,8 +8,8 @@ use portcullis_crypto::{Argon2Config, Argon2Hasher, HmacSecretHasher, OsRandom, 
 use portcullis_device_uap::UapDeviceDetector;
 use portcullis_domain::model::Device;
 use portcullis_domain::ports::{DeviceDetector, Ports, SystemClock};
-use portcullis_geo_maxmind::OptionalGeo;
 use portcullis_domain::{Deps, Portcullis};
+use portcullis_geo_maxmind::OptionalGeo;
 use portcullis_mailer_lettre::{LettreMailer, MailerSettings, TransportKind};
 use portcullis_store_diesel::{DbConfig, DieselStore};
 
@@ -117,15 +117,7 @@ pub async fn build_service(settings: &Settings) -> Result<(Arc<Service>, LettreM
         None
     });
     let mailer = LettreMailer::new(&mailer_settings(settings)?)?;
-    let deps = Deps::<ServerPorts> {
-        store,
-        hasher,
-        tokens,
-        secrets,
-        random: OsRandom,
-        clock: SystemClock,
-        geo,
-        devices,
-    };
+    let deps =
+        Deps::<ServerPorts> { store, hasher, tokens, secrets, random: OsRandom, clock: SystemClock, geo, devices };
     Ok((Arc::new(Portcullis::new(deps, settings.policy())), mailer))
 }

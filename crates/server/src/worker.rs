@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use actix_web::web;
-use portcullis_domain::ports::{MailTransport, RateLimiter};
+use portcullis_domain::ports::{MailOutbox, MailTransport, RateLimiter};
 use tokio_util::sync::CancellationToken;
 
 use crate::wiring::Service;
@@ -47,6 +47,12 @@ pub async fn run<T: MailTransport>(
             let before = service.now().minus(RATE_EVENT_RETENTION);
             if let Err(e) = service.store().purge_rate_events(before).await {
                 tracing::warn!(error = %e, "pruning rate-limit events failed");
+            }
+            // Failed mail stays until an operator looks: say so now and then, not only once.
+            match service.store().outbox_failed_count().await {
+                Ok(0) => {}
+                Ok(failed) => tracing::warn!(failed, "mail outbox holds messages that were given up"),
+                Err(e) => tracing::debug!(error = %e, "counting failed mail"),
             }
         }
         if stopping {

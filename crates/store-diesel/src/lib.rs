@@ -6,6 +6,7 @@ mod codes;
 mod config;
 mod detached;
 mod error;
+mod notifications;
 mod outbox;
 mod pool;
 mod rate_limit;

@@ -29,6 +29,7 @@ impl MailOutbox for DieselStore {
             let due: Vec<MailRow> = db::skip_locked!(
                 outbox::table
                     .filter(outbox::next_attempt_at.le(now))
+                    .filter(outbox::failed_at.is_null())
                     .filter(outbox::locked_until.is_null().or(outbox::locked_until.le(now)))
                     .order((outbox::next_attempt_at.asc(), outbox::created_at.asc(), outbox::id.asc()))
                     .limit(i64::from(limit))
@@ -72,8 +73,33 @@ impl MailOutbox for DieselStore {
         Ok(())
     }
 
+    async fn mail_abandoned(&self, id: MailId, at: Timestamp) -> Result<(), StoreError> {
+        // Kept, not deleted, so operators can see what never went out; guarded so the first
+        // give-up time stands.
+        with_conn!(self, |c| {
+            diesel::update(outbox::table.find(DbUuid::from(id)).filter(outbox::failed_at.is_null()))
+                .set((
+                    outbox::attempts.eq(outbox::attempts + 1),
+                    outbox::failed_at.eq(Some(DbTime(at))),
+                    outbox::locked_until.eq(None::<DbTime>),
+                ))
+                .execute(c)
+                .await?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
     async fn outbox_depth(&self) -> Result<u64, StoreError> {
-        let n: i64 = with_conn!(self, |c| Ok(outbox::table.count().get_result(c).await?))?;
+        let n: i64 =
+            with_conn!(self, |c| Ok(outbox::table.filter(outbox::failed_at.is_null()).count().get_result(c).await?))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn outbox_failed_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = with_conn!(self, |c| {
+            Ok(outbox::table.filter(outbox::failed_at.is_not_null()).count().get_result(c).await?)
+        })?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 }

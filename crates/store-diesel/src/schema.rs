@@ -109,6 +109,7 @@ diesel::table! {
         next_attempt_at -> UtcMillis,
         locked_until -> Nullable<UtcMillis>,
         created_at -> UtcMillis,
+        failed_at -> Nullable<UtcMillis>,
     }
 }
 

@@ -23,6 +23,17 @@ pub struct Notification {
     pub created_at: Timestamp,
 }
 
+/// One page of a user's notifications.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NotificationPage {
+    /// The notifications, newest first.
+    pub items: Vec<Notification>,
+    /// Notifications the query's filter selects, across all pages.
+    pub total_count: u64,
+    /// Unread notifications of the user, whatever the filter.
+    pub unread_count: u64,
+}
+
 /// A message waiting in, or claimed from, the durable outbox.
 #[derive(Clone, PartialEq)]
 pub struct OutgoingMail {

@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use crate::model::{
-    AuditAction, AuditEntry, CodeId, CodePurpose, Email, MailId, NewAuditEntry, Notification, OutgoingMail, Page,
-    SecretDigest, Session, SessionId, StoredCode, Timestamp, User, UserId,
+    AuditAction, AuditEntry, CodeId, CodePurpose, Email, MailId, NewAuditEntry, Notification, NotificationId,
+    NotificationPage, OutgoingMail, Page, SecretDigest, Session, SessionId, StoredCode, Timestamp, User, UserId,
 };
 
 /// Boxed cause of an infrastructure error.
@@ -138,6 +138,43 @@ pub trait AuditRepository: Send + Sync + 'static {
     ) -> Result<Page<AuditEntry>, StoreError>;
 }
 
+/// Reads and marks a user's in-app notifications.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[trait_variant::make(Send)]
+pub trait NotificationRepository: Send + Sync + 'static {
+    /// A page of `user_id`'s notifications, newest first, ties broken by id descending; only
+    /// unread ones when `unread_only`.
+    ///
+    /// # Errors
+    /// MUST count in `total_count` every notification the filter selects (across all pages)
+    /// and in `unread_count` every unread notification of the user, whatever the filter, both
+    /// from the same snapshot as the items.
+    async fn notifications_page(
+        &self,
+        user_id: UserId,
+        unread_only: bool,
+        limit: u32,
+        offset: u64,
+    ) -> Result<NotificationPage, StoreError>;
+    /// Sets `read_at` of one of `user_id`'s notifications.
+    ///
+    /// # Errors
+    /// MUST return `Ok(false)`, changing nothing, when the id does not exist or belongs to
+    /// another user (the two are indistinguishable to the caller). MUST keep the first
+    /// `read_at` of a notification already read, and still return `Ok(true)`.
+    async fn mark_notification_read(
+        &self,
+        user_id: UserId,
+        id: NotificationId,
+        at: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Sets `read_at` of every unread notification of `user_id`; returns how many changed.
+    ///
+    /// # Errors
+    /// MUST touch no other user's notifications and no `read_at` already set.
+    async fn mark_all_notifications_read(&self, user_id: UserId, at: Timestamp) -> Result<u64, StoreError>;
+}
+
 /// A sliding-window limit: at most `max` events within `window`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateRule {
@@ -186,14 +223,25 @@ pub trait RateLimiter: Send + Sync + 'static {
 #[trait_variant::make(Send)]
 pub trait MailOutbox: Send + Sync + 'static {
     /// Leases up to `limit` due messages for `lease`; a leased message is not handed out again
-    /// until the lease ends, so several workers never send the same message at once.
+    /// until the lease ends, so several workers never send the same message at once. Failed
+    /// (abandoned) messages are never claimed.
     async fn claim_mail(&self, now: Timestamp, lease: Duration, limit: u32) -> Result<Vec<OutgoingMail>, StoreError>;
     /// Removes a delivered message (its body may hold a code).
     async fn mail_sent(&self, id: MailId) -> Result<(), StoreError>;
     /// Records a failed try and when to try again.
     async fn mail_failed(&self, id: MailId, next_attempt_at: Timestamp) -> Result<(), StoreError>;
-    /// Messages waiting.
+    /// Records a last failed try and gives the message up: it stays in the outbox, marked
+    /// failed at `at`, for operators to inspect (and count, see [`MailOutbox::outbox_failed_count`]).
+    ///
+    /// # Errors
+    /// MUST keep the row and set its `failed_at`, and MUST never hand the message out from
+    /// [`MailOutbox::claim_mail`] again. The try is counted in `attempts`. A no-op for an
+    /// unknown id.
+    async fn mail_abandoned(&self, id: MailId, at: Timestamp) -> Result<(), StoreError>;
+    /// Messages waiting for delivery (due, leased or not), failed ones excluded.
     async fn outbox_depth(&self) -> Result<u64, StoreError>;
+    /// Messages given up on and kept, marked failed.
+    async fn outbox_failed_count(&self) -> Result<u64, StoreError>;
 }
 
 /// Reachability, for readiness probes.
@@ -211,6 +259,7 @@ pub trait Store:
     + CodeRepository
     + SessionRepository
     + AuditRepository
+    + NotificationRepository
     + RateLimiter
     + MailOutbox
     + StoreHealth
@@ -223,6 +272,7 @@ impl<T> Store for T where
         + CodeRepository
         + SessionRepository
         + AuditRepository
+        + NotificationRepository
         + RateLimiter
         + MailOutbox
         + StoreHealth

@@ -6,6 +6,7 @@ pub mod deliver_mail;
 pub mod login;
 pub mod login_history;
 pub mod logout;
+pub mod notifications;
 pub mod register;
 pub mod resend;
 pub mod sign_in_event;

@@ -4,6 +4,9 @@ use portcullis_domain::model::{AuditEntry, Device, Location, Timestamp, User};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+mod notifications;
+pub use notifications::{NotificationView, NotificationsPage, NotificationsResponse};
+
 /// `POST /auth/register`
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterBody {

@@ -15,7 +15,8 @@ use actix_web::{App, Resource, web};
 
 use self::client_ip::TrustedProxies;
 use self::handlers::{
-    docs, fallback, health, login, login_history, logout, register, resend_verification, sign_in_log, verify_email,
+    docs, fallback, health, login, login_history, logout, notifications, register, resend_verification, sign_in_log,
+    verify_email,
 };
 use crate::wiring::Service;
 
@@ -37,6 +38,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(resource("/auth/log").route(web::post().to(sign_in_log::sign_in_log)))
             .service(resource("/auth/logout").route(web::post().to(logout::logout)))
             .service(resource("/auth/login-history").route(web::get().to(login_history::login_history)))
+            .service(resource("/notifications").route(web::get().to(notifications::list::list_notifications)))
+            .service(
+                resource("/notifications/read-all")
+                    .route(web::post().to(notifications::read_all::mark_all_notifications_read)),
+            )
+            .service(
+                resource("/notifications/{id}/read").route(web::post().to(notifications::read::mark_notification_read)),
+            )
             .service(resource("/openapi.json").route(web::get().to(docs::openapi_json))),
     )
     .service(resource("/docs").route(web::get().to(docs::viewer)))

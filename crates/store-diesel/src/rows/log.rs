@@ -76,7 +76,7 @@ impl TryFrom<AuditRow> for AuditEntry {
 }
 
 /// A `notifications` row.
-#[derive(Insertable)]
+#[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = notifications, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub(crate) struct NotificationRow {
     id: DbUuid,
@@ -105,7 +105,24 @@ impl TryFrom<&Notification> for NotificationRow {
     }
 }
 
-/// A `mail_outbox` row, without the lease column (which only the outbox queries touch).
+impl TryFrom<NotificationRow> for Notification {
+    type Error = DbError;
+    fn try_from(r: NotificationRow) -> Result<Self, DbError> {
+        Ok(Notification {
+            id: r.id.into(),
+            user_id: r.user_id.into(),
+            kind: r.kind,
+            title: r.title,
+            body: r.body,
+            data: from_json(&r.data, "notification data")?,
+            read_at: r.read_at.map(Into::into),
+            created_at: r.created_at.into(),
+        })
+    }
+}
+
+/// A `mail_outbox` row, without the lease and failure columns (which only the outbox queries
+/// touch).
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = mail_outbox, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub(crate) struct MailRow {

@@ -75,6 +75,16 @@ macro_rules! store_contract_tests {
             outbox_mail_sent_deletes,
             outbox_mail_failed_reschedules,
             outbox_depth_counts_waiting,
+            outbox_abandoned_mail_is_kept_and_never_claimed,
+            outbox_abandon_applies_to_unclaimed_mail_only_once_known,
+            // notifications
+            notification_round_trips,
+            notifications_newest_first_ties_by_id,
+            notifications_unread_filter_and_counts,
+            notifications_paginate,
+            mark_notification_read_keeps_first_read_at,
+            mark_notification_read_refuses_other_users_ids,
+            mark_all_notifications_read_touches_only_the_callers,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -123,3 +123,40 @@ pub async fn outbox_depth_counts_waiting<S: Store>(store: &S) {
     store.mail_sent(mails[0].id).await.expect("mail_sent");
     assert_eq!(store.outbox_depth().await.expect("depth"), 2);
 }
+
+/// An abandoned message stays in the store, counted as failed and not as waiting, and no
+/// claim ever hands it out again (not after its lease, not far in the future).
+pub async fn outbox_abandoned_mail_is_kept_and_never_claimed<S: Store>(store: &S) {
+    let given_up = mail("laura@example.com", T0);
+    let retried = mail("ana@example.com", T0);
+    enqueue(store, &[given_up.clone(), retried.clone()]).await;
+    assert_eq!(store.claim_mail(secs(1), LEASE, 10).await.expect("claim").len(), 2);
+    store.mail_abandoned(given_up.id, secs(2)).await.expect("mail_abandoned");
+    store.mail_failed(retried.id, secs(10)).await.expect("mail_failed");
+    assert_eq!(store.outbox_depth().await.expect("depth"), 1);
+    assert_eq!(store.outbox_failed_count().await.expect("failed"), 1);
+
+    assert_eq!(ids(&store.claim_mail(secs(10), LEASE, 10).await.expect("claim")), vec![retried.id]);
+    // Long after every lease has ended, only the retried message comes back.
+    assert_eq!(ids(&store.claim_mail(secs(1_000_000), LEASE, 10).await.expect("claim")), vec![retried.id]);
+    store.mail_sent(retried.id).await.expect("mail_sent");
+    assert!(store.claim_mail(secs(2_000_000), LEASE, 10).await.expect("claim").is_empty());
+    assert_eq!(store.outbox_depth().await.expect("depth"), 0);
+    assert_eq!(store.outbox_failed_count().await.expect("failed"), 1, "kept after other mail left");
+}
+
+/// A message can be abandoned without being claimed first, abandoning twice counts it once,
+/// and an unknown id changes nothing.
+pub async fn outbox_abandon_applies_to_unclaimed_mail_only_once_known<S: Store>(store: &S) {
+    assert_eq!(store.outbox_failed_count().await.expect("failed"), 0);
+    let m = mail("laura@example.com", T0);
+    let other = mail("ana@example.com", secs(5));
+    enqueue(store, &[m.clone(), other.clone()]).await;
+    store.mail_abandoned(MailId::new_v7(), secs(1)).await.expect("unknown id");
+    assert_eq!(store.outbox_failed_count().await.expect("failed"), 0);
+    store.mail_abandoned(m.id, secs(1)).await.expect("mail_abandoned");
+    store.mail_abandoned(m.id, secs(2)).await.expect("mail_abandoned again");
+    assert_eq!(store.outbox_failed_count().await.expect("failed"), 1);
+    assert_eq!(store.outbox_depth().await.expect("depth"), 1);
+    assert_eq!(ids(&store.claim_mail(secs(10), LEASE, 10).await.expect("claim")), vec![other.id]);
+}

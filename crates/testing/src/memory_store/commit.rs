@@ -85,7 +85,7 @@ impl State {
                 if self.mails.iter().any(|q| q.mail.id == mail.id) {
                     return Err(constraint("mail_outbox primary key"));
                 }
-                self.mails.push(QueuedMail { mail, leased_until: None });
+                self.mails.push(QueuedMail { mail, leased_until: None, failed_at: None });
             }
         }
         Ok(())

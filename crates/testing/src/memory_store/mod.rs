@@ -5,6 +5,7 @@
 //! atomic. Tests can also look inside and flip it into an "unavailable" state.
 
 mod commit;
+mod notifications;
 mod outbox;
 mod rate;
 mod reads;
@@ -20,11 +21,12 @@ use portcullis_domain::model::{
 };
 use portcullis_domain::ports::StoreError;
 
-/// A queued message and the end of its current lease.
+/// A queued message, the end of its current lease, and when it was given up (if it was).
 #[derive(Clone, Debug)]
 pub(crate) struct QueuedMail {
     pub(crate) mail: OutgoingMail,
     pub(crate) leased_until: Option<Timestamp>,
+    pub(crate) failed_at: Option<Timestamp>,
 }
 
 /// One counted rate-limit event.
@@ -156,9 +158,14 @@ impl InMemoryStore {
         self.lock().notifications.clone()
     }
 
-    /// Every message still in the outbox, in insertion order.
+    /// Every message still waiting for delivery (not failed), in insertion order.
     pub fn queued_mail(&self) -> Vec<OutgoingMail> {
-        self.lock().mails.iter().map(|q| q.mail.clone()).collect()
+        self.lock().mails.iter().filter(|q| q.failed_at.is_none()).map(|q| q.mail.clone()).collect()
+    }
+
+    /// Every message given up on (kept, marked failed) and when, in insertion order.
+    pub fn failed_mail(&self) -> Vec<(OutgoingMail, Timestamp)> {
+        self.lock().mails.iter().filter_map(|q| q.failed_at.map(|at| (q.mail.clone(), at))).collect()
     }
 
     /// Queued messages to `email`, in insertion order.

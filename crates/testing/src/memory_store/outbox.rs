@@ -14,7 +14,7 @@ impl MailOutbox for InMemoryStore {
         let mut due: Vec<usize> = (0..state.mails.len())
             .filter(|&i| {
                 let q = &state.mails[i];
-                q.mail.next_attempt_at <= now && q.leased_until.is_none_or(|end| end <= now)
+                q.failed_at.is_none() && q.mail.next_attempt_at <= now && q.leased_until.is_none_or(|end| end <= now)
             })
             .collect();
         due.sort_by_key(|&i| {
@@ -48,9 +48,25 @@ impl MailOutbox for InMemoryStore {
         Ok(())
     }
 
+    async fn mail_abandoned(&self, id: MailId, at: Timestamp) -> Result<(), StoreError> {
+        self.enter().await?;
+        // Guarded like the SQL update: the first give-up stands.
+        if let Some(q) = self.lock().mails.iter_mut().find(|q| q.mail.id == id && q.failed_at.is_none()) {
+            q.mail.attempts += 1;
+            q.leased_until = None;
+            q.failed_at = Some(at);
+        }
+        Ok(())
+    }
+
     async fn outbox_depth(&self) -> Result<u64, StoreError> {
         self.enter().await?;
-        Ok(self.lock().mails.len() as u64)
+        Ok(self.lock().mails.iter().filter(|q| q.failed_at.is_none()).count() as u64)
+    }
+
+    async fn outbox_failed_count(&self) -> Result<u64, StoreError> {
+        self.enter().await?;
+        Ok(self.lock().mails.iter().filter(|q| q.failed_at.is_some()).count() as u64)
     }
 }
 

@@ -7,6 +7,7 @@ mod login;
 mod login_history;
 mod login_mocks;
 mod mocks;
+mod notifications;
 mod register;
 mod resend;
 mod sign_in_event;

@@ -3,8 +3,9 @@
 
 use portcullis_domain::ports::{
     MockAuditRepository, MockClock, MockCodeRepository, MockDeviceDetector, MockGeoLookup, MockMailOutbox,
-    MockMailTransport, MockPasswordHasher, MockRandomSource, MockRateLimiter, MockSecretHasher, MockSessionRepository,
-    MockStoreHealth, MockTokenIssuer, MockUnitOfWork, MockUserRepository, Ports,
+    MockMailTransport, MockNotificationRepository, MockPasswordHasher, MockRandomSource, MockRateLimiter,
+    MockSecretHasher, MockSessionRepository, MockStoreHealth, MockTokenIssuer, MockUnitOfWork, MockUserRepository,
+    Ports,
 };
 use portcullis_domain::{Deps, Policy, Portcullis};
 use portcullis_testing::InMemoryStore;
@@ -46,6 +47,7 @@ fn every_mock_compiles_and_wires() {
         MockCodeRepository::new(),
         MockSessionRepository::new(),
         MockAuditRepository::new(),
+        MockNotificationRepository::new(),
         MockRateLimiter::new(),
         MockMailOutbox::new(),
         MockStoreHealth::new(),

@@ -21,12 +21,15 @@ use crate::http::problem::ApiError;
         handlers::sign_in_log::sign_in_log,
         handlers::login_history::login_history,
         handlers::logout::logout,
+        handlers::notifications::list::list_notifications,
+        handlers::notifications::read::mark_notification_read,
+        handlers::notifications::read_all::mark_all_notifications_read,
         handlers::health::live,
         handlers::health::ready,
     ),
     components(schemas(dto::Problem, dto::ProblemField)),
     modifiers(&BearerAuth),
-    tags((name = "auth", description = "Registration, verification, login and the sign-in log"), (name = "operations", description = "Health"))
+    tags((name = "auth", description = "Registration, verification, login and the sign-in log"), (name = "notifications", description = "The caller's in-app notifications"), (name = "operations", description = "Health"))
 )]
 pub struct ApiDoc;
 

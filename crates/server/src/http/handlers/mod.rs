@@ -6,6 +6,7 @@ pub mod health;
 pub mod login;
 pub mod login_history;
 pub mod logout;
+pub mod notifications;
 pub mod register;
 pub mod resend_verification;
 pub mod sign_in_log;

@@ -1,0 +1,84 @@
+//! The caller's own in-app notifications: list them, mark one or all read.
+
+use crate::error::InfraError;
+use crate::model::{NotificationId, NotificationPage};
+use crate::ports::{NotificationRepository, Ports};
+use crate::service::Portcullis;
+use crate::usecases::authenticate::Principal;
+
+/// Largest page.
+pub const MAX_NOTIFICATIONS_LIMIT: u32 = 100;
+/// Page size when the caller names none.
+pub const DEFAULT_NOTIFICATIONS_LIMIT: u32 = 20;
+
+/// Which notifications to list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotificationQuery {
+    /// Page size; clamped to `1..=100`.
+    pub limit: u32,
+    /// Notifications to skip.
+    pub offset: u64,
+    /// Only those not read yet.
+    pub unread_only: bool,
+}
+
+impl Default for NotificationQuery {
+    fn default() -> Self {
+        Self { limit: DEFAULT_NOTIFICATIONS_LIMIT, offset: 0, unread_only: false }
+    }
+}
+
+/// Why a notification could not be marked read.
+#[derive(Debug, thiserror::Error)]
+pub enum NotificationError {
+    /// No notification of the caller has this id. Another user's id gets the same answer,
+    /// so ids cannot be probed.
+    #[error("no such notification")]
+    NotFound,
+    /// The store failed.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+impl<P: Ports> Portcullis<P> {
+    /// The caller's notifications, newest first (ties by id descending), with the number the
+    /// filter selects and the number unread.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails.
+    pub async fn notifications(
+        &self,
+        principal: &Principal,
+        query: NotificationQuery,
+    ) -> Result<NotificationPage, InfraError> {
+        let limit = query.limit.clamp(1, MAX_NOTIFICATIONS_LIMIT);
+        Ok(self.store.notifications_page(principal.user.id, query.unread_only, limit, query.offset).await?)
+    }
+
+    /// Marks one of the caller's notifications read; one already read keeps its first
+    /// `read_at`.
+    ///
+    /// # Errors
+    /// [`NotificationError::NotFound`] for an unknown id or another user's.
+    pub async fn mark_notification_read(
+        &self,
+        principal: &Principal,
+        id: NotificationId,
+    ) -> Result<(), NotificationError> {
+        let now = self.now();
+        match self.store.mark_notification_read(principal.user.id, id, now).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(NotificationError::NotFound),
+            Err(e) => Err(InfraError::from(e).into()),
+        }
+    }
+
+    /// Marks every unread notification of the caller read; returns how many changed.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails.
+    pub async fn mark_all_notifications_read(&self, principal: &Principal) -> Result<u64, InfraError> {
+        let now = self.now();
+        Ok(self.store.mark_all_notifications_read(principal.user.id, now).await?)
+    }
+}
