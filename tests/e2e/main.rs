@@ -11,6 +11,7 @@ mod faults;
 mod history;
 mod instances;
 mod login;
+mod mail_content;
 mod mail_delivery;
 mod notifications;
 mod operations;

@@ -20,6 +20,8 @@ pub async fn with_and_without_enrichment(dir: &Path) -> Result<String, String> {
         "## Login latency with and without enrichment\n\n\
          {LOGINS} sequential `POST /api/v1/auth/login` (right password, Argon2id m=19456 KiB t=2 p=1) on SQLite, \
          from 81.2.69.142 (via a trusted X-Forwarded-For) with a Firefox user agent.\n\n\
+         Enrichment costs microseconds against an Argon2id verify of tens of milliseconds, so the two rows \
+         differ by less than the noise of a shared machine; a ratio near 1.00 is the expected result.\n\n\
          | configuration | p50 | mean | vs plain |\n|---|---|---|---|\n\
          | no GeoIP database, user-agent parsing off | {} | {} | 1.00x |\n\
          | GeoIP City fixture + user-agent parsing | {} | {} | {:.2}x |\n",

@@ -1,8 +1,9 @@
-//! Turns an [`OutgoingMail`] into a lettre [`Message`]: one plain-text UTF-8 part.
+//! Turns an [`OutgoingMail`] into a lettre [`Message`]: one plain-text UTF-8 part, or a
+//! `multipart/alternative` of that text part and an HTML part.
 
 use lettre::Message;
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
-use lettre::message::{Body, Mailbox};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use portcullis_domain::model::OutgoingMail;
 use portcullis_domain::ports::MailError;
 
@@ -35,20 +36,30 @@ pub(crate) fn build(from: &Mailbox, mail: &OutgoingMail, style: BodyStyle) -> Re
         // The address is left out of the error: it ends up in logs.
         .map_err(|e| MailError::Permanent(format!("recipient address not accepted: {e}")))?;
     let name = mail.to_name.as_deref().map(one_line).filter(|n| !n.is_empty());
-    Message::builder()
+    let builder = Message::builder()
         .from(from.clone())
         .to(Mailbox::new(name, address))
         .subject(one_line(&mail.subject))
         .message_id(Some(message_id(mail)))
         .date_now()
         // RFC 3834: tells vacation responders and the like not to answer.
-        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-generated".to_owned()))
-        .header(ContentType::TEXT_PLAIN)
-        .body(match style {
-            BodyStyle::Readable => text_body(&mail.body),
-            BodyStyle::AsciiSafe => Body::new(mail.body.clone()),
-        })
-        .map_err(|e| MailError::Permanent(format!("cannot build message: {e}")))
+        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-generated".to_owned()));
+    let body = |text: &str| match style {
+        BodyStyle::Readable => text_body(text),
+        BodyStyle::AsciiSafe => Body::new(text.to_owned()),
+    };
+    match &mail.html_body {
+        None => builder.header(ContentType::TEXT_PLAIN).body(body(&mail.body)),
+        // RFC 2046 §5.1.4: alternatives go from plainest to richest, and a reader shows the
+        // last one it can. Text first also keeps the code and links of the text part first in
+        // the raw message, where people reading `.eml` files and the e2e tests look.
+        Some(html) => builder.multipart(
+            MultiPart::alternative()
+                .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(body(&mail.body)))
+                .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(body(html))),
+        ),
+    }
+    .map_err(|e| MailError::Permanent(format!("cannot build message: {e}")))
 }
 
 /// Header values are one line: a CR or LF from a name or subject must not start a new header.
@@ -56,7 +67,7 @@ fn one_line(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>().trim().to_owned()
 }
 
-/// The body, kept readable on the wire whenever RFC 5322 allows.
+/// A body (text or HTML), kept readable on the wire whenever RFC 5322 allows.
 ///
 /// lettre's automatic choice switches to quoted-printable as soon as a line reaches 76
 /// characters or a character is not ASCII, which soft-wraps long links and escapes accented
@@ -88,6 +99,7 @@ mod tests {
             to_name: to_name.map(str::to_owned),
             subject: subject.to_owned(),
             body: body.to_owned(),
+            html_body: None,
             attempts: 0,
             next_attempt_at: Timestamp::from_unix_millis(0),
             created_at: Timestamp::from_unix_millis(0),
@@ -188,5 +200,32 @@ mod tests {
         let text = formatted(&msg);
         assert!(!text.contains("\r\nBcc:"), "{text}");
         assert_eq!(msg.envelope().to().len(), 1);
+    }
+
+    #[test]
+    fn html_body_makes_text_then_html_alternatives() {
+        let mut mail = mail(Some("Laura"), "Your code", "Hello Laura,\n\n    123456\n");
+        mail.html_body = Some("<p>Hello Laura, caf\u{e9}</p>\n<p style=\"font-size:28px\">123456</p>\n".to_owned());
+        let msg = build(&from(), &mail, BodyStyle::Readable).unwrap();
+        let text = formatted(&msg);
+        assert_eq!(msg.headers().get_raw("Message-ID"), Some(format!("<{}@portcullis>", mail.id).as_str()));
+        assert_eq!(msg.headers().get_raw("Auto-Submitted"), Some("auto-generated"));
+        assert!(text.contains("Content-Type: multipart/alternative;"), "{text}");
+        let plain = text.find("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n");
+        let html = text.find("Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n");
+        assert!(matches!((plain, html), (Some(p), Some(h)) if p < h), "text part first: {text}");
+        assert!(text.contains("\r\n\r\nHello Laura,\r\n\r\n    123456\r\n"), "{text}");
+        assert!(text.contains("<p>Hello Laura, caf\u{e9}</p>\r\n<p style=\"font-size:28px\">123456</p>\r\n"), "{text}");
+        // The only bare six-digit line of the raw message is the text part's code.
+        assert_eq!(text.lines().filter(|l| l.trim() == "123456").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn html_alternative_in_ascii_safe_style() {
+        let mut mail = mail(Some("Zo\u{eb}"), "s", "Bonjour Zo\u{eb},\n\n    654321\n");
+        mail.html_body = Some("<p>Bonjour Zo\u{eb}</p>".to_owned());
+        let text = formatted(&build(&from(), &mail, BodyStyle::AsciiSafe).unwrap());
+        assert!(text.is_ascii(), "{text}");
+        assert!(text.contains("    654321") && text.contains("Content-Type: text/html; charset=utf-8"), "{text}");
     }
 }

@@ -59,8 +59,14 @@ pub struct MailerSettings {
     /// Directory for [`TransportKind::File`]; created if missing.
     pub dir: PathBuf,
     /// For [`TransportKind::Smtp`]: `smtp://host:port` (plain), `smtp://host:port?tls=required`
-    /// (STARTTLS), `smtps://host:port` (implicit TLS); `user:password@` adds credentials.
+    /// (STARTTLS, or `tls=opportunistic` to use it only when offered), `smtps://host:port`
+    /// (implicit TLS); `user:password@` (percent-encoded) adds credentials, sent with AUTH PLAIN
+    /// or LOGIN, whichever the server offers.
     pub smtp_url: String,
+    /// For [`TransportKind::Smtp`] with TLS: a PEM file of CA certificates trusted in addition
+    /// to the built-in web PKI roots (a private CA, or a test server's). Ignored for plain
+    /// `smtp://` URLs. `None`: the web PKI roots only.
+    pub tls_ca_file: Option<PathBuf>,
     /// The `From` mailbox, e.g. `Portcullis <no-reply@example.com>`.
     pub from: String,
     /// For [`TransportKind::Smtp`]: the longest one delivery may take, connecting included;
@@ -76,6 +82,7 @@ impl Default for MailerSettings {
             transport: TransportKind::Log,
             dir: PathBuf::from("mail"),
             smtp_url: "smtp://127.0.0.1:1025".to_owned(),
+            tls_ca_file: None,
             from: "Portcullis <no-reply@localhost>".to_owned(),
             timeout: Duration::from_secs(10),
         }
@@ -89,6 +96,7 @@ impl fmt::Debug for MailerSettings {
             .field("transport", &self.transport)
             .field("dir", &self.dir)
             .field("smtp_url", &redact_url(&self.smtp_url))
+            .field("tls_ca_file", &self.tls_ca_file)
             .field("from", &self.from)
             .field("timeout", &self.timeout)
             .finish()
@@ -129,6 +137,24 @@ pub enum MailerError {
     /// `smtp_url` could not be parsed. The URL itself is left out: it may hold a password.
     #[error("invalid SMTP URL (expected smtp://host:port, smtp://host:port?tls=required or smtps://host:port)")]
     InvalidSmtpUrl(#[source] lettre::transport::smtp::Error),
+    /// `tls_ca_file` could not be read.
+    #[error("cannot read mailer TLS CA file {}", path.display())]
+    ReadTlsCa {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `tls_ca_file` holds no usable PEM certificate, or the TLS settings could not be built
+    /// from it.
+    #[error("invalid mailer TLS CA file {}: {reason}", path.display())]
+    InvalidTlsCa {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
     /// The mail directory could not be created.
     #[error("cannot create mail directory {}", dir.display())]
     CreateDir {

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use lettre::message::Mailbox;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::{AsyncSmtpTransportBuilder, Error as SmtpError};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use portcullis_domain::model::OutgoingMail;
@@ -37,8 +38,10 @@ impl LettreMailer {
     ///
     /// # Errors
     /// [`MailerError::InvalidFrom`] when `from` is not a mailbox (checked for every transport),
-    /// [`MailerError::InvalidSmtpUrl`] for an unusable `smtp_url` (SMTP only), and
-    /// [`MailerError::CreateDir`] when `dir` cannot be created (file only).
+    /// [`MailerError::InvalidSmtpUrl`] for an unusable `smtp_url`,
+    /// [`MailerError::ReadTlsCa`] / [`MailerError::InvalidTlsCa`] for an unreadable or unusable
+    /// `tls_ca_file` (SMTP only), and [`MailerError::CreateDir`] when `dir` cannot be created
+    /// (file only).
     pub fn new(settings: &MailerSettings) -> Result<Self, MailerError> {
         let from = settings
             .from
@@ -46,9 +49,14 @@ impl LettreMailer {
             .map_err(|source| MailerError::InvalidFrom { value: settings.from.clone(), source })?;
         let backend = match settings.transport {
             TransportKind::Smtp => {
-                let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.smtp_url)
+                let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.smtp_url)
                     .map_err(MailerError::InvalidSmtpUrl)?
                     .timeout(Some(settings.timeout));
+                if let Some(ca_file) = &settings.tls_ca_file
+                    && let Some(tls) = tls_with_ca(&settings.smtp_url, ca_file)?
+                {
+                    builder = builder.tls(tls);
+                }
                 Backend::Smtp(Box::new(Smtp { builder, timeout: settings.timeout, transport: OnceLock::new() }))
             }
             TransportKind::File => {
@@ -142,6 +150,38 @@ impl fmt::Debug for LettreMailer {
         }
         s.finish_non_exhaustive()
     }
+}
+
+/// The TLS mode `smtp_url` asks for, rebuilt to trust `ca_file` as well as the web PKI roots;
+/// `None` for a plain `smtp://` URL, which has no TLS to configure.
+///
+/// lettre's `from_url` offers no way to add a root, so the URL is read again here the same way
+/// (the `url` crate, the same scheme and `tls=` rules) and only the `Tls` value is replaced:
+/// port, credentials and HELO name stay as `from_url` set them.
+fn tls_with_ca(smtp_url: &str, ca_file: &Path) -> Result<Option<Tls>, MailerError> {
+    let invalid = |reason: String| MailerError::InvalidTlsCa { path: ca_file.to_owned(), reason };
+    // Cannot fail after `from_url` accepted the URL; `ParseError` never quotes the URL (password).
+    let url = url::Url::parse(smtp_url).map_err(|e| invalid(format!("unusable smtp_url: {e}")))?;
+    let tls_query = url.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v.into_owned());
+    // `from_url` already accepted the URL, so the scheme and `tls=` are one of these.
+    let wrap: fn(TlsParameters) -> Tls = match (url.scheme(), tls_query.as_deref()) {
+        ("smtps", _) => Tls::Wrapper,
+        ("smtp", Some("required")) => Tls::Required,
+        ("smtp", Some("opportunistic")) => Tls::Opportunistic,
+        _ => return Ok(None),
+    };
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let pem = std::fs::read(ca_file).map_err(|source| MailerError::ReadTlsCa { path: ca_file.to_owned(), source })?;
+    // lettre accepts a file without any certificate and would then trust nothing extra; an
+    // empty or wrong file is a configuration mistake worth stopping for.
+    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+        return Err(invalid("no PEM certificate (-----BEGIN CERTIFICATE-----) in it".to_owned()));
+    }
+    let ca = Certificate::from_pem(&pem).map_err(|e| invalid(e.to_string()))?;
+    // The default store stays (web PKI roots with this build's features); the CA is added to it.
+    let params =
+        TlsParameters::builder(host).add_root_certificate(ca).build_rustls().map_err(|e| invalid(e.to_string()))?;
+    Ok(Some(wrap(params)))
 }
 
 /// Writes `<dir>/<mail id>.eml`.

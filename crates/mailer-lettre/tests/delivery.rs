@@ -20,6 +20,7 @@ fn mail(to: &str) -> OutgoingMail {
         to_name: Some("Zoë Palmer".to_owned()),
         subject: "Your Portcullis verification code".to_owned(),
         body: format!("Hello Zoë,\n\nYour verification code is:\n\n    {CODE}\n\n-- Portcullis\n"),
+        html_body: None,
         attempts: 0,
         next_attempt_at: Timestamp::from_unix_millis(0),
         created_at: Timestamp::from_unix_millis(0),

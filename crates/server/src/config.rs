@@ -97,6 +97,8 @@ pub struct MailerSection {
     pub dir: PathBuf,
     /// SMTP server for the `smtp` transport.
     pub smtp_url: String,
+    /// Extra PEM CA certificate(s) trusted for SMTP over TLS, besides the web PKI roots.
+    pub tls_ca_file: Option<PathBuf>,
     /// Sender.
     pub from: String,
     /// SMTP timeout in seconds.
@@ -111,6 +113,7 @@ impl Default for MailerSection {
             transport: "file".to_owned(),
             dir: PathBuf::from("data/mail"),
             smtp_url: "smtp://127.0.0.1:1025".to_owned(),
+            tls_ca_file: None,
             from: "Portcullis <no-reply@localhost>".to_owned(),
             timeout_secs: 10,
             poll_interval_ms: 500,

@@ -85,6 +85,7 @@ pub fn mailer_settings(settings: &Settings) -> Result<MailerSettings, WiringErro
         transport,
         dir: m.dir.clone(),
         smtp_url: m.smtp_url.clone(),
+        tls_ca_file: m.tls_ca_file.clone(),
         from: m.from.clone(),
         timeout: Duration::from_secs(m.timeout_secs.max(1)),
     })

@@ -110,6 +110,7 @@ diesel::table! {
         locked_until -> Nullable<UtcMillis>,
         created_at -> UtcMillis,
         failed_at -> Nullable<UtcMillis>,
+        html_body -> Nullable<Text>,
     }
 }
 

@@ -121,6 +121,7 @@ pub fn mail(address: &str, at: Timestamp) -> OutgoingMail {
         to_name: Some("Laura Boyle".to_owned()),
         subject: "Hello".to_owned(),
         body: "Your code is 123456.\n".to_owned(),
+        html_body: None,
         attempts: 0,
         next_attempt_at: at,
         created_at: at,

@@ -47,6 +47,9 @@ pub struct OutgoingMail {
     pub subject: String,
     /// Plain-text body. May hold a one-time code, so never logged.
     pub body: String,
+    /// HTML alternative of `body`, sent with it as `multipart/alternative`; `None` sends the
+    /// text alone. Holds the same code as `body`, so never logged either.
+    pub html_body: Option<String>,
     /// Delivery tries so far.
     pub attempts: u32,
     /// Earliest next try.

@@ -24,6 +24,7 @@ impl<P: Ports> Portcullis<P> {
             to_name: Some(user.name.as_str().to_owned()),
             subject: text.subject,
             body: text.body,
+            html_body: text.html,
             attempts: 0,
             next_attempt_at: now,
             created_at: now,

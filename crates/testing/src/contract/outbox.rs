@@ -24,12 +24,13 @@ async fn enqueue<S: Store>(store: &S, mails: &[OutgoingMail]) {
     commit_ok(store, mails.iter().cloned().map(Change::EnqueueMail).collect()).await;
 }
 
-/// A queued message reads back field for field when claimed.
+/// A queued message reads back field for field when claimed, with and without an HTML body.
 pub async fn outbox_round_trips_fields<S: Store>(store: &S) {
     let mut m = mail("laura@example.com", secs(1));
     m.to_name = None;
     m.subject = "Your Portcullis verification code".to_owned();
     m.body = "Hello Laura,\n\n    123456\n\nÜmlauts and emoji 🔐 survive.\n".to_owned();
+    m.html_body = Some("<p>Hello Laura,</p>\n<p>123456 &mdash; Ümlauts and emoji 🔐</p>\n".to_owned());
     m.created_at = T0;
     let mut named = mail("ana@example.com", secs(2));
     named.attempts = 3;

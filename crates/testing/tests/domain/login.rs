@@ -59,6 +59,8 @@ async fn success_writes_session_audit_notification_and_alert_mail() {
     let link = format!("http://127.0.0.1:8080/api/v1/auth/sessions/revoke-from-alert?token={alert_token}");
     for needle in [LONDON_IP, &now.to_rfc3339(), &link, "Firefox 128.0 on Linux", "London, England, United Kingdom"] {
         assert!(mails[0].body.contains(needle), "alert mail lacks {needle}");
+        let html = mails[0].html_body.as_deref().expect("an HTML part");
+        assert!(html.contains(needle), "alert mail's HTML lacks {needle}");
     }
     assert_eq!(session.alert_token_hash, Some(h.secrets.digest("alert-token", &alert_token)));
     svc.authenticate(&out.access_token).await.unwrap();

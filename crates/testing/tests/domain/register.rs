@@ -27,6 +27,8 @@ async fn new_account_is_active_unverified_and_mailed_a_code() {
     let mails = h.store.mail_to("laura@example.com");
     assert_eq!(mails.len(), 1);
     assert!(mails[0].body.contains(&digits) && !mails[0].subject.contains(&digits));
+    let html = mails[0].html_body.as_deref().expect("an HTML part");
+    assert!(html.contains(&format!(">{digits}</p>")) && html.contains("Hello Laura Boyle,"), "{html}");
     assert_eq!(mails[0].to_name.as_deref(), Some("Laura Boyle"));
     let codes = h.store.codes();
     assert_eq!(codes.len(), 1);

@@ -1,31 +1,44 @@
 //! A tiny SMTP server inside the test process, so SMTP tests need no external mail catcher.
 //!
 //! It speaks just enough SMTP for lettre (EHLO/HELO, MAIL, RCPT, DATA with dot-unstuffing,
-//! RSET, NOOP, QUIT), keeps every accepted message in memory, and can be told to refuse
-//! (`421`) or to reject recipients (`550`) so tests can see both failure classes. Each
+//! RSET, NOOP, QUIT, and optionally STARTTLS and AUTH PLAIN/LOGIN), keeps every accepted
+//! message in memory, and can be told to refuse (`421`) or to reject recipients (`550`) so
+//! tests can see both failure classes. [`SmtpSink::start_with`] adds TLS (STARTTLS or implicit,
+//! with a CA made at start-up, see [`SmtpSink::ca_pem`]) and required authentication. Each
 //! connection gets its own task; dropping the sink stops all of them.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
-//! use portcullis_mailer_lettre::test_sink::SmtpSink;
+//! use portcullis_mailer_lettre::test_sink::{SinkOptions, SinkTls, SmtpSink};
 //! let sink = SmtpSink::start().await?;
 //! // configure the mailer with `sink.url()`, send, then:
 //! let got = sink.wait_for(1, std::time::Duration::from_secs(5)).await;
 //! assert!(got[0].text().contains("123456"));
+//!
+//! // Implicit TLS and AUTH: trust `sink.ca_pem()` and use `sink.url_with_credentials(..)`.
+//! let tls = SmtpSink::start_with(SinkOptions {
+//!     tls: SinkTls::Implicit,
+//!     auth: Some(("mailer".to_owned(), "hunter2".to_owned())),
+//! })
+//! .await?;
+//! assert!(tls.ca_pem().is_some());
 //! # Ok(()) }
 //! ```
+
+mod auth;
+mod session;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
-/// Longest command or data line accepted; a longer one ends the connection (robustness, not policy).
-const MAX_LINE: u64 = 64 * 1024;
+use self::session::serve;
+use self::tls::SinkTlsConfig;
 
 /// One message the sink accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +49,10 @@ pub struct ReceivedMail {
     pub to: Vec<String>,
     /// The message as received after dot-unstuffing: headers, blank line, body, CRLF line ends.
     pub data: Vec<u8>,
+    /// Whether the message came over TLS (implicit, or after `STARTTLS`).
+    pub tls: bool,
+    /// The user that authenticated on the connection, if any.
+    pub user: Option<String>,
 }
 
 impl ReceivedMail {
@@ -74,9 +91,34 @@ impl ReceivedMail {
     }
 }
 
+/// How the sink offers TLS.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SinkTls {
+    /// Plain SMTP only (`smtp://`).
+    #[default]
+    None,
+    /// Plain at first, `STARTTLS` offered in `EHLO` (`smtp://…?tls=required`).
+    StartTls,
+    /// TLS from the first byte (`smtps://`).
+    Implicit,
+}
+
+/// What [`SmtpSink::start_with`] sets up; the default is [`SmtpSink::start`]'s plain sink.
+#[derive(Clone, Debug, Default)]
+pub struct SinkOptions {
+    /// TLS mode; any mode but [`SinkTls::None`] makes a fresh CA, see [`SmtpSink::ca_pem`].
+    pub tls: SinkTls,
+    /// `Some((user, password))`: `AUTH PLAIN LOGIN` is offered, only these credentials are
+    /// accepted (others get `535`), and `MAIL` before a successful `AUTH` gets `530`.
+    pub auth: Option<(String, String)>,
+}
+
 #[derive(Default)]
 struct State {
     messages: Mutex<Vec<ReceivedMail>>,
+    tls_mode: SinkTls,
+    tls: Option<SinkTlsConfig>,
+    auth: Option<(String, String)>,
     refusing: AtomicBool,
     rejecting: AtomicBool,
     // Inverted so `Default` gives the usual server, which offers 8BITMIME.
@@ -103,9 +145,21 @@ impl SmtpSink {
     /// # Errors
     /// The bind error.
     pub async fn start() -> std::io::Result<Self> {
+        Self::start_with(SinkOptions::default()).await
+    }
+
+    /// Like [`start`](Self::start), with TLS and/or authentication as `options` say.
+    ///
+    /// # Errors
+    /// The bind error, or a failure to make the TLS certificates.
+    pub async fn start_with(options: SinkOptions) -> std::io::Result<Self> {
+        let tls = match options.tls {
+            SinkTls::None => None,
+            SinkTls::StartTls | SinkTls::Implicit => Some(tls::generate()?),
+        };
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(State::default());
+        let state = Arc::new(State { tls_mode: options.tls, tls, auth: options.auth, ..State::default() });
         let acceptor = tokio::spawn(accept_loop(listener, Arc::clone(&state)));
         Ok(Self { addr, state, acceptor: Mutex::new(Some(acceptor)) })
     }
@@ -115,9 +169,31 @@ impl SmtpSink {
         self.addr
     }
 
-    /// `smtp://127.0.0.1:PORT`, ready for `MailerSettings::smtp_url`.
+    /// Ready for `MailerSettings::smtp_url`: `smtp://127.0.0.1:PORT` for a plain sink,
+    /// `smtp://localhost:PORT?tls=required` with STARTTLS, `smtps://localhost:PORT` with
+    /// implicit TLS (`localhost`, the name in the certificate).
     pub fn url(&self) -> String {
-        format!("smtp://{}", self.addr)
+        self.url_with_userinfo("")
+    }
+
+    /// [`url`](Self::url) with `user:password@` in it (both must be URL-safe as given).
+    pub fn url_with_credentials(&self, user: &str, password: &str) -> String {
+        self.url_with_userinfo(&format!("{user}:{password}@"))
+    }
+
+    fn url_with_userinfo(&self, userinfo: &str) -> String {
+        let port = self.addr.port();
+        match self.state.tls_mode {
+            SinkTls::None => format!("smtp://{userinfo}{}", self.addr),
+            SinkTls::StartTls => format!("smtp://{userinfo}localhost:{port}?tls=required"),
+            SinkTls::Implicit => format!("smtps://{userinfo}localhost:{port}"),
+        }
+    }
+
+    /// The PEM of the CA that signed the sink's certificate (for `MailerSettings::tls_ca_file`);
+    /// `None` without TLS.
+    pub fn ca_pem(&self) -> Option<String> {
+        self.state.tls.as_ref().map(|tls| tls.ca_pem.clone())
     }
 
     /// The messages accepted so far, oldest first.
@@ -194,119 +270,12 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>) {
     }
 }
 
-async fn serve(stream: TcpStream, state: Arc<State>) {
-    // Any I/O error just ends the conversation; the client sees a dropped connection.
-    let _ignored = conversation(stream, &state).await;
-}
-
-async fn conversation(stream: TcpStream, state: &State) -> std::io::Result<()> {
-    let (read, mut write) = stream.into_split();
-    let mut read = BufReader::new(read);
-    if state.refusing.load(Ordering::SeqCst) {
-        return write.write_all(b"421 4.3.2 sink refusing connections\r\n").await;
-    }
-    write.write_all(b"220 portcullis-sink ESMTP ready\r\n").await?;
-    let mut from: Option<String> = None;
-    let mut to: Vec<String> = Vec::new();
-    let mut line = Vec::new();
-    loop {
-        if !read_line(&mut read, &mut line).await? {
-            return Ok(());
-        }
-        if state.refusing.load(Ordering::SeqCst) {
-            return write.write_all(b"421 4.3.2 sink refusing, closing connection\r\n").await;
-        }
-        let text = String::from_utf8_lossy(&line);
-        let command = text.trim_end_matches(['\r', '\n']);
-        let verb = command.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
-        let reply: &[u8] = match verb.as_str() {
-            "EHLO" if state.no_8bitmime.load(Ordering::SeqCst) => b"250-portcullis-sink\r\n250 SIZE 10485760\r\n",
-            "EHLO" => b"250-portcullis-sink\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 10485760\r\n",
-            "HELO" => b"250 portcullis-sink\r\n",
-            "MAIL" => match path_arg(command, "MAIL FROM:") {
-                Some(path) => {
-                    from = Some(path);
-                    to.clear();
-                    b"250 2.1.0 OK\r\n"
-                }
-                None => b"501 5.5.4 syntax: MAIL FROM:<address>\r\n",
-            },
-            "RCPT" => match (&from, path_arg(command, "RCPT TO:")) {
-                (None, _) => b"503 5.5.1 MAIL first\r\n",
-                (Some(_), None) => b"501 5.5.4 syntax: RCPT TO:<address>\r\n",
-                (Some(_), Some(_)) if state.rejecting.load(Ordering::SeqCst) => b"550 5.1.1 mailbox unavailable\r\n",
-                (Some(_), Some(path)) => {
-                    to.push(path);
-                    b"250 2.1.5 OK\r\n"
-                }
-            },
-            "DATA" => match (from.take(), to.is_empty()) {
-                (Some(sender), false) => {
-                    write.write_all(b"354 end data with <CR><LF>.<CR><LF>\r\n").await?;
-                    let data = read_data(&mut read, &mut line).await?;
-                    state.messages().push(ReceivedMail { from: sender, to: std::mem::take(&mut to), data });
-                    b"250 2.0.0 OK queued\r\n"
-                }
-                (sender, _) => {
-                    from = sender;
-                    b"503 5.5.1 need MAIL and RCPT first\r\n"
-                }
-            },
-            "RSET" => {
-                from = None;
-                to.clear();
-                b"250 2.0.0 OK\r\n"
-            }
-            "NOOP" => b"250 2.0.0 OK\r\n",
-            "VRFY" => b"252 2.5.0 cannot verify\r\n",
-            "QUIT" => return write.write_all(b"221 2.0.0 bye\r\n").await,
-            _ => b"500 5.5.2 command not recognised\r\n",
-        };
-        write.write_all(reply).await?;
-    }
-}
-
-/// Reads one line (with its line end) into `line`; `false` at end of stream.
-async fn read_line<R: AsyncRead + Unpin>(read: &mut BufReader<R>, line: &mut Vec<u8>) -> std::io::Result<bool> {
-    line.clear();
-    let n = read.take(MAX_LINE).read_until(b'\n', line).await?;
-    if n as u64 == MAX_LINE && !line.ends_with(b"\n") {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "line too long"));
-    }
-    Ok(n > 0)
-}
-
-/// Reads DATA up to the lone `.` line, undoing dot-stuffing (RFC 5321 §4.5.2).
-async fn read_data<R: AsyncRead + Unpin>(read: &mut BufReader<R>, line: &mut Vec<u8>) -> std::io::Result<Vec<u8>> {
-    let mut data = Vec::new();
-    loop {
-        if !read_line(read, line).await? {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        if line == b".\r\n" || line == b".\n" {
-            return Ok(data);
-        }
-        let unstuffed = if line.starts_with(b".") { &line[1..] } else { &line[..] };
-        data.extend_from_slice(unstuffed);
-    }
-}
-
-/// `MAIL FROM:<a@b> SIZE=1` with prefix `MAIL FROM:` gives `a@b` (`<>` gives the empty string).
-fn path_arg(command: &str, prefix: &str) -> Option<String> {
-    let head = command.get(..prefix.len())?;
-    if !head.eq_ignore_ascii_case(prefix) {
-        return None;
-    }
-    let rest = command[prefix.len()..].trim_start();
-    let inner = rest.strip_prefix('<')?;
-    let end = inner.find('>')?;
-    Some(inner[..end].to_owned())
-}
-
 #[cfg(test)]
 mod tests {
+    use super::session::path_arg;
     use super::*;
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::TcpStream;
 
     async fn expect(read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>, code: &str) {
         let mut line = String::new();

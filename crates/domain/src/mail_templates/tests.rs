@@ -1,0 +1,254 @@
+use std::time::Duration;
+
+use super::*;
+use crate::model::{Device, Location};
+
+const TTL: Duration = Duration::from_secs(15 * 60);
+
+fn enrichment(device: Device, location: Option<Location>) -> Enrichment {
+    Enrichment { ip_address: "81.2.69.142".parse().unwrap(), user_agent: None, device, location }
+}
+
+fn firefox_in_london() -> Enrichment {
+    enrichment(
+        Device {
+            browser: Some("Firefox".into()),
+            browser_version: Some("128".into()),
+            os: Some("Linux".into()),
+            ..Device::default()
+        },
+        Some(Location { city: Some("London".into()), country: Some("United Kingdom".into()), ..Location::default() }),
+    )
+}
+
+/// A device string an attacker controls (it comes from the User-Agent).
+fn hostile_device() -> Enrichment {
+    enrichment(Device { browser: Some("<img src=x onerror=alert(1)>".into()), ..Device::default() }, None)
+}
+
+fn html(m: &MailText) -> &str {
+    m.html.as_deref().expect("an HTML part")
+}
+
+fn every_mail(name: &str) -> Vec<MailText> {
+    let e = firefox_in_london();
+    let at = Timestamp::from_unix_millis(0);
+    vec![
+        verification_code("Portcullis", name, "123456", TTL),
+        signup_attempt("Portcullis", name),
+        new_sign_in("Portcullis", name, &SignInFacts { enrichment: &e, at }, "https://x/revoke?token=t", "https://x"),
+        password_reset_code("Portcullis", name, "654321", TTL),
+        password_changed("Portcullis", name, at, Some(&e), "https://x"),
+        password_changed("Portcullis", name, at, None, "https://x"),
+    ]
+}
+
+fn assert_contains(haystack: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(haystack.contains(needle), "{needle:?} missing from:\n{haystack}");
+    }
+}
+
+#[test]
+fn every_template_renders_both_parts() {
+    for m in every_mail("Laura") {
+        assert!(m.body.starts_with("Hello Laura,\n\n"), "{}", m.body);
+        assert!(m.body.ends_with("\n-- Portcullis\n"), "{}", m.body);
+        assert!(!m.body.contains('<') && !m.body.contains("&amp;"), "text part has markup: {}", m.body);
+        assert!(!m.body.contains("\n\n\n"), "leftover blank lines: {:?}", m.body);
+        let h = html(&m);
+        assert!(h.starts_with("<!DOCTYPE html>"), "{h}");
+        assert!(h.trim_end().ends_with("</html>"), "{h}");
+        assert_contains(h, &["Hello Laura,", "&mdash; Portcullis", &format!("<title>{}</title>", m.subject)]);
+    }
+}
+
+#[test]
+fn html_escapes_the_display_name() {
+    for m in every_mail("<script>alert(1)</script>") {
+        let h = html(&m);
+        assert!(h.contains("Hello &lt;script&gt;alert(1)&lt;&#x2f;script&gt;,"), "{h}");
+        assert!(!h.contains("<script>"), "{h}");
+        // The text part is not HTML and is not escaped.
+        assert!(m.body.starts_with("Hello <script>alert(1)</script>,"), "{}", m.body);
+    }
+}
+
+#[test]
+fn html_escapes_device_strings() {
+    let e = hostile_device();
+    let at = Timestamp::from_unix_millis(0);
+    let alert = new_sign_in("P", "L", &SignInFacts { enrichment: &e, at }, "https://x/r?token=t", "https://x");
+    let changed = password_changed("P", "L", at, Some(&e), "https://x");
+    for m in [alert, changed] {
+        assert!(html(&m).contains("&lt;img src=x onerror=alert(1)&gt;"), "{}", html(&m));
+        assert!(!html(&m).contains("<img"), "{}", html(&m));
+        assert!(m.body.contains("Device:     <img src=x onerror=alert(1)>\n"), "{}", m.body);
+    }
+}
+
+#[test]
+fn subjects_never_hold_the_code() {
+    for m in every_mail("Laura") {
+        assert!(!m.subject.contains("123456") && !m.subject.contains("654321"), "{}", m.subject);
+        assert!(m.subject.contains("Portcullis"), "{}", m.subject);
+    }
+}
+
+/// The code stands alone on a line of the text part (people and tests look for it there) and
+/// never on a bare line of the HTML part, where a mail client or a test could take it for the
+/// text part's.
+fn assert_code_placement(m: &MailText, code: &str) {
+    assert!(m.body.lines().any(|l| l.trim() == code), "{}", m.body);
+    let h = html(m);
+    assert!(h.contains(&format!(">{code}</p>")), "{h}");
+    assert!(h.lines().all(|l| l.trim() != code), "{h}");
+}
+
+#[test]
+fn verification_code_mail() {
+    let m = verification_code("Portcullis", "Laura", "123456", TTL);
+    assert_eq!(m.subject, "Your Portcullis verification code");
+    assert_code_placement(&m, "123456");
+    for part in [m.body.as_str(), html(&m)] {
+        assert_contains(part, &["15 minutes", "works once", "If you did not create an account, ignore this message."]);
+    }
+}
+
+#[test]
+fn lifetimes_round_up_to_whole_minutes() {
+    assert_eq!(lifetime(Duration::from_secs(1)), "1 minute");
+    assert_eq!(lifetime(Duration::from_secs(60)), "1 minute");
+    assert_eq!(lifetime(Duration::from_secs(61)), "2 minutes");
+    assert_eq!(lifetime(Duration::from_secs(600)), "10 minutes");
+}
+
+#[test]
+fn signup_attempt_mail() {
+    let m = signup_attempt("Portcullis", "Laura");
+    assert_eq!(m.subject, "Someone tried to sign up for Portcullis with your address");
+    for part in [m.body.as_str(), html(&m)] {
+        assert_contains(
+            part,
+            &["Nothing was changed.", "sign in instead", "reset your password", "ignore this message"],
+        );
+    }
+}
+
+#[test]
+fn describes_known_and_unknown_devices_and_places() {
+    let e = enrichment(Device::default(), None);
+    let f = SignInFacts { enrichment: &e, at: Timestamp::from_unix_millis(0) };
+    assert_eq!(f.device_line(), "an unknown device");
+    assert_eq!(f.location_line(), "an unknown location");
+
+    let e = firefox_in_london();
+    let f = SignInFacts { enrichment: &e, at: Timestamp::from_unix_millis(0) };
+    assert_eq!(f.device_line(), "Firefox 128 on Linux");
+    assert_eq!(f.location_line(), "London, United Kingdom");
+}
+
+#[test]
+fn alert_mail_states_everything_and_links() {
+    let e = enrichment(Device::default(), None);
+    let f = SignInFacts { enrichment: &e, at: Timestamp::from_unix_millis(0) };
+    let m = new_sign_in("Portcullis", "Laura", &f, "https://x/revoke?token=t&x=1", "https://x");
+    assert_eq!(m.subject, "New sign-in to your Portcullis account");
+    assert_contains(
+        &m.body,
+        &[
+            "Device:     an unknown device\n",
+            "Location:   an unknown location\n",
+            "IP address: 81.2.69.142\n",
+            "Time (UTC): 1970-01-01T00:00:00.000Z\n",
+            "Not you? Sign this session out with one click:\nhttps://x/revoke?token=t&x=1\n",
+            "change your password",
+            "POST /api/v1/auth/forgot-password",
+        ],
+    );
+    assert_contains(
+        html(&m),
+        &[
+            "<td>an unknown device</td>",
+            "<td>an unknown location</td>",
+            "<td>81.2.69.142</td>",
+            "<td>1970-01-01T00:00:00.000Z</td>",
+            "Not you?",
+            // Links stay readable in the source: `&` escaped, `/` not.
+            "<a href=\"https://x/revoke?token=t&amp;x=1\"",
+            ">Sign this session out</a>",
+            "<a href=\"https://x\">https://x</a>",
+            "change your password",
+        ],
+    );
+}
+
+#[test]
+fn alert_mail_names_known_device_and_place() {
+    let e = firefox_in_london();
+    let f = SignInFacts { enrichment: &e, at: Timestamp::from_unix_millis(0) };
+    let m = new_sign_in("Portcullis", "Laura", &f, "https://x/r?token=t", "https://x");
+    for part in [m.body.as_str(), html(&m)] {
+        assert_contains(part, &["Firefox 128 on Linux", "London, United Kingdom"]);
+    }
+}
+
+#[test]
+fn password_reset_code_mail() {
+    let m = password_reset_code("Portcullis", "Laura", "654321", TTL);
+    assert_eq!(m.subject, "Your Portcullis password reset code");
+    assert_code_placement(&m, "654321");
+    for part in [m.body.as_str(), html(&m)] {
+        assert_contains(
+            part,
+            &["reset the password", "15 minutes", "works once", "ignore this message", "your password has not changed"],
+        );
+    }
+}
+
+#[test]
+fn password_changed_mail_with_request_details() {
+    let e = firefox_in_london();
+    let m = password_changed("Portcullis", "Laura", Timestamp::from_unix_millis(0), Some(&e), "https://x");
+    assert_eq!(m.subject, "Your Portcullis password was changed");
+    assert_contains(
+        &m.body,
+        &[
+            "Time (UTC): 1970-01-01T00:00:00.000Z\nIP address: 81.2.69.142\nDevice:     Firefox 128 on Linux\n\
+             Location:   London, United Kingdom\n\nIf this was you",
+            "If it was not you",
+            "request a reset code at https://x (POST /api/v1/auth/forgot-password)",
+        ],
+    );
+    assert_contains(
+        html(&m),
+        &[
+            "<td>1970-01-01T00:00:00.000Z</td>",
+            "<td>81.2.69.142</td>",
+            "<td>Firefox 128 on Linux</td>",
+            "<td>London, United Kingdom</td>",
+            "If it was not you",
+            "<a href=\"https://x\">https://x</a>",
+            "POST /api/v1/auth/forgot-password",
+        ],
+    );
+}
+
+#[test]
+fn password_changed_mail_without_request_details() {
+    let m = password_changed("Portcullis", "Laura", Timestamp::from_unix_millis(0), None, "https://x");
+    assert!(m.body.contains("Time (UTC): 1970-01-01T00:00:00.000Z\n\nIf this was you"), "{}", m.body);
+    for part in [m.body.as_str(), html(&m)] {
+        assert!(!part.contains("IP address") && !part.contains("Device"), "{part}");
+        assert_contains(part, &["If it was not you", "https://x"]);
+    }
+}
+
+#[test]
+fn a_missing_template_falls_back_to_the_facts() {
+    let ctx = context! { code => "123456", revoke_url => "https://x/r?token=t", nothing => () };
+    let (text, html) = engine::render("no_such_template", &ctx);
+    assert_eq!(html, None);
+    assert_contains(&text, &["code:\n    123456\n", "revoke url:\n    https://x/r?token=t\n"]);
+    assert!(!text.contains("nothing"), "{text}");
+}
