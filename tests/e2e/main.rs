@@ -1,10 +1,11 @@
-//! End-to-end tests of the HTTP contract (`shared/contract/API.md` sections 1-3, errors, health),
-//! each on SQLite and on PostgreSQL.
+//! End-to-end tests of the HTTP contract (`shared/contract/API.md` sections 1-3, part of 4,
+//! errors, health), each on SQLite and on PostgreSQL.
 
 // The test bodies are plain async fns that `on_both_backends!` wraps in `#[test]`s, so
 // clippy's allowance for unwrap in tests does not reach them.
 #![expect(clippy::unwrap_used, reason = "test bodies outside #[test] functions")]
 
+mod account;
 mod bad_input;
 mod enrichment;
 mod faults;

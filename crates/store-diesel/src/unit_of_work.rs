@@ -21,6 +21,8 @@ enum Write {
     Session(SessionRow),
     AlertToken { session_id: DbUuid, digest: Vec<u8> },
     RevokeSession { session_id: DbUuid, at: DbTime },
+    TouchSession { session_id: DbUuid, at: DbTime },
+    Profile { user_id: DbUuid, name: Option<String>, picture: Option<Option<String>>, at: DbTime },
     Audit(NewAuditRow),
     Notification(NotificationRow),
     Mail(MailRow),
@@ -43,6 +45,15 @@ impl TryFrom<&Change> for Write {
             Change::RevokeSession { session_id, at } => {
                 Self::RevokeSession { session_id: (*session_id).into(), at: DbTime(*at) }
             }
+            Change::TouchSession { session_id, at } => {
+                Self::TouchSession { session_id: (*session_id).into(), at: DbTime(*at) }
+            }
+            Change::UpdateProfile { user_id, name, profile_picture, at } => Self::Profile {
+                user_id: (*user_id).into(),
+                name: name.as_ref().map(|n| n.as_str().to_owned()),
+                picture: profile_picture.clone(),
+                at: DbTime(*at),
+            },
             Change::AppendAudit(entry) => Self::Audit(entry.try_into()?),
             Change::InsertNotification(n) => Self::Notification(n.try_into()?),
             Change::EnqueueMail(m) => Self::Mail(m.into()),
@@ -107,6 +118,24 @@ impl UnitOfWork for DieselStore {
                         // The first revocation time stands.
                         diesel::update(sessions::table.find(session_id).filter(sessions::revoked_at.is_null()))
                             .set(sessions::revoked_at.eq(Some(*at)))
+                            .execute(c)
+                            .await?;
+                    }
+                    Write::TouchSession { session_id, at } => {
+                        // Guarded: requests finishing out of order never move it back.
+                        diesel::update(sessions::table.find(session_id).filter(sessions::last_seen_at.lt(*at)))
+                            .set(sessions::last_seen_at.eq(*at))
+                            .execute(c)
+                            .await?;
+                    }
+                    Write::Profile { user_id, name, picture, at } => {
+                        // `None` parts of the changeset are left out of the SET list.
+                        diesel::update(users::table.find(user_id))
+                            .set((
+                                users::updated_at.eq(*at),
+                                name.clone().map(|n| users::name.eq(n)),
+                                picture.clone().map(|p| users::profile_picture.eq(p)),
+                            ))
                             .execute(c)
                             .await?;
                     }

@@ -24,6 +24,10 @@ pub enum AuditAction {
     Registered,
     /// A session was ended by its user.
     Logout,
+    /// One of the user's sessions was revoked from the session list.
+    SessionRevoked,
+    /// The user changed their profile (name, picture).
+    ProfileUpdated,
 }
 
 impl AuditAction {
@@ -36,7 +40,26 @@ impl AuditAction {
             Self::EmailVerified => "auth.email.verified",
             Self::Registered => "auth.user.registered",
             Self::Logout => "auth.logout",
+            Self::SessionRevoked => "auth.session.revoked",
+            Self::ProfileUpdated => "user.profile.updated",
         }
+    }
+
+    /// Every action, for queries over the whole log of a user.
+    pub const ALL: [AuditAction; 8] = [
+        Self::LoginSuccess,
+        Self::LoginFailure,
+        Self::Signup,
+        Self::EmailVerified,
+        Self::Registered,
+        Self::Logout,
+        Self::SessionRevoked,
+        Self::ProfileUpdated,
+    ];
+
+    /// The action with this dotted name, `None` for an unknown one.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == name)
     }
 }
 
@@ -199,5 +222,14 @@ mod tests {
     fn filters_select_actions() {
         assert_eq!(HistoryFilter::Success.actions(), &[AuditAction::LoginSuccess]);
         assert_eq!(HistoryFilter::All.actions().len(), 2);
+    }
+
+    #[test]
+    fn every_action_parses_back_from_its_name() {
+        for action in AuditAction::ALL {
+            assert_eq!(AuditAction::parse(action.as_str()), Some(action));
+        }
+        assert_eq!(AuditAction::parse("auth.login"), None);
+        assert_eq!(AuditAction::parse("AUTH.LOGOUT"), None);
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::model::{
     AuditAction, AuditEntry, CodeId, CodePurpose, Email, MailId, NewAuditEntry, Notification, NotificationId,
     NotificationPage, OutgoingMail, Page, SecretDigest, Session, SessionId, StoredCode, Timestamp, User, UserId,
+    UserName,
 };
 
 /// Boxed cause of an infrastructure error.
@@ -70,6 +71,26 @@ pub enum Change {
         /// When.
         at: Timestamp,
     },
+    /// Move a session's `last_seen_at` forward to `at`. Guarded: a no-op when it is already
+    /// at or past `at` (or the session is absent), so a late, slower request never moves it back.
+    TouchSession {
+        /// The session.
+        session_id: SessionId,
+        /// When its token was used.
+        at: Timestamp,
+    },
+    /// Change a user's profile: only the given fields, plus `updated_at` (a no-op for an
+    /// absent user).
+    UpdateProfile {
+        /// The user.
+        user_id: UserId,
+        /// The new display name, if it changes.
+        name: Option<UserName>,
+        /// The new avatar URL if it changes: `Some(None)` clears it.
+        profile_picture: Option<Option<String>>,
+        /// When.
+        at: Timestamp,
+    },
     /// Append an audit entry; its id is returned by the commit.
     AppendAudit(NewAuditEntry),
     /// Insert an in-app notification.
@@ -121,6 +142,9 @@ pub trait CodeRepository: Send + Sync + 'static {
 pub trait SessionRepository: Send + Sync + 'static {
     /// The session and its owner, in one lookup (this runs on every authenticated request).
     async fn session_with_user(&self, id: SessionId) -> Result<Option<(Session, User)>, StoreError>;
+    /// The user's live sessions (not revoked, `expires_at` after `now`), newest first
+    /// (`created_at` descending, ties by id descending).
+    async fn live_sessions(&self, user_id: UserId, now: Timestamp) -> Result<Vec<Session>, StoreError>;
 }
 
 /// Reads the audit log.

@@ -1,8 +1,10 @@
 //! Authenticate a bearer token: a valid token of a live session of a usable account.
 
+use std::time::Duration;
+
 use crate::error::InfraError;
-use crate::model::{SessionId, User};
-use crate::ports::{Ports, SessionRepository, StoreError, TokenIssuer};
+use crate::model::{Location, SessionId, User};
+use crate::ports::{Change, Ports, SessionRepository, StoreError, TokenIssuer, UnitOfWork};
 use crate::service::Portcullis;
 
 /// The caller of an authenticated request.
@@ -12,7 +14,13 @@ pub struct Principal {
     pub user: User,
     /// The session the token belongs to.
     pub session_id: SessionId,
+    /// Where that session signed in, `None` when unknown.
+    pub location: Option<Location>,
 }
+
+/// How stale a session's `last_seen_at` may get before a request writes it again. Coarse on
+/// purpose: it keeps the per-request check at one read, with a write at most once a minute.
+pub const TOUCH_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Why a bearer token was refused.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +55,11 @@ impl<P: Ports> Portcullis<P> {
         {
             return Err(AuthError::Unauthorized);
         }
-        Ok(Principal { user, session_id: session.id })
+        if session.last_seen_at.plus(TOUCH_INTERVAL) <= now {
+            // Best effort: a failed bookkeeping write must not refuse a valid token, and the
+            // next request after it tries again.
+            let _ = self.store.commit(vec![Change::TouchSession { session_id: session.id, at: now }]).await;
+        }
+        Ok(Principal { user, session_id: session.id, location: session.location })
     }
 }

@@ -4,7 +4,12 @@ use portcullis_domain::model::{AuditEntry, Device, Location, Timestamp, User};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+mod account;
 mod notifications;
+pub use account::{
+    MeResponse, SecurityEventsPage, SecurityEventsResponse, SessionList, SessionView, SessionsResponse,
+    UpdateProfileBody,
+};
 pub use notifications::{NotificationView, NotificationsPage, NotificationsResponse};
 
 /// `POST /auth/register`
@@ -150,7 +155,7 @@ pub struct UserView {
     pub email_verified: bool,
     /// When it was verified (RFC 3339, ms, UTC).
     pub email_verified_at: Option<String>,
-    /// This login's location, null when unknown.
+    /// This login's location (for `/users/me`, the current session's), null when unknown.
     pub last_login_geolocation: Option<LocationView>,
     /// Creation time.
     pub created_at: String,

@@ -15,8 +15,8 @@ use actix_web::{App, Resource, web};
 
 use self::client_ip::TrustedProxies;
 use self::handlers::{
-    docs, fallback, health, login, login_history, logout, notifications, register, resend_verification, sign_in_log,
-    verify_email,
+    docs, fallback, health, login, login_history, logout, me, notifications, register, resend_verification,
+    security_events, sessions, sign_in_log, verify_email,
 };
 use crate::wiring::Service;
 
@@ -38,6 +38,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(resource("/auth/log").route(web::post().to(sign_in_log::sign_in_log)))
             .service(resource("/auth/logout").route(web::post().to(logout::logout)))
             .service(resource("/auth/login-history").route(web::get().to(login_history::login_history)))
+            .service(resource("/auth/sessions").route(web::get().to(sessions::list::list_sessions)))
+            .service(resource("/auth/sessions/{id}").route(web::delete().to(sessions::revoke::revoke_session)))
+            .service(resource("/auth/security-events").route(web::get().to(security_events::security_events)))
+            .service(
+                resource("/users/me")
+                    .route(web::get().to(me::show::show_me))
+                    .route(web::patch().to(me::update::update_me)),
+            )
             .service(resource("/notifications").route(web::get().to(notifications::list::list_notifications)))
             .service(
                 resource("/notifications/read-all")

@@ -48,6 +48,9 @@ macro_rules! store_contract_tests {
             session_with_user_returns_current_owner,
             set_alert_token_replaces_digest,
             revoke_session_sets_revoked_at_once,
+            live_sessions_lists_only_the_users_live_ones,
+            touch_session_only_moves_forward,
+            update_profile_changes_only_given_fields,
             ping_answers,
             // audit
             audit_ids_increase,

@@ -11,6 +11,7 @@
 //! portcullis_testing::store_contract_tests!(async { Some(Fixture::new(make_fresh_store().await)) });
 //! ```
 
+mod account;
 mod audit;
 mod codes;
 mod fixture;
@@ -21,6 +22,7 @@ mod rate;
 mod sessions;
 mod users;
 
+pub use account::*;
 pub use audit::*;
 pub use codes::*;
 pub use fixture::Fixture;

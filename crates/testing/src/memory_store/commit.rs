@@ -66,6 +66,23 @@ impl State {
                     session.revoked_at = Some(at);
                 }
             }
+            Change::TouchSession { session_id, at } => {
+                // Guarded like the SQL update: only forward.
+                if let Some(session) = self.sessions.iter_mut().find(|s| s.id == session_id && s.last_seen_at < at) {
+                    session.last_seen_at = at;
+                }
+            }
+            Change::UpdateProfile { user_id, name, profile_picture, at } => {
+                if let Some(user) = self.users.iter_mut().find(|u| u.id == user_id) {
+                    if let Some(name) = name {
+                        user.name = name;
+                    }
+                    if let Some(picture) = profile_picture {
+                        user.profile_picture = picture;
+                    }
+                    user.updated_at = at;
+                }
+            }
             Change::AppendAudit(entry) => {
                 self.next_audit_id += 1;
                 let id = self.next_audit_id;

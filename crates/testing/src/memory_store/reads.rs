@@ -1,7 +1,7 @@
 //! Users, codes, sessions and the audit log: the read ports and the code-try counter.
 
 use portcullis_domain::model::{
-    AuditAction, AuditEntry, CodeId, CodePurpose, Email, Page, Session, SessionId, StoredCode, User, UserId,
+    AuditAction, AuditEntry, CodeId, CodePurpose, Email, Page, Session, SessionId, StoredCode, Timestamp, User, UserId,
 };
 use portcullis_domain::ports::{AuditRepository, CodeRepository, SessionRepository, StoreError, UserRepository};
 
@@ -49,6 +49,15 @@ impl SessionRepository for InMemoryStore {
         let Some(session) = state.sessions.iter().find(|s| s.id == id) else { return Ok(None) };
         // An inner join: a session without its user is no answer.
         Ok(state.users.iter().find(|u| u.id == session.user_id).map(|u| (session.clone(), u.clone())))
+    }
+
+    async fn live_sessions(&self, user_id: UserId, now: Timestamp) -> Result<Vec<Session>, StoreError> {
+        self.enter().await?;
+        let state = self.lock();
+        let mut live: Vec<Session> =
+            state.sessions.iter().filter(|s| s.user_id == user_id && s.is_live(now)).cloned().collect();
+        live.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        Ok(live)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Use-case tests of `portcullis-domain` on the in-memory store and the fakes, with
 //! `mockall` mocks where asserting calls says more than inspecting state. One binary.
 
+mod account;
 mod authenticate;
 mod deliver_mail;
 mod login;

@@ -10,7 +10,7 @@ use portcullis_testing::fakes::T0;
 use crate::support::{login_ok, seed_verified, service};
 
 fn principal(user: &User) -> Principal {
-    Principal { user: user.clone(), session_id: SessionId::new_v7() }
+    Principal { user: user.clone(), session_id: SessionId::new_v7(), location: None }
 }
 
 fn all(limit: u32) -> NotificationQuery {

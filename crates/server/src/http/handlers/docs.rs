@@ -21,6 +21,11 @@ use crate::http::problem::ApiError;
         handlers::sign_in_log::sign_in_log,
         handlers::login_history::login_history,
         handlers::logout::logout,
+        handlers::sessions::list::list_sessions,
+        handlers::sessions::revoke::revoke_session,
+        handlers::security_events::security_events,
+        handlers::me::show::show_me,
+        handlers::me::update::update_me,
         handlers::notifications::list::list_notifications,
         handlers::notifications::read::mark_notification_read,
         handlers::notifications::read_all::mark_all_notifications_read,
@@ -29,7 +34,7 @@ use crate::http::problem::ApiError;
     ),
     components(schemas(dto::Problem, dto::ProblemField)),
     modifiers(&BearerAuth),
-    tags((name = "auth", description = "Registration, verification, login and the sign-in log"), (name = "notifications", description = "The caller's in-app notifications"), (name = "operations", description = "Health"))
+    tags((name = "auth", description = "Registration, verification, login and the sign-in log"), (name = "account", description = "The caller's own account"), (name = "notifications", description = "The caller's in-app notifications"), (name = "operations", description = "Health"))
 )]
 pub struct ApiDoc;
 

@@ -1,0 +1,4 @@
+//! The caller's own account, `/users/me`: one handler per file.
+
+pub mod show;
+pub mod update;

@@ -1,0 +1,103 @@
+//! `GET /api/v1/auth/security-events`
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use portcullis_domain::model::AuditAction;
+
+use crate::http::auth::Authenticated;
+use crate::http::dto::{HistoryEntry, SecurityEventsPage, SecurityEventsResponse};
+use crate::http::problem::ApiError;
+use crate::wiring::Service;
+
+/// Parsed query of the security-events endpoint.
+#[derive(Debug, PartialEq, Eq)]
+pub struct EventsQuery {
+    /// 1..=100
+    pub limit: u32,
+    /// ≥ 0
+    pub offset: u64,
+    /// Only this action, when given.
+    pub action: Option<AuditAction>,
+}
+
+/// Parses `limit` and `offset` as login-history does, and `action` as an exact dotted name.
+///
+/// # Errors
+/// `VALIDATION_ERROR` naming the parameter.
+pub fn parse_query(query: &str) -> Result<EventsQuery, ApiError> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query).map_err(|_| ApiError::field("query", "is not a valid query string"))?;
+    let mut q = EventsQuery { limit: 50, offset: 0, action: None };
+    for (key, value) in pairs {
+        match key.as_str() {
+            // The paging rules are login-history's; reuse its parser on just that pair.
+            "limit" | "offset" => {
+                let single = serde_urlencoded::to_string([(key.as_str(), value.as_str())])
+                    .map_err(|_| ApiError::field(&key, "is not valid"))?;
+                let paging = super::login_history::parse_query(&single)?;
+                if key == "limit" {
+                    q.limit = paging.limit;
+                } else {
+                    q.offset = paging.offset;
+                }
+            }
+            "action" => {
+                q.action =
+                    Some(AuditAction::parse(&value).ok_or_else(|| ApiError::field("action", "is not a known action"))?);
+            }
+            _ => {}
+        }
+    }
+    Ok(q)
+}
+
+/// Every audit entry of the caller (or those of one action), newest first.
+#[utoipa::path(get, path = "/api/v1/auth/security-events", tag = "auth",
+    security(("bearer" = [])),
+    params(
+        ("limit" = Option<u32>, Query, description = "1..100, default 50"),
+        ("offset" = Option<u64>, Query, description = "≥ 0, default 0"),
+        ("action" = Option<String>, Query, description = "an exact dotted action name, e.g. auth.login.failure"),
+    ),
+    responses(
+        (status = 200, body = SecurityEventsResponse),
+        (status = 400, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "VALIDATION_ERROR"),
+        (status = 401, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "UNAUTHORIZED"),
+        (status = 503, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "SERVICE_UNAVAILABLE"),
+    ))]
+pub async fn security_events(
+    service: web::Data<Service>,
+    Authenticated(principal): Authenticated,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let q = parse_query(req.query_string())?;
+    let page = service.security_events(principal.user.id, q.action, q.limit, q.offset).await?;
+    Ok(HttpResponse::Ok().json(SecurityEventsResponse {
+        success: true,
+        data: SecurityEventsPage {
+            events: page.items.iter().map(HistoryEntry::from).collect(),
+            total_count: page.total_count,
+            limit: q.limit,
+            offset: q.offset,
+        },
+        message: "Security events retrieved successfully",
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_action() {
+        assert_eq!(parse_query("").unwrap(), EventsQuery { limit: 50, offset: 0, action: None });
+        let q = parse_query("action=auth.login.failure&limit=100&offset=7").unwrap();
+        assert_eq!(q, EventsQuery { limit: 100, offset: 7, action: Some(AuditAction::LoginFailure) });
+    }
+
+    #[test]
+    fn rejects_out_of_range_garbage_and_unknown_actions() {
+        for q in ["limit=0", "limit=101", "limit=abc", "offset=-1", "action=auth.nope", "action=", "limit=1.5"] {
+            assert_eq!(parse_query(q).unwrap_err().code(), "VALIDATION_ERROR", "{q}");
+        }
+    }
+}
