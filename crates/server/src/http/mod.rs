@@ -6,6 +6,7 @@ pub mod dto;
 pub mod handlers;
 pub mod json_body;
 pub mod problem;
+pub mod query;
 pub mod request_log;
 
 use actix_web::body::MessageBody;

@@ -6,6 +6,7 @@ use portcullis_domain::model::HistoryFilter;
 use crate::http::auth::Authenticated;
 use crate::http::dto::{HistoryEntry, HistoryPage, HistoryResponse};
 use crate::http::problem::ApiError;
+use crate::http::query;
 use crate::wiring::Service;
 
 /// Parsed query of the history endpoint.
@@ -24,25 +25,12 @@ pub struct HistoryQuery {
 /// # Errors
 /// `VALIDATION_ERROR` naming the parameter.
 pub fn parse_query(query: &str) -> Result<HistoryQuery, ApiError> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(query).map_err(|_| ApiError::field("query", "is not a valid query string"))?;
+    let pairs = query::pairs(query)?;
     let mut q = HistoryQuery { limit: 50, offset: 0, filter: HistoryFilter::All };
     for (key, value) in pairs {
         match key.as_str() {
-            "limit" => {
-                q.limit = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=100).contains(n))
-                    .ok_or_else(|| ApiError::field("limit", "must be an integer from 1 to 100"))?;
-            }
-            "offset" => {
-                q.offset = value
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| i64::try_from(*n).is_ok())
-                    .ok_or_else(|| ApiError::field("offset", "must be a non-negative integer"))?;
-            }
+            "limit" => q.limit = query::limit(&value)?,
+            "offset" => q.offset = query::offset(&value)?,
             "filter" => {
                 q.filter = match value.as_str() {
                     "" | "all" | "null" => HistoryFilter::All,

@@ -6,6 +6,7 @@ use portcullis_domain::model::AuditAction;
 use crate::http::auth::Authenticated;
 use crate::http::dto::{HistoryEntry, SecurityEventsPage, SecurityEventsResponse};
 use crate::http::problem::ApiError;
+use crate::http::query;
 use crate::wiring::Service;
 
 /// Parsed query of the security-events endpoint.
@@ -19,27 +20,16 @@ pub struct EventsQuery {
     pub action: Option<AuditAction>,
 }
 
-/// Parses `limit` and `offset` as login-history does, and `action` as an exact dotted name.
+/// Parses `limit` and `offset` by the shared paging rules, and `action` as an exact dotted name.
 ///
 /// # Errors
 /// `VALIDATION_ERROR` naming the parameter.
 pub fn parse_query(query: &str) -> Result<EventsQuery, ApiError> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(query).map_err(|_| ApiError::field("query", "is not a valid query string"))?;
     let mut q = EventsQuery { limit: 50, offset: 0, action: None };
-    for (key, value) in pairs {
+    for (key, value) in query::pairs(query)? {
         match key.as_str() {
-            // The paging rules are login-history's; reuse its parser on just that pair.
-            "limit" | "offset" => {
-                let single = serde_urlencoded::to_string([(key.as_str(), value.as_str())])
-                    .map_err(|_| ApiError::field(&key, "is not valid"))?;
-                let paging = super::login_history::parse_query(&single)?;
-                if key == "limit" {
-                    q.limit = paging.limit;
-                } else {
-                    q.offset = paging.offset;
-                }
-            }
+            "limit" => q.limit = query::limit(&value)?,
+            "offset" => q.offset = query::offset(&value)?,
             "action" => {
                 q.action =
                     Some(AuditAction::parse(&value).ok_or_else(|| ApiError::field("action", "is not a known action"))?);

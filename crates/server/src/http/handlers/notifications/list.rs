@@ -6,6 +6,7 @@ use portcullis_domain::NotificationQuery;
 use crate::http::auth::Authenticated;
 use crate::http::dto::{NotificationsPage, NotificationsResponse};
 use crate::http::problem::ApiError;
+use crate::http::query;
 use crate::wiring::Service;
 
 /// Parses `limit` (1..=100, default 20), `offset` (≥ 0) and `unread_only` (`true`, `false`,
@@ -14,26 +15,12 @@ use crate::wiring::Service;
 /// # Errors
 /// `VALIDATION_ERROR` naming the parameter.
 pub fn parse_query(query: &str) -> Result<NotificationQuery, ApiError> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(query).map_err(|_| ApiError::field("query", "is not a valid query string"))?;
+    let pairs = query::pairs(query)?;
     let mut q = NotificationQuery::default();
     for (key, value) in pairs {
         match key.as_str() {
-            "limit" => {
-                q.limit = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=100).contains(n))
-                    .ok_or_else(|| ApiError::field("limit", "must be an integer from 1 to 100"))?;
-            }
-            "offset" => {
-                // Stores take the offset as a signed 64-bit value.
-                q.offset = value
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| i64::try_from(*n).is_ok())
-                    .ok_or_else(|| ApiError::field("offset", "must be a non-negative integer"))?;
-            }
+            "limit" => q.limit = query::limit(&value)?,
+            "offset" => q.offset = query::offset(&value)?,
             "unread_only" => {
                 q.unread_only = match value.as_str() {
                     "true" | "1" => true,
