@@ -22,6 +22,11 @@ pub struct Policy {
     pub session_ttl: Duration,
     /// Session lifetime with "remember me".
     pub remember_me_session_ttl: Duration,
+    /// How long a just-replaced refresh token still gets the pair it was exchanged for
+    /// (parallel tabs refreshing at once); presented later, it revokes the session.
+    pub refresh_grace: Duration,
+    /// How long the "Not you?" link of a new-sign-in alert works.
+    pub alert_token_ttl: Duration,
     /// One-time code lifetime.
     pub code_ttl: Duration,
     /// Tries per code.
@@ -50,6 +55,8 @@ impl Default for Policy {
             access_ttl: Duration::from_secs(15 * 60),
             session_ttl: Duration::from_secs(24 * 3600),
             remember_me_session_ttl: Duration::from_secs(30 * 24 * 3600),
+            refresh_grace: Duration::from_secs(10),
+            alert_token_ttl: Duration::from_secs(7 * 24 * 3600),
             code_ttl: Duration::from_secs(15 * 60),
             code_max_attempts: 5,
             code_failures_per_day: 20,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use portcullis_domain::model::{
     AccountStatus, AuditAction, CodeId, CodePurpose, Email, Enrichment, MailId, NewAuditEntry, Notification,
-    NotificationId, OutgoingMail, RequestContext, SecretDigest, Session, SessionId, StoredCode, Timestamp, User,
+    NotificationId, OutgoingMail, RequestContext, Roles, SecretDigest, Session, SessionId, StoredCode, Timestamp, User,
     UserId, UserName,
 };
 use portcullis_domain::ports::SecretHasher;
@@ -53,6 +53,7 @@ pub fn user(address: &str, at: Timestamp) -> User {
         created_at: at,
         updated_at: at,
         deleted_at: None,
+        roles: Roles::user(),
     }
 }
 
@@ -61,13 +62,16 @@ pub fn unverified_user(address: &str, at: Timestamp) -> User {
     User { email_verified_at: None, ..user(address, at) }
 }
 
-/// A 24-hour session of `user` from London in Firefox, created at `at`.
+/// A 24-hour session of `user` from London in Firefox, created at `at`. Its refresh digest
+/// is unique (derived from its id).
 pub fn session(user: &User, at: Timestamp) -> Session {
+    let id = SessionId::new_v7();
     Session {
-        id: SessionId::new_v7(),
+        id,
         user_id: user.id,
-        refresh_token_hash: SecretDigest::new(vec![7; 32]),
+        refresh_token_hash: SecretDigest::new(id.to_string().into_bytes()),
         alert_token_hash: None,
+        alert_expires_at: None,
         remember_me: false,
         ip_address: Some(ip(LONDON_IP)),
         user_agent: Some(FIREFOX_UA.to_owned()),

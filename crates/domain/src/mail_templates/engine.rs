@@ -20,6 +20,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("password_reset_code.html.j2", include_str!("../../templates/password_reset_code.html.j2")),
     ("password_changed.txt.j2", include_str!("../../templates/password_changed.txt.j2")),
     ("password_changed.html.j2", include_str!("../../templates/password_changed.html.j2")),
+    ("token_reuse.txt.j2", include_str!("../../templates/token_reuse.txt.j2")),
+    ("token_reuse.html.j2", include_str!("../../templates/token_reuse.html.j2")),
 ];
 
 /// The shared environment. A template that fails to parse is left out (and its renders take

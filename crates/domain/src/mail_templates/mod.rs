@@ -125,3 +125,29 @@ pub fn password_changed(
         },
     )
 }
+
+/// The notice that a session was signed out because one of its refresh tokens was presented
+/// again after it had been exchanged: `session` describes the session's sign-in, `reuse` the
+/// request that presented the spent token.
+pub fn token_reuse(
+    product: &str,
+    name: &str,
+    session: &SignInFacts<'_>,
+    reuse: &SignInFacts<'_>,
+    base_url: &str,
+) -> MailText {
+    MailText::render(
+        "token_reuse",
+        format!("We signed out one of your {product} sessions"),
+        product,
+        name,
+        context! {
+            signed_in_at => session.at.to_rfc3339(),
+            device => session.device_line(),
+            location => session.location_line(),
+            time => reuse.at.to_rfc3339(),
+            ip => reuse.enrichment.ip_address.to_string(),
+            base_url => base_url,
+        },
+    )
+}

@@ -40,6 +40,13 @@ fn every_mail(name: &str) -> Vec<MailText> {
         password_reset_code("Portcullis", name, "654321", TTL),
         password_changed("Portcullis", name, at, Some(&e), "https://x"),
         password_changed("Portcullis", name, at, None, "https://x"),
+        token_reuse(
+            "Portcullis",
+            name,
+            &SignInFacts { enrichment: &e, at },
+            &SignInFacts { enrichment: &e, at },
+            "https://x",
+        ),
     ]
 }
 
@@ -251,4 +258,30 @@ fn a_missing_template_falls_back_to_the_facts() {
     assert_eq!(html, None);
     assert_contains(&text, &["code:\n    123456\n", "revoke url:\n    https://x/r?token=t\n"]);
     assert!(!text.contains("nothing"), "{text}");
+}
+
+#[test]
+fn token_reuse_mail_describes_session_and_reuse() {
+    let session = firefox_in_london();
+    let mut reuse = enrichment(Device::default(), None);
+    reuse.ip_address = "203.0.113.9".parse().unwrap();
+    let m = token_reuse(
+        "Portcullis",
+        "Laura",
+        &SignInFacts { enrichment: &session, at: Timestamp::from_unix_millis(0) },
+        &SignInFacts { enrichment: &reuse, at: Timestamp::from_unix_millis(60_000) },
+        "https://x",
+    );
+    assert_eq!(m.subject, "We signed out one of your Portcullis sessions");
+    assert_contains(
+        &m.body,
+        &[
+            "Session signed in at (UTC): 1970-01-01T00:00:00.000Z",
+            "Device:     Firefox 128 on Linux",
+            "Location:   London, United Kingdom",
+            "Token presented again at (UTC): 1970-01-01T00:01:00.000Z, from IP address 203.0.113.9",
+            "request a reset code at https://x",
+        ],
+    );
+    assert_contains(html(&m), &["<td>203.0.113.9</td>", "<td>Firefox 128 on Linux</td>", "<a href=\"https://x\">"]);
 }

@@ -28,6 +28,32 @@ pub enum AuditAction {
     SessionRevoked,
     /// The user changed their profile (name, picture).
     ProfileUpdated,
+    /// A spent refresh token was presented after the grace window: the session was revoked.
+    TokenReuseDetected,
+    /// A password-reset code was requested for an existing account.
+    PasswordResetRequested,
+    /// The password was set with a reset code; every session was revoked.
+    PasswordReset,
+    /// The user changed their password; their other sessions were revoked.
+    PasswordChanged,
+    /// The user deactivated their own account.
+    AccountDeactivated,
+    /// The user deleted (soft) their own account.
+    AccountDeleted,
+    /// An administrator (or the CLI) created an account.
+    AdminUserCreated,
+    /// An administrator set an account's status to active.
+    AdminUserActivated,
+    /// An administrator suspended an account.
+    AdminUserSuspended,
+    /// An administrator deactivated an account.
+    AdminUserDeactivated,
+    /// An administrator soft-deleted an account.
+    AdminUserDeleted,
+    /// An administrator restored a soft-deleted account.
+    AdminUserRestored,
+    /// An administrator changed an account's roles.
+    AdminRolesChanged,
 }
 
 impl AuditAction {
@@ -42,11 +68,24 @@ impl AuditAction {
             Self::Logout => "auth.logout",
             Self::SessionRevoked => "auth.session.revoked",
             Self::ProfileUpdated => "user.profile.updated",
+            Self::TokenReuseDetected => "auth.token.reuse_detected",
+            Self::PasswordResetRequested => "auth.password.reset_requested",
+            Self::PasswordReset => "auth.password.reset",
+            Self::PasswordChanged => "auth.password.changed",
+            Self::AccountDeactivated => "user.account.deactivated",
+            Self::AccountDeleted => "user.account.deleted",
+            Self::AdminUserCreated => "admin.user.created",
+            Self::AdminUserActivated => "admin.user.activated",
+            Self::AdminUserSuspended => "admin.user.suspended",
+            Self::AdminUserDeactivated => "admin.user.deactivated",
+            Self::AdminUserDeleted => "admin.user.deleted",
+            Self::AdminUserRestored => "admin.user.restored",
+            Self::AdminRolesChanged => "admin.user.roles_changed",
         }
     }
 
     /// Every action, for queries over the whole log of a user.
-    pub const ALL: [AuditAction; 8] = [
+    pub const ALL: [AuditAction; 21] = [
         Self::LoginSuccess,
         Self::LoginFailure,
         Self::Signup,
@@ -55,6 +94,19 @@ impl AuditAction {
         Self::Logout,
         Self::SessionRevoked,
         Self::ProfileUpdated,
+        Self::TokenReuseDetected,
+        Self::PasswordResetRequested,
+        Self::PasswordReset,
+        Self::PasswordChanged,
+        Self::AccountDeactivated,
+        Self::AccountDeleted,
+        Self::AdminUserCreated,
+        Self::AdminUserActivated,
+        Self::AdminUserSuspended,
+        Self::AdminUserDeactivated,
+        Self::AdminUserDeleted,
+        Self::AdminUserRestored,
+        Self::AdminRolesChanged,
     ];
 
     /// The action with this dotted name, `None` for an unknown one.
@@ -192,6 +244,23 @@ impl HistoryFilter {
             Self::Failure => &[AuditAction::LoginFailure],
         }
     }
+}
+
+/// A search over the whole audit log (administrators). `None` fields do not filter.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AuditQuery {
+    /// Entries about this account.
+    pub user_id: Option<UserId>,
+    /// Entries with this action.
+    pub action: Option<AuditAction>,
+    /// Entries created at or after this time.
+    pub from: Option<Timestamp>,
+    /// Entries created before this time.
+    pub to: Option<Timestamp>,
+    /// Page size.
+    pub limit: u32,
+    /// Entries to skip.
+    pub offset: u64,
 }
 
 /// One page of a list, with the total across all pages.

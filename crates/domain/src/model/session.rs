@@ -42,6 +42,8 @@ pub struct Session {
     pub refresh_token_hash: SecretDigest,
     /// Digest of the "Not you?" token mailed in the new-sign-in alert.
     pub alert_token_hash: Option<SecretDigest>,
+    /// When that token stops working.
+    pub alert_expires_at: Option<Timestamp>,
     /// Whether the user asked to stay signed in.
     pub remember_me: bool,
     /// Client IP at sign-in.
@@ -67,4 +69,19 @@ impl Session {
     pub fn is_live(&self, now: Timestamp) -> bool {
         self.revoked_at.is_none() && now < self.expires_at
     }
+}
+
+/// What a refresh-token digest points at.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RefreshHit {
+    /// The session's current refresh token.
+    Current,
+    /// A token the session has already rotated away from.
+    Spent {
+        /// When it was exchanged.
+        spent_at: Timestamp,
+        /// The pair it was exchanged for, sealed by the [`crate::ports::TokenIssuer`], so
+        /// parallel refreshes inside the grace window can all be answered with it.
+        successor: String,
+    },
 }

@@ -1,6 +1,6 @@
 //! User accounts: who they are and whether they may sign in.
 
-use super::{Email, Timestamp, UserId};
+use super::{Email, Roles, Timestamp, UserId};
 
 /// Longest display name, in characters.
 pub const MAX_NAME_LEN: usize = 100;
@@ -124,6 +124,8 @@ pub struct User {
     pub updated_at: Timestamp,
     /// Soft-deletion time.
     pub deleted_at: Option<Timestamp>,
+    /// Roles, and through them permissions.
+    pub roles: Roles,
 }
 
 /// Why an account may not be used even with the right password, in the contract's order.
@@ -174,6 +176,35 @@ impl User {
     }
 }
 
+/// Which accounts an administrator's list shows.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum UserStatusFilter {
+    /// Not deleted, with this status.
+    Status(AccountStatus),
+    /// Soft-deleted, whatever the status.
+    Deleted,
+}
+
+impl UserStatusFilter {
+    /// Parses `active`, `suspended`, `deactivated` or `deleted`.
+    pub fn parse(s: &str) -> Option<Self> {
+        if s == "deleted" { Some(Self::Deleted) } else { AccountStatus::parse(s).map(Self::Status) }
+    }
+}
+
+/// An administrator's search over accounts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserQuery {
+    /// Case-insensitive substring of the email or the name.
+    pub text: Option<String>,
+    /// Only accounts in this state.
+    pub status: Option<UserStatusFilter>,
+    /// Page size.
+    pub limit: u32,
+    /// Accounts to skip.
+    pub offset: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +222,7 @@ mod tests {
             created_at: now,
             updated_at: now,
             deleted_at: None,
+            roles: Roles::user(),
         }
     }
 
@@ -223,6 +255,13 @@ mod tests {
             assert_eq!(AccountStatus::parse(s.as_str()), Some(s));
         }
         assert_eq!(AccountStatus::parse("deleted"), None);
+    }
+
+    #[test]
+    fn status_filters_parse() {
+        assert_eq!(UserStatusFilter::parse("deleted"), Some(UserStatusFilter::Deleted));
+        assert_eq!(UserStatusFilter::parse("suspended"), Some(UserStatusFilter::Status(AccountStatus::Suspended)));
+        assert_eq!(UserStatusFilter::parse("gone"), None);
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub trait PasswordHasher: Send + Sync + 'static {
     /// A valid hash of a random password with the current parameters, verified for unknown
     /// addresses so that their timing matches known ones.
     fn dummy_hash(&self) -> PasswordHash;
+    /// Whether `hash` was made with other parameters (or another algorithm) than the
+    /// current ones, so a successful login should store a fresh hash.
+    fn needs_rehash(&self, hash: &PasswordHash) -> bool;
 }
 
 /// What an access token asserts.
@@ -73,6 +76,18 @@ pub trait TokenIssuer: Send + Sync + 'static {
     /// # Errors
     /// [`TokenError::Invalid`] or [`TokenError::Expired`].
     fn verify(&self, token: &str, now: Timestamp) -> Result<AccessClaims, TokenError>;
+    /// Encrypts and authenticates `plaintext` for storage (the token pair kept for the
+    /// refresh grace window). Only [`TokenIssuer::unseal`] with the same key opens it, and
+    /// a sealed value never opens as an access token.
+    ///
+    /// # Errors
+    /// [`TokenError::Issue`] when sealing fails.
+    fn seal(&self, plaintext: &str) -> Result<String, TokenError>;
+    /// Opens a value made by [`TokenIssuer::seal`].
+    ///
+    /// # Errors
+    /// [`TokenError::Invalid`] for anything else.
+    fn unseal(&self, sealed: &str) -> Result<String, TokenError>;
 }
 
 /// Keyed hashing of short secrets (codes, refresh and alert tokens) before they are stored.

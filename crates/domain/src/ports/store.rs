@@ -7,9 +7,9 @@
 use std::time::Duration;
 
 use crate::model::{
-    AuditAction, AuditEntry, CodeId, CodePurpose, Email, MailId, NewAuditEntry, Notification, NotificationId,
-    NotificationPage, OutgoingMail, Page, SecretDigest, Session, SessionId, StoredCode, Timestamp, User, UserId,
-    UserName,
+    AccountStatus, AuditAction, AuditEntry, AuditQuery, CodeId, CodePurpose, Email, MailId, NewAuditEntry,
+    Notification, NotificationId, NotificationPage, OutgoingMail, Page, PasswordHash, RefreshHit, Roles, SecretDigest,
+    Session, SessionId, StoredCode, Timestamp, User, UserId, UserName, UserQuery,
 };
 
 /// Boxed cause of an infrastructure error.
@@ -63,6 +63,32 @@ pub enum Change {
         session_id: SessionId,
         /// Digest of the new token.
         digest: SecretDigest,
+        /// When the token stops working.
+        expires_at: Timestamp,
+    },
+    /// Use up a session's alert token: clear it. Guarded: MUST fail the commit with
+    /// [`StoreError::Conflict`] unless the session's alert digest is still `digest`.
+    ConsumeAlertToken {
+        /// The session.
+        session_id: SessionId,
+        /// Digest of the token being used.
+        digest: SecretDigest,
+    },
+    /// Exchange a live session's refresh token: set `refresh_token_hash` to `next` and
+    /// remember `current` as spent (with `successor` and `at`) for reuse detection. Guarded:
+    /// MUST fail the commit with [`StoreError::Conflict`] unless the session is unrevoked and
+    /// its digest is still `current`, so of racing refreshes exactly one rotates.
+    RotateRefreshToken {
+        /// The session.
+        session_id: SessionId,
+        /// Digest of the token presented.
+        current: SecretDigest,
+        /// Digest of its replacement.
+        next: SecretDigest,
+        /// The new pair, sealed (see [`RefreshHit::Spent`]).
+        successor: String,
+        /// When.
+        at: Timestamp,
     },
     /// Set `revoked_at` of a live session (a no-op for one already revoked or absent).
     RevokeSession {
@@ -77,6 +103,64 @@ pub enum Change {
         /// The session.
         session_id: SessionId,
         /// When its token was used.
+        at: Timestamp,
+    },
+    /// Set `revoked_at` of every live session of a user, except `except` (a no-op for none).
+    RevokeUserSessions {
+        /// The user.
+        user_id: UserId,
+        /// A session to keep (the caller's own, on a password change).
+        except: Option<SessionId>,
+        /// When.
+        at: Timestamp,
+    },
+    /// Replace a user's password hash (and `updated_at`).
+    SetPassword {
+        /// The user.
+        user_id: UserId,
+        /// The new hash.
+        hash: PasswordHash,
+        /// When.
+        at: Timestamp,
+    },
+    /// Replace a user's password hash with an equivalent one made with the current
+    /// parameters (and `updated_at`), only while the stored hash is still `previous`: a
+    /// password changed meanwhile stays changed. Never a conflict; a no-op otherwise.
+    RehashPassword {
+        /// The user.
+        user_id: UserId,
+        /// The hash the login verified against.
+        previous: PasswordHash,
+        /// The new hash of the same password.
+        hash: PasswordHash,
+        /// When.
+        at: Timestamp,
+    },
+    /// Set a user's status (and `updated_at`).
+    SetStatus {
+        /// The user.
+        user_id: UserId,
+        /// The new status.
+        status: AccountStatus,
+        /// When.
+        at: Timestamp,
+    },
+    /// Soft-delete (`Some`) or restore (`None`) a user: set `deleted_at` (and `updated_at`).
+    SetDeleted {
+        /// The user.
+        user_id: UserId,
+        /// The new `deleted_at`.
+        deleted_at: Option<Timestamp>,
+        /// When.
+        at: Timestamp,
+    },
+    /// Replace a user's roles (and `updated_at`).
+    SetRoles {
+        /// The user.
+        user_id: UserId,
+        /// The new roles.
+        roles: Roles,
+        /// When.
         at: Timestamp,
     },
     /// Change a user's profile: only the given fields, plus `updated_at` (a no-op for an
@@ -119,6 +203,14 @@ pub trait UserRepository: Send + Sync + 'static {
     async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
     /// The account with this id, soft-deleted ones included.
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
+    /// A page of accounts matching `query`, oldest first (`created_at`, ties by id), with
+    /// the total count of matches.
+    ///
+    /// # Errors
+    /// MUST match `query.text` as a case-insensitive substring of the email or the name, with
+    /// `%`, `_` and `\` taken literally. [`crate::model::UserStatusFilter::Status`] selects
+    /// accounts that are not deleted.
+    async fn search_users(&self, query: UserQuery) -> Result<Page<User>, StoreError>;
 }
 
 /// Reads and counts tries on one-time codes.
@@ -145,6 +237,12 @@ pub trait SessionRepository: Send + Sync + 'static {
     /// The user's live sessions (not revoked, `expires_at` after `now`), newest first
     /// (`created_at` descending, ties by id descending).
     async fn live_sessions(&self, user_id: UserId, now: Timestamp) -> Result<Vec<Session>, StoreError>;
+    /// The session (revoked or not) whose current or spent refresh token has this digest,
+    /// its owner, and which of the two the digest is.
+    async fn session_by_refresh(&self, digest: SecretDigest)
+    -> Result<Option<(Session, User, RefreshHit)>, StoreError>;
+    /// The session (revoked or not) whose alert token has this digest, and its owner.
+    async fn session_by_alert(&self, digest: SecretDigest) -> Result<Option<(Session, User)>, StoreError>;
 }
 
 /// Reads the audit log.
@@ -160,6 +258,9 @@ pub trait AuditRepository: Send + Sync + 'static {
         limit: u32,
         offset: u64,
     ) -> Result<Page<AuditEntry>, StoreError>;
+    /// Entries of the whole log matching `query` (`from` inclusive, `to` exclusive), newest
+    /// first, ties broken by id descending, with the total count of matches.
+    async fn search_audit(&self, query: AuditQuery) -> Result<Page<AuditEntry>, StoreError>;
 }
 
 /// Reads and marks a user's in-app notifications.

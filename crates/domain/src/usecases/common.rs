@@ -2,8 +2,8 @@
 
 use crate::mail_templates::{self, MailText, SignInFacts};
 use crate::model::{
-    CodeId, CodePurpose, Enrichment, MailId, Notification, NotificationId, OutgoingMail, SessionId, StoredCode,
-    Timestamp, User,
+    AuditAction, CodeId, CodePurpose, Enrichment, MailId, NewAuditEntry, Notification, NotificationId, OutgoingMail,
+    RequestContext, SessionId, StoredCode, Timestamp, User, UserId,
 };
 use crate::ports::{Change, Ports, RandomSource, SecretHasher};
 use crate::service::Portcullis;
@@ -15,7 +15,60 @@ pub(crate) const REFRESH_DIGEST: &str = "refresh-token";
 /// Purpose label of the keyed hash of "Not you?" alert tokens.
 pub(crate) const ALERT_DIGEST: &str = "alert-token";
 
+/// Audit metadata: a JSON object from `(key, value)` pairs.
+pub(crate) fn metadata<const N: usize>(
+    pairs: [(&str, serde_json::Value); N],
+) -> serde_json::Map<String, serde_json::Value> {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
 impl<P: Ports> Portcullis<P> {
+    /// An audit entry about `user_id`, enriched from `ctx`.
+    pub(crate) fn audit(
+        &self,
+        user_id: UserId,
+        action: AuditAction,
+        ctx: &RequestContext,
+        metadata: serde_json::Map<String, serde_json::Value>,
+        now: Timestamp,
+    ) -> Change {
+        Change::AppendAudit(NewAuditEntry {
+            user_id: Some(user_id),
+            action,
+            enrichment: self.enrich(ctx),
+            fingerprint: None,
+            metadata,
+            created_at: now,
+        })
+    }
+
+    /// An in-app notification to `user_id`.
+    pub(crate) fn notify(
+        &self,
+        user_id: UserId,
+        kind: &str,
+        title: &str,
+        body: String,
+        data: serde_json::Value,
+        now: Timestamp,
+    ) -> Change {
+        Change::InsertNotification(Notification {
+            id: NotificationId::new_v7(),
+            user_id,
+            kind: kind.to_owned(),
+            title: title.to_owned(),
+            body,
+            data,
+            read_at: None,
+            created_at: now,
+        })
+    }
+
+    /// The public URL without a trailing slash, for links in mail.
+    pub(crate) fn base_url(&self) -> &str {
+        self.policy.public_url.trim_end_matches('/')
+    }
+
     /// A queued message to `user`.
     pub(crate) fn mail_to(&self, user: &User, text: MailText, now: Timestamp) -> Change {
         Change::EnqueueMail(OutgoingMail {
@@ -44,12 +97,11 @@ impl<P: Ports> Portcullis<P> {
             consumed_at: None,
             created_at: now,
         };
-        let text = mail_templates::verification_code(
-            &self.policy.product_name,
-            user.name.as_str(),
-            &code,
-            self.policy.code_ttl,
-        );
+        let render = match purpose {
+            CodePurpose::VerifyEmail => mail_templates::verification_code,
+            CodePurpose::ResetPassword => mail_templates::password_reset_code,
+        };
+        let text = render(&self.policy.product_name, user.name.as_str(), &code, self.policy.code_ttl);
         [Change::ReplaceCode(stored), self.mail_to(user, text, now)]
     }
 
@@ -92,7 +144,7 @@ impl<P: Ports> Portcullis<P> {
             created_at: now,
         };
         vec![
-            Change::SetAlertToken { session_id, digest },
+            Change::SetAlertToken { session_id, digest, expires_at: now.plus(self.policy.alert_token_ttl) },
             Change::InsertNotification(notification),
             self.mail_to(user, text, now),
         ]

@@ -100,7 +100,7 @@ impl<P: Ports> Portcullis<P> {
         };
         let user = self.store.user_by_email(&req.email).await?;
         let hash = user.as_ref().map_or_else(|| self.hasher.dummy_hash(), |u| u.password_hash.clone());
-        let matches = match self.hasher.verify(req.password, hash).await {
+        let matches = match self.hasher.verify(req.password.clone(), hash).await {
             Ok(matches) => matches,
             Err(e) => {
                 // No password was checked (e.g. the hashing pool is full): not a failed attempt.
@@ -121,7 +121,19 @@ impl<P: Ports> Portcullis<P> {
             self.audit_failure(&user, block.audit_reason(), ctx, now).await?;
             return Err(LoginError::Blocked(block));
         }
-        self.start_session(user, req.remember_me, ctx, now).await
+        let rehash = self.rehash(&user, req.password, now).await;
+        self.start_session(user, req.remember_me, rehash, ctx, now).await
+    }
+
+    /// A fresh hash of the right `password` when `user`'s was made with other parameters
+    /// than the hasher's current ones. Best effort: a busy hashing pool leaves the old hash
+    /// (still valid) for the next login to replace.
+    async fn rehash(&self, user: &User, password: Password, now: Timestamp) -> Option<Change> {
+        if !self.hasher.needs_rehash(&user.password_hash) {
+            return None;
+        }
+        let hash = self.hasher.hash(password).await.ok()?;
+        Some(Change::RehashPassword { user_id: user.id, previous: user.password_hash.clone(), hash, at: now })
     }
 
     async fn audit_failure(
@@ -151,6 +163,7 @@ impl<P: Ports> Portcullis<P> {
         &self,
         user: User,
         remember_me: bool,
+        rehash: Option<Change>,
         ctx: &RequestContext,
         now: Timestamp,
     ) -> Result<LoginOutcome, LoginError> {
@@ -163,6 +176,7 @@ impl<P: Ports> Portcullis<P> {
             user_id: user.id,
             refresh_token_hash: self.secrets.digest(REFRESH_DIGEST, &refresh_token),
             alert_token_hash: None,
+            alert_expires_at: None,
             remember_me,
             ip_address: Some(enrichment.ip_address),
             user_agent: enrichment.user_agent.clone(),
@@ -188,6 +202,7 @@ impl<P: Ports> Portcullis<P> {
             created_at: now,
         };
         let mut changes = vec![Change::InsertSession(session), Change::AppendAudit(audit)];
+        changes.extend(rehash);
         changes.extend(self.sign_in_alert(&user, session_id, &enrichment, now));
         self.store.commit(changes).await?;
         Ok(LoginOutcome {

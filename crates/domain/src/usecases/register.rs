@@ -6,8 +6,8 @@ use std::time::Duration;
 use crate::error::{FieldError, InfraError};
 use crate::mail_templates;
 use crate::model::{
-    AccountStatus, AuditAction, CodePurpose, Email, NewAuditEntry, NewPassword, PasswordPolicy, RequestContext, User,
-    UserId, UserName,
+    AccountStatus, AuditAction, CodePurpose, Email, NewAuditEntry, NewPassword, PasswordPolicy, RequestContext, Roles,
+    User, UserId, UserName,
 };
 use crate::ports::{Change, PasswordHasher, Ports, StoreError, UnitOfWork, UserRepository};
 use crate::service::{Limit, Portcullis};
@@ -92,6 +92,7 @@ impl<P: Ports> Portcullis<P> {
                     created_at: now,
                     updated_at: now,
                     deleted_at: None,
+                    roles: Roles::user(),
                 };
                 let mut changes = vec![Change::InsertUser(user.clone())];
                 changes.extend(self.fresh_code(&user, CodePurpose::VerifyEmail, now));

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use crate::error::InfraError;
 use crate::model::{AuditAction, CodePurpose, Email, NewAuditEntry, OneTimeCode, RequestContext};
-use crate::ports::{Change, CodeRepository, Ports, SecretHasher, StoreError, UnitOfWork, UserRepository};
-use crate::service::{Limit, Portcullis};
-use crate::usecases::common::CODE_DIGEST;
+use crate::ports::{Change, Ports, StoreError, UnitOfWork, UserRepository};
+use crate::service::Portcullis;
+use crate::usecases::codes::CodeError;
 
 /// Why a verification was refused.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +31,17 @@ pub enum VerifyEmailError {
     Infra(#[from] InfraError),
 }
 
+impl From<CodeError> for VerifyEmailError {
+    fn from(e: CodeError) -> Self {
+        match e {
+            CodeError::Invalid => Self::InvalidCode,
+            CodeError::Expired => Self::CodeExpired,
+            CodeError::AttemptsExceeded => Self::AttemptsExceeded,
+            CodeError::Infra(e) => Self::Infra(e),
+        }
+    }
+}
+
 impl From<StoreError> for VerifyEmailError {
     fn from(e: StoreError) -> Self {
         Self::Infra(e.into())
@@ -38,9 +49,8 @@ impl From<StoreError> for VerifyEmailError {
 }
 
 impl<P: Ports> Portcullis<P> {
-    /// Checks the code and marks the address verified. Every try is counted before the
-    /// comparison, so concurrent guesses cannot exceed the limits, and the code is consumed
-    /// by a guarded write, so it works exactly once.
+    /// Checks the code (see the shared code rules) and marks the address verified. The code
+    /// is consumed by a guarded write, so it works exactly once.
     pub async fn verify_email(
         &self,
         email: &Email,
@@ -57,28 +67,7 @@ impl<P: Ports> Portcullis<P> {
         if user.email_verified() || user.deleted_at.is_some() {
             return Err(VerifyEmailError::InvalidCode);
         }
-        // Wrong codes per account across resends: reserve a slot, give it back if right.
-        let permit =
-            match self.limit(format!("code-failures:{}", user.id), self.policy.code_failure_rules(), now).await? {
-                Limit::Allowed(p) => p,
-                Limit::Limited(_) => return Err(VerifyEmailError::AttemptsExceeded),
-            };
-        let Some(stored) = self.store.active_code(user.id, CodePurpose::VerifyEmail).await? else {
-            return Err(VerifyEmailError::InvalidCode);
-        };
-        if now >= stored.expires_at {
-            self.release(permit).await?;
-            return Err(VerifyEmailError::CodeExpired);
-        }
-        if self.store.count_code_attempt(stored.id, self.policy.code_max_attempts).await?.is_none() {
-            self.release(permit).await?;
-            return Err(VerifyEmailError::AttemptsExceeded);
-        }
-        let typed = self.secrets.digest(CODE_DIGEST, code.expose());
-        if !typed.ct_eq(&stored.digest) {
-            return Err(VerifyEmailError::InvalidCode);
-        }
-        self.release(permit).await?;
+        let stored = self.check_code(&user, CodePurpose::VerifyEmail, code, now).await?;
         let audit = NewAuditEntry {
             user_id: Some(user.id),
             action: AuditAction::EmailVerified,

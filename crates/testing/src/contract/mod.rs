@@ -13,6 +13,7 @@
 
 mod account;
 mod audit;
+mod audit_search;
 mod codes;
 mod fixture;
 mod macros;
@@ -20,16 +21,23 @@ mod notifications;
 mod outbox;
 mod rate;
 mod sessions;
+mod tokens;
+mod user_changes;
+mod user_search;
 mod users;
 
 pub use account::*;
 pub use audit::*;
+pub use audit_search::*;
 pub use codes::*;
 pub use fixture::Fixture;
 pub use notifications::*;
 pub use outbox::*;
 pub use rate::*;
 pub use sessions::*;
+pub use tokens::*;
+pub use user_changes::*;
+pub use user_search::*;
 pub use users::*;
 
 use portcullis_domain::model::{AuditAction, AuditEntry, Page, Timestamp, User};

@@ -9,11 +9,12 @@ use super::{T0, commit_ok, insert_user};
 use crate::fixtures::{ip, session, user};
 
 /// A session reads back field for field (IPv4 and IPv6, device, location, revocation,
-/// expiry, both digests) together with its owner.
+/// expiry, both digests, the alert expiry) together with its owner.
 pub async fn session_with_user_round_trips<S: Store>(store: &S) {
     let laura = insert_user(store, "laura@example.com").await;
     let mut full = session(&laura, T0);
     full.alert_token_hash = Some(SecretDigest::new(vec![1, 2, 3, 255]));
+    full.alert_expires_at = Some(T0.plus(Duration::from_millis(86_400_999)));
     full.remember_me = true;
     full.last_seen_at = T0.plus(Duration::from_millis(5_001));
     full.expires_at = T0.plus(Duration::from_secs(30 * 24 * 3600));
@@ -74,7 +75,7 @@ pub async fn set_alert_token_replaces_digest<S: Store>(store: &S) {
     let two = session(&laura, T0);
     commit_ok(store, vec![Change::InsertSession(one.clone()), Change::InsertSession(two.clone())]).await;
     let digest = SecretDigest::new(vec![2; 32]);
-    commit_ok(store, vec![Change::SetAlertToken { session_id: one.id, digest: digest.clone() }]).await;
+    commit_ok(store, vec![Change::SetAlertToken { session_id: one.id, digest: digest.clone(), expires_at: T0 }]).await;
     let (read, _) = store.session_with_user(one.id).await.expect("read").expect("session");
     assert_eq!(read.alert_token_hash, Some(digest));
     assert_eq!(read.refresh_token_hash, one.refresh_token_hash);
@@ -101,6 +102,43 @@ pub async fn revoke_session_sets_revoked_at_once<S: Store>(store: &S) {
     assert_eq!(owner, laura);
     let (other, _) = store.session_with_user(two.id).await.expect("read").expect("session");
     assert_eq!(other, two);
+}
+
+/// `RevokeUserSessions` revokes every live session of the user except `except`, keeps the
+/// first time of those already revoked, and touches no other user's; without `except` it
+/// takes them all; for a user without sessions it is a no-op.
+pub async fn revoke_user_sessions_spares_except_and_other_users<S: Store>(store: &S) {
+    let laura = insert_user(store, "laura@example.com").await;
+    let ana = insert_user(store, "ana@example.com").await;
+    let early = T0.plus(Duration::from_secs(1));
+    let (one, kept, gone, theirs) = (session(&laura, T0), session(&laura, T0), session(&laura, T0), session(&ana, T0));
+    let all = [&one, &kept, &gone, &theirs];
+    let mut changes: Vec<Change> = all.iter().map(|s| Change::InsertSession((*s).clone())).collect();
+    changes.push(Change::RevokeSession { session_id: gone.id, at: early });
+    commit_ok(store, changes).await;
+
+    let at = T0.plus(Duration::from_secs(60));
+    commit_ok(store, vec![Change::RevokeUserSessions { user_id: laura.id, except: Some(kept.id), at }]).await;
+    let revoked_at =
+        |id: SessionId| async move { store.session_with_user(id).await.expect("read").expect("session").0.revoked_at };
+    assert_eq!(revoked_at(one.id).await, Some(at));
+    assert_eq!(revoked_at(kept.id).await, None);
+    assert_eq!(revoked_at(gone.id).await, Some(early));
+    assert_eq!(revoked_at(theirs.id).await, None);
+
+    let later = T0.plus(Duration::from_secs(120));
+    let stranger = user("stranger@example.com", T0);
+    commit_ok(
+        store,
+        vec![
+            Change::RevokeUserSessions { user_id: laura.id, except: None, at: later },
+            Change::RevokeUserSessions { user_id: stranger.id, except: None, at: later },
+        ],
+    )
+    .await;
+    assert_eq!(revoked_at(one.id).await, Some(at));
+    assert_eq!(revoked_at(kept.id).await, Some(later));
+    assert_eq!(revoked_at(theirs.id).await, None);
 }
 
 /// `ping` succeeds on a reachable store.

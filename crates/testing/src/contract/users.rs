@@ -112,7 +112,7 @@ pub async fn changes_apply_in_order<S: Store>(store: &S) {
         Change::ConsumeCode { id: code.id, at: verified_at },
         Change::MarkEmailVerified { user_id: ana.id, at: verified_at },
         Change::InsertSession(s.clone()),
-        Change::SetAlertToken { session_id: s.id, digest: alert.clone() },
+        Change::SetAlertToken { session_id: s.id, digest: alert.clone(), expires_at: T0 },
         Change::InsertNotification(notification(&ana, T0)),
         Change::EnqueueMail(mail("ana@example.com", T0)),
     ];

@@ -30,6 +30,9 @@ impl SecretHasher for PlainSecretHasher {
 
 /// Prefix of every [`FastHasher`] hash.
 pub const FAST_HASH_PREFIX: &str = "fake$";
+/// Prefix of hashes "made with old parameters": [`FastHasher`] verifies them and asks for a
+/// rehash, like Argon2 after its parameters changed.
+pub const LEGACY_HASH_PREFIX: &str = "fake-old$";
 
 #[derive(Debug, Default)]
 struct Counters {
@@ -57,6 +60,11 @@ impl FastHasher {
     /// The hash [`PasswordHasher::hash`] would return, synchronously (for seeding users).
     pub fn hash_of(password: &str) -> PasswordHash {
         PasswordHash::new(format!("{FAST_HASH_PREFIX}{}", sha256_hex(Password::new(password).expose().as_bytes())))
+    }
+
+    /// A hash with "old parameters" ([`LEGACY_HASH_PREFIX`]), for rehash tests.
+    pub fn legacy_hash_of(password: &str) -> PasswordHash {
+        PasswordHash::new(format!("{LEGACY_HASH_PREFIX}{}", sha256_hex(Password::new(password).expose().as_bytes())))
     }
 
     /// Calls of [`PasswordHasher::hash`] so far (including refused ones).
@@ -93,7 +101,9 @@ impl PasswordHasher for FastHasher {
     async fn verify(&self, password: Password, hash: PasswordHash) -> Result<bool, HashError> {
         self.counters.verify_calls.fetch_add(1, Ordering::SeqCst);
         self.check_busy()?;
-        let Some(hex) = hash.as_str().strip_prefix(FAST_HASH_PREFIX) else {
+        let stored = hash.as_str();
+        let Some(hex) = stored.strip_prefix(FAST_HASH_PREFIX).or_else(|| stored.strip_prefix(LEGACY_HASH_PREFIX))
+        else {
             return Err(HashError::Malformed);
         };
         Ok(hex == sha256_hex(password.expose().as_bytes()))
@@ -101,5 +111,9 @@ impl PasswordHasher for FastHasher {
 
     fn dummy_hash(&self) -> PasswordHash {
         Self::hash_of("the dummy password nobody has")
+    }
+
+    fn needs_rehash(&self, hash: &PasswordHash) -> bool {
+        !hash.as_str().starts_with(FAST_HASH_PREFIX)
     }
 }

@@ -7,9 +7,13 @@ use portcullis_domain::ports::{AccessClaims, TokenError, TokenIssuer};
 
 /// A [`TokenIssuer`] writing the claims in clear: `fake.{user}.{session}.{iat_ms}.{exp_ms}`.
 /// It refuses anything else as [`TokenError::Invalid`] and a token at or past its expiry as
-/// [`TokenError::Expired`]. There is no signature: tests only.
+/// [`TokenError::Expired`]. There is no signature: tests only. "Sealed" values are the
+/// plaintext behind a `sealed:` prefix.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FakeTokens;
+
+/// What [`FakeTokens`] puts before a sealed value.
+const SEALED_PREFIX: &str = "sealed:";
 
 impl FakeTokens {
     fn parse(token: &str) -> Option<AccessClaims> {
@@ -45,5 +49,13 @@ impl TokenIssuer for FakeTokens {
             return Err(TokenError::Expired);
         }
         Ok(claims)
+    }
+
+    fn seal(&self, plaintext: &str) -> Result<String, TokenError> {
+        Ok(format!("{SEALED_PREFIX}{plaintext}"))
+    }
+
+    fn unseal(&self, sealed: &str) -> Result<String, TokenError> {
+        sealed.strip_prefix(SEALED_PREFIX).map(str::to_owned).ok_or(TokenError::Invalid)
     }
 }

@@ -4,7 +4,7 @@
 use portcullis_domain::model::{AuditEntry, NewAuditEntry};
 use portcullis_domain::ports::{Change, StoreError, UnitOfWork};
 
-use super::{InMemoryStore, QueuedMail, State};
+use super::{InMemoryStore, QueuedMail, SpentRefresh, State};
 
 /// What a SQL store reports for a broken primary or foreign key.
 fn constraint(what: &str) -> StoreError {
@@ -56,9 +56,67 @@ impl State {
                 }
                 self.sessions.push(session);
             }
-            Change::SetAlertToken { session_id, digest } => {
+            Change::SetAlertToken { session_id, digest, expires_at } => {
                 if let Some(session) = self.sessions.iter_mut().find(|s| s.id == session_id) {
                     session.alert_token_hash = Some(digest);
+                    session.alert_expires_at = Some(expires_at);
+                }
+            }
+            Change::ConsumeAlertToken { session_id, digest } => {
+                let session = self.sessions.iter_mut().find(|s| {
+                    s.id == session_id && s.alert_token_hash.as_ref().is_some_and(|d| d.as_bytes() == digest.as_bytes())
+                });
+                let session = session.ok_or(StoreError::Conflict)?;
+                session.alert_token_hash = None;
+                session.alert_expires_at = None;
+            }
+            Change::RotateRefreshToken { session_id, current, next, successor, at } => {
+                let session = self.sessions.iter_mut().find(|s| {
+                    s.id == session_id
+                        && s.revoked_at.is_none()
+                        && s.refresh_token_hash.as_bytes() == current.as_bytes()
+                });
+                session.ok_or(StoreError::Conflict)?.refresh_token_hash = next;
+                if self.spent_refresh.iter().any(|r| r.digest.as_bytes() == current.as_bytes()) {
+                    return Err(constraint("spent_refresh_tokens primary key"));
+                }
+                self.spent_refresh.push(SpentRefresh { digest: current, session_id, spent_at: at, successor });
+            }
+            Change::RevokeUserSessions { user_id, except, at } => {
+                for session in self.sessions.iter_mut() {
+                    if session.user_id == user_id && session.revoked_at.is_none() && Some(session.id) != except {
+                        session.revoked_at = Some(at);
+                    }
+                }
+            }
+            Change::SetPassword { user_id, hash, at } => {
+                if let Some(user) = self.users.iter_mut().find(|u| u.id == user_id) {
+                    user.password_hash = hash;
+                    user.updated_at = at;
+                }
+            }
+            Change::RehashPassword { user_id, previous, hash, at } => {
+                if let Some(user) = self.users.iter_mut().find(|u| u.id == user_id && u.password_hash == previous) {
+                    user.password_hash = hash;
+                    user.updated_at = at;
+                }
+            }
+            Change::SetStatus { user_id, status, at } => {
+                if let Some(user) = self.users.iter_mut().find(|u| u.id == user_id) {
+                    user.status = status;
+                    user.updated_at = at;
+                }
+            }
+            Change::SetDeleted { user_id, deleted_at, at } => {
+                if let Some(user) = self.users.iter_mut().find(|u| u.id == user_id) {
+                    user.deleted_at = deleted_at;
+                    user.updated_at = at;
+                }
+            }
+            Change::SetRoles { user_id, roles, at } => {
+                if let Some(user) = self.users.iter_mut().find(|u| u.id == user_id) {
+                    user.roles = roles;
+                    user.updated_at = at;
                 }
             }
             Change::RevokeSession { session_id, at } => {

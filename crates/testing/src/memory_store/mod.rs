@@ -17,7 +17,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use portcullis_domain::model::{
-    AuditEntry, Email, Notification, OutgoingMail, Session, SessionId, StoredCode, Timestamp, User, UserId,
+    AuditEntry, Email, Notification, OutgoingMail, SecretDigest, Session, SessionId, StoredCode, Timestamp, User,
+    UserId,
 };
 use portcullis_domain::ports::StoreError;
 
@@ -37,12 +38,22 @@ pub(crate) struct RateEvent {
     pub(crate) at: Timestamp,
 }
 
+/// A refresh token a session has rotated away from.
+#[derive(Clone, Debug)]
+pub(crate) struct SpentRefresh {
+    pub(crate) digest: SecretDigest,
+    pub(crate) session_id: SessionId,
+    pub(crate) spent_at: Timestamp,
+    pub(crate) successor: String,
+}
+
 /// Every table. Cloned by `commit` so a failing change leaves the original untouched.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct State {
     pub(crate) users: Vec<User>,
     pub(crate) codes: Vec<StoredCode>,
     pub(crate) sessions: Vec<Session>,
+    pub(crate) spent_refresh: Vec<SpentRefresh>,
     pub(crate) audit: Vec<AuditEntry>,
     pub(crate) next_audit_id: i64,
     pub(crate) notifications: Vec<Notification>,

@@ -1,7 +1,8 @@
 //! Users, codes, sessions and the audit log: the read ports and the code-try counter.
 
 use portcullis_domain::model::{
-    AuditAction, AuditEntry, CodeId, CodePurpose, Email, Page, Session, SessionId, StoredCode, Timestamp, User, UserId,
+    AuditAction, AuditEntry, AuditQuery, CodeId, CodePurpose, Email, Page, RefreshHit, SecretDigest, Session,
+    SessionId, StoredCode, Timestamp, User, UserId, UserQuery, UserStatusFilter,
 };
 use portcullis_domain::ports::{AuditRepository, CodeRepository, SessionRepository, StoreError, UserRepository};
 
@@ -17,6 +18,35 @@ impl UserRepository for InMemoryStore {
         self.enter().await?;
         Ok(self.lock().users.iter().find(|u| u.id == id).cloned())
     }
+
+    async fn search_users(&self, query: UserQuery) -> Result<Page<User>, StoreError> {
+        self.enter().await?;
+        let text = query.text.as_deref().map(str::to_lowercase);
+        let state = self.lock();
+        let mut matching: Vec<&User> = state
+            .users
+            .iter()
+            .filter(|u| {
+                text.as_deref()
+                    .is_none_or(|t| u.email.as_str().contains(t) || u.name.as_str().to_lowercase().contains(t))
+            })
+            .filter(|u| match query.status {
+                None => true,
+                Some(UserStatusFilter::Deleted) => u.deleted_at.is_some(),
+                Some(UserStatusFilter::Status(status)) => u.deleted_at.is_none() && u.status == status,
+            })
+            .collect();
+        matching.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(page(matching, query.limit, query.offset))
+    }
+}
+
+/// One page of `matching` (already in order) and the total.
+fn page<T: Clone>(matching: Vec<&T>, limit: u32, offset: u64) -> Page<T> {
+    let total_count = matching.len() as u64;
+    let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+    let take = usize::try_from(limit).unwrap_or(usize::MAX);
+    Page { items: matching.into_iter().skip(skip).take(take).cloned().collect(), total_count }
 }
 
 impl CodeRepository for InMemoryStore {
@@ -59,6 +89,35 @@ impl SessionRepository for InMemoryStore {
         live.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
         Ok(live)
     }
+
+    async fn session_by_refresh(
+        &self,
+        digest: SecretDigest,
+    ) -> Result<Option<(Session, User, RefreshHit)>, StoreError> {
+        self.enter().await?;
+        let state = self.lock();
+        let (session_id, hit) =
+            if let Some(s) = state.sessions.iter().find(|s| s.refresh_token_hash.as_bytes() == digest.as_bytes()) {
+                (s.id, RefreshHit::Current)
+            } else if let Some(r) = state.spent_refresh.iter().find(|r| r.digest.as_bytes() == digest.as_bytes()) {
+                (r.session_id, RefreshHit::Spent { spent_at: r.spent_at, successor: r.successor.clone() })
+            } else {
+                return Ok(None);
+            };
+        let Some(session) = state.sessions.iter().find(|s| s.id == session_id) else { return Ok(None) };
+        Ok(state.users.iter().find(|u| u.id == session.user_id).map(|u| (session.clone(), u.clone(), hit)))
+    }
+
+    async fn session_by_alert(&self, digest: SecretDigest) -> Result<Option<(Session, User)>, StoreError> {
+        self.enter().await?;
+        let state = self.lock();
+        let found = state
+            .sessions
+            .iter()
+            .find(|s| s.alert_token_hash.as_ref().is_some_and(|d| d.as_bytes() == digest.as_bytes()));
+        let Some(session) = found else { return Ok(None) };
+        Ok(state.users.iter().find(|u| u.id == session.user_id).map(|u| (session.clone(), u.clone())))
+    }
 }
 
 impl AuditRepository for InMemoryStore {
@@ -75,10 +134,21 @@ impl AuditRepository for InMemoryStore {
         let mut matching: Vec<&AuditEntry> =
             state.audit.iter().filter(|e| e.user_id == Some(user_id) && names.contains(&e.action.as_str())).collect();
         matching.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
-        let total_count = matching.len() as u64;
-        let skip = usize::try_from(offset).unwrap_or(usize::MAX);
-        let take = usize::try_from(limit).unwrap_or(usize::MAX);
-        let items = matching.into_iter().skip(skip).take(take).cloned().collect();
-        Ok(Page { items, total_count })
+        Ok(page(matching, limit, offset))
+    }
+
+    async fn search_audit(&self, query: AuditQuery) -> Result<Page<AuditEntry>, StoreError> {
+        self.enter().await?;
+        let state = self.lock();
+        let mut matching: Vec<&AuditEntry> = state
+            .audit
+            .iter()
+            .filter(|e| query.user_id.is_none_or(|u| e.user_id == Some(u)))
+            .filter(|e| query.action.is_none_or(|a| e.action == a.as_str()))
+            .filter(|e| query.from.is_none_or(|from| e.created_at >= from))
+            .filter(|e| query.to.is_none_or(|to| e.created_at < to))
+            .collect();
+        matching.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        Ok(page(matching, query.limit, query.offset))
     }
 }

@@ -14,7 +14,7 @@ use portcullis_testing::{InMemoryStore, TestHandles, test_deps};
 use crate::support::{ctx, login_request, registration, seed_verified};
 
 /// [`portcullis_testing::TestPorts`] with a mock hasher.
-struct MockHasherPorts;
+pub struct MockHasherPorts;
 
 impl Ports for MockHasherPorts {
     type Store = InMemoryStore;
@@ -27,7 +27,8 @@ impl Ports for MockHasherPorts {
     type Devices = FixedDevices;
 }
 
-fn service_with(hasher: MockPasswordHasher) -> (Portcullis<MockHasherPorts>, TestHandles) {
+/// A service whose password hasher is `hasher`, with the default policy.
+pub fn service_with(hasher: MockPasswordHasher) -> (Portcullis<MockHasherPorts>, TestHandles) {
     service_with_policy(hasher, Policy::default())
 }
 
@@ -99,6 +100,7 @@ async fn a_known_address_verifies_its_own_hash() {
         .withf(|password, hash| password.expose() == PASSWORD && *hash == FastHasher::hash_of(PASSWORD))
         .times(1)
         .returning(|_, _| Ok(true));
+    hasher.expect_needs_rehash().return_const(false);
     let (svc, h) = service_with(hasher);
     seed_verified(&h, "laura@example.com").await;
     svc.login(login_request("laura@example.com", PASSWORD, false), &ctx()).await.unwrap();

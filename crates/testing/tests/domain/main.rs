@@ -2,14 +2,22 @@
 //! `mockall` mocks where asserting calls says more than inspecting state. One binary.
 
 mod account;
+mod admin;
+mod alert_revoke;
 mod authenticate;
+mod change_password;
+mod close_account;
 mod deliver_mail;
+mod faults;
 mod login;
 mod login_history;
 mod login_mocks;
 mod mocks;
 mod notifications;
+mod password_reset;
+mod refresh;
 mod register;
+mod rehash;
 mod resend;
 mod sign_in_event;
 mod support;

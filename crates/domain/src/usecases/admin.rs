@@ -1,0 +1,286 @@
+//! Administration: accounts and the audit log, for callers holding the permissions.
+//!
+//! Every method takes the [`Actor`] and checks the permission itself, first, so no caller
+//! (HTTP handler, CLI, embedding service) can forget it. Every change is audited against the
+//! account it concerns, with the actor's id in the metadata (`actor_id`; `"cli"` for the
+//! operator's command line).
+
+use crate::error::{FieldError, InfraError};
+use crate::model::{
+    AccountStatus, AuditAction, AuditEntry, AuditQuery, Email, NewPassword, Page, Permission, RequestContext, Role,
+    Roles, User, UserId, UserName, UserQuery,
+};
+use crate::ports::{AuditRepository, Change, PasswordHasher, Ports, StoreError, UnitOfWork, UserRepository};
+use crate::service::Portcullis;
+use crate::usecases::authenticate::Principal;
+use crate::usecases::common::metadata;
+use crate::usecases::login_history::MAX_HISTORY_LIMIT;
+
+/// Longest status-change reason kept, in characters.
+pub const MAX_REASON_LEN: usize = 500;
+
+/// Who performs an administrative action.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Actor {
+    /// A signed-in user, with the roles they hold now.
+    User {
+        /// Their id.
+        id: UserId,
+        /// Their roles.
+        roles: Roles,
+    },
+    /// Whoever runs the `portcullis` command line next to the database: trusted with every
+    /// permission, as they could change the database directly anyway.
+    Operator,
+}
+
+impl Actor {
+    /// The caller of an authenticated request.
+    pub fn user(principal: &Principal) -> Self {
+        Self::User { id: principal.user.id, roles: principal.user.roles.clone() }
+    }
+
+    /// Whether the actor holds `permission`.
+    pub fn may(&self, permission: Permission) -> bool {
+        match self {
+            Self::User { roles, .. } => roles.grants(permission),
+            Self::Operator => true,
+        }
+    }
+
+    fn require(&self, permission: Permission) -> Result<(), AdminError> {
+        if self.may(permission) { Ok(()) } else { Err(AdminError::Forbidden) }
+    }
+
+    /// The `actor_id` recorded in audit metadata.
+    fn audit_id(&self) -> serde_json::Value {
+        match self {
+            Self::User { id, .. } => id.to_string().into(),
+            Self::Operator => "cli".into(),
+        }
+    }
+
+    fn is(&self, user: UserId) -> bool {
+        matches!(self, Self::User { id, .. } if *id == user)
+    }
+}
+
+/// Why an administrative action was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The actor lacks the permission.
+    #[error("forbidden")]
+    Forbidden,
+    /// No account has this id.
+    #[error("no such user")]
+    NotFound,
+    /// An administrator may not suspend, deactivate, delete or demote themselves: it would
+    /// lock them out, possibly leaving nobody to undo it.
+    #[error("administrators cannot change their own status, roles or deletion")]
+    SelfTarget,
+    /// The email is already registered.
+    #[error("email address already registered")]
+    EmailTaken,
+    /// A field is invalid.
+    #[error("invalid request")]
+    Invalid(Vec<FieldError>),
+    /// Infrastructure failure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::DuplicateEmail => Self::EmailTaken,
+            other => Self::Infra(other.into()),
+        }
+    }
+}
+
+/// A new account created by an administrator or the operator: active and verified.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// Display name.
+    pub name: UserName,
+    /// Address.
+    pub email: Email,
+    /// Password that satisfies the policy.
+    pub password: NewPassword,
+    /// Roles.
+    pub roles: Roles,
+}
+
+impl<P: Ports> Portcullis<P> {
+    /// A page of accounts (`users:read`); `limit` is clamped to `1..=100`.
+    pub async fn admin_users(&self, actor: &Actor, mut query: UserQuery) -> Result<Page<User>, AdminError> {
+        actor.require(Permission::UsersRead)?;
+        query.limit = query.limit.clamp(1, MAX_HISTORY_LIMIT);
+        Ok(self.store.search_users(query).await?)
+    }
+
+    /// One account (`users:read`).
+    pub async fn admin_user(&self, actor: &Actor, id: UserId) -> Result<User, AdminError> {
+        actor.require(Permission::UsersRead)?;
+        self.store.user_by_id(id).await?.ok_or(AdminError::NotFound)
+    }
+
+    /// Sets an account's status (`users:write`), with an optional reason kept in the audit
+    /// entry. Suspending or deactivating revokes every session of the account at once.
+    pub async fn admin_set_status(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        status: AccountStatus,
+        reason: Option<String>,
+        ctx: &RequestContext,
+    ) -> Result<User, AdminError> {
+        actor.require(Permission::UsersWrite)?;
+        if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON_LEN) {
+            let message = format!("reason must be at most {MAX_REASON_LEN} characters");
+            return Err(AdminError::Invalid(vec![FieldError::new("reason", message)]));
+        }
+        let mut user = self.admin_target(actor, id).await?;
+        let now = self.now();
+        let action = match status {
+            AccountStatus::Active => AuditAction::AdminUserActivated,
+            AccountStatus::Suspended => AuditAction::AdminUserSuspended,
+            AccountStatus::Deactivated => AuditAction::AdminUserDeactivated,
+        };
+        let meta = metadata([
+            ("actor_id", actor.audit_id()),
+            ("previous_status", user.status.as_str().into()),
+            ("status", status.as_str().into()),
+            ("reason", reason.map_or(serde_json::Value::Null, Into::into)),
+        ]);
+        let mut changes = vec![Change::SetStatus { user_id: id, status, at: now }];
+        if status != AccountStatus::Active {
+            changes.push(Change::RevokeUserSessions { user_id: id, except: None, at: now });
+        }
+        changes.push(self.audit(id, action, ctx, meta, now));
+        self.store.commit(changes).await?;
+        user.status = status;
+        user.updated_at = now;
+        Ok(user)
+    }
+
+    /// Soft-deletes an account (`users:write`) and revokes every session of it. Deleting a
+    /// deleted account changes nothing.
+    pub async fn admin_delete_user(&self, actor: &Actor, id: UserId, ctx: &RequestContext) -> Result<User, AdminError> {
+        actor.require(Permission::UsersWrite)?;
+        let mut user = self.admin_target(actor, id).await?;
+        if user.deleted_at.is_some() {
+            return Ok(user);
+        }
+        let now = self.now();
+        let changes = vec![
+            Change::SetDeleted { user_id: id, deleted_at: Some(now), at: now },
+            Change::RevokeUserSessions { user_id: id, except: None, at: now },
+            self.audit(id, AuditAction::AdminUserDeleted, ctx, metadata([("actor_id", actor.audit_id())]), now),
+        ];
+        self.store.commit(changes).await?;
+        user.deleted_at = Some(now);
+        user.updated_at = now;
+        Ok(user)
+    }
+
+    /// Restores a soft-deleted account (`users:write`); its status is unchanged. Restoring
+    /// an account that is not deleted changes nothing.
+    pub async fn admin_restore_user(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        ctx: &RequestContext,
+    ) -> Result<User, AdminError> {
+        actor.require(Permission::UsersWrite)?;
+        let mut user = self.store.user_by_id(id).await?.ok_or(AdminError::NotFound)?;
+        if user.deleted_at.is_none() {
+            return Ok(user);
+        }
+        let now = self.now();
+        let changes = vec![
+            Change::SetDeleted { user_id: id, deleted_at: None, at: now },
+            self.audit(id, AuditAction::AdminUserRestored, ctx, metadata([("actor_id", actor.audit_id())]), now),
+        ];
+        self.store.commit(changes).await?;
+        user.deleted_at = None;
+        user.updated_at = now;
+        Ok(user)
+    }
+
+    /// Replaces an account's roles (`users:write`). Every account keeps `user`; an
+    /// administrator cannot remove their own `admin` role.
+    pub async fn admin_set_roles(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        roles: Roles,
+        ctx: &RequestContext,
+    ) -> Result<User, AdminError> {
+        actor.require(Permission::UsersWrite)?;
+        let mut user = self.store.user_by_id(id).await?.ok_or(AdminError::NotFound)?;
+        if actor.is(id) && !roles.contains(Role::Admin) {
+            return Err(AdminError::SelfTarget);
+        }
+        let now = self.now();
+        let meta = metadata([
+            ("actor_id", actor.audit_id()),
+            ("previous_roles", user.roles.names().into()),
+            ("roles", roles.names().into()),
+        ]);
+        let changes = vec![
+            Change::SetRoles { user_id: id, roles: roles.clone(), at: now },
+            self.audit(id, AuditAction::AdminRolesChanged, ctx, meta, now),
+        ];
+        self.store.commit(changes).await?;
+        user.roles = roles;
+        user.updated_at = now;
+        Ok(user)
+    }
+
+    /// Searches the whole audit log (`audit:read`); `limit` is clamped to `1..=100`.
+    pub async fn admin_audit_log(&self, actor: &Actor, mut query: AuditQuery) -> Result<Page<AuditEntry>, AdminError> {
+        actor.require(Permission::AuditRead)?;
+        query.limit = query.limit.clamp(1, MAX_HISTORY_LIMIT);
+        Ok(self.store.search_audit(query).await?)
+    }
+
+    /// Creates an active account with a verified address (`users:write`): how the first
+    /// administrator is bootstrapped from the command line.
+    pub async fn admin_create_user(
+        &self,
+        actor: &Actor,
+        account: NewAccount,
+        ctx: &RequestContext,
+    ) -> Result<User, AdminError> {
+        actor.require(Permission::UsersWrite)?;
+        let now = self.now();
+        let password_hash = self.hasher.hash(account.password.as_password().clone()).await.map_err(InfraError::from)?;
+        let user = User {
+            id: UserId::new_v7(),
+            name: account.name,
+            email: account.email,
+            password_hash,
+            profile_picture: None,
+            status: AccountStatus::Active,
+            email_verified_at: Some(now),
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+            roles: account.roles,
+        };
+        let meta = metadata([("actor_id", actor.audit_id()), ("roles", user.roles.names().into())]);
+        let changes =
+            vec![Change::InsertUser(user.clone()), self.audit(user.id, AuditAction::AdminUserCreated, ctx, meta, now)];
+        self.store.commit(changes).await?;
+        Ok(user)
+    }
+
+    /// The account an action changes, refusing the actor's own.
+    async fn admin_target(&self, actor: &Actor, id: UserId) -> Result<User, AdminError> {
+        if actor.is(id) {
+            return Err(AdminError::SelfTarget);
+        }
+        self.store.user_by_id(id).await?.ok_or(AdminError::NotFound)
+    }
+}

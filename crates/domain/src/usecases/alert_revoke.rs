@@ -1,0 +1,69 @@
+//! "Not you?": the one-click link of a new-sign-in alert signs that session out.
+
+use std::time::Duration;
+
+use crate::error::InfraError;
+use crate::model::{AuditAction, CodePurpose, RequestContext};
+use crate::ports::{Change, Ports, SecretHasher, SessionRepository, StoreError, UnitOfWork};
+use crate::service::Portcullis;
+use crate::usecases::common::{ALERT_DIGEST, metadata};
+
+/// Why a "Not you?" request was refused. A used, expired or unknown token is not an error:
+/// the answer is the same, so the link reveals nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertRevokeError {
+    /// Too many calls from this IP.
+    #[error("too many requests")]
+    RateLimited {
+        /// Wait before retrying.
+        retry_after: Duration,
+    },
+    /// Infrastructure failure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+impl From<StoreError> for AlertRevokeError {
+    fn from(e: StoreError) -> Self {
+        Self::Infra(e.into())
+    }
+}
+
+impl<P: Ports> Portcullis<P> {
+    /// Uses up the alert `token` of a session: revokes that session, audits it and mails the
+    /// owner a password-reset code (the likely next step for someone whose password is
+    /// known to a stranger). The token works once, and only within
+    /// [`crate::Policy::alert_token_ttl`] of the sign-in; otherwise nothing happens.
+    pub async fn revoke_from_alert(&self, token: &str, ctx: &RequestContext) -> Result<(), AlertRevokeError> {
+        let now = self.now();
+        if let Some(retry_after) = self.limit_ip(ctx, now).await? {
+            return Err(AlertRevokeError::RateLimited { retry_after });
+        }
+        let digest = self.secrets.digest(ALERT_DIGEST, token);
+        let Some((session, user)) = self.store.session_by_alert(digest.clone()).await? else {
+            return Ok(());
+        };
+        if session.alert_expires_at.is_none_or(|end| now >= end) {
+            return Ok(());
+        }
+        let mut changes = vec![
+            Change::ConsumeAlertToken { session_id: session.id, digest },
+            Change::RevokeSession { session_id: session.id, at: now },
+            self.audit(
+                user.id,
+                AuditAction::SessionRevoked,
+                ctx,
+                metadata([("session_id", session.id.to_string().into()), ("via", "alert".into())]),
+                now,
+            ),
+        ];
+        if user.deleted_at.is_none() {
+            changes.extend(self.fresh_code(&user, CodePurpose::ResetPassword, now));
+        }
+        match self.store.commit(changes).await {
+            // Used by a parallel click: that one did the work.
+            Ok(_) | Err(StoreError::Conflict) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

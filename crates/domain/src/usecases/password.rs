@@ -1,0 +1,166 @@
+//! Forgotten and changed passwords.
+
+use std::time::Duration;
+
+use crate::error::InfraError;
+use crate::mail_templates;
+use crate::model::{AuditAction, CodePurpose, Email, NewPassword, OneTimeCode, RequestContext, Timestamp, User};
+use crate::ports::{Change, PasswordHasher, Ports, StoreError, UnitOfWork, UserRepository};
+use crate::service::{Limit, Portcullis};
+use crate::usecases::authenticate::Principal;
+use crate::usecases::codes::CodeError;
+use crate::usecases::common::metadata;
+use crate::usecases::reauth::ReauthError;
+
+/// Why a reset-code request was refused (only the per-IP limit: the answer is otherwise the
+/// same for every address).
+#[derive(Debug, thiserror::Error)]
+pub enum ForgotPasswordError {
+    /// Too many calls from this IP.
+    #[error("too many requests")]
+    RateLimited {
+        /// Wait before retrying.
+        retry_after: Duration,
+    },
+    /// Infrastructure failure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+impl From<StoreError> for ForgotPasswordError {
+    fn from(e: StoreError) -> Self {
+        Self::Infra(e.into())
+    }
+}
+
+/// Why a password reset was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ResetPasswordError {
+    /// Wrong, unknown or used code, or unknown address: deliberately indistinguishable.
+    #[error("invalid code")]
+    InvalidCode,
+    /// The code is older than its lifetime.
+    #[error("code expired")]
+    CodeExpired,
+    /// The code is burned, or the account has used up its daily wrong tries.
+    #[error("too many wrong codes")]
+    AttemptsExceeded,
+    /// Too many calls from this IP.
+    #[error("too many requests")]
+    RateLimited {
+        /// Wait before retrying.
+        retry_after: Duration,
+    },
+    /// Infrastructure failure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+impl From<CodeError> for ResetPasswordError {
+    fn from(e: CodeError) -> Self {
+        match e {
+            CodeError::Invalid => Self::InvalidCode,
+            CodeError::Expired => Self::CodeExpired,
+            CodeError::AttemptsExceeded => Self::AttemptsExceeded,
+            CodeError::Infra(e) => Self::Infra(e),
+        }
+    }
+}
+
+impl From<StoreError> for ResetPasswordError {
+    fn from(e: StoreError) -> Self {
+        Self::Infra(e.into())
+    }
+}
+
+impl<P: Ports> Portcullis<P> {
+    /// Mails a six-digit reset code (replacing older ones) to the account with this address,
+    /// if there is one and it is not deleted. Past the per-address mail limit (the
+    /// verification mail's numbers) nothing is sent, silently: the answer never depends on
+    /// the address.
+    pub async fn forgot_password(&self, email: &Email, ctx: &RequestContext) -> Result<(), ForgotPasswordError> {
+        let now = self.now();
+        if let Some(retry_after) = self.limit_ip(ctx, now).await? {
+            return Err(ForgotPasswordError::RateLimited { retry_after });
+        }
+        if let Limit::Limited(_) = self.limit(format!("reset-mail:{email}"), self.policy.resend_rules(), now).await? {
+            return Ok(());
+        }
+        if let Some(user) = self.store.user_by_email(email).await?
+            && user.deleted_at.is_none()
+        {
+            let mut changes: Vec<Change> = self.fresh_code(&user, CodePurpose::ResetPassword, now).into();
+            changes.push(self.audit(user.id, AuditAction::PasswordResetRequested, ctx, metadata([]), now));
+            self.store.commit(changes).await?;
+        }
+        Ok(())
+    }
+
+    /// Sets a new password with a mailed reset code (the same rules as verification codes),
+    /// revokes every session of the account and mails a notice. The code works once.
+    pub async fn reset_password(
+        &self,
+        email: &Email,
+        code: &OneTimeCode,
+        new_password: &NewPassword,
+        ctx: &RequestContext,
+    ) -> Result<(), ResetPasswordError> {
+        let now = self.now();
+        if let Some(retry_after) = self.limit_ip(ctx, now).await? {
+            return Err(ResetPasswordError::RateLimited { retry_after });
+        }
+        let Some(user) = self.store.user_by_email(email).await?.filter(|u| u.deleted_at.is_none()) else {
+            return Err(ResetPasswordError::InvalidCode);
+        };
+        let stored = self.check_code(&user, CodePurpose::ResetPassword, code, now).await?;
+        let hash = self.hasher.hash(new_password.as_password().clone()).await.map_err(InfraError::from)?;
+        let mut changes = vec![
+            Change::ConsumeCode { id: stored.id, at: now },
+            Change::SetPassword { user_id: user.id, hash, at: now },
+            Change::RevokeUserSessions { user_id: user.id, except: None, at: now },
+            self.audit(user.id, AuditAction::PasswordReset, ctx, metadata([]), now),
+        ];
+        changes.push(self.password_notice(&user, ctx, now));
+        match self.store.commit(changes).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::Conflict) => Err(ResetPasswordError::InvalidCode),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Changes the caller's password after checking the current one (counted like a login
+    /// attempt), revokes every other session and mails a notice.
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        current: crate::model::Password,
+        new_password: &NewPassword,
+        ctx: &RequestContext,
+    ) -> Result<(), ReauthError> {
+        let now = self.now();
+        let user = &principal.user;
+        self.reauthenticate(user, current, ctx, now).await?;
+        let hash = self.hasher.hash(new_password.as_password().clone()).await.map_err(InfraError::from)?;
+        let changes = vec![
+            Change::SetPassword { user_id: user.id, hash, at: now },
+            Change::RevokeUserSessions { user_id: user.id, except: Some(principal.session_id), at: now },
+            self.audit(user.id, AuditAction::PasswordChanged, ctx, metadata([]), now),
+            self.password_notice(user, ctx, now),
+        ];
+        self.store.commit(changes).await.map_err(InfraError::from)?;
+        Ok(())
+    }
+
+    /// The "your password was changed" mail.
+    fn password_notice(&self, user: &User, ctx: &RequestContext, now: Timestamp) -> Change {
+        let from = self.enrich(ctx);
+        let text = mail_templates::password_changed(
+            &self.policy.product_name,
+            user.name.as_str(),
+            now,
+            Some(&from),
+            self.base_url(),
+        );
+        self.mail_to(user, text, now)
+    }
+}
