@@ -1,15 +1,17 @@
-//! [`AuditRepository`]: one page of a user's audit entries and the matching total.
+//! [`AuditRepository`]: one page of a user's audit entries, or of the whole log searched by
+//! administrators, and the matching total.
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use portcullis_domain::model::{AuditAction, AuditEntry, Page, UserId};
+use portcullis_domain::model::{AuditAction, AuditEntry, AuditQuery, Page, UserId};
 use portcullis_domain::ports::{AuditRepository, StoreError};
 
 use crate::DieselStore;
 use crate::detached::read_tx;
+use crate::error::DbError;
 use crate::rows::AuditRow;
 use crate::schema::audit_log;
-use crate::sql_types::DbUuid;
+use crate::sql_types::{DbTime, DbUuid};
 
 impl AuditRepository for DieselStore {
     async fn audit_page(
@@ -45,7 +47,51 @@ impl AuditRepository for DieselStore {
                 .await?;
             Ok((rows, total))
         })?;
-        let items = rows.into_iter().map(AuditEntry::try_from).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page { items, total_count: u64::try_from(total).unwrap_or(0) })
+        Ok(audit_page(rows, total)?)
     }
+
+    async fn search_audit(&self, query: AuditQuery) -> Result<Page<AuditEntry>, StoreError> {
+        let user_id = query.user_id.map(DbUuid::from);
+        let action = query.action.map(AuditAction::as_str);
+        let (from, to) = (query.from.map(DbTime), query.to.map(DbTime));
+        let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
+        let limit = i64::from(query.limit);
+        // Every filter is optional, so the query is boxed and built by one closure for the
+        // page and for the total, read in one transaction so the two agree. With a user, the
+        // (user_id, created_at DESC, id DESC) index serves it.
+        let (rows, total) = read_tx!(self, |c| {
+            let matching = || {
+                let mut q = audit_log::table.into_boxed();
+                if let Some(user_id) = user_id {
+                    q = q.filter(audit_log::user_id.eq(user_id));
+                }
+                if let Some(action) = action {
+                    q = q.filter(audit_log::action.eq(action));
+                }
+                if let Some(from) = from {
+                    q = q.filter(audit_log::created_at.ge(from));
+                }
+                if let Some(to) = to {
+                    q = q.filter(audit_log::created_at.lt(to));
+                }
+                q
+            };
+            let rows: Vec<AuditRow> = matching()
+                .order((audit_log::created_at.desc(), audit_log::id.desc()))
+                .limit(limit)
+                .offset(offset)
+                .select(AuditRow::as_select())
+                .load(c)
+                .await?;
+            let total: i64 = matching().count().get_result(c).await?;
+            Ok((rows, total))
+        })?;
+        Ok(audit_page(rows, total)?)
+    }
+}
+
+/// Rows and their total as a domain page.
+fn audit_page(rows: Vec<AuditRow>, total: i64) -> Result<Page<AuditEntry>, DbError> {
+    let items = rows.into_iter().map(AuditEntry::try_from).collect::<Result<Vec<_>, _>>()?;
+    Ok(Page { items, total_count: u64::try_from(total).unwrap_or(0) })
 }

@@ -13,6 +13,7 @@ mod rate_limit;
 mod rows;
 mod schema;
 mod sessions;
+mod sql_functions;
 mod sql_types;
 #[cfg(feature = "test-db")]
 pub mod test_db;

@@ -21,6 +21,7 @@ diesel::table! {
         created_at -> UtcMillis,
         updated_at -> UtcMillis,
         deleted_at -> Nullable<UtcMillis>,
+        roles -> Jsonb,
     }
 }
 
@@ -58,6 +59,19 @@ diesel::table! {
         last_seen_at -> UtcMillis,
         expires_at -> UtcMillis,
         revoked_at -> Nullable<UtcMillis>,
+        alert_expires_at -> Nullable<UtcMillis>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{IpAddress, Jsonb, UtcMillis, Uuid};
+
+    spent_refresh_tokens (digest) {
+        digest -> Binary,
+        session_id -> Uuid,
+        spent_at -> UtcMillis,
+        successor -> Text,
     }
 }
 
@@ -126,6 +140,7 @@ diesel::table! {
 }
 
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(spent_refresh_tokens -> sessions (session_id));
 diesel::joinable!(verification_codes -> users (user_id));
 diesel::joinable!(notifications -> users (user_id));
 
@@ -133,6 +148,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     verification_codes,
     sessions,
+    spent_refresh_tokens,
     audit_log,
     notifications,
     mail_outbox,

@@ -7,9 +7,11 @@ use portcullis_domain::ports::{Change, StoreError, UnitOfWork};
 use crate::DieselStore;
 use crate::detached::write_tx;
 use crate::error::{DbError, is_email_taken};
-use crate::rows::{CodeRow, MailRow, NewAuditRow, NotificationRow, SessionRow, UserRow};
-use crate::schema::{audit_log, mail_outbox, notifications, sessions, users, verification_codes as codes};
-use crate::sql_types::{DbTime, DbUuid};
+use crate::rows::{CodeRow, MailRow, NewAuditRow, NotificationRow, SessionRow, SpentRefreshRow, UserRow, roles_to_db};
+use crate::schema::{
+    audit_log, mail_outbox, notifications, sessions, spent_refresh_tokens, users, verification_codes as codes,
+};
+use crate::sql_types::{DbJson, DbTime, DbUuid};
 
 /// A [`Change`] already encoded into rows, so the transaction holds the write lock only for
 /// the statements themselves.
@@ -19,9 +21,17 @@ enum Write {
     ConsumeCode { id: DbUuid, at: DbTime },
     MarkEmailVerified { user_id: DbUuid, at: DbTime },
     Session(SessionRow),
-    AlertToken { session_id: DbUuid, digest: Vec<u8> },
+    AlertToken { session_id: DbUuid, digest: Vec<u8>, expires_at: DbTime },
+    ConsumeAlertToken { session_id: DbUuid, digest: Vec<u8> },
+    RotateRefresh { current: Vec<u8>, next: Vec<u8>, spent: SpentRefreshRow },
     RevokeSession { session_id: DbUuid, at: DbTime },
     TouchSession { session_id: DbUuid, at: DbTime },
+    RevokeUserSessions { user_id: DbUuid, except: Option<DbUuid>, at: DbTime },
+    Password { user_id: DbUuid, hash: String, at: DbTime },
+    Rehash { user_id: DbUuid, previous: String, hash: String, at: DbTime },
+    Status { user_id: DbUuid, status: &'static str, at: DbTime },
+    Deleted { user_id: DbUuid, deleted_at: Option<DbTime>, at: DbTime },
+    Roles { user_id: DbUuid, roles: DbJson, at: DbTime },
     Profile { user_id: DbUuid, name: Option<String>, picture: Option<Option<String>>, at: DbTime },
     Audit(NewAuditRow),
     Notification(NotificationRow),
@@ -32,21 +42,57 @@ impl TryFrom<&Change> for Write {
     type Error = DbError;
     fn try_from(change: &Change) -> Result<Self, DbError> {
         Ok(match change {
-            Change::InsertUser(u) => Self::User(u.into()),
+            Change::InsertUser(u) => Self::User(u.try_into()?),
             Change::ReplaceCode(code) => Self::ReplaceCode(code.into()),
             Change::ConsumeCode { id, at } => Self::ConsumeCode { id: (*id).into(), at: DbTime(*at) },
             Change::MarkEmailVerified { user_id, at } => {
                 Self::MarkEmailVerified { user_id: (*user_id).into(), at: DbTime(*at) }
             }
             Change::InsertSession(s) => Self::Session(s.try_into()?),
-            Change::SetAlertToken { session_id, digest } => {
-                Self::AlertToken { session_id: (*session_id).into(), digest: digest.as_bytes().to_vec() }
+            Change::SetAlertToken { session_id, digest, expires_at } => Self::AlertToken {
+                session_id: (*session_id).into(),
+                digest: digest.as_bytes().to_vec(),
+                expires_at: DbTime(*expires_at),
+            },
+            Change::ConsumeAlertToken { session_id, digest } => {
+                Self::ConsumeAlertToken { session_id: (*session_id).into(), digest: digest.as_bytes().to_vec() }
             }
+            Change::RotateRefreshToken { session_id, current, next, successor, at } => Self::RotateRefresh {
+                current: current.as_bytes().to_vec(),
+                next: next.as_bytes().to_vec(),
+                spent: SpentRefreshRow {
+                    digest: current.as_bytes().to_vec(),
+                    session_id: (*session_id).into(),
+                    spent_at: DbTime(*at),
+                    successor: successor.clone(),
+                },
+            },
             Change::RevokeSession { session_id, at } => {
                 Self::RevokeSession { session_id: (*session_id).into(), at: DbTime(*at) }
             }
             Change::TouchSession { session_id, at } => {
                 Self::TouchSession { session_id: (*session_id).into(), at: DbTime(*at) }
+            }
+            Change::RevokeUserSessions { user_id, except, at } => {
+                Self::RevokeUserSessions { user_id: (*user_id).into(), except: except.map(Into::into), at: DbTime(*at) }
+            }
+            Change::SetPassword { user_id, hash, at } => {
+                Self::Password { user_id: (*user_id).into(), hash: hash.as_str().to_owned(), at: DbTime(*at) }
+            }
+            Change::RehashPassword { user_id, previous, hash, at } => Self::Rehash {
+                user_id: (*user_id).into(),
+                previous: previous.as_str().to_owned(),
+                hash: hash.as_str().to_owned(),
+                at: DbTime(*at),
+            },
+            Change::SetStatus { user_id, status, at } => {
+                Self::Status { user_id: (*user_id).into(), status: status.as_str(), at: DbTime(*at) }
+            }
+            Change::SetDeleted { user_id, deleted_at, at } => {
+                Self::Deleted { user_id: (*user_id).into(), deleted_at: deleted_at.map(DbTime), at: DbTime(*at) }
+            }
+            Change::SetRoles { user_id, roles, at } => {
+                Self::Roles { user_id: (*user_id).into(), roles: roles_to_db(roles)?, at: DbTime(*at) }
             }
             Change::UpdateProfile { user_id, name, profile_picture, at } => Self::Profile {
                 user_id: (*user_id).into(),
@@ -108,11 +154,48 @@ impl UnitOfWork for DieselStore {
                     Write::Session(row) => {
                         diesel::insert_into(sessions::table).values(row).execute(c).await?;
                     }
-                    Write::AlertToken { session_id, digest } => {
+                    Write::AlertToken { session_id, digest, expires_at } => {
                         diesel::update(sessions::table.find(session_id))
-                            .set(sessions::alert_token_hash.eq(Some(digest)))
+                            .set((
+                                sessions::alert_token_hash.eq(Some(digest)),
+                                sessions::alert_expires_at.eq(Some(*expires_at)),
+                            ))
                             .execute(c)
                             .await?;
+                    }
+                    Write::ConsumeAlertToken { session_id, digest } => {
+                        // Guarded like ConsumeCode: of racing "Not you?" clicks exactly one
+                        // clears the token (PostgreSQL re-checks the digest after the row lock).
+                        let cleared = diesel::update(
+                            sessions::table.find(session_id).filter(sessions::alert_token_hash.eq(digest)),
+                        )
+                        .set((
+                            sessions::alert_token_hash.eq(None::<Vec<u8>>),
+                            sessions::alert_expires_at.eq(None::<DbTime>),
+                        ))
+                        .execute(c)
+                        .await?;
+                        if cleared == 0 {
+                            return Err(DbError::Conflict);
+                        }
+                    }
+                    Write::RotateRefresh { current, next, spent } => {
+                        // Guarded: only a live session still holding `current` rotates, so of
+                        // racing refreshes exactly one wins (PostgreSQL re-checks the WHERE on
+                        // the row version the winner committed); the others conflict.
+                        let rotated = diesel::update(
+                            sessions::table
+                                .find(spent.session_id)
+                                .filter(sessions::revoked_at.is_null())
+                                .filter(sessions::refresh_token_hash.eq(current)),
+                        )
+                        .set(sessions::refresh_token_hash.eq(next))
+                        .execute(c)
+                        .await?;
+                        if rotated == 0 {
+                            return Err(DbError::Conflict);
+                        }
+                        diesel::insert_into(spent_refresh_tokens::table).values(spent).execute(c).await?;
                     }
                     Write::RevokeSession { session_id, at } => {
                         // The first revocation time stands.
@@ -125,6 +208,48 @@ impl UnitOfWork for DieselStore {
                         // Guarded: requests finishing out of order never move it back.
                         diesel::update(sessions::table.find(session_id).filter(sessions::last_seen_at.lt(*at)))
                             .set(sessions::last_seen_at.eq(*at))
+                            .execute(c)
+                            .await?;
+                    }
+                    Write::RevokeUserSessions { user_id, except, at } => {
+                        let live = sessions::table
+                            .filter(sessions::user_id.eq(user_id))
+                            .filter(sessions::revoked_at.is_null());
+                        let revoke = sessions::revoked_at.eq(Some(*at));
+                        match except {
+                            Some(keep) => {
+                                diesel::update(live.filter(sessions::id.ne(keep))).set(revoke).execute(c).await?
+                            }
+                            None => diesel::update(live).set(revoke).execute(c).await?,
+                        };
+                    }
+                    Write::Password { user_id, hash, at } => {
+                        diesel::update(users::table.find(user_id))
+                            .set((users::password_hash.eq(hash), users::updated_at.eq(*at)))
+                            .execute(c)
+                            .await?;
+                    }
+                    Write::Rehash { user_id, previous, hash, at } => {
+                        diesel::update(users::table.find(user_id).filter(users::password_hash.eq(previous)))
+                            .set((users::password_hash.eq(hash), users::updated_at.eq(*at)))
+                            .execute(c)
+                            .await?;
+                    }
+                    Write::Status { user_id, status, at } => {
+                        diesel::update(users::table.find(user_id))
+                            .set((users::status.eq(*status), users::updated_at.eq(*at)))
+                            .execute(c)
+                            .await?;
+                    }
+                    Write::Deleted { user_id, deleted_at, at } => {
+                        diesel::update(users::table.find(user_id))
+                            .set((users::deleted_at.eq(*deleted_at), users::updated_at.eq(*at)))
+                            .execute(c)
+                            .await?;
+                    }
+                    Write::Roles { user_id, roles, at } => {
+                        diesel::update(users::table.find(user_id))
+                            .set((users::roles.eq(roles), users::updated_at.eq(*at)))
                             .execute(c)
                             .await?;
                     }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, SqliteConnection};
 use futures_util::future::join_all;
-use portcullis_domain::model::{AuditAction, CodePurpose, StoredCode, User};
+use portcullis_domain::model::{AuditAction, CodePurpose, Roles, StoredCode, User};
 use portcullis_domain::ports::{
     Change, CodeRepository, MailOutbox, RateDecision, RateLimiter, RateRule, StoreError, StoreHealth, UnitOfWork,
     UserRepository,
@@ -49,7 +49,7 @@ fn release_write_lock(mut conn: SqliteConnection) {
 async fn migrations_apply_once_and_data_survives_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let url = url(&dir, "p.db");
-    assert_eq!(migrate(&url).await.unwrap(), 4);
+    assert_eq!(migrate(&url).await.unwrap(), 5);
     assert_eq!(migrate(&url).await.unwrap(), 0);
     let laura = user("laura@example.com", T0);
     {
@@ -59,6 +59,26 @@ async fn migrations_apply_once_and_data_survives_reopening() {
     let store = open(&url).await;
     assert_eq!(store.user_by_id(laura.id).await.unwrap(), Some(laura));
     assert_eq!(migrate(&url).await.unwrap(), 0);
+}
+
+/// Accounts created before roles existed (a row without the column) read as plain users:
+/// the migration's default is the JSON the store reads.
+#[tokio::test]
+async fn accounts_stored_without_roles_read_as_plain_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = url(&dir, "p.db");
+    migrate(&url).await.unwrap();
+    let laura = user("laura@example.com", T0);
+    let mut conn = SqliteConnection::establish(dir.path().join("p.db").to_str().unwrap()).unwrap();
+    conn.batch_execute(&format!(
+        "INSERT INTO users (id, name, email, password_hash, status, created_at, updated_at)
+         VALUES ('{}', 'laura', 'laura@example.com', 'x', 'active', 0, 0)",
+        laura.id
+    ))
+    .unwrap();
+    let store = open(&url).await;
+    let read = store.user_by_id(laura.id).await.unwrap().expect("user");
+    assert_eq!(read.roles, Roles::user());
 }
 
 #[tokio::test]

@@ -20,8 +20,9 @@ pub(crate) type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 
-/// Per-connection setup. `busy_timeout` comes first: otherwise setting the journal mode on a
-/// new connection fails with "database is locked" while another connection writes.
+/// Per-connection setup, followed by [`crate::sql_functions::register_sqlite`]. `busy_timeout`
+/// comes first: otherwise setting the journal mode on a new connection fails with "database
+/// is locked" while another connection writes.
 const PRAGMAS: &str =
     "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
 
@@ -66,6 +67,9 @@ pub(crate) fn pool(path: &Path, max_connections: usize, wait: Duration) -> Resul
         async move {
             let mut conn = SqliteConn::establish(&url).await?;
             conn.batch_execute(PRAGMAS).await.map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            conn.spawn_blocking(crate::sql_functions::register_sqlite)
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
             Ok(conn)
         }
         .boxed()

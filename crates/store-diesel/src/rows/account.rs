@@ -1,14 +1,14 @@
-//! Account rows: users, one-time codes, sessions.
+//! Account rows: users, one-time codes, sessions and spent refresh tokens.
 
 use diesel::prelude::*;
 use portcullis_domain::model::{
-    AccountStatus, CodePurpose, Email, PasswordHash, SecretDigest, Session, StoredCode, User, UserName,
+    AccountStatus, CodePurpose, Email, PasswordHash, RefreshHit, SecretDigest, Session, StoredCode, User, UserName,
 };
 
-use super::json::{device_from_db, device_to_db, location_from_db, location_to_db};
+use super::json::{device_from_db, device_to_db, location_from_db, location_to_db, roles_from_db, roles_to_db};
 use super::{count_from_db, count_to_db};
 use crate::error::DbError;
-use crate::schema::{sessions, users, verification_codes};
+use crate::schema::{sessions, spent_refresh_tokens, users, verification_codes};
 use crate::sql_types::{DbIp, DbJson, DbTime, DbUuid};
 
 /// A `users` row.
@@ -25,11 +25,13 @@ pub(crate) struct UserRow {
     created_at: DbTime,
     updated_at: DbTime,
     deleted_at: Option<DbTime>,
+    roles: DbJson,
 }
 
-impl From<&User> for UserRow {
-    fn from(u: &User) -> Self {
-        Self {
+impl TryFrom<&User> for UserRow {
+    type Error = DbError;
+    fn try_from(u: &User) -> Result<Self, DbError> {
+        Ok(Self {
             id: u.id.into(),
             name: u.name.as_str().to_owned(),
             email: u.email.as_str().to_owned(),
@@ -40,7 +42,8 @@ impl From<&User> for UserRow {
             created_at: DbTime(u.created_at),
             updated_at: DbTime(u.updated_at),
             deleted_at: u.deleted_at.map(DbTime),
-        }
+            roles: roles_to_db(&u.roles)?,
+        })
     }
 }
 
@@ -59,6 +62,7 @@ impl TryFrom<UserRow> for User {
             created_at: r.created_at.into(),
             updated_at: r.updated_at.into(),
             deleted_at: r.deleted_at.map(Into::into),
+            roles: roles_from_db(&r.roles)?,
         })
     }
 }
@@ -126,6 +130,7 @@ pub(crate) struct SessionRow {
     last_seen_at: DbTime,
     expires_at: DbTime,
     revoked_at: Option<DbTime>,
+    alert_expires_at: Option<DbTime>,
 }
 
 impl TryFrom<&Session> for SessionRow {
@@ -145,6 +150,7 @@ impl TryFrom<&Session> for SessionRow {
             last_seen_at: DbTime(s.last_seen_at),
             expires_at: DbTime(s.expires_at),
             revoked_at: s.revoked_at.map(DbTime),
+            alert_expires_at: s.alert_expires_at.map(DbTime),
         })
     }
 }
@@ -166,6 +172,23 @@ impl TryFrom<SessionRow> for Session {
             last_seen_at: r.last_seen_at.into(),
             expires_at: r.expires_at.into(),
             revoked_at: r.revoked_at.map(Into::into),
+            alert_expires_at: r.alert_expires_at.map(Into::into),
         })
+    }
+}
+
+/// A `spent_refresh_tokens` row: a refresh token its session has rotated away from.
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = spent_refresh_tokens, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub(crate) struct SpentRefreshRow {
+    pub(crate) digest: Vec<u8>,
+    pub(crate) session_id: DbUuid,
+    pub(crate) spent_at: DbTime,
+    pub(crate) successor: String,
+}
+
+impl From<SpentRefreshRow> for RefreshHit {
+    fn from(r: SpentRefreshRow) -> Self {
+        RefreshHit::Spent { spent_at: r.spent_at.into(), successor: r.successor }
     }
 }

@@ -1,6 +1,7 @@
-//! The JSON stored in `device`, `location`, `metadata` and notification `data` columns.
+//! The JSON stored in `device`, `location`, `metadata`, notification `data` and user `roles`
+//! columns.
 
-use portcullis_domain::model::{Device, Location};
+use portcullis_domain::model::{Device, Location, Role, Roles};
 use serde::{Deserialize, Serialize};
 
 use crate::error::DbError;
@@ -98,4 +99,19 @@ pub(super) fn location_from_db(json: Option<DbJson>) -> Result<Option<Location>,
         longitude: l.longitude,
         timezone: l.timezone,
     }))
+}
+
+/// `Roles` as stored: an array of role names, `["admin", "user"]`.
+pub(crate) fn roles_to_db(roles: &Roles) -> Result<DbJson, DbError> {
+    to_json(&roles.names())
+}
+
+/// An unknown role name is corrupt data rather than a role silently dropped.
+pub(super) fn roles_from_db(json: &DbJson) -> Result<Roles, DbError> {
+    let names: Vec<String> = from_json(json, "roles")?;
+    let roles = names
+        .iter()
+        .map(|name| Role::parse(name).ok_or_else(|| DbError::corrupt(format!("role {name:?}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Roles::new(roles))
 }

@@ -1,13 +1,14 @@
 //! Row structs (the diesel side) and their conversions to and from domain values. Domain types
 //! carry no diesel or serde derives, so the JSON shapes of `device`, `location`, `metadata`
-//! and notification `data` are fixed here too. The rows use the portable value types of
+//! notification `data` and user `roles` are fixed here too. The rows use the portable value types of
 //! [`crate::sql_types`], so each struct serves both backends.
 
 mod account;
 mod json;
 mod log;
 
-pub(crate) use account::{CodeRow, SessionRow, UserRow};
+pub(crate) use account::{CodeRow, SessionRow, SpentRefreshRow, UserRow};
+pub(crate) use json::roles_to_db;
 pub(crate) use log::{AuditRow, MailRow, NewAuditRow, NotificationRow};
 
 use crate::error::DbError;

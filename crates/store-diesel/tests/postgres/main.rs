@@ -11,7 +11,7 @@ mod proxy;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use portcullis_domain::model::{AuditAction, CodePurpose, StoredCode, User};
+use portcullis_domain::model::{AuditAction, CodePurpose, Role, Roles, StoredCode, User};
 use portcullis_domain::ports::{Change, StoreError, UnitOfWork, UserRepository};
 use portcullis_store_diesel::test_db::TestDatabase;
 use portcullis_store_diesel::{DbConfig, DieselStore, migrate};
@@ -33,7 +33,7 @@ async fn user_with_code(store: &DieselStore) -> (User, StoredCode) {
 #[tokio::test]
 async fn migrations_apply_once_and_data_survives_reopening() {
     let Some(db) = TestDatabase::create().await else { return };
-    assert_eq!(migrate(db.url()).await.unwrap(), 4);
+    assert_eq!(migrate(db.url()).await.unwrap(), 5);
     assert_eq!(migrate(db.url()).await.unwrap(), 0);
     let laura = user("laura@example.com", T0);
     {
@@ -70,6 +70,8 @@ struct StoredForms {
     browser: String,
     #[diesel(sql_type = Text)]
     id: String,
+    #[diesel(sql_type = Text)]
+    roles: String,
 }
 
 /// The columns have PostgreSQL's own types, and what is in them is what other tools expect:
@@ -78,7 +80,7 @@ struct StoredForms {
 async fn columns_use_postgres_types_and_hold_plain_values() {
     let Some(db) = TestDatabase::create().await else { return };
     let store = open(db.url()).await;
-    let laura = user("laura@example.com", T0);
+    let laura = User { roles: Roles::new([Role::Admin]), ..user("laura@example.com", T0) };
     let s = session(&laura, T0);
     store.commit(vec![Change::InsertUser(laura.clone()), Change::InsertSession(s.clone())]).await.unwrap();
     store.commit(vec![Change::AppendAudit(audit(Some(laura.id), AuditAction::LoginSuccess, T0))]).await.unwrap();
@@ -86,8 +88,10 @@ async fn columns_use_postgres_types_and_hold_plain_values() {
     let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
     let columns: Vec<Column> = diesel::sql_query(
         "SELECT column_name::text, data_type::text FROM information_schema.columns
-         WHERE (table_name, column_name) IN (('users', 'id'), ('users', 'created_at'),
-           ('sessions', 'ip_address'), ('sessions', 'device'), ('audit_log', 'id'), ('audit_log', 'metadata'))
+         WHERE (table_name, column_name) IN (('users', 'id'), ('users', 'created_at'), ('users', 'roles'),
+           ('sessions', 'ip_address'), ('sessions', 'device'), ('sessions', 'alert_expires_at'),
+           ('spent_refresh_tokens', 'digest'), ('spent_refresh_tokens', 'session_id'),
+           ('audit_log', 'id'), ('audit_log', 'metadata'))
          ORDER BY table_name, column_name",
     )
     .load(&mut conn)
@@ -99,16 +103,20 @@ async fn columns_use_postgres_types_and_hold_plain_values() {
         [
             ("id", "bigint"),
             ("metadata", "jsonb"),
+            ("alert_expires_at", "timestamp with time zone"),
             ("device", "jsonb"),
             ("ip_address", "inet"),
+            ("digest", "bytea"),
+            ("session_id", "uuid"),
             ("created_at", "timestamp with time zone"),
             ("id", "uuid"),
+            ("roles", "jsonb"),
         ]
     );
 
     let stored: StoredForms = diesel::sql_query(
         "SELECT (extract(epoch FROM s.created_at) * 1000)::bigint AS created_ms, host(s.ip_address) AS ip,
-                s.device->>'browser' AS browser, u.id::text AS id
+                s.device->>'browser' AS browser, u.id::text AS id, u.roles::text AS roles
          FROM sessions s JOIN users u ON u.id = s.user_id",
     )
     .get_result(&mut conn)
@@ -121,6 +129,28 @@ async fn columns_use_postgres_types_and_hold_plain_values() {
             ip: s.ip_address.unwrap().to_string(),
             browser: s.device.browser.clone().unwrap(),
             id: laura.id.to_string(),
+            roles: r#"["admin", "user"]"#.to_owned(),
         }
     );
+}
+
+/// Accounts created before roles existed (a row without the column) read as plain users:
+/// the migration's default is the JSON the store reads.
+#[tokio::test]
+async fn accounts_stored_without_roles_read_as_plain_users() {
+    let Some(db) = TestDatabase::create().await else { return };
+    migrate(db.url()).await.unwrap();
+    let laura = user("laura@example.com", T0);
+    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
+    diesel::sql_query(format!(
+        "INSERT INTO users (id, name, email, password_hash, status, created_at, updated_at)
+         VALUES ('{}', 'laura', 'laura@example.com', 'x', 'active', now(), now())",
+        laura.id
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let store = open(db.url()).await;
+    let read = store.user_by_id(laura.id).await.unwrap().expect("user");
+    assert_eq!(read.roles, Roles::user());
 }
