@@ -67,6 +67,7 @@ enum Job {
 pub struct Argon2Hasher {
     jobs: SyncSender<Job>,
     dummy: PasswordHash,
+    params: Params,
 }
 
 impl Argon2Hasher {
@@ -81,7 +82,7 @@ impl Argon2Hasher {
         }
         let params = Params::new(cfg.memory_kib, cfg.iterations, cfg.parallelism, None)
             .map_err(|e| CryptoError::Config(format!("argon2 parameters: {e}")))?;
-        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
 
         // Hashed once here, on the calling thread, so unknown-address logins verify against a
         // hash with exactly the configured cost.
@@ -100,7 +101,7 @@ impl Argon2Hasher {
                 .spawn(move || work(&argon2, &queue))
                 .map_err(CryptoError::Worker)?;
         }
-        Ok(Self { jobs, dummy })
+        Ok(Self { jobs, dummy, params })
     }
 
     /// Queues `job` now, at call time rather than first poll, so that saturation is reported
@@ -139,6 +140,25 @@ impl PasswordHasher for Argon2Hasher {
 
     fn dummy_hash(&self) -> PasswordHash {
         self.dummy.clone()
+    }
+
+    /// True unless `hash` is Argon2id v19 with exactly the configured m, t and p. A hash
+    /// that does not parse also asks for a rehash (after a successful verify it cannot be
+    /// anything we can read, but replacing it is the safe answer).
+    fn needs_rehash(&self, hash: &PasswordHash) -> bool {
+        let Ok(phc) = PhcHash::new(hash.as_str()) else { return true };
+        if phc.algorithm.as_str() != Algorithm::Argon2id.ident().as_str() || phc.version != Some(Version::V0x13.into())
+        {
+            return true;
+        }
+        match Params::try_from(&phc) {
+            Ok(p) => {
+                p.m_cost() != self.params.m_cost()
+                    || p.t_cost() != self.params.t_cost()
+                    || p.p_cost() != self.params.p_cost()
+            }
+            Err(_) => true,
+        }
     }
 }
 

@@ -97,6 +97,52 @@ async fn dummy_hash_is_a_valid_phc_with_the_configured_parameters() {
     assert_ne!(Argon2Hasher::new(small(1, 4)).unwrap().dummy_hash(), dummy, "random per hasher");
 }
 
+#[tokio::test]
+async fn needs_no_rehash_for_its_own_hashes() {
+    let hasher = Argon2Hasher::new(small(1, 4)).unwrap();
+    let hash = hasher.hash(pw("a perfectly good passphrase")).await.unwrap();
+    assert!(!hasher.needs_rehash(&hash));
+    assert!(!hasher.needs_rehash(&hasher.dummy_hash()));
+}
+
+#[tokio::test]
+async fn needs_rehash_when_any_cost_parameter_differs() {
+    let current = Argon2Hasher::new(small(1, 4)).unwrap();
+    for other in [
+        Argon2Config { memory_kib: 2048, ..small(1, 4) },
+        Argon2Config { iterations: 2, ..small(1, 4) },
+        Argon2Config { parallelism: 2, ..small(1, 4) },
+    ] {
+        let older = Argon2Hasher::new(other.clone()).unwrap();
+        let hash = older.hash(pw("a perfectly good passphrase")).await.unwrap();
+        assert!(!older.needs_rehash(&hash), "{other:?}: its own hash");
+        assert!(current.needs_rehash(&hash), "{other:?}: {}", hash.as_str());
+        // And the other way round: a hash at today's cost is stale for the other hasher.
+        assert!(older.needs_rehash(&current.dummy_hash()), "{other:?}");
+    }
+}
+
+#[test]
+fn needs_rehash_for_other_algorithms_versions_and_garbage() {
+    let hasher = Argon2Hasher::new(small(1, 4)).unwrap();
+    // Same salt and output as a real hash; only the algorithm or version differs.
+    let own = hasher.dummy_hash();
+    let rest = own.as_str().strip_prefix("$argon2id$v=19$").unwrap();
+    for other in [
+        format!("$argon2i$v=19${rest}"),
+        format!("$argon2d$v=19${rest}"),
+        format!("$argon2id$v=16${rest}"),
+        format!("$argon2id${rest}"),
+        "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW".to_owned(),
+        "$scrypt$ln=16,r=8,p=1$aM15713r3Xsvxbi31lqr1Q$nFNh2CVHVjNldFVKDHDlm4CbdRSCdEBsjjJxD+iCs5E".to_owned(),
+        "$argon2id$v=19$m=1024,t=1,p=1$".to_owned(),
+        "not a hash".to_owned(),
+        String::new(),
+    ] {
+        assert!(hasher.needs_rehash(&PasswordHash::new(other.clone())), "{other:?}");
+    }
+}
+
 #[test]
 fn rejects_bad_configuration() {
     assert!(matches!(Argon2Hasher::new(small(0, 4)), Err(CryptoError::Config(_))));

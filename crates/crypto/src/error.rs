@@ -22,6 +22,14 @@ pub enum CryptoError {
         /// The key file.
         path: PathBuf,
     },
+    /// A line of the retired-keys file is not `<key> <unix time>`.
+    #[error("retired-keys file {} line {line} is not \"<key> <unix time retired>\"", .path.display())]
+    KeyringFormat {
+        /// The keyring file.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: usize,
+    },
     /// Key bytes of the wrong length.
     #[error("key must be exactly 32 bytes, got {0}")]
     KeyLength(usize),

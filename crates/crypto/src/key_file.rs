@@ -36,28 +36,51 @@ fn load_existing(path: &Path) -> Result<[u8; KEY_LEN], CryptoError> {
     parse(&bytes).ok_or_else(|| CryptoError::KeyFileFormat { path: path.to_owned() })
 }
 
-/// Writes a new random key with `create_new`, so an existing file is never overwritten.
-/// Returns `None` when the file appeared in the meantime.
-fn create(path: &Path) -> Result<Option<[u8; KEY_LEN]>, CryptoError> {
-    let io_err = |source| CryptoError::KeyFile { path: path.to_owned(), source };
+/// Reads the key at `path`; `None` when the file does not exist.
+pub(crate) fn load_if_present(path: &Path) -> Result<Option<[u8; KEY_LEN]>, CryptoError> {
+    match fs::read(path) {
+        Ok(bytes) => parse(&bytes).map(Some).ok_or_else(|| CryptoError::KeyFileFormat { path: path.to_owned() }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(CryptoError::KeyFile { path: path.to_owned(), source }),
+    }
+}
+
+/// 32 fresh bytes from the OS generator.
+pub(crate) fn random_key() -> Result<[u8; KEY_LEN], CryptoError> {
+    let mut key = [0u8; KEY_LEN];
+    getrandom::fill(&mut key).map_err(|e| CryptoError::Random(e.to_string()))?;
+    Ok(key)
+}
+
+/// Creates the missing parent directories of `path`, mode `0700`.
+pub(crate) fn create_parent_dirs(path: &Path) -> Result<(), CryptoError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         let mut dirs = fs::DirBuilder::new();
         dirs.recursive(true);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut dirs, 0o700);
-        dirs.create(parent).map_err(io_err)?;
+        dirs.create(parent).map_err(|source| CryptoError::KeyFile { path: path.to_owned(), source })?;
     }
+    Ok(())
+}
 
-    let mut key = [0u8; KEY_LEN];
-    getrandom::fill(&mut key).map_err(|e| CryptoError::Random(e.to_string()))?;
-
+/// Options that create a new file, mode `0600` from the start: set at creation, not
+/// afterwards, so a key is never readable by others even for an instant.
+pub(crate) fn private_create_new() -> OpenOptions {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
-    // Set the mode at creation, not afterwards, so the key is never readable by others even
-    // for an instant.
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = match options.open(path) {
+    options
+}
+
+/// Writes a new random key with `create_new`, so an existing file is never overwritten.
+/// Returns `None` when the file appeared in the meantime.
+fn create(path: &Path) -> Result<Option<[u8; KEY_LEN]>, CryptoError> {
+    let io_err = |source| CryptoError::KeyFile { path: path.to_owned(), source };
+    create_parent_dirs(path)?;
+    let key = random_key()?;
+    let mut file = match private_create_new().open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(None),
         Err(e) => return Err(io_err(e)),
@@ -73,7 +96,7 @@ fn create(path: &Path) -> Result<Option<[u8; KEY_LEN]>, CryptoError> {
 }
 
 /// Raw 32 bytes, or text holding 64 hex digits or base64 of 32 bytes.
-fn parse(bytes: &[u8]) -> Option<[u8; KEY_LEN]> {
+pub(crate) fn parse(bytes: &[u8]) -> Option<[u8; KEY_LEN]> {
     // Raw first: a text key is 43 to 65 bytes long, so the lengths cannot be confused.
     if let Ok(key) = <[u8; KEY_LEN]>::try_from(bytes) {
         return Some(key);
@@ -88,6 +111,11 @@ fn parse(bytes: &[u8]) -> Option<[u8; KEY_LEN]> {
         .iter()
         .find_map(|engine| engine.decode(text).ok())
         .and_then(|decoded| <[u8; KEY_LEN]>::try_from(decoded.as_slice()).ok())
+}
+
+/// `key` as 64 lower-case hex digits, the text format [`parse`] reads back.
+pub(crate) fn to_hex(key: &[u8; KEY_LEN]) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn parse_hex(text: &str) -> Option<[u8; KEY_LEN]> {

@@ -1,14 +1,19 @@
 #![doc = include_str!("../README.md")]
 
 mod argon2_hasher;
+mod atomic_write;
 mod error;
 mod hmac_secret;
 mod key_file;
+mod key_rotation;
+mod keyring;
 mod os_random;
 mod paseto_issuer;
 
 pub use argon2_hasher::{Argon2Config, Argon2Hasher};
 pub use error::CryptoError;
 pub use hmac_secret::HmacSecretHasher;
+pub use key_rotation::{KeyRotation, RETIRED_KEY_MARGIN, rotate_key_file};
+pub use keyring::retired_keys_path;
 pub use os_random::OsRandom;
 pub use paseto_issuer::PasetoIssuer;

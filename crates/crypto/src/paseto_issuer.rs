@@ -18,12 +18,17 @@ use pasetors::version4::{LocalToken, V4};
 use portcullis_domain::model::Timestamp;
 use portcullis_domain::ports::{AccessClaims, TokenError, TokenIssuer};
 
-use crate::CryptoError;
+use subtle::ConstantTimeEq as _;
+
 use crate::key_file::{self, KEY_LEN};
+use crate::{CryptoError, keyring};
 
 /// Binds tokens to their use: a token sealed for another purpose with the same key (none
 /// today, but keys get reused) does not open here. Never sent over the wire.
 const IMPLICIT_ASSERTION: &[u8] = b"portcullis-access-v1";
+/// The implicit assertion of sealed values (see [`TokenIssuer::seal`]): a sealed value never
+/// opens as an access token, nor an access token as a sealed value.
+const SEAL_ASSERTION: &[u8] = b"portcullis-sealed-v1";
 /// Random bytes in a `jti`.
 const JTI_BYTES: usize = 16;
 
@@ -31,30 +36,24 @@ const JTI_BYTES: usize = 16;
 ///
 /// Claims: `sub` (user id), `sid` (session id), `iat` and `exp` (RFC 3339 with
 /// milliseconds) and a random `jti`. The footer is `{"kid":"k4.lid.…"}`, the PASERK id of
-/// the key, so a later key rotation can pick the right key; today any other id is invalid.
+/// the key that sealed the token. The issuer holds one current key, which issues and seals,
+/// and any number of retired keys (see [`crate::rotate_key_file`]), which only verify and
+/// unseal; a token naming a key it does not hold is invalid.
 pub struct PasetoIssuer {
+    current: HeldKey,
+    retired: Vec<HeldKey>,
+}
+
+/// One key with its id and the exact footer bytes that name it.
+struct HeldKey {
     key: SymmetricKey<V4>,
     key_id: String,
-    /// The exact footer bytes we write, compared in constant time when opening a token.
+    /// The footer we write, compared in constant time with a token's footer to pick the key.
     footer: Vec<u8>,
 }
 
-impl PasetoIssuer {
-    /// Loads the key from `path`, creating a fresh random one (mode `0600`) when the file is
-    /// absent. See the crate documentation for the accepted formats.
-    ///
-    /// # Errors
-    /// [`CryptoError`] when the file cannot be read or created, or holds no valid key.
-    pub fn from_key_file(path: &Path) -> Result<Self, CryptoError> {
-        let key = key_file::load_or_create(path)?;
-        Self::from_key_bytes(&key)
-    }
-
-    /// Uses `bytes` as the key.
-    ///
-    /// # Errors
-    /// [`CryptoError::KeyLength`] unless `bytes` is exactly 32 bytes long.
-    pub fn from_key_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
+impl HeldKey {
+    fn new(bytes: &[u8]) -> Result<Self, CryptoError> {
         if bytes.len() != KEY_LEN {
             return Err(CryptoError::KeyLength(bytes.len()));
         }
@@ -67,25 +66,92 @@ impl PasetoIssuer {
         let footer = footer.to_string().map_err(|e| CryptoError::Paseto(e.to_string()))?.into_bytes();
         Ok(Self { key, key_id, footer })
     }
+}
 
-    /// The PASERK local id of the key (`k4.lid.…`): a hash of it, safe to log and publish.
-    pub fn key_id(&self) -> &str {
-        &self.key_id
+/// The PASERK local id (`k4.lid.…`) of the 32-byte key `bytes`.
+pub(crate) fn key_id_of(bytes: &[u8]) -> Result<String, CryptoError> {
+    HeldKey::new(bytes).map(|held| held.key_id)
+}
+
+impl PasetoIssuer {
+    /// Loads the current key from `path`, creating a fresh random one (mode `0600`) when the
+    /// file is absent, and the retired keys from [`crate::retired_keys_path`]`(path)` when
+    /// that file exists. See the crate documentation for the formats.
+    ///
+    /// # Errors
+    /// [`CryptoError`] when a file cannot be read or created, or holds no valid key.
+    pub fn from_key_file(path: &Path) -> Result<Self, CryptoError> {
+        let key = key_file::load_or_create(path)?;
+        let mut issuer = Self::from_key_bytes(&key)?;
+        for retired in keyring::read(&keyring::retired_keys_path(path))? {
+            issuer = issuer.with_retired_key(&retired.key)?;
+        }
+        Ok(issuer)
     }
 
-    fn open(&self, token: &str) -> Result<Claims, TokenError> {
+    /// Uses `bytes` as the current key, with no retired keys.
+    ///
+    /// # Errors
+    /// [`CryptoError::KeyLength`] unless `bytes` is exactly 32 bytes long.
+    pub fn from_key_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
+        Ok(Self { current: HeldKey::new(bytes)?, retired: Vec::new() })
+    }
+
+    /// Adds a retired key: tokens and sealed values naming it still open, nothing new is
+    /// sealed with it. A key already held is not added twice.
+    ///
+    /// # Errors
+    /// [`CryptoError::KeyLength`] unless `bytes` is exactly 32 bytes long.
+    pub fn with_retired_key(mut self, bytes: &[u8]) -> Result<Self, CryptoError> {
+        let held = HeldKey::new(bytes)?;
+        if self.keys().all(|k| k.key_id != held.key_id) {
+            self.retired.push(held);
+        }
+        Ok(self)
+    }
+
+    /// The PASERK local id of the current key (`k4.lid.…`): a hash of it, safe to log and
+    /// publish.
+    pub fn key_id(&self) -> &str {
+        &self.current.key_id
+    }
+
+    /// The ids of the retired keys still accepted, oldest first.
+    pub fn retired_key_ids(&self) -> impl Iterator<Item = &str> {
+        self.retired.iter().map(|k| k.key_id.as_str())
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &HeldKey> {
+        std::iter::once(&self.current).chain(&self.retired)
+    }
+
+    /// Authenticates and decrypts `token` sealed for `assertion` with the key its footer names.
+    fn open(&self, token: &str, assertion: &[u8]) -> Result<String, TokenError> {
         let untrusted = UntrustedToken::<Local, V4>::try_from(token).map_err(|_| TokenError::Invalid)?;
-        // Passing our footer makes pasetors reject a token naming another key before any
-        // decryption, and the footer is authenticated as part of the token anyway.
-        let trusted = LocalToken::decrypt(&self.key, &untrusted, Some(&self.footer), Some(IMPLICIT_ASSERTION))
+        let footer = untrusted.untrusted_footer();
+        // Every held footer is compared, without stopping at the first match; the footer is
+        // not secret, but this keeps timing independent of which key (if any) matched.
+        let mut chosen = None;
+        for held in self.keys() {
+            if bool::from(held.footer.as_slice().ct_eq(footer)) && chosen.is_none() {
+                chosen = Some(held);
+            }
+        }
+        let held = chosen.ok_or(TokenError::Invalid)?;
+        // Passing the footer makes pasetors check it too; it is authenticated as part of the
+        // token, so a footer naming a key other than the one that sealed the token fails.
+        let trusted = LocalToken::decrypt(&held.key, &untrusted, Some(&held.footer), Some(assertion))
             .map_err(|_| TokenError::Invalid)?;
-        Claims::from_string(trusted.payload()).map_err(|_| TokenError::Invalid)
+        Ok(trusted.payload().to_owned())
     }
 }
 
 impl std::fmt::Debug for PasetoIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PasetoIssuer").field("key_id", &self.key_id).finish_non_exhaustive()
+        f.debug_struct("PasetoIssuer")
+            .field("key_id", &self.current.key_id)
+            .field("retired_key_ids", &self.retired_key_ids().collect::<Vec<_>>())
+            .finish_non_exhaustive()
     }
 }
 
@@ -110,12 +176,24 @@ impl TokenIssuer for PasetoIssuer {
         sealed.token_identifier(&URL_SAFE_NO_PAD.encode(jti)).map_err(issue_error)?;
 
         let payload = sealed.to_string().map_err(issue_error)?;
-        LocalToken::encrypt(&self.key, payload.as_bytes(), Some(&self.footer), Some(IMPLICIT_ASSERTION))
+        let held = &self.current;
+        LocalToken::encrypt(&held.key, payload.as_bytes(), Some(&held.footer), Some(IMPLICIT_ASSERTION))
             .map_err(issue_error)
     }
 
+    fn seal(&self, plaintext: &str) -> Result<String, TokenError> {
+        let held = &self.current;
+        LocalToken::encrypt(&held.key, plaintext.as_bytes(), Some(&held.footer), Some(SEAL_ASSERTION))
+            .map_err(issue_error)
+    }
+
+    fn unseal(&self, sealed: &str) -> Result<String, TokenError> {
+        self.open(sealed, SEAL_ASSERTION)
+    }
+
     fn verify(&self, token: &str, now: Timestamp) -> Result<AccessClaims, TokenError> {
-        let claims = self.open(token)?;
+        let payload = self.open(token, IMPLICIT_ASSERTION)?;
+        let claims = Claims::from_string(&payload).map_err(|_| TokenError::Invalid)?;
         let text = |name: &str| claims.get_claim(name).and_then(|v| v.as_str()).ok_or(TokenError::Invalid);
         let time = |name: &str| Timestamp::parse_rfc3339(text(name)?).map_err(|_| TokenError::Invalid);
 
@@ -136,119 +214,5 @@ impl TokenIssuer for PasetoIssuer {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use portcullis_domain::model::{SessionId, UserId};
-
-    use super::*;
-
-    fn issuer(byte: u8) -> PasetoIssuer {
-        PasetoIssuer::from_key_bytes(&[byte; 32]).unwrap()
-    }
-
-    fn claims() -> AccessClaims {
-        let issued_at = Timestamp::from_unix_millis(1_772_945_185_344);
-        AccessClaims {
-            user_id: UserId::new_v7(),
-            session_id: SessionId::new_v7(),
-            issued_at,
-            expires_at: issued_at.plus(Duration::from_secs(900)),
-        }
-    }
-
-    #[test]
-    fn round_trip_keeps_every_claim() {
-        let issuer = issuer(1);
-        let claims = claims();
-        let token = issuer.issue(&claims).unwrap();
-        assert!(token.starts_with("v4.local."));
-        let now = claims.issued_at.plus(Duration::from_secs(60));
-        assert_eq!(issuer.verify(&token, now).unwrap(), claims);
-    }
-
-    #[test]
-    fn each_token_is_unique() {
-        let issuer = issuer(1);
-        let claims = claims();
-        assert_ne!(issuer.issue(&claims).unwrap(), issuer.issue(&claims).unwrap());
-    }
-
-    #[test]
-    fn tampered_token_is_invalid() {
-        let issuer = issuer(1);
-        let claims = claims();
-        let token = issuer.issue(&claims).unwrap();
-        let mut bytes = token.into_bytes();
-        // Somewhere inside the encrypted payload.
-        let i = "v4.local.".len() + 40;
-        bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
-        let tampered = String::from_utf8(bytes).unwrap();
-        assert_eq!(issuer.verify(&tampered, claims.issued_at), Err(TokenError::Invalid));
-        assert_eq!(issuer.verify("garbage", claims.issued_at), Err(TokenError::Invalid));
-        assert_eq!(issuer.verify("", claims.issued_at), Err(TokenError::Invalid));
-    }
-
-    #[test]
-    fn expired_from_exp_on() {
-        let issuer = issuer(1);
-        let claims = claims();
-        let token = issuer.issue(&claims).unwrap();
-        let just_before = claims.expires_at.minus(Duration::from_millis(1));
-        assert!(issuer.verify(&token, just_before).is_ok());
-        assert_eq!(issuer.verify(&token, claims.expires_at), Err(TokenError::Expired));
-        assert_eq!(issuer.verify(&token, claims.expires_at.plus(Duration::from_secs(3600))), Err(TokenError::Expired));
-    }
-
-    #[test]
-    fn token_from_another_key_is_invalid_even_when_expired() {
-        let claims = claims();
-        let token = issuer(2).issue(&claims).unwrap();
-        assert_eq!(issuer(1).verify(&token, claims.issued_at), Err(TokenError::Invalid));
-        assert_eq!(issuer(1).verify(&token, claims.expires_at), Err(TokenError::Invalid));
-    }
-
-    #[test]
-    fn wrong_footer_with_the_right_key_is_invalid() {
-        // A token sealed with our key but announcing another key id (a future rotated key).
-        let ours = issuer(1);
-        let other_id = Id::from(&SymmetricKey::<V4>::from(&[2u8; 32]).unwrap());
-        let mut footer = Footer::new();
-        footer.key_id(&other_id);
-        let payload = r#"{"sub":"x"}"#;
-        let token = LocalToken::encrypt(
-            &ours.key,
-            payload.as_bytes(),
-            Some(footer.to_string().unwrap().as_bytes()),
-            Some(IMPLICIT_ASSERTION),
-        )
-        .unwrap();
-        assert_eq!(ours.verify(&token, claims().issued_at), Err(TokenError::Invalid));
-    }
-
-    #[test]
-    fn footer_carries_the_key_id() {
-        let issuer = issuer(1);
-        assert!(issuer.key_id().starts_with("k4.lid."));
-        assert_ne!(issuer.key_id(), self::issuer(2).key_id());
-        let token = issuer.issue(&claims()).unwrap();
-        let parts: Vec<&str> = token.split('.').collect();
-        assert_eq!(parts.len(), 4, "v4.local.payload.footer");
-        let footer = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[3]).unwrap()).unwrap();
-        assert_eq!(footer, format!(r#"{{"kid":"{}"}}"#, issuer.key_id()));
-        assert!(!format!("{issuer:?}").contains("key:"));
-    }
-
-    #[test]
-    fn rejects_short_keys_and_reuses_key_files() {
-        assert!(matches!(PasetoIssuer::from_key_bytes(&[1u8; 16]), Err(CryptoError::KeyLength(16))));
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("paseto.key");
-        let a = PasetoIssuer::from_key_file(&path).unwrap();
-        let b = PasetoIssuer::from_key_file(&path).unwrap();
-        assert_eq!(a.key_id(), b.key_id());
-        let claims = claims();
-        let token = a.issue(&claims).unwrap();
-        assert_eq!(b.verify(&token, claims.issued_at).unwrap(), claims);
-    }
-}
+#[path = "paseto_issuer_tests.rs"]
+mod tests;

@@ -1,0 +1,191 @@
+//! Tests of the PASETO issuer: claims, expiry, footers and the retired keys.
+
+use std::time::Duration;
+
+use portcullis_domain::model::{SessionId, UserId};
+
+use super::*;
+
+fn issuer(byte: u8) -> PasetoIssuer {
+    PasetoIssuer::from_key_bytes(&[byte; 32]).unwrap()
+}
+
+fn claims() -> AccessClaims {
+    let issued_at = Timestamp::from_unix_millis(1_772_945_185_344);
+    AccessClaims {
+        user_id: UserId::new_v7(),
+        session_id: SessionId::new_v7(),
+        issued_at,
+        expires_at: issued_at.plus(Duration::from_secs(900)),
+    }
+}
+
+#[test]
+fn round_trip_keeps_every_claim() {
+    let issuer = issuer(1);
+    let claims = claims();
+    let token = issuer.issue(&claims).unwrap();
+    assert!(token.starts_with("v4.local."));
+    let now = claims.issued_at.plus(Duration::from_secs(60));
+    assert_eq!(issuer.verify(&token, now).unwrap(), claims);
+}
+
+#[test]
+fn each_token_is_unique() {
+    let issuer = issuer(1);
+    let claims = claims();
+    assert_ne!(issuer.issue(&claims).unwrap(), issuer.issue(&claims).unwrap());
+}
+
+#[test]
+fn tampered_token_is_invalid() {
+    let issuer = issuer(1);
+    let claims = claims();
+    let token = issuer.issue(&claims).unwrap();
+    let mut bytes = token.into_bytes();
+    // Somewhere inside the encrypted payload.
+    let i = "v4.local.".len() + 40;
+    bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(bytes).unwrap();
+    assert_eq!(issuer.verify(&tampered, claims.issued_at), Err(TokenError::Invalid));
+    assert_eq!(issuer.verify("garbage", claims.issued_at), Err(TokenError::Invalid));
+    assert_eq!(issuer.verify("", claims.issued_at), Err(TokenError::Invalid));
+}
+
+#[test]
+fn expired_from_exp_on() {
+    let issuer = issuer(1);
+    let claims = claims();
+    let token = issuer.issue(&claims).unwrap();
+    let just_before = claims.expires_at.minus(Duration::from_millis(1));
+    assert!(issuer.verify(&token, just_before).is_ok());
+    assert_eq!(issuer.verify(&token, claims.expires_at), Err(TokenError::Expired));
+    assert_eq!(issuer.verify(&token, claims.expires_at.plus(Duration::from_secs(3600))), Err(TokenError::Expired));
+}
+
+#[test]
+fn token_from_another_key_is_invalid_even_when_expired() {
+    let claims = claims();
+    let token = issuer(2).issue(&claims).unwrap();
+    assert_eq!(issuer(1).verify(&token, claims.issued_at), Err(TokenError::Invalid));
+    assert_eq!(issuer(1).verify(&token, claims.expires_at), Err(TokenError::Invalid));
+}
+
+#[test]
+fn wrong_footer_with_the_right_key_is_invalid() {
+    // A token sealed with our key but announcing another key id (a future rotated key).
+    let ours = issuer(1);
+    let other_id = Id::from(&SymmetricKey::<V4>::from(&[2u8; 32]).unwrap());
+    let mut footer = Footer::new();
+    footer.key_id(&other_id);
+    let payload = r#"{"sub":"x"}"#;
+    let token = LocalToken::encrypt(
+        &ours.current.key,
+        payload.as_bytes(),
+        Some(footer.to_string().unwrap().as_bytes()),
+        Some(IMPLICIT_ASSERTION),
+    )
+    .unwrap();
+    assert_eq!(ours.verify(&token, claims().issued_at), Err(TokenError::Invalid));
+}
+
+#[test]
+fn sealed_values_open_only_as_sealed_values() {
+    let issuer = issuer(1);
+    let sealed = issuer.seal(r#"{"refresh_token":"r"}"#).unwrap();
+    assert!(!sealed.contains("refresh_token"));
+    assert_eq!(issuer.unseal(&sealed).unwrap(), r#"{"refresh_token":"r"}"#);
+    assert_eq!(issuer.verify(&sealed, claims().issued_at), Err(TokenError::Invalid));
+    let token = issuer.issue(&claims()).unwrap();
+    assert_eq!(issuer.unseal(&token), Err(TokenError::Invalid));
+    assert_eq!(self::issuer(2).unseal(&sealed), Err(TokenError::Invalid));
+}
+
+#[test]
+fn footer_carries_the_key_id() {
+    let issuer = issuer(1);
+    assert!(issuer.key_id().starts_with("k4.lid."));
+    assert_ne!(issuer.key_id(), self::issuer(2).key_id());
+    let token = issuer.issue(&claims()).unwrap();
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 4, "v4.local.payload.footer");
+    let footer = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[3]).unwrap()).unwrap();
+    assert_eq!(footer, format!(r#"{{"kid":"{}"}}"#, issuer.key_id()));
+    assert!(!format!("{issuer:?}").contains("key:"));
+}
+
+#[test]
+fn rejects_short_keys_and_reuses_key_files() {
+    assert!(matches!(PasetoIssuer::from_key_bytes(&[1u8; 16]), Err(CryptoError::KeyLength(16))));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("paseto.key");
+    let a = PasetoIssuer::from_key_file(&path).unwrap();
+    let b = PasetoIssuer::from_key_file(&path).unwrap();
+    assert_eq!(a.key_id(), b.key_id());
+    let claims = claims();
+    let token = a.issue(&claims).unwrap();
+    assert_eq!(b.verify(&token, claims.issued_at).unwrap(), claims);
+}
+
+/// The footer of `token`, decoded.
+fn footer_of(token: &str) -> String {
+    let encoded = token.rsplit('.').next().unwrap();
+    String::from_utf8(URL_SAFE_NO_PAD.decode(encoded).unwrap()).unwrap()
+}
+
+#[test]
+fn retired_keys_verify_and_unseal_but_never_issue() {
+    let old = issuer(1);
+    let claims = claims();
+    let old_token = old.issue(&claims).unwrap();
+    let old_sealed = old.seal("kept for the grace window").unwrap();
+
+    let rotated = PasetoIssuer::from_key_bytes(&[2; 32]).unwrap().with_retired_key(&[1; 32]).unwrap();
+    assert_eq!(rotated.key_id(), issuer(2).key_id());
+    assert_eq!(rotated.retired_key_ids().collect::<Vec<_>>(), vec![old.key_id()]);
+    assert_eq!(rotated.verify(&old_token, claims.issued_at).unwrap(), claims);
+    assert_eq!(rotated.verify(&old_token, claims.expires_at), Err(TokenError::Expired));
+    assert_eq!(rotated.unseal(&old_sealed).unwrap(), "kept for the grace window");
+
+    let new_token = rotated.issue(&claims).unwrap();
+    assert_eq!(footer_of(&new_token), format!(r#"{{"kid":"{}"}}"#, rotated.key_id()));
+    assert_eq!(footer_of(&rotated.seal("x").unwrap()), format!(r#"{{"kid":"{}"}}"#, rotated.key_id()));
+    // The old key alone cannot read what the new one issued.
+    assert_eq!(old.verify(&new_token, claims.issued_at), Err(TokenError::Invalid));
+    assert_eq!(issuer(2).verify(&new_token, claims.issued_at).unwrap(), claims);
+}
+
+#[test]
+fn a_kid_naming_no_held_key_is_invalid() {
+    let claims = claims();
+    let held = PasetoIssuer::from_key_bytes(&[2; 32]).unwrap().with_retired_key(&[1; 32]).unwrap();
+    let stranger = issuer(3).issue(&claims).unwrap();
+    assert_eq!(held.verify(&stranger, claims.issued_at), Err(TokenError::Invalid));
+    assert_eq!(held.unseal(&issuer(3).seal("x").unwrap()), Err(TokenError::Invalid));
+}
+
+#[test]
+fn a_footer_naming_a_retired_key_does_not_open_a_token_of_another_key() {
+    // Sealed with the current key but claiming to be from the retired one: the named key is
+    // tried, and fails to authenticate it.
+    let held = PasetoIssuer::from_key_bytes(&[2; 32]).unwrap().with_retired_key(&[1; 32]).unwrap();
+    let retired_footer = issuer(1).current.footer.clone();
+    let token =
+        LocalToken::encrypt(&held.current.key, br#"{"sub":"x"}"#, Some(&retired_footer), Some(IMPLICIT_ASSERTION))
+            .unwrap();
+    assert_eq!(held.verify(&token, claims().issued_at), Err(TokenError::Invalid));
+}
+
+#[test]
+fn a_key_is_held_once() {
+    let issuer = PasetoIssuer::from_key_bytes(&[2; 32])
+        .unwrap()
+        .with_retired_key(&[2; 32])
+        .unwrap()
+        .with_retired_key(&[1; 32])
+        .unwrap()
+        .with_retired_key(&[1; 32])
+        .unwrap();
+    assert_eq!(issuer.retired_key_ids().count(), 1);
+    assert!(matches!(issuer.with_retired_key(&[1; 31]), Err(CryptoError::KeyLength(31))));
+}
