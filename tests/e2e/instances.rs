@@ -41,10 +41,13 @@ async fn revocation_and_suspension_through_one_are_refused_by_the_other(backend:
     assert_eq!(a.call("POST", "/api/v1/auth/logout", None, Some(&token), &[]).await.status, 200);
     b.get("/api/v1/auth/login-history", Some(&token)).await.assert_problem(401, "UNAUTHORIZED");
 
-    let token = b.login("rev@example.com", PASSWORD).await.body["access_token"].as_str().unwrap().to_owned();
+    let login = b.login("rev@example.com", PASSWORD).await;
+    let token = login.body["access_token"].as_str().unwrap().to_owned();
     assert_eq!(a.get("/api/v1/auth/login-history", Some(&token)).await.status, 200);
-    // No admin API yet: suspend as an operator would, in the shared database.
-    b.sql_both("UPDATE users SET status = 'suspended'").await;
+    let admin = a.admin_token("admin@example.com").await;
+    let status = format!("/api/v1/admin/users/{}/status", login.body["data"]["id"].as_str().unwrap());
+    let r = b.call("POST", &status, Some(json!({"status": "suspended"})), Some(&admin), &[]).await;
+    assert_eq!(r.status, 200, "{r:?}");
     a.get("/api/v1/auth/login-history", Some(&token)).await.assert_problem(401, "UNAUTHORIZED");
     b.get("/api/v1/auth/login-history", Some(&token)).await.assert_problem(401, "UNAUTHORIZED");
 }

@@ -6,7 +6,12 @@
 #![expect(clippy::unwrap_used, reason = "test bodies outside #[test] functions")]
 
 mod account;
+mod admin_access;
+mod admin_audit;
+mod admin_users;
+mod alert_revoke;
 mod bad_input;
+mod close_account;
 mod enrichment;
 mod faults;
 mod history;
@@ -16,6 +21,8 @@ mod mail_content;
 mod mail_delivery;
 mod notifications;
 mod operations;
+mod password;
+mod refresh;
 mod register_verify;
 mod secrets;
 mod sign_in_log;

@@ -6,13 +6,17 @@ pub mod backend;
 pub mod logs;
 pub mod proxy;
 
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::web;
 use awc::Client;
 use awc::http::header::HeaderMap;
+use portcullis_domain::Actor;
+use portcullis_domain::model::{RequestContext, Role, Roles, UserQuery};
 use portcullis_mailer_lettre::test_sink::SmtpSink;
-use portcullis_server::{Application, Settings};
+use portcullis_server::{Application, Service, Settings};
 use portcullis_store_diesel::test_db::TestDatabase;
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -37,6 +41,7 @@ pub struct TestApp {
     /// The settings the app was built from.
     pub settings: Settings,
     client: Client,
+    service: web::Data<Service>,
 }
 
 /// A mail the SMTP server received.
@@ -142,9 +147,10 @@ impl TestApp {
     ) -> Self {
         let app = Application::build(&settings).await.expect("application builds");
         let base = format!("http://127.0.0.1:{}", app.port());
+        let service = app.service();
         actix_web::rt::spawn(app.run_until_stopped());
         let client = Client::builder().timeout(Duration::from_secs(30)).finish();
-        Self { base, backend, dir, db, sink, settings, client }
+        Self { base, backend, dir, db, sink, settings, client, service }
     }
 
     /// Sends a request with an optional JSON body and bearer token.
@@ -239,6 +245,28 @@ impl TestApp {
         let r = self.login(email, PASSWORD).await;
         assert_eq!(r.status, 200, "{r:?}");
         r
+    }
+
+    /// Replaces the roles of the account of `email` (e.g. `&["admin"]`; `user` is always kept)
+    /// through the domain, as the operator's command line does: the change is audited as
+    /// `admin.user.roles_changed` with `actor_id` `"cli"`, and applies to the account's next
+    /// request, on every instance.
+    pub async fn grant_roles(&self, email: &str, roles: &[&str]) {
+        let operator = Actor::Operator;
+        let query = UserQuery { text: Some(email.to_owned()), status: None, limit: 100, offset: 0 };
+        let page = self.service.admin_users(&operator, query).await.expect("account search");
+        let user = page.items.into_iter().find(|u| u.email.as_str() == email).expect("the account exists");
+        let roles = Roles::new(roles.iter().map(|r| Role::parse(r).expect("a role name")));
+        let ctx = RequestContext::new(Ipv4Addr::LOCALHOST.into(), None);
+        self.service.admin_set_roles(&operator, user.id, roles, &ctx).await.expect("roles set");
+    }
+
+    /// Registers, verifies and signs in `email`, makes it an administrator and returns its
+    /// access token.
+    pub async fn admin_token(&self, email: &str) -> String {
+        let login = self.verified_login(email).await;
+        self.grant_roles(email, &["admin"]).await;
+        login.body["access_token"].as_str().expect("an access token").to_owned()
     }
 
     /// Runs SQL on the app's database, as an operator or a fault would: `sqlite` on SQLite,

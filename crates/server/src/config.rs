@@ -159,6 +159,11 @@ pub struct TokenSettings {
     pub session_ttl_secs: u64,
     /// Session lifetime with "remember me", in seconds.
     pub remember_me_ttl_secs: u64,
+    /// Seconds a just-replaced refresh token still gets the pair it was exchanged for
+    /// (parallel tabs); presented later, it signs the session out.
+    pub refresh_grace_secs: u64,
+    /// Seconds the "Not you?" link of a new-sign-in mail works.
+    pub alert_ttl_secs: u64,
 }
 
 impl Default for TokenSettings {
@@ -169,6 +174,8 @@ impl Default for TokenSettings {
             access_ttl_secs: 900,
             session_ttl_secs: 24 * 3600,
             remember_me_ttl_secs: 30 * 24 * 3600,
+            refresh_grace_secs: 10,
+            alert_ttl_secs: 7 * 24 * 3600,
         }
     }
 }
@@ -275,6 +282,8 @@ impl Settings {
             access_ttl: Duration::from_secs(self.tokens.access_ttl_secs),
             session_ttl: Duration::from_secs(self.tokens.session_ttl_secs),
             remember_me_session_ttl: Duration::from_secs(self.tokens.remember_me_ttl_secs),
+            refresh_grace: Duration::from_secs(self.tokens.refresh_grace_secs),
+            alert_token_ttl: Duration::from_secs(self.tokens.alert_ttl_secs),
             ..portcullis_domain::Policy::default()
         };
         policy.public_url = self.server.public_url.trim_end_matches('/').to_owned();
@@ -297,6 +306,8 @@ mod tests {
         assert_eq!(s.limits.requests_per_ip_per_minute, 60);
         let p = s.policy();
         assert_eq!(p.password.min_length(), 15);
+        assert_eq!(p.refresh_grace, Duration::from_secs(10));
+        assert_eq!(p.alert_token_ttl, Duration::from_secs(604_800));
     }
 
     #[test]

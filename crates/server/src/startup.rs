@@ -73,6 +73,12 @@ impl Application {
         self.port
     }
 
+    /// The service the server runs, for callers that use the use cases directly, as the
+    /// operator's command line does (the end-to-end harness grants roles through it).
+    pub fn service(&self) -> web::Data<Service> {
+        self.service.clone()
+    }
+
     /// Serves until SIGINT/SIGTERM, finishing in-flight requests, then stops the mail worker
     /// after one last delivery round.
     ///

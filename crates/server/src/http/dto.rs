@@ -5,10 +5,20 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 mod account;
+mod admin;
+mod credentials;
 mod notifications;
 pub use account::{
     MeResponse, SecurityEventsPage, SecurityEventsResponse, SessionList, SessionView, SessionsResponse,
     UpdateProfileBody,
+};
+pub use admin::{
+    AdminStatus, AdminUserResponse, AdminUsersPage, AdminUsersResponse, AuditEntryView, AuditLogPage, AuditLogResponse,
+    SetRolesBody, SetStatusBody,
+};
+pub use credentials::{
+    AlertRevokeBody, ChangePasswordBody, ConfirmPasswordBody, ForgotPasswordBody, MAX_TOKEN_CHARS, RefreshBody,
+    RefreshResponse, ResetPasswordBody, opaque_token, whole_seconds,
 };
 pub use notifications::{NotificationView, NotificationsPage, NotificationsResponse};
 
@@ -163,6 +173,8 @@ pub struct UserView {
     pub updated_at: String,
     /// Soft-deletion time.
     pub deleted_at: Option<String>,
+    /// Role names, e.g. `["admin", "user"]`; every account has `user`.
+    pub roles: Vec<&'static str>,
 }
 
 fn ts(t: Option<Timestamp>) -> Option<String> {
@@ -184,6 +196,7 @@ impl UserView {
             created_at: user.created_at.to_rfc3339(),
             updated_at: user.updated_at.to_rfc3339(),
             deleted_at: ts(user.deleted_at),
+            roles: user.roles.names(),
         }
     }
 }

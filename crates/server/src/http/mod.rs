@@ -40,12 +40,28 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(resource("/auth/logout").route(web::post().to(logout::logout)))
             .service(resource("/auth/login-history").route(web::get().to(login_history::login_history)))
             .service(resource("/auth/sessions").route(web::get().to(sessions::list::list_sessions)))
+            // Before `/auth/sessions/{id}`, which would otherwise claim this path.
+            .service(
+                resource("/auth/sessions/revoke-from-alert")
+                    .route(web::get().to(handlers::alert_revoke::show::show_revoke_form))
+                    .route(web::post().to(handlers::alert_revoke::post::revoke_from_alert)),
+            )
+            .service(resource("/auth/refresh").route(web::post().to(handlers::refresh::refresh)))
+            .service(
+                resource("/auth/forgot-password").route(web::post().to(handlers::password::forgot::forgot_password)),
+            )
+            .service(resource("/auth/reset-password").route(web::post().to(handlers::password::reset::reset_password)))
+            .service(
+                resource("/auth/change-password").route(web::post().to(handlers::password::change::change_password)),
+            )
+            .service(resource("/users/me/deactivate").route(web::post().to(me::deactivate::deactivate_me)))
             .service(resource("/auth/sessions/{id}").route(web::delete().to(sessions::revoke::revoke_session)))
             .service(resource("/auth/security-events").route(web::get().to(security_events::security_events)))
             .service(
                 resource("/users/me")
                     .route(web::get().to(me::show::show_me))
-                    .route(web::patch().to(me::update::update_me)),
+                    .route(web::patch().to(me::update::update_me))
+                    .route(web::delete().to(me::delete::delete_me)),
             )
             .service(resource("/notifications").route(web::get().to(notifications::list::list_notifications)))
             .service(
@@ -55,6 +71,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 resource("/notifications/{id}/read").route(web::post().to(notifications::read::mark_notification_read)),
             )
+            .configure(handlers::admin::routes)
             .service(resource("/openapi.json").route(web::get().to(docs::openapi_json))),
     )
     .service(resource("/docs").route(web::get().to(docs::viewer)))

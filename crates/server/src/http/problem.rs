@@ -12,6 +12,11 @@ use portcullis_domain::{
 };
 use serde::Serialize;
 
+// The mappings of the token, password and account-closing errors.
+mod credentials;
+// The mapping of the administration errors.
+mod admin;
+
 /// The problem+json media type.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 

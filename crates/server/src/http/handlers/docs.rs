@@ -26,15 +26,30 @@ use crate::http::problem::ApiError;
         handlers::security_events::security_events,
         handlers::me::show::show_me,
         handlers::me::update::update_me,
+        handlers::refresh::refresh,
+        handlers::alert_revoke::show::show_revoke_form,
+        handlers::alert_revoke::post::revoke_from_alert,
+        handlers::password::forgot::forgot_password,
+        handlers::password::reset::reset_password,
+        handlers::password::change::change_password,
+        handlers::me::deactivate::deactivate_me,
+        handlers::me::delete::delete_me,
         handlers::notifications::list::list_notifications,
         handlers::notifications::read::mark_notification_read,
         handlers::notifications::read_all::mark_all_notifications_read,
+        handlers::admin::list_users::list_users,
+        handlers::admin::show_user::show_user,
+        handlers::admin::set_status::set_user_status,
+        handlers::admin::delete_user::delete_user,
+        handlers::admin::restore_user::restore_user,
+        handlers::admin::set_roles::set_user_roles,
+        handlers::admin::audit_log::audit_log,
         handlers::health::live,
         handlers::health::ready,
     ),
     components(schemas(dto::Problem, dto::ProblemField)),
     modifiers(&BearerAuth),
-    tags((name = "auth", description = "Registration, verification, login and the sign-in log"), (name = "account", description = "The caller's own account"), (name = "notifications", description = "The caller's in-app notifications"), (name = "operations", description = "Health"))
+    tags((name = "auth", description = "Registration, verification, login and the sign-in log"), (name = "account", description = "The caller's own account"), (name = "notifications", description = "The caller's in-app notifications"), (name = "admin", description = "Administration: accounts and the whole audit log. Each route needs a permission (users:read, users:write or audit:read) granted by a role; the built-in admin role grants all of them. Without it: 403 FORBIDDEN. Every change is audited against the account with the acting administrator's id as actor_id in the metadata. Administrators cannot suspend, deactivate, delete or demote themselves (400 VALIDATION_ERROR, field id)."), (name = "operations", description = "Health"))
 )]
 pub struct ApiDoc;
 

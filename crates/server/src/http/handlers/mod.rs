@@ -1,5 +1,7 @@
 //! One handler per file: parse, call a use case, map the result.
 
+pub mod admin;
+pub mod alert_revoke;
 pub mod docs;
 pub mod fallback;
 pub mod health;
@@ -8,6 +10,8 @@ pub mod login_history;
 pub mod logout;
 pub mod me;
 pub mod notifications;
+pub mod password;
+pub mod refresh;
 pub mod register;
 pub mod resend_verification;
 pub mod security_events;

@@ -1,4 +1,6 @@
 //! The caller's own account, `/users/me`: one handler per file.
 
+pub mod deactivate;
+pub mod delete;
 pub mod show;
 pub mod update;

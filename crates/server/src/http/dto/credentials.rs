@@ -1,0 +1,121 @@
+//! Bodies of the token and password endpoints: refresh, the "Not you?" revocation, password
+//! recovery and change, and closing one's own account.
+
+use std::time::Duration;
+
+use portcullis_domain::FieldError;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Longest refresh or alert token accepted. Real ones are 43 characters; the cap keeps
+/// arbitrary input away from the keyed hash and the store.
+pub const MAX_TOKEN_CHARS: usize = 512;
+
+/// An opaque token field, trimmed: present, not blank, at most [`MAX_TOKEN_CHARS`].
+///
+/// # Errors
+/// A [`FieldError`] naming `field` (never echoing the value).
+pub fn opaque_token<'a>(field: &str, value: &'a str) -> Result<&'a str, FieldError> {
+    let token = value.trim();
+    if token.is_empty() {
+        return Err(FieldError::new(field, "is required"));
+    }
+    if token.chars().count() > MAX_TOKEN_CHARS {
+        return Err(FieldError::new(field, format!("must be at most {MAX_TOKEN_CHARS} characters")));
+    }
+    Ok(token)
+}
+
+/// A remaining lifetime in whole seconds, rounded up: a token that has 899.9 s left is
+/// announced as 900, as at login, not as 899.
+pub fn whole_seconds(left: Duration) -> u64 {
+    left.as_secs() + u64::from(left.subsec_nanos() > 0)
+}
+
+/// `POST /auth/refresh`
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RefreshBody {
+    /// The refresh token of the login (or of the previous refresh), at most 512 characters.
+    pub refresh_token: String,
+}
+
+/// `200` of `POST /auth/refresh`: the token fields of the login response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefreshResponse {
+    /// Always `success`.
+    pub status: &'static str,
+    /// Human-readable.
+    pub message: &'static str,
+    /// A new PASETO v4.local access token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds the access token has left.
+    pub expires_in: u64,
+    /// The next refresh token; the one sent is spent.
+    pub refresh_token: String,
+}
+
+/// `POST /auth/sessions/revoke-from-alert`, as JSON or as an HTML form
+/// (`application/x-www-form-urlencoded`).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AlertRevokeBody {
+    /// The token of the "Not you?" link in the new-sign-in mail, at most 512 characters.
+    pub token: String,
+}
+
+/// `POST /auth/forgot-password`
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ForgotPasswordBody {
+    /// The account's address.
+    pub email: String,
+}
+
+/// `POST /auth/reset-password`
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResetPasswordBody {
+    /// The account's address.
+    pub email: String,
+    /// The six digits of the reset mail.
+    pub code: String,
+    /// 15 to 128 characters by default, not common, not the email.
+    pub new_password: String,
+}
+
+/// `POST /auth/change-password`
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChangePasswordBody {
+    /// The password in use now.
+    pub current_password: String,
+    /// 15 to 128 characters by default, not common, not the email.
+    pub new_password: String,
+}
+
+/// `POST /users/me/deactivate` and `DELETE /users/me`: the password, confirming the caller.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ConfirmPasswordBody {
+    /// The account's current password.
+    pub password: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_trimmed_and_bounded() {
+        assert_eq!(opaque_token("token", "  abc \n").unwrap(), "abc");
+        assert_eq!(opaque_token("token", " ").unwrap_err().message, "is required");
+        assert!(opaque_token("token", &"x".repeat(MAX_TOKEN_CHARS)).is_ok());
+        let e = opaque_token("refresh_token", &"x".repeat(MAX_TOKEN_CHARS + 1)).unwrap_err();
+        assert_eq!(e.field, "refresh_token");
+        assert!(!e.message.contains("xxx"));
+    }
+
+    #[test]
+    fn seconds_round_up() {
+        assert_eq!(whole_seconds(Duration::from_millis(899_001)), 900);
+        assert_eq!(whole_seconds(Duration::from_secs(900)), 900);
+        assert_eq!(whole_seconds(Duration::ZERO), 0);
+    }
+}

@@ -1,0 +1,33 @@
+//! `DELETE /api/v1/admin/users/{id}`
+
+use actix_web::{HttpResponse, web};
+
+use super::{actor, target};
+use crate::http::auth::{Authenticated, Ctx};
+use crate::http::dto::AdminUserResponse;
+use crate::http::problem::ApiError;
+use crate::wiring::Service;
+
+/// Soft-deletes an account (`users:write`): `deleted_at` is set, every session is revoked
+/// at once and sign-in answers 403 `ACCOUNT_DELETED`. Deleting a deleted account changes
+/// nothing. Audited as `admin.user.deleted` with `actor_id`.
+#[utoipa::path(delete, path = "/api/v1/admin/users/{id}", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 200, body = AdminUserResponse),
+        (status = 400, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "VALIDATION_ERROR: the caller's own account (field id)"),
+        (status = 401, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "UNAUTHORIZED"),
+        (status = 403, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "FORBIDDEN: the caller lacks users:write"),
+        (status = 404, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "NOT_FOUND: unknown or malformed id"),
+        (status = 503, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "SERVICE_UNAVAILABLE"),
+    ))]
+pub async fn delete_user(
+    service: web::Data<Service>,
+    caller: Authenticated,
+    ctx: Ctx,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let user = service.admin_delete_user(&actor(&caller), target(&id), &ctx.0).await?;
+    Ok(HttpResponse::Ok().json(AdminUserResponse::new(&user)))
+}

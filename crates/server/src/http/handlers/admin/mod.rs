@@ -1,0 +1,46 @@
+//! Section 5, administration: accounts and the whole audit log, one handler per file.
+//!
+//! Handlers only parse and answer: every use case checks the caller's permission itself
+//! (through [`Actor::user`]), so a route cannot be added without it.
+
+pub mod audit_log;
+pub mod delete_user;
+pub mod list_users;
+pub mod restore_user;
+pub mod set_roles;
+pub mod set_status;
+pub mod show_user;
+
+use actix_web::web;
+use portcullis_domain::Actor;
+use portcullis_domain::model::UserId;
+use uuid::Uuid;
+
+use crate::http::auth::Authenticated;
+use crate::http::resource;
+
+/// Registers the admin routes (inside the `/api/v1` scope).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/admin/users").route(web::get().to(list_users::list_users)))
+        .service(
+            resource("/admin/users/{id}")
+                .route(web::get().to(show_user::show_user))
+                .route(web::delete().to(delete_user::delete_user)),
+        )
+        .service(resource("/admin/users/{id}/status").route(web::post().to(set_status::set_user_status)))
+        .service(resource("/admin/users/{id}/restore").route(web::post().to(restore_user::restore_user)))
+        .service(resource("/admin/users/{id}/roles").route(web::put().to(set_roles::set_user_roles)))
+        .service(resource("/admin/audit-log").route(web::get().to(audit_log::audit_log)));
+}
+
+/// The acting administrator: whoever holds the token, with the roles stored now.
+fn actor(caller: &Authenticated) -> Actor {
+    Actor::user(&caller.0)
+}
+
+/// The account id of a path. A malformed id becomes the nil UUID, which no account has (ids
+/// are UUIDv7), so the use case answers it exactly as an unknown id: 403 `FORBIDDEN` without
+/// the permission, 404 `NOT_FOUND` with it. No permission logic lives in the handlers.
+fn target(id: &str) -> UserId {
+    id.parse().unwrap_or_else(|_| UserId::from_uuid(Uuid::nil()))
+}

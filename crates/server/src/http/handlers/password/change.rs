@@ -1,0 +1,40 @@
+//! `POST /api/v1/auth/change-password`
+
+use actix_web::{HttpResponse, web};
+use portcullis_domain::model::{NewPassword, Password};
+
+use crate::http::auth::{Authenticated, Ctx};
+use crate::http::dto::{ChangePasswordBody, StatusMessage};
+use crate::http::json_body::ApiJson;
+use crate::http::problem::ApiError;
+use crate::wiring::Service;
+
+/// Changes the caller's password after checking the current one (wrong ones count towards
+/// the login lockout), signs every other session out and mails a notice. The calling
+/// session keeps working.
+#[utoipa::path(post, path = "/api/v1/auth/change-password", tag = "auth", request_body = ChangePasswordBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = StatusMessage),
+        (status = 400, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "VALIDATION_ERROR: `current_password` missing or empty, or a `new_password` the policy refuses"),
+        (status = 401, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "UNAUTHORIZED (no valid access token) or INVALID_CREDENTIALS (wrong current password)"),
+        (status = 429, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "LOGIN_ATTEMPTS_EXCEEDED (the login failure limit of the address), with Retry-After"),
+        (status = 503, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "SERVICE_UNAVAILABLE"),
+    ))]
+pub async fn change_password(
+    service: web::Data<Service>,
+    Authenticated(principal): Authenticated,
+    ctx: Ctx,
+    ApiJson(body): ApiJson<ChangePasswordBody>,
+) -> Result<HttpResponse, ApiError> {
+    if body.current_password.is_empty() {
+        return Err(ApiError::field("current_password", "is required"));
+    }
+    let new_password = NewPassword::parse(&body.new_password, Some(&principal.user.email), service.policy().password)
+        .map_err(|e| ApiError::field("new_password", e))?;
+    service.change_password(&principal, Password::new(&body.current_password), &new_password, &ctx.0).await?;
+    Ok(HttpResponse::Ok().json(StatusMessage {
+        status: "success",
+        message: "Password changed successfully. Every other session was signed out.",
+    }))
+}

@@ -1,0 +1,105 @@
+//! Status and code of the token, password and account-closing errors (contract section 4).
+
+use actix_web::http::StatusCode;
+use portcullis_domain::{AlertRevokeError, ForgotPasswordError, ReauthError, RefreshError, ResetPasswordError};
+
+use super::ApiError;
+
+impl From<RefreshError> for ApiError {
+    fn from(e: RefreshError) -> Self {
+        match e {
+            // One answer for unknown, spent, revoked and expired tokens and blocked accounts.
+            RefreshError::Unauthorized => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHORIZED",
+                "The refresh token is invalid, expired or revoked. Sign in again.",
+            ),
+            RefreshError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
+            RefreshError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<AlertRevokeError> for ApiError {
+    fn from(e: AlertRevokeError) -> Self {
+        match e {
+            AlertRevokeError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
+            AlertRevokeError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<ForgotPasswordError> for ApiError {
+    fn from(e: ForgotPasswordError) -> Self {
+        match e {
+            ForgotPasswordError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
+            ForgotPasswordError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<ResetPasswordError> for ApiError {
+    fn from(e: ResetPasswordError) -> Self {
+        let bad = |code, detail| Self::new(StatusCode::BAD_REQUEST, code, detail);
+        match e {
+            ResetPasswordError::InvalidCode => bad("INVALID_CODE", "The code is invalid."),
+            ResetPasswordError::CodeExpired => bad("CODE_EXPIRED", "The code has expired. Request a new one."),
+            ResetPasswordError::AttemptsExceeded => {
+                bad("CODE_ATTEMPTS_EXCEEDED", "Too many wrong codes. Request a new one later.")
+            }
+            ResetPasswordError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
+            ResetPasswordError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<ReauthError> for ApiError {
+    fn from(e: ReauthError) -> Self {
+        match e {
+            ReauthError::WrongPassword => {
+                Self::new(StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS", "The password is incorrect.")
+            }
+            // Confirmations share the per-address failure limit of login.
+            ReauthError::TooManyAttempts { retry_after } => Self::too_many("LOGIN_ATTEMPTS_EXCEEDED", retry_after),
+            ReauthError::Infra(e) => e.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use actix_web::ResponseError;
+
+    use super::*;
+
+    #[test]
+    fn codes_and_statuses() {
+        let cases: Vec<(ApiError, u16, &str)> = vec![
+            (RefreshError::Unauthorized.into(), 401, "UNAUTHORIZED"),
+            (ResetPasswordError::InvalidCode.into(), 400, "INVALID_CODE"),
+            (ResetPasswordError::CodeExpired.into(), 400, "CODE_EXPIRED"),
+            (ResetPasswordError::AttemptsExceeded.into(), 400, "CODE_ATTEMPTS_EXCEEDED"),
+            (ReauthError::WrongPassword.into(), 401, "INVALID_CREDENTIALS"),
+            (
+                ReauthError::TooManyAttempts { retry_after: Duration::from_secs(5) }.into(),
+                429,
+                "LOGIN_ATTEMPTS_EXCEEDED",
+            ),
+            (AlertRevokeError::RateLimited { retry_after: Duration::from_secs(5) }.into(), 429, "RATE_LIMIT_EXCEEDED"),
+            (
+                ForgotPasswordError::RateLimited { retry_after: Duration::from_secs(5) }.into(),
+                429,
+                "RATE_LIMIT_EXCEEDED",
+            ),
+        ];
+        for (error, status, code) in cases {
+            assert_eq!((error.status_code().as_u16(), error.code()), (status, code));
+        }
+        let wrong = ApiError::from(ReauthError::WrongPassword).error_response();
+        assert!(wrong.headers().get("www-authenticate").is_none(), "a password, not a token, was wrong");
+        let limited = ApiError::from(ReauthError::TooManyAttempts { retry_after: Duration::from_secs(5) });
+        assert_eq!(limited.error_response().headers().get("retry-after").unwrap(), "5");
+    }
+}
