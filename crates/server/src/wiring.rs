@@ -107,7 +107,11 @@ pub async fn build_service(settings: &Settings) -> Result<(Arc<Service>, LettreM
         workers: if p.hash_workers == 0 { defaults.workers } else { p.hash_workers },
         max_queue: p.hash_queue.max(1),
     })?;
+    // The current key and the retired ones of `portcullis keys rotate` (`<key_file>.retired`):
+    // read once, here, so after a rotation every instance must be restarted to sign with the
+    // new key.
     let tokens = PasetoIssuer::from_key_file(&settings.tokens.key_file)?;
+    tracing::info!(key_id = tokens.key_id(), retired_keys = tokens.retired_key_ids().count(), "token keys loaded");
     let secrets = HmacSecretHasher::from_key_file(&settings.tokens.hash_key_file)?;
     // A missing or corrupt file logs one warning and leaves locations null: the server starts.
     let geo = OptionalGeo::open_or_warn(settings.geoip.city_db.as_deref());

@@ -1,0 +1,206 @@
+//! The operator's commands, run as the real `portcullis` binary against a fresh SQLite
+//! database and key files in a temporary directory.
+#![expect(clippy::unwrap_used, reason = "helpers outside #[test] fns; a failed setup should fail the test loudly")]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use portcullis_crypto::{Argon2Config, Argon2Hasher, PasetoIssuer};
+use portcullis_domain::model::{AccountStatus, Email, Password, Role, User};
+use portcullis_domain::ports::{PasswordHasher, UserRepository};
+use portcullis_store_diesel::{DbConfig, DieselStore};
+
+const PASSWORD: &str = "correct horse battery staple 7f3a";
+
+/// One installation: a database, key files and mail directory in a temporary directory.
+struct Install {
+    dir: tempfile::TempDir,
+}
+
+impl Install {
+    fn new() -> Self {
+        Self { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn db_url(&self) -> String {
+        format!("sqlite://{}", self.dir.path().join("x.db").display())
+    }
+
+    fn key_file(&self) -> PathBuf {
+        self.dir.path().join("keys/token.key")
+    }
+
+    /// `portcullis <args>` with `stdin` piped in, in a clean environment naming only this
+    /// installation.
+    fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("DATABASE_URL", self.db_url())
+            .env("PORTCULLIS__TOKENS__KEY_FILE", self.key_file())
+            .env("PORTCULLIS__TOKENS__HASH_KEY_FILE", self.dir.path().join("keys/hash.key"))
+            .env("PORTCULLIS__MAILER__TRANSPORT", "log")
+            .env("PORTCULLIS__DEVICES__ENABLED", "false")
+            // Cheap hashing: these tests are about the commands, not the cost.
+            .env("PORTCULLIS__PASSWORDS__ARGON2_MEMORY_KIB", "1024")
+            .env("PORTCULLIS__PASSWORDS__ARGON2_ITERATIONS", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn create_admin(&self, email: &str, password_line: &str) -> Output {
+        self.run(&["admin", "create", "--email", email, "--name", "Ada Operator"], password_line)
+    }
+
+    async fn user(&self, email: &str) -> Option<User> {
+        let store = DieselStore::connect(&DbConfig::new(self.db_url())).await.unwrap();
+        store.user_by_email(&Email::parse(email).unwrap()).await.unwrap()
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn describe(output: &Output) -> String {
+    format!("status {:?}\nstdout: {}\nstderr: {}", output.status, text(&output.stdout), text(&output.stderr))
+}
+
+async fn password_matches(user: &User, password: &str) -> bool {
+    let hasher =
+        Argon2Hasher::new(Argon2Config { memory_kib: 1024, iterations: 1, ..Argon2Config::default() }).unwrap();
+    hasher.verify(Password::new(password), user.password_hash.clone()).await.unwrap()
+}
+
+#[tokio::test]
+async fn admin_create_makes_an_active_verified_admin_from_a_piped_password() {
+    let install = Install::new();
+    let out = install.create_admin("Ada@Example.com", &format!("{PASSWORD}\nignored second line\n"));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+
+    let user = install.user("ada@example.com").await.expect("account created");
+    assert_eq!(text(&out.stdout).trim(), user.id.to_string(), "stdout is the id alone");
+    assert_eq!(user.status, AccountStatus::Active);
+    assert!(user.email_verified_at.is_some());
+    assert!(user.roles.contains(Role::Admin) && user.roles.contains(Role::User), "{:?}", user.roles);
+    assert_eq!(user.name.as_str(), "Ada Operator");
+    assert!(password_matches(&user, PASSWORD).await, "the first line, without its newline, is the password");
+    for stream in [&out.stdout, &out.stderr] {
+        assert!(!text(stream).contains("battery staple"), "{}", describe(&out));
+    }
+}
+
+#[tokio::test]
+async fn a_weak_password_is_refused_and_nothing_is_created() {
+    let install = Install::new();
+    for (weak, why) in [
+        ("shortpass7\n", "at least 15 characters"),
+        ("password123456789\n", "too common"),
+        ("ada@example.com\n", "not be the email"),
+    ] {
+        let out = install.create_admin("ada@example.com", weak);
+        assert_eq!(out.status.code(), Some(1), "{weak:?}: {}", describe(&out));
+        assert!(text(&out.stderr).contains(why), "{}", describe(&out));
+        assert!(!text(&out.stdout).contains(weak.trim()), "{}", describe(&out));
+    }
+    let empty = install.create_admin("ada@example.com", "");
+    assert_eq!(empty.status.code(), Some(2), "{}", describe(&empty));
+    assert!(install.user("ada@example.com").await.is_none());
+}
+
+#[tokio::test]
+async fn a_taken_email_or_a_bad_address_is_refused() {
+    let install = Install::new();
+    assert_eq!(install.create_admin("ada@example.com", PASSWORD).status.code(), Some(0));
+    let again = install.create_admin("ADA@example.com", "another fine passphrase 91c2\n");
+    assert_eq!(again.status.code(), Some(1), "{}", describe(&again));
+    assert!(text(&again.stderr).contains("already exists"), "{}", describe(&again));
+    assert!(password_matches(&install.user("ada@example.com").await.unwrap(), PASSWORD).await, "not overwritten");
+
+    let bad = install.create_admin("not-an-address", PASSWORD);
+    assert_eq!(bad.status.code(), Some(1), "{}", describe(&bad));
+    assert!(text(&bad.stderr).contains("--email"), "{}", describe(&bad));
+}
+
+#[test]
+fn a_password_cannot_be_given_as_an_argument() {
+    let install = Install::new();
+    let args = ["admin", "create", "--email", "ada@example.com", "--name", "Ada", "--password", PASSWORD];
+    let out = install.run(&args, "");
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(text(&out.stderr).contains("unexpected argument '--password'"), "{}", describe(&out));
+    assert!(!install.dir.path().join("x.db").exists(), "refused before touching the database");
+}
+
+#[test]
+fn a_missing_config_file_is_a_usage_error() {
+    let install = Install::new();
+    let out = install.run(&["keys", "rotate", "--config", "nowhere.toml"], "");
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(!install.key_file().exists());
+}
+
+#[tokio::test]
+async fn set_status_by_email_or_id() {
+    let install = Install::new();
+    assert_eq!(install.create_admin("ada@example.com", PASSWORD).status.code(), Some(0));
+    let id = install.user("ada@example.com").await.unwrap().id.to_string();
+
+    let args = ["admin", "set-status", "--email", "ada@example.com", "--status", "suspended", "--reason", "audit"];
+    let out = install.run(&args, "");
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(text(&out.stdout).trim(), format!("{id} suspended"));
+    assert_eq!(install.user("ada@example.com").await.unwrap().status, AccountStatus::Suspended);
+
+    let out = install.run(&["admin", "set-status", "--id", &id, "--status", "active"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(install.user("ada@example.com").await.unwrap().status, AccountStatus::Active);
+
+    let unknown = install.run(&["admin", "set-status", "--email", "bob@example.com", "--status", "suspended"], "");
+    assert_eq!(unknown.status.code(), Some(1), "{}", describe(&unknown));
+    let neither = install.run(&["admin", "set-status", "--status", "suspended"], "");
+    assert_eq!(neither.status.code(), Some(2), "{}", describe(&neither));
+    let both = install.run(&["admin", "set-status", "--email", "a@b.example", "--id", &id, "--status", "active"], "");
+    assert_eq!(both.status.code(), Some(2), "{}", describe(&both));
+    let bad_status = install.run(&["admin", "set-status", "--id", &id, "--status", "deleted"], "");
+    assert_eq!(bad_status.status.code(), Some(2), "{}", describe(&bad_status));
+}
+
+#[test]
+fn keys_rotate_changes_the_key_id_and_keeps_the_old_key_for_verification() {
+    let install = Install::new();
+    let before = PasetoIssuer::from_key_file(&install.key_file()).unwrap();
+    let key_bytes = std::fs::read(install.key_file()).unwrap();
+
+    let out = install.run(&["keys", "rotate"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let new_id = text(&out.stdout).trim().to_owned();
+    assert!(new_id.starts_with("k4.lid."), "{}", describe(&out));
+
+    let after = PasetoIssuer::from_key_file(&install.key_file()).unwrap();
+    assert_eq!(after.key_id(), new_id);
+    assert_ne!(after.key_id(), before.key_id());
+    assert_eq!(after.retired_key_ids().collect::<Vec<_>>(), vec![before.key_id()]);
+    assert!(text(&out.stderr).contains(before.key_id()), "{}", describe(&out));
+    assert!(keyring_of(&install.key_file()).exists());
+    let hex: String = key_bytes.iter().map(|b| format!("{b:02x}")).collect();
+    for stream in [&out.stdout, &out.stderr] {
+        assert!(!text(stream).contains(&hex), "no key bytes printed");
+    }
+
+    let second = install.run(&["keys", "rotate"], "");
+    assert_eq!(second.status.code(), Some(0), "{}", describe(&second));
+    let latest = PasetoIssuer::from_key_file(&install.key_file()).unwrap();
+    assert_eq!(latest.retired_key_ids().collect::<Vec<_>>(), vec![before.key_id(), after.key_id()]);
+}
+
+fn keyring_of(key_file: &Path) -> PathBuf {
+    portcullis_crypto::retired_keys_path(key_file)
+}
