@@ -1,5 +1,7 @@
 //! Checking a mailed six-digit code: the rules verification and password reset share.
 
+use std::time::Duration;
+
 use crate::error::InfraError;
 use crate::model::{CodePurpose, OneTimeCode, StoredCode, Timestamp, User};
 use crate::ports::{CodeRepository, Ports, SecretHasher, StoreError};
@@ -24,6 +26,46 @@ pub enum CodeError {
 }
 
 impl From<StoreError> for CodeError {
+    fn from(e: StoreError) -> Self {
+        Self::Infra(e.into())
+    }
+}
+
+/// Why a use case that redeems a mailed code (email verification, password reset) refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RedeemCodeError {
+    /// Wrong, unknown or used code, or unknown address: deliberately indistinguishable.
+    #[error("invalid code")]
+    InvalidCode,
+    /// The code is older than its lifetime.
+    #[error("code expired")]
+    CodeExpired,
+    /// The code is burned, or the account has used up its daily wrong tries.
+    #[error("too many wrong codes")]
+    AttemptsExceeded,
+    /// Too many calls from this IP.
+    #[error("too many requests")]
+    RateLimited {
+        /// Wait before retrying.
+        retry_after: Duration,
+    },
+    /// Infrastructure failure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+impl From<CodeError> for RedeemCodeError {
+    fn from(e: CodeError) -> Self {
+        match e {
+            CodeError::Invalid => Self::InvalidCode,
+            CodeError::Expired => Self::CodeExpired,
+            CodeError::AttemptsExceeded => Self::AttemptsExceeded,
+            CodeError::Infra(e) => Self::Infra(e),
+        }
+    }
+}
+
+impl From<StoreError> for RedeemCodeError {
     fn from(e: StoreError) -> Self {
         Self::Infra(e.into())
     }

@@ -8,7 +8,7 @@ use crate::model::{AuditAction, CodePurpose, Email, NewPassword, OneTimeCode, Re
 use crate::ports::{Change, PasswordHasher, Ports, StoreError, UnitOfWork, UserRepository};
 use crate::service::{Limit, Portcullis};
 use crate::usecases::authenticate::Principal;
-use crate::usecases::codes::CodeError;
+use crate::usecases::codes::RedeemCodeError;
 use crate::usecases::common::metadata;
 use crate::usecases::reauth::ReauthError;
 
@@ -33,45 +33,8 @@ impl From<StoreError> for ForgotPasswordError {
     }
 }
 
-/// Why a password reset was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum ResetPasswordError {
-    /// Wrong, unknown or used code, or unknown address: deliberately indistinguishable.
-    #[error("invalid code")]
-    InvalidCode,
-    /// The code is older than its lifetime.
-    #[error("code expired")]
-    CodeExpired,
-    /// The code is burned, or the account has used up its daily wrong tries.
-    #[error("too many wrong codes")]
-    AttemptsExceeded,
-    /// Too many calls from this IP.
-    #[error("too many requests")]
-    RateLimited {
-        /// Wait before retrying.
-        retry_after: Duration,
-    },
-    /// Infrastructure failure.
-    #[error(transparent)]
-    Infra(#[from] InfraError),
-}
-
-impl From<CodeError> for ResetPasswordError {
-    fn from(e: CodeError) -> Self {
-        match e {
-            CodeError::Invalid => Self::InvalidCode,
-            CodeError::Expired => Self::CodeExpired,
-            CodeError::AttemptsExceeded => Self::AttemptsExceeded,
-            CodeError::Infra(e) => Self::Infra(e),
-        }
-    }
-}
-
-impl From<StoreError> for ResetPasswordError {
-    fn from(e: StoreError) -> Self {
-        Self::Infra(e.into())
-    }
-}
+/// Why a password reset was refused: the verification code rules, shared.
+pub type ResetPasswordError = RedeemCodeError;
 
 impl<P: Ports> Portcullis<P> {
     /// Mails a six-digit reset code (replacing older ones) to the account with this address,

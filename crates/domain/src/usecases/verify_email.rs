@@ -1,52 +1,12 @@
 //! Verify an email address with the six-digit code mailed to it.
 
-use std::time::Duration;
-
-use crate::error::InfraError;
 use crate::model::{AuditAction, CodePurpose, Email, NewAuditEntry, OneTimeCode, RequestContext};
 use crate::ports::{Change, Ports, StoreError, UnitOfWork, UserRepository};
 use crate::service::Portcullis;
-use crate::usecases::codes::CodeError;
+use crate::usecases::codes::RedeemCodeError;
 
 /// Why a verification was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum VerifyEmailError {
-    /// Wrong, unknown or used code, or unknown address: deliberately indistinguishable.
-    #[error("invalid code")]
-    InvalidCode,
-    /// The code is older than its lifetime.
-    #[error("code expired")]
-    CodeExpired,
-    /// The code is burned, or the account has used up its daily wrong tries.
-    #[error("too many wrong codes")]
-    AttemptsExceeded,
-    /// Too many calls from this IP.
-    #[error("too many requests")]
-    RateLimited {
-        /// Wait before retrying.
-        retry_after: Duration,
-    },
-    /// Infrastructure failure.
-    #[error(transparent)]
-    Infra(#[from] InfraError),
-}
-
-impl From<CodeError> for VerifyEmailError {
-    fn from(e: CodeError) -> Self {
-        match e {
-            CodeError::Invalid => Self::InvalidCode,
-            CodeError::Expired => Self::CodeExpired,
-            CodeError::AttemptsExceeded => Self::AttemptsExceeded,
-            CodeError::Infra(e) => Self::Infra(e),
-        }
-    }
-}
-
-impl From<StoreError> for VerifyEmailError {
-    fn from(e: StoreError) -> Self {
-        Self::Infra(e.into())
-    }
-}
+pub type VerifyEmailError = RedeemCodeError;
 
 impl<P: Ports> Portcullis<P> {
     /// Checks the code (see the shared code rules) and marks the address verified. The code

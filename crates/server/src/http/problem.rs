@@ -189,6 +189,7 @@ impl From<RegisterError> for ApiError {
     }
 }
 
+/// Email verification and password reset share the code rules, and so their answers.
 impl From<VerifyEmailError> for ApiError {
     fn from(e: VerifyEmailError) -> Self {
         let bad = |code, detail| Self::new(StatusCode::BAD_REQUEST, code, detail);

@@ -1,7 +1,9 @@
 //! Status and code of the token, password and account-closing errors (contract section 4).
 
 use actix_web::http::StatusCode;
-use portcullis_domain::{AlertRevokeError, ForgotPasswordError, ReauthError, RefreshError, ResetPasswordError};
+#[cfg(test)]
+use portcullis_domain::ResetPasswordError;
+use portcullis_domain::{AlertRevokeError, ForgotPasswordError, ReauthError, RefreshError};
 
 use super::ApiError;
 
@@ -34,21 +36,6 @@ impl From<ForgotPasswordError> for ApiError {
         match e {
             ForgotPasswordError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
             ForgotPasswordError::Infra(e) => e.into(),
-        }
-    }
-}
-
-impl From<ResetPasswordError> for ApiError {
-    fn from(e: ResetPasswordError) -> Self {
-        let bad = |code, detail| Self::new(StatusCode::BAD_REQUEST, code, detail);
-        match e {
-            ResetPasswordError::InvalidCode => bad("INVALID_CODE", "The code is invalid."),
-            ResetPasswordError::CodeExpired => bad("CODE_EXPIRED", "The code has expired. Request a new one."),
-            ResetPasswordError::AttemptsExceeded => {
-                bad("CODE_ATTEMPTS_EXCEEDED", "Too many wrong codes. Request a new one later.")
-            }
-            ResetPasswordError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
-            ResetPasswordError::Infra(e) => e.into(),
         }
     }
 }
