@@ -187,7 +187,41 @@ async fn logout_revokes_the_session_at_once(backend: Backend) {
     app.call("POST", "/api/v1/auth/logout", None, Some(&token), &[]).await.assert_problem(401, "UNAUTHORIZED");
 }
 
+/// The PHC hash of `email`'s password as stored.
+async fn stored_hash(app: &TestApp, email: &str) -> String {
+    app.stored_user(email).await.expect("the account").password_hash.as_str().to_owned()
+}
+
+async fn a_login_after_the_argon2_parameters_changed_stores_a_fresh_hash(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.passwords.argon2_memory_kib = 8_192;
+        s.passwords.argon2_iterations = 1;
+    })
+    .await;
+    app.verified_login("rehash@example.com").await;
+    let before = stored_hash(&app, "rehash@example.com").await;
+    assert!(before.starts_with("$argon2id$v=19$m=8192,t=1,p=1$"), "{before}");
+
+    // The operator raises the cost and restarts: the next right password is hashed again.
+    let mut stronger = app.settings.clone();
+    stronger.passwords.argon2_memory_kib = 9_216;
+    stronger.passwords.argon2_iterations = 2;
+    let upgraded = app.with_settings(stronger).await;
+    assert_eq!(upgraded.login("rehash@example.com", "not the password at all").await.status, 401);
+    assert_eq!(stored_hash(&app, "rehash@example.com").await, before, "a wrong password changes nothing");
+    assert_eq!(upgraded.login("rehash@example.com", PASSWORD).await.status, 200);
+    let after = stored_hash(&app, "rehash@example.com").await;
+    assert!(after.starts_with("$argon2id$v=19$m=9216,t=2,p=1$"), "{after}");
+
+    // The new hash is not redone by the next login, and still verifies on the old instance
+    // (the parameters travel in the hash).
+    assert_eq!(upgraded.login("rehash@example.com", PASSWORD).await.status, 200);
+    assert_eq!(stored_hash(&app, "rehash@example.com").await, after);
+    assert_eq!(app.login("rehash@example.com", PASSWORD).await.status, 200);
+}
+
 portcullis_e2e::on_both_backends!(
+    a_login_after_the_argon2_parameters_changed_stores_a_fresh_hash,
     login_success_has_the_documented_shape_and_alerts,
     wrong_and_unknown_get_one_answer,
     account_state_is_checked_only_after_a_right_password,

@@ -14,7 +14,8 @@ use actix_web::web;
 use awc::Client;
 use awc::http::header::HeaderMap;
 use portcullis_domain::Actor;
-use portcullis_domain::model::{RequestContext, Role, Roles, UserQuery};
+use portcullis_domain::model::{Email, RequestContext, Role, Roles, User, UserQuery};
+use portcullis_domain::ports::UserRepository;
 use portcullis_mailer_lettre::test_sink::SmtpSink;
 use portcullis_server::{Application, Service, Settings};
 use portcullis_store_diesel::test_db::TestDatabase;
@@ -259,6 +260,12 @@ impl TestApp {
         let roles = Roles::new(roles.iter().map(|r| Role::parse(r).expect("a role name")));
         let ctx = RequestContext::new(Ipv4Addr::LOCALHOST.into(), None);
         self.service.admin_set_roles(&operator, user.id, roles, &ctx).await.expect("roles set");
+    }
+
+    /// The account of `email` as stored (password hash included), read through the store.
+    pub async fn stored_user(&self, email: &str) -> Option<User> {
+        let email = Email::parse(email).expect("a valid address");
+        self.service.store().user_by_email(&email).await.expect("store read")
     }
 
     /// Registers, verifies and signs in `email`, makes it an administrator and returns its
