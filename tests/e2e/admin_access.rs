@@ -51,6 +51,47 @@ async fn plain_users_get_403_and_anonymous_callers_401_on_every_admin_route(back
     assert_eq!(me(&app, &plain).await["roles"], json!(["user"]));
 }
 
+async fn permission_and_token_are_judged_before_the_query_or_the_body(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (plain, _) = token_and_id(&app.verified_login("plain@example.com").await);
+    let (_, victim_id) = token_and_id(&app.verified_login("victim@example.com").await);
+    let user = format!("/api/v1/admin/users/{victim_id}");
+    let malformed: Vec<(&str, String, Option<Value>)> = vec![
+        ("GET", "/api/v1/admin/users?limit=0".to_owned(), None),
+        ("GET", "/api/v1/admin/users?status=banned".to_owned(), None),
+        ("GET", "/api/v1/admin/audit-log?from=yesterday".to_owned(), None),
+        ("GET", "/api/v1/admin/audit-log?action=no.such.action".to_owned(), None),
+        ("POST", format!("{user}/status"), Some(json!({"status": "banned"}))),
+        // No body at all (and so no JSON content type).
+        ("POST", format!("{user}/status"), None),
+        ("PUT", format!("{user}/roles"), Some(json!({"roles": ["root"]}))),
+        ("PUT", format!("{user}/roles"), Some(json!({"roles": "admin"}))),
+        ("PUT", format!("{user}/roles"), None),
+    ];
+    for (method, path, body) in malformed {
+        let r = app.call(method, &path, body, Some(&plain), &[]).await;
+        assert_eq!((r.status, r.code()), (403, "FORBIDDEN"), "{method} {path}: {r:?}");
+    }
+
+    // A signed-out session's token with a bad body: 401, not 400 or 415.
+    let (token, _) = token_and_id(&app.login("plain@example.com", portcullis_e2e::PASSWORD).await);
+    let r = app.call("POST", "/api/v1/auth/logout", None, Some(&token), &[]).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let bearer_with_body = [
+        ("POST", "/api/v1/auth/change-password"),
+        ("POST", "/api/v1/users/me/deactivate"),
+        ("DELETE", "/api/v1/users/me"),
+        ("PATCH", "/api/v1/users/me"),
+        ("POST", "/api/v1/auth/log"),
+    ];
+    for (method, path) in bearer_with_body {
+        for body in [None, Some(json!({"unexpected": [1, 2]})), Some(json!("not an object"))] {
+            let r = app.call(method, path, body.clone(), Some(&token), &[]).await;
+            assert_eq!((r.status, r.code()), (401, "UNAUTHORIZED"), "{method} {path} {body:?}: {r:?}");
+        }
+    }
+}
+
 async fn a_promoted_user_administers_at_once_and_a_demoted_one_no_longer(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let admin = app.admin_token("root@example.com").await;
@@ -150,6 +191,7 @@ async fn the_openapi_document_describes_the_admin_routes(backend: Backend) {
 }
 
 portcullis_e2e::on_both_backends!(
+    permission_and_token_are_judged_before_the_query_or_the_body,
     plain_users_get_403_and_anonymous_callers_401_on_every_admin_route,
     a_promoted_user_administers_at_once_and_a_demoted_one_no_longer,
     administrators_cannot_lock_themselves_out,

@@ -1,5 +1,5 @@
-//! End-to-end tests of the HTTP contract (`shared/contract/API.md` sections 1-3, part of 4,
-//! errors, health), each on SQLite and on PostgreSQL.
+//! End-to-end tests of the HTTP contract (`shared/contract/API.md` sections 1-5,
+//! errors, health, several instances), each on SQLite and on PostgreSQL.
 
 // The test bodies are plain async fns that `on_both_backends!` wraps in `#[test]`s, so
 // clippy's allowance for unwrap in tests does not reach them.

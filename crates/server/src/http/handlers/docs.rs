@@ -12,7 +12,7 @@ use crate::http::problem::ApiError;
 /// The API description.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Portcullis", description = "Authentication and authorization API. Errors are RFC 9457 problem details (application/problem+json) with a stable `code`; 429 responses carry Retry-After. Request bodies over 16 KiB get 413, non-JSON bodies 415."),
+    info(title = "Portcullis", description = "Authentication and authorization API. Errors are RFC 9457 problem details (application/problem+json) with a stable `code`; 429 responses carry Retry-After. Request bodies over 16 KiB get 413, non-JSON bodies 415 (the one exception: `POST /auth/sessions/revoke-from-alert` also takes the HTML form of its confirmation page)."),
     paths(
         handlers::register::register,
         handlers::verify_email::verify_email,

@@ -23,8 +23,10 @@ pub async fn sign_in_log(
     service: web::Data<Service>,
     Authenticated(principal): Authenticated,
     ctx: Ctx,
-    ApiJson(body): ApiJson<SignInLogBody>,
+    body: Result<ApiJson<SignInLogBody>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    // Read only now: a bad body must not answer 400/415 before the token is checked.
+    let ApiJson(body) = body?;
     let fingerprint = body.fingerprint.filter(|f| !f.is_empty());
     if fingerprint.as_ref().is_some_and(|f| f.chars().count() > MAX_FINGERPRINT_LEN) {
         return Err(ApiError::field("fingerprint", format!("must be at most {MAX_FINGERPRINT_LEN} characters")));

@@ -1,9 +1,10 @@
 //! `GET /api/v1/admin/audit-log`
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use portcullis_domain::model::Permission;
 use portcullis_domain::model::{AuditAction, AuditQuery, Timestamp};
 
-use super::actor;
+use super::authorize;
 use crate::http::auth::Authenticated;
 use crate::http::dto::{AuditEntryView, AuditLogPage, AuditLogResponse};
 use crate::http::problem::ApiError;
@@ -77,9 +78,10 @@ pub async fn audit_log(
     caller: Authenticated,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let actor = authorize(&caller, Permission::AuditRead)?;
     let q = parse_query(req.query_string())?;
     let (limit, offset) = (q.limit, q.offset);
-    let page = service.admin_audit_log(&actor(&caller), q).await?;
+    let page = service.admin_audit_log(&actor, q).await?;
     Ok(HttpResponse::Ok().json(AuditLogResponse {
         success: true,
         data: AuditLogPage {

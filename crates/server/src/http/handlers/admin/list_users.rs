@@ -1,9 +1,10 @@
 //! `GET /api/v1/admin/users`
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use portcullis_domain::model::Permission;
 use portcullis_domain::model::{UserQuery, UserStatusFilter};
 
-use super::actor;
+use super::authorize;
 use crate::http::auth::Authenticated;
 use crate::http::dto::{AdminUsersPage, AdminUsersResponse};
 use crate::http::problem::ApiError;
@@ -68,9 +69,10 @@ pub async fn list_users(
     caller: Authenticated,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let actor = authorize(&caller, Permission::UsersRead)?;
     let q = parse_query(req.query_string())?;
     let (limit, offset) = (q.limit, q.offset);
-    let page = service.admin_users(&actor(&caller), q).await?;
+    let page = service.admin_users(&actor, q).await?;
     Ok(HttpResponse::Ok().json(AdminUsersResponse { success: true, data: AdminUsersPage::new(&page, limit, offset) }))
 }
 

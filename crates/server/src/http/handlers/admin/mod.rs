@@ -12,11 +12,12 @@ pub mod set_status;
 pub mod show_user;
 
 use actix_web::web;
-use portcullis_domain::Actor;
-use portcullis_domain::model::UserId;
+use portcullis_domain::model::{Permission, UserId};
+use portcullis_domain::{Actor, AdminError};
 use uuid::Uuid;
 
 use crate::http::auth::Authenticated;
+use crate::http::problem::ApiError;
 use crate::http::resource;
 
 /// Registers the admin routes (inside the `/api/v1` scope).
@@ -33,9 +34,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/admin/audit-log").route(web::get().to(audit_log::audit_log)));
 }
 
-/// The acting administrator: whoever holds the token, with the roles stored now.
-fn actor(caller: &Authenticated) -> Actor {
-    Actor::user(&caller.0)
+/// The acting administrator (whoever holds the token, with the roles stored now), when
+/// they hold `permission`. The use case checks it again; checking here first makes a caller
+/// without the permission get 403 before any complaint about the query or the body, so a
+/// plain user learns nothing about an admin route (handlers take their body as a `Result`
+/// and read it after this).
+fn authorize(caller: &Authenticated, permission: Permission) -> Result<Actor, ApiError> {
+    let actor = Actor::user(&caller.0);
+    if actor.may(permission) { Ok(actor) } else { Err(AdminError::Forbidden.into()) }
 }
 
 /// The account id of a path. A malformed id becomes the nil UUID, which no account has (ids

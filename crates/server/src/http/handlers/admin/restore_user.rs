@@ -1,8 +1,9 @@
 //! `POST /api/v1/admin/users/{id}/restore`
 
 use actix_web::{HttpResponse, web};
+use portcullis_domain::model::Permission;
 
-use super::{actor, target};
+use super::{authorize, target};
 use crate::http::auth::{Authenticated, Ctx};
 use crate::http::dto::AdminUserResponse;
 use crate::http::problem::ApiError;
@@ -27,6 +28,7 @@ pub async fn restore_user(
     ctx: Ctx,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = service.admin_restore_user(&actor(&caller), target(&id), &ctx.0).await?;
+    let actor = authorize(&caller, Permission::UsersWrite)?;
+    let user = service.admin_restore_user(&actor, target(&id), &ctx.0).await?;
     Ok(HttpResponse::Ok().json(AdminUserResponse::new(&user)))
 }

@@ -1,9 +1,10 @@
 //! `PUT /api/v1/admin/users/{id}/roles`
 
 use actix_web::{HttpResponse, web};
+use portcullis_domain::model::Permission;
 use portcullis_domain::model::{Role, Roles};
 
-use super::{actor, target};
+use super::{authorize, target};
 use crate::http::auth::{Authenticated, Ctx};
 use crate::http::dto::{AdminUserResponse, SetRolesBody};
 use crate::http::json_body::ApiJson;
@@ -41,10 +42,12 @@ pub async fn set_user_roles(
     caller: Authenticated,
     ctx: Ctx,
     id: web::Path<String>,
-    ApiJson(body): ApiJson<SetRolesBody>,
+    body: Result<ApiJson<SetRolesBody>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let actor = authorize(&caller, Permission::UsersWrite)?;
+    let ApiJson(body) = body?;
     let roles = parse_roles(&body.roles)?;
-    let user = service.admin_set_roles(&actor(&caller), target(&id), roles, &ctx.0).await?;
+    let user = service.admin_set_roles(&actor, target(&id), roles, &ctx.0).await?;
     Ok(HttpResponse::Ok().json(AdminUserResponse::new(&user)))
 }
 

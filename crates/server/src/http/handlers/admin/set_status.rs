@@ -1,8 +1,9 @@
 //! `POST /api/v1/admin/users/{id}/status`
 
 use actix_web::{HttpResponse, web};
+use portcullis_domain::model::Permission;
 
-use super::{actor, target};
+use super::{authorize, target};
 use crate::http::auth::{Authenticated, Ctx};
 use crate::http::dto::{AdminUserResponse, SetStatusBody};
 use crate::http::json_body::ApiJson;
@@ -30,9 +31,11 @@ pub async fn set_user_status(
     caller: Authenticated,
     ctx: Ctx,
     id: web::Path<String>,
-    ApiJson(body): ApiJson<SetStatusBody>,
+    body: Result<ApiJson<SetStatusBody>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let actor = authorize(&caller, Permission::UsersWrite)?;
+    let ApiJson(body) = body?;
     let reason = body.reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
-    let user = service.admin_set_status(&actor(&caller), target(&id), body.status.into(), reason, &ctx.0).await?;
+    let user = service.admin_set_status(&actor, target(&id), body.status.into(), reason, &ctx.0).await?;
     Ok(HttpResponse::Ok().json(AdminUserResponse::new(&user)))
 }

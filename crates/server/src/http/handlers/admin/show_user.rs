@@ -1,8 +1,9 @@
 //! `GET /api/v1/admin/users/{id}`
 
 use actix_web::{HttpResponse, web};
+use portcullis_domain::model::Permission;
 
-use super::{actor, target};
+use super::{authorize, target};
 use crate::http::auth::Authenticated;
 use crate::http::dto::AdminUserResponse;
 use crate::http::problem::ApiError;
@@ -24,6 +25,7 @@ pub async fn show_user(
     caller: Authenticated,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = service.admin_user(&actor(&caller), target(&id)).await?;
+    let actor = authorize(&caller, Permission::UsersRead)?;
+    let user = service.admin_user(&actor, target(&id)).await?;
     Ok(HttpResponse::Ok().json(AdminUserResponse::new(&user)))
 }

@@ -35,8 +35,10 @@ pub async fn deactivate_me(
     service: web::Data<Service>,
     Authenticated(principal): Authenticated,
     ctx: Ctx,
-    ApiJson(body): ApiJson<ConfirmPasswordBody>,
+    body: Result<ApiJson<ConfirmPasswordBody>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    // Read only now: a bad body must not answer 400/415 before the token is checked.
+    let ApiJson(body) = body?;
     let password = confirming_password(&body)?;
     service.deactivate_account(&principal, password, &ctx.0).await?;
     Ok(HttpResponse::Ok()

@@ -48,8 +48,10 @@ pub async fn update_me(
     service: web::Data<Service>,
     Authenticated(principal): Authenticated,
     ctx: Ctx,
-    ApiJson(body): ApiJson<UpdateProfileBody>,
+    body: Result<ApiJson<UpdateProfileBody>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    // Read only now: a bad body must not answer 400/415 before the token is checked.
+    let ApiJson(body) = body?;
     let update = parse_body(body)?;
     let user = service.update_profile(&principal, update, &ctx.0).await?;
     let user = UserView::new(&user, principal.location.as_ref());

@@ -25,8 +25,10 @@ pub async fn change_password(
     service: web::Data<Service>,
     Authenticated(principal): Authenticated,
     ctx: Ctx,
-    ApiJson(body): ApiJson<ChangePasswordBody>,
+    body: Result<ApiJson<ChangePasswordBody>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    // Read only now: a bad body must not answer 400/415 before the token is checked.
+    let ApiJson(body) = body?;
     if body.current_password.is_empty() {
         return Err(ApiError::field("current_password", "is required"));
     }
