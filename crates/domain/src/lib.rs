@@ -14,7 +14,7 @@ pub use service::{Deps, Portcullis};
 pub use usecases::admin::{Actor, AdminError, NewAccount};
 pub use usecases::alert_revoke::AlertRevokeError;
 pub use usecases::authenticate::{AuthError, Principal};
-pub use usecases::codes::{CodeError, RedeemCodeError};
+pub use usecases::codes::RedeemCodeError;
 pub use usecases::deliver_mail::DeliveryReport;
 pub use usecases::login::{LoginError, LoginOutcome, LoginRequest};
 pub use usecases::notifications::{NotificationError, NotificationQuery};

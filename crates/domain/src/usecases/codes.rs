@@ -3,33 +3,10 @@
 use std::time::Duration;
 
 use crate::error::InfraError;
-use crate::model::{CodePurpose, OneTimeCode, StoredCode, Timestamp, User};
-use crate::ports::{CodeRepository, Ports, SecretHasher, StoreError};
+use crate::model::{CodePurpose, Email, OneTimeCode, RequestContext, StoredCode, User};
+use crate::ports::{CodeRepository, Ports, SecretHasher, StoreError, UserRepository};
 use crate::service::{Limit, Portcullis};
 use crate::usecases::common::CODE_DIGEST;
-
-/// Why a code was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum CodeError {
-    /// Wrong, unknown or used code, or unknown address: deliberately indistinguishable.
-    #[error("invalid code")]
-    Invalid,
-    /// The code is older than its lifetime.
-    #[error("code expired")]
-    Expired,
-    /// The code is burned, or the account has used up its daily wrong tries.
-    #[error("too many wrong codes")]
-    AttemptsExceeded,
-    /// Infrastructure failure.
-    #[error(transparent)]
-    Infra(#[from] InfraError),
-}
-
-impl From<StoreError> for CodeError {
-    fn from(e: StoreError) -> Self {
-        Self::Infra(e.into())
-    }
-}
 
 /// Why a use case that redeems a mailed code (email verification, password reset) refused.
 #[derive(Debug, thiserror::Error)]
@@ -54,17 +31,6 @@ pub enum RedeemCodeError {
     Infra(#[from] InfraError),
 }
 
-impl From<CodeError> for RedeemCodeError {
-    fn from(e: CodeError) -> Self {
-        match e {
-            CodeError::Invalid => Self::InvalidCode,
-            CodeError::Expired => Self::CodeExpired,
-            CodeError::AttemptsExceeded => Self::AttemptsExceeded,
-            CodeError::Infra(e) => Self::Infra(e),
-        }
-    }
-}
-
 impl From<StoreError> for RedeemCodeError {
     fn from(e: StoreError) -> Self {
         Self::Infra(e.into())
@@ -72,41 +38,53 @@ impl From<StoreError> for RedeemCodeError {
 }
 
 impl<P: Ports> Portcullis<P> {
-    /// Checks `code` against `user`'s newest `purpose` code and returns it (still unconsumed:
-    /// the caller consumes it with a guarded write in the same commit as its effect).
+    /// Checks a mailed `code` for `email` and returns the account and the code (still
+    /// unconsumed: the caller consumes it with a guarded write in the same commit as its
+    /// effect). Accounts `eligible` rejects (deleted, already verified, ...) answer like
+    /// unknown addresses.
     ///
-    /// Every try is counted before the comparison, against the code (at most
-    /// `code_max_attempts`) and against the account (at most `code_failures_per_day` wrong
-    /// ones across resends and purposes), so concurrent guesses cannot exceed either limit.
-    pub(crate) async fn check_code(
+    /// Every try is counted before anything is looked up: against the address, per purpose
+    /// (at most `code_failures_per_day` wrong ones across resends), and against the code (at
+    /// most `code_max_attempts`), so concurrent guesses cannot exceed either limit, and an
+    /// address without an account runs out of tries exactly like one with an account (its
+    /// answers reveal nothing). Only a right code, an expired one and a burned one give the
+    /// address's try back.
+    pub(crate) async fn redeem_code(
         &self,
-        user: &User,
+        email: &Email,
         purpose: CodePurpose,
         code: &OneTimeCode,
-        now: Timestamp,
-    ) -> Result<StoredCode, CodeError> {
-        // Wrong codes per account across resends: reserve a slot, give it back if right.
-        let permit =
-            match self.limit(format!("code-failures:{}", user.id), self.policy.code_failure_rules(), now).await? {
-                Limit::Allowed(p) => p,
-                Limit::Limited(_) => return Err(CodeError::AttemptsExceeded),
-            };
+        ctx: &RequestContext,
+        eligible: impl FnOnce(&User) -> bool,
+    ) -> Result<(User, StoredCode), RedeemCodeError> {
+        let now = self.now();
+        if let Some(retry_after) = self.limit_ip(ctx, now).await? {
+            return Err(RedeemCodeError::RateLimited { retry_after });
+        }
+        let key = format!("code-failures:{}:{email}", purpose.as_str());
+        let permit = match self.limit(key, self.policy.code_failure_rules(), now).await? {
+            Limit::Allowed(p) => p,
+            Limit::Limited(_) => return Err(RedeemCodeError::AttemptsExceeded),
+        };
+        let Some(user) = self.store.user_by_email(email).await?.filter(|u| eligible(u)) else {
+            return Err(RedeemCodeError::InvalidCode);
+        };
         let Some(stored) = self.store.active_code(user.id, purpose).await? else {
-            return Err(CodeError::Invalid);
+            return Err(RedeemCodeError::InvalidCode);
         };
         if now >= stored.expires_at {
             self.release(permit).await?;
-            return Err(CodeError::Expired);
+            return Err(RedeemCodeError::CodeExpired);
         }
         if self.store.count_code_attempt(stored.id, self.policy.code_max_attempts).await?.is_none() {
             self.release(permit).await?;
-            return Err(CodeError::AttemptsExceeded);
+            return Err(RedeemCodeError::AttemptsExceeded);
         }
         let typed = self.secrets.digest(CODE_DIGEST, code.expose());
         if !typed.ct_eq(&stored.digest) {
-            return Err(CodeError::Invalid);
+            return Err(RedeemCodeError::InvalidCode);
         }
         self.release(permit).await?;
-        Ok(stored)
+        Ok((user, stored))
     }
 }

@@ -68,14 +68,9 @@ impl<P: Ports> Portcullis<P> {
         new_password: &NewPassword,
         ctx: &RequestContext,
     ) -> Result<(), ResetPasswordError> {
+        let live = |u: &User| u.deleted_at.is_none();
+        let (user, stored) = self.redeem_code(email, CodePurpose::ResetPassword, code, ctx, live).await?;
         let now = self.now();
-        if let Some(retry_after) = self.limit_ip(ctx, now).await? {
-            return Err(ResetPasswordError::RateLimited { retry_after });
-        }
-        let Some(user) = self.store.user_by_email(email).await?.filter(|u| u.deleted_at.is_none()) else {
-            return Err(ResetPasswordError::InvalidCode);
-        };
-        let stored = self.check_code(&user, CodePurpose::ResetPassword, code, now).await?;
         let hash = self.hasher.hash(new_password.as_password().clone()).await.map_err(InfraError::from)?;
         let mut changes = vec![
             Change::ConsumeCode { id: stored.id, at: now },

@@ -3,9 +3,10 @@
 //!
 //! Each refresh token works once. Exchanging it stores its digest as *spent*, together with
 //! the new pair sealed by the token issuer. Presented again within
-//! [`crate::Policy::refresh_grace`] of that exchange (several tabs refreshing at once), it
-//! gets that same pair back. Presented later, it is treated as stolen: the whole session is
-//! revoked, the event audited as `auth.token.reuse_detected`, and the user notified.
+//! [`crate::Policy::refresh_grace`] of that exchange (several tabs refreshing at once), and
+//! while that new pair is still the session's current one, it gets the same pair back.
+//! Presented later, it is treated as stolen: the whole session is revoked, the event audited
+//! as `auth.token.reuse_detected`, and the user notified.
 
 use std::time::Duration;
 
@@ -109,7 +110,15 @@ impl<P: Ports> Portcullis<P> {
                 }
                 RefreshHit::Spent { spent_at, successor } if now < spent_at.plus(self.policy.refresh_grace) => {
                     let plain = self.tokens.unseal(&successor).map_err(InfraError::from)?;
-                    return pair_from_json(&plain).ok_or_else(|| unexpected("sealed token pair is malformed"));
+                    let pair = pair_from_json(&plain).ok_or_else(|| unexpected("sealed token pair is malformed"))?;
+                    // Only the token *just* replaced gets its pair again: once that pair's
+                    // refresh token has itself been used, an older copy is a replay.
+                    let next = self.secrets.digest(REFRESH_DIGEST, &pair.refresh_token);
+                    if next.ct_eq(&session.refresh_token_hash) {
+                        return Ok(pair);
+                    }
+                    self.revoke_for_reuse(&session, &user, ctx, now).await?;
+                    return Err(RefreshError::Unauthorized);
                 }
                 RefreshHit::Spent { .. } => {
                     self.revoke_for_reuse(&session, &user, ctx, now).await?;

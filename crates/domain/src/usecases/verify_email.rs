@@ -1,7 +1,7 @@
 //! Verify an email address with the six-digit code mailed to it.
 
-use crate::model::{AuditAction, CodePurpose, Email, NewAuditEntry, OneTimeCode, RequestContext};
-use crate::ports::{Change, Ports, StoreError, UnitOfWork, UserRepository};
+use crate::model::{AuditAction, CodePurpose, Email, NewAuditEntry, OneTimeCode, RequestContext, User};
+use crate::ports::{Change, Ports, StoreError, UnitOfWork};
 use crate::service::Portcullis;
 use crate::usecases::codes::RedeemCodeError;
 
@@ -17,17 +17,9 @@ impl<P: Ports> Portcullis<P> {
         code: &OneTimeCode,
         ctx: &RequestContext,
     ) -> Result<(), VerifyEmailError> {
+        let unverified = |u: &User| !u.email_verified() && u.deleted_at.is_none();
+        let (user, stored) = self.redeem_code(email, CodePurpose::VerifyEmail, code, ctx, unverified).await?;
         let now = self.now();
-        if let Some(retry_after) = self.limit_ip(ctx, now).await? {
-            return Err(VerifyEmailError::RateLimited { retry_after });
-        }
-        let Some(user) = self.store.user_by_email(email).await? else {
-            return Err(VerifyEmailError::InvalidCode);
-        };
-        if user.email_verified() || user.deleted_at.is_some() {
-            return Err(VerifyEmailError::InvalidCode);
-        }
-        let stored = self.check_code(&user, CodePurpose::VerifyEmail, code, now).await?;
         let audit = NewAuditEntry {
             user_id: Some(user.id),
             action: AuditAction::EmailVerified,

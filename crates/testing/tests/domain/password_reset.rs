@@ -145,11 +145,15 @@ async fn a_wrong_code_is_invalid_and_counted() {
     let err = reset(&svc, "laura@example.com", &wrong(&digits)).await.unwrap_err();
     assert!(matches!(err, ResetPasswordError::InvalidCode), "{err:?}");
     assert_eq!(h.store.codes()[0].attempts, 1);
-    assert_eq!(h.store.rate_events(&format!("code-failures:{}", laura.id)), 1);
+    assert_eq!(h.store.rate_events("code-failures:reset_password:laura@example.com"), 1);
     assert_eq!(stored_user(&h, laura.id).password_hash, FastHasher::hash_of(PASSWORD));
     assert!(audits(&h, "auth.password.reset").is_empty());
     reset(&svc, "laura@example.com", &digits).await.expect("a later right try still works");
-    assert_eq!(h.store.rate_events(&format!("code-failures:{}", laura.id)), 1, "the right try is not a failure");
+    assert_eq!(
+        h.store.rate_events("code-failures:reset_password:laura@example.com"),
+        1,
+        "the right try is not a failure"
+    );
 }
 
 #[tokio::test]
@@ -218,6 +222,35 @@ async fn unknown_and_deleted_addresses_get_invalid_code() {
     assert!(h.store.modify_user(laura.id, |u| u.deleted_at = Some(T0)));
     let err = reset(&svc, "laura@example.com", &digits).await.unwrap_err();
     assert!(matches!(err, ResetPasswordError::InvalidCode), "{err:?}");
+    assert_eq!(stored_user(&h, laura.id).password_hash, FastHasher::hash_of(PASSWORD));
+}
+
+/// The answers to a run of guesses at `address`'s reset code, as error names.
+async fn answers(svc: &Service, address: &str, tries: usize) -> Vec<String> {
+    let mut seen = Vec::new();
+    for _ in 0..tries {
+        let err = reset(svc, address, "000000").await.unwrap_err();
+        seen.push(format!("{err:?}"));
+    }
+    seen
+}
+
+#[tokio::test]
+async fn guessing_reveals_nothing_about_whether_an_address_has_an_account() {
+    let policy = Policy { requests_per_ip_per_minute: 1_000, ..Policy::default() };
+    let (svc, h) = test_service(policy);
+    let laura = seed_verified(&h, "laura@example.com").await;
+    let gone = seed_verified(&h, "gone@example.com").await;
+    assert!(h.store.modify_user(gone.id, |u| u.deleted_at = Some(T0)));
+
+    let unknown = answers(&svc, "nobody@example.com", 21).await;
+    let mut expected = vec!["InvalidCode".to_owned(); 20];
+    expected.push("AttemptsExceeded".to_owned());
+    assert_eq!(unknown, expected, "20 wrong tries a day per address, then no more");
+    assert_eq!(answers(&svc, "laura@example.com", 21).await, unknown, "an account without a code");
+    assert_eq!(answers(&svc, "gone@example.com", 21).await, unknown, "a deleted account");
+    // Reset guesses do not use up the address's verification tries.
+    assert_eq!(h.store.rate_events("code-failures:verify_email:laura@example.com"), 0);
     assert_eq!(stored_user(&h, laura.id).password_hash, FastHasher::hash_of(PASSWORD));
 }
 

@@ -97,6 +97,25 @@ async fn the_old_token_within_the_grace_window_gets_the_same_pair_back() {
 }
 
 #[tokio::test]
+async fn a_token_two_rotations_old_is_a_replay_even_within_the_grace_window() {
+    let (svc, h) = service();
+    seed_verified(&h, "laura@example.com").await;
+    let out = login_ok(&svc, "laura@example.com").await;
+    let first = refresh(&svc, &out.refresh_token).await.unwrap();
+    h.clock.advance(Duration::from_secs(2));
+    let second = refresh(&svc, &first.refresh_token).await.unwrap();
+    h.clock.advance(Duration::from_secs(2));
+
+    // Still inside the window of its own exchange, but its pair is no longer current.
+    assert!(unauthorized(&refresh(&svc, &out.refresh_token).await));
+
+    assert!(stored_session(&h, out.session_id).revoked_at.is_some(), "treated as theft");
+    assert_eq!(audits(&h, "auth.token.reuse_detected").len(), 1);
+    assert!(unauthorized(&refresh(&svc, &second.refresh_token).await));
+    assert!(matches!(svc.authenticate(&second.access_token).await, Err(AuthError::Unauthorized)));
+}
+
+#[tokio::test]
 async fn concurrent_refreshes_of_one_token_all_get_the_same_pair() {
     let (svc, h) = service();
     seed_verified(&h, "laura@example.com").await;
