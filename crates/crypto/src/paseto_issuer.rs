@@ -29,6 +29,8 @@ const IMPLICIT_ASSERTION: &[u8] = b"portcullis-access-v1";
 /// The implicit assertion of sealed values (see [`TokenIssuer::seal`]): a sealed value never
 /// opens as an access token, nor an access token as a sealed value.
 const SEAL_ASSERTION: &[u8] = b"portcullis-sealed-v1";
+/// Domain separation of the sealing-key derivation (see `sealing_key`).
+const SEAL_KEY_LABEL: &[u8] = b"portcullis-seal-key-v1\0";
 /// Random bytes in a `jti`.
 const JTI_BYTES: usize = 16;
 
@@ -127,6 +129,18 @@ impl PasetoIssuer {
 
     /// Authenticates and decrypts `token` sealed for `assertion` with the key its footer names.
     fn open(&self, token: &str, assertion: &[u8]) -> Result<String, TokenError> {
+        self.open_with(token, assertion, |key| {
+            SymmetricKey::<V4>::from(key.as_bytes()).map_err(|_| TokenError::Invalid)
+        })
+    }
+
+    /// [`Self::open`] with the key `derive` makes from the held key the footer names.
+    fn open_with(
+        &self,
+        token: &str,
+        assertion: &[u8],
+        derive: impl FnOnce(&SymmetricKey<V4>) -> Result<SymmetricKey<V4>, TokenError>,
+    ) -> Result<String, TokenError> {
         let untrusted = UntrustedToken::<Local, V4>::try_from(token).map_err(|_| TokenError::Invalid)?;
         let footer = untrusted.untrusted_footer();
         // Every held footer is compared, without stopping at the first match; the footer is
@@ -138,9 +152,10 @@ impl PasetoIssuer {
             }
         }
         let held = chosen.ok_or(TokenError::Invalid)?;
+        let key = derive(&held.key)?;
         // Passing the footer makes pasetors check it too; it is authenticated as part of the
         // token, so a footer naming a key other than the one that sealed the token fails.
-        let trusted = LocalToken::decrypt(&held.key, &untrusted, Some(&held.footer), Some(assertion))
+        let trusted = LocalToken::decrypt(&key, &untrusted, Some(&held.footer), Some(assertion))
             .map_err(|_| TokenError::Invalid)?;
         Ok(trusted.payload().to_owned())
     }
@@ -153,6 +168,17 @@ impl std::fmt::Debug for PasetoIssuer {
             .field("retired_key_ids", &self.retired_key_ids().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
+}
+
+/// The key a value bound to `binding` is sealed with: HMAC-SHA256 of the binding under the
+/// issuer key, domain-separated, so it exists only where both the key and the binding are.
+fn sealing_key(key: &SymmetricKey<V4>, binding: &str) -> Result<SymmetricKey<V4>, pasetors::errors::Error> {
+    use hmac::{KeyInit, Mac};
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key.as_bytes())
+        .map_err(|_| pasetors::errors::Error::Key)?;
+    mac.update(SEAL_KEY_LABEL);
+    mac.update(binding.as_bytes());
+    SymmetricKey::<V4>::from(&mac.finalize().into_bytes())
 }
 
 fn issue_error(e: impl std::fmt::Display) -> TokenError {
@@ -181,14 +207,15 @@ impl TokenIssuer for PasetoIssuer {
             .map_err(issue_error)
     }
 
-    fn seal(&self, plaintext: &str) -> Result<String, TokenError> {
+    fn seal(&self, binding: &str, plaintext: &str) -> Result<String, TokenError> {
         let held = &self.current;
-        LocalToken::encrypt(&held.key, plaintext.as_bytes(), Some(&held.footer), Some(SEAL_ASSERTION))
-            .map_err(issue_error)
+        let key = sealing_key(&held.key, binding).map_err(issue_error)?;
+        // The footer names the issuer key the sealing key was derived from.
+        LocalToken::encrypt(&key, plaintext.as_bytes(), Some(&held.footer), Some(SEAL_ASSERTION)).map_err(issue_error)
     }
 
-    fn unseal(&self, sealed: &str) -> Result<String, TokenError> {
-        self.open(sealed, SEAL_ASSERTION)
+    fn unseal(&self, binding: &str, sealed: &str) -> Result<String, TokenError> {
+        self.open_with(sealed, SEAL_ASSERTION, |key| sealing_key(key, binding).map_err(|_| TokenError::Invalid))
     }
 
     fn verify(&self, token: &str, now: Timestamp) -> Result<AccessClaims, TokenError> {

@@ -90,15 +90,28 @@ fn wrong_footer_with_the_right_key_is_invalid() {
 }
 
 #[test]
-fn sealed_values_open_only_as_sealed_values() {
+fn sealed_values_open_only_as_sealed_values_with_their_binding() {
     let issuer = issuer(1);
-    let sealed = issuer.seal(r#"{"refresh_token":"r"}"#).unwrap();
+    let sealed = issuer.seal("old-refresh-token", r#"{"refresh_token":"r"}"#).unwrap();
     assert!(!sealed.contains("refresh_token"));
-    assert_eq!(issuer.unseal(&sealed).unwrap(), r#"{"refresh_token":"r"}"#);
+    assert_eq!(issuer.unseal("old-refresh-token", &sealed).unwrap(), r#"{"refresh_token":"r"}"#);
+    assert_eq!(issuer.unseal("another-token", &sealed), Err(TokenError::Invalid), "the binding is needed");
+    assert_eq!(issuer.unseal("", &sealed), Err(TokenError::Invalid));
     assert_eq!(issuer.verify(&sealed, claims().issued_at), Err(TokenError::Invalid));
     let token = issuer.issue(&claims()).unwrap();
-    assert_eq!(issuer.unseal(&token), Err(TokenError::Invalid));
-    assert_eq!(self::issuer(2).unseal(&sealed), Err(TokenError::Invalid));
+    assert_eq!(issuer.unseal("old-refresh-token", &token), Err(TokenError::Invalid));
+    assert_eq!(self::issuer(2).unseal("old-refresh-token", &sealed), Err(TokenError::Invalid));
+}
+
+#[test]
+fn the_issuer_key_alone_does_not_open_a_sealed_value() {
+    // What a stolen key file gives: decrypting with the issuer key itself fails, because the
+    // value was sealed under a key derived from it and the binding.
+    let issuer = issuer(1);
+    let sealed = issuer.seal("old-refresh-token", "secret pair").unwrap();
+    let untrusted = UntrustedToken::<Local, V4>::try_from(sealed.as_str()).unwrap();
+    let footer = untrusted.untrusted_footer().to_vec();
+    assert!(LocalToken::decrypt(&issuer.current.key, &untrusted, Some(&footer), Some(SEAL_ASSERTION)).is_err());
 }
 
 #[test]
@@ -138,18 +151,18 @@ fn retired_keys_verify_and_unseal_but_never_issue() {
     let old = issuer(1);
     let claims = claims();
     let old_token = old.issue(&claims).unwrap();
-    let old_sealed = old.seal("kept for the grace window").unwrap();
+    let old_sealed = old.seal("binding", "kept for the grace window").unwrap();
 
     let rotated = PasetoIssuer::from_key_bytes(&[2; 32]).unwrap().with_retired_key(&[1; 32]).unwrap();
     assert_eq!(rotated.key_id(), issuer(2).key_id());
     assert_eq!(rotated.retired_key_ids().collect::<Vec<_>>(), vec![old.key_id()]);
     assert_eq!(rotated.verify(&old_token, claims.issued_at).unwrap(), claims);
     assert_eq!(rotated.verify(&old_token, claims.expires_at), Err(TokenError::Expired));
-    assert_eq!(rotated.unseal(&old_sealed).unwrap(), "kept for the grace window");
+    assert_eq!(rotated.unseal("binding", &old_sealed).unwrap(), "kept for the grace window");
 
     let new_token = rotated.issue(&claims).unwrap();
     assert_eq!(footer_of(&new_token), format!(r#"{{"kid":"{}"}}"#, rotated.key_id()));
-    assert_eq!(footer_of(&rotated.seal("x").unwrap()), format!(r#"{{"kid":"{}"}}"#, rotated.key_id()));
+    assert_eq!(footer_of(&rotated.seal("b", "x").unwrap()), format!(r#"{{"kid":"{}"}}"#, rotated.key_id()));
     // The old key alone cannot read what the new one issued.
     assert_eq!(old.verify(&new_token, claims.issued_at), Err(TokenError::Invalid));
     assert_eq!(issuer(2).verify(&new_token, claims.issued_at).unwrap(), claims);
@@ -161,7 +174,7 @@ fn a_kid_naming_no_held_key_is_invalid() {
     let held = PasetoIssuer::from_key_bytes(&[2; 32]).unwrap().with_retired_key(&[1; 32]).unwrap();
     let stranger = issuer(3).issue(&claims).unwrap();
     assert_eq!(held.verify(&stranger, claims.issued_at), Err(TokenError::Invalid));
-    assert_eq!(held.unseal(&issuer(3).seal("x").unwrap()), Err(TokenError::Invalid));
+    assert_eq!(held.unseal("b", &issuer(3).seal("b", "x").unwrap()), Err(TokenError::Invalid));
 }
 
 #[test]

@@ -77,17 +77,19 @@ pub trait TokenIssuer: Send + Sync + 'static {
     /// [`TokenError::Invalid`] or [`TokenError::Expired`].
     fn verify(&self, token: &str, now: Timestamp) -> Result<AccessClaims, TokenError>;
     /// Encrypts and authenticates `plaintext` for storage (the token pair kept for the
-    /// refresh grace window). Only [`TokenIssuer::unseal`] with the same key opens it, and
-    /// a sealed value never opens as an access token.
+    /// refresh grace window) under a key derived from the issuer's key *and* `binding` (the
+    /// refresh token it answers), so a stolen database and key file still do not open it
+    /// without the binding, which is itself stored only as a keyed hash. A sealed value never
+    /// opens as an access token.
     ///
     /// # Errors
     /// [`TokenError::Issue`] when sealing fails.
-    fn seal(&self, plaintext: &str) -> Result<String, TokenError>;
-    /// Opens a value made by [`TokenIssuer::seal`].
+    fn seal(&self, binding: &str, plaintext: &str) -> Result<String, TokenError>;
+    /// Opens a value made by [`TokenIssuer::seal`] with the same `binding`.
     ///
     /// # Errors
-    /// [`TokenError::Invalid`] for anything else.
-    fn unseal(&self, sealed: &str) -> Result<String, TokenError>;
+    /// [`TokenError::Invalid`] for anything else, or another binding.
+    fn unseal(&self, binding: &str, sealed: &str) -> Result<String, TokenError>;
 }
 
 /// Keyed hashing of short secrets (codes, refresh and alert tokens) before they are stored.

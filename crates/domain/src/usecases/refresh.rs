@@ -104,12 +104,12 @@ impl<P: Ports> Portcullis<P> {
             }
             match hit {
                 RefreshHit::Current => {
-                    if let Some(pair) = self.rotate(&session, &user, now).await? {
+                    if let Some(pair) = self.rotate(&session, &user, refresh_token, now).await? {
                         return Ok(pair);
                     }
                 }
                 RefreshHit::Spent { spent_at, successor } if now < spent_at.plus(self.policy.refresh_grace) => {
-                    let plain = self.tokens.unseal(&successor).map_err(InfraError::from)?;
+                    let plain = self.tokens.unseal(refresh_token, &successor).map_err(InfraError::from)?;
                     let pair = pair_from_json(&plain).ok_or_else(|| unexpected("sealed token pair is malformed"))?;
                     // Only the token *just* replaced gets its pair again: once that pair's
                     // refresh token has itself been used, an older copy is a replay.
@@ -130,8 +130,15 @@ impl<P: Ports> Portcullis<P> {
     }
 
     /// Issues the next pair and swaps the session's refresh digest with a guarded write;
-    /// `None` when a parallel refresh rotated first.
-    async fn rotate(&self, session: &Session, user: &User, now: Timestamp) -> Result<Option<TokenPair>, RefreshError> {
+    /// `None` when a parallel refresh rotated first. The pair is kept sealed under the
+    /// `presented` token, so only its holders can have it again.
+    async fn rotate(
+        &self,
+        session: &Session,
+        user: &User,
+        presented: &str,
+        now: Timestamp,
+    ) -> Result<Option<TokenPair>, RefreshError> {
         let refresh_token = self.random.url_token();
         let expires_at = now.plus(self.policy.access_ttl);
         let claims = AccessClaims { user_id: user.id, session_id: session.id, issued_at: now, expires_at };
@@ -140,7 +147,7 @@ impl<P: Ports> Portcullis<P> {
             refresh_token,
             access_expires_at: expires_at,
         };
-        let successor = self.tokens.seal(&pair_to_json(&pair)).map_err(InfraError::from)?;
+        let successor = self.tokens.seal(presented, &pair_to_json(&pair)).map_err(InfraError::from)?;
         let changes = vec![
             Change::RotateRefreshToken {
                 session_id: session.id,

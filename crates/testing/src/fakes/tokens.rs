@@ -5,10 +5,12 @@ use std::str::FromStr;
 use portcullis_domain::model::{SessionId, Timestamp, UserId};
 use portcullis_domain::ports::{AccessClaims, TokenError, TokenIssuer};
 
+use super::hashers::sha256_hex;
+
 /// A [`TokenIssuer`] writing the claims in clear: `fake.{user}.{session}.{iat_ms}.{exp_ms}`.
 /// It refuses anything else as [`TokenError::Invalid`] and a token at or past its expiry as
 /// [`TokenError::Expired`]. There is no signature: tests only. "Sealed" values are the
-/// plaintext behind a `sealed:` prefix.
+/// plaintext behind `sealed:` and the SHA-256 of the binding, and open only with that binding.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FakeTokens;
 
@@ -51,11 +53,16 @@ impl TokenIssuer for FakeTokens {
         Ok(claims)
     }
 
-    fn seal(&self, plaintext: &str) -> Result<String, TokenError> {
-        Ok(format!("{SEALED_PREFIX}{plaintext}"))
+    fn seal(&self, binding: &str, plaintext: &str) -> Result<String, TokenError> {
+        Ok(format!("{SEALED_PREFIX}{}:{plaintext}", sha256_hex(binding.as_bytes())))
     }
 
-    fn unseal(&self, sealed: &str) -> Result<String, TokenError> {
-        sealed.strip_prefix(SEALED_PREFIX).map(str::to_owned).ok_or(TokenError::Invalid)
+    fn unseal(&self, binding: &str, sealed: &str) -> Result<String, TokenError> {
+        let rest = sealed.strip_prefix(SEALED_PREFIX).ok_or(TokenError::Invalid)?;
+        let (bound, plaintext) = rest.split_once(':').ok_or(TokenError::Invalid)?;
+        if bound != sha256_hex(binding.as_bytes()) {
+            return Err(TokenError::Invalid);
+        }
+        Ok(plaintext.to_owned())
     }
 }
