@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use actix_web::web;
-use portcullis_domain::ports::{MailOutbox, MailTransport, RateLimiter};
+use portcullis_domain::ports::{MailOutbox, MailTransport, RateLimiter, SessionRepository};
 use tokio_util::sync::CancellationToken;
 
 use crate::wiring::Service;
@@ -12,6 +12,10 @@ use crate::wiring::Service;
 const BATCH: u32 = 50;
 /// Rate events are kept this long (the longest window is a day).
 const RATE_EVENT_RETENTION: Duration = Duration::from_secs(25 * 3600);
+/// How long an ended (expired or revoked) session, and the spent refresh tokens that detect
+/// its reuse, are kept: longer than a "Not you?" link works (7 days by default), so the link
+/// of a session that already ended still signs nothing in and still mails a reset code.
+const ENDED_SESSION_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 /// How often old rate events are pruned.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
@@ -47,6 +51,10 @@ pub async fn run<T: MailTransport>(
             let before = service.now().minus(RATE_EVENT_RETENTION);
             if let Err(e) = service.store().purge_rate_events(before).await {
                 tracing::warn!(error = %e, "pruning rate-limit events failed");
+            }
+            let ended_before = service.now().minus(ENDED_SESSION_RETENTION);
+            if let Err(e) = service.store().purge_ended_sessions(ended_before).await {
+                tracing::warn!(error = %e, "pruning ended sessions failed");
             }
             // Failed mail stays until an operator looks: say so now and then, not only once.
             match service.store().outbox_failed_count().await {

@@ -27,6 +27,19 @@ impl SessionRepository for DieselStore {
         Ok(row.map(session_and_user).transpose()?)
     }
 
+    async fn purge_ended_sessions(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let before = DbTime(before);
+        // Spent refresh tokens go with their session (ON DELETE CASCADE).
+        let deleted = with_conn!(self, |c| {
+            Ok(diesel::delete(
+                sessions::table.filter(sessions::expires_at.lt(before).or(sessions::revoked_at.lt(before))),
+            )
+            .execute(c)
+            .await?)
+        })?;
+        Ok(u64::try_from(deleted).unwrap_or(0))
+    }
+
     async fn live_sessions(&self, user_id: UserId, now: Timestamp) -> Result<Vec<Session>, StoreError> {
         let user_id = DbUuid::from(user_id);
         let now = DbTime(now);

@@ -243,6 +243,12 @@ pub trait SessionRepository: Send + Sync + 'static {
     -> Result<Option<(Session, User, RefreshHit)>, StoreError>;
     /// The session (revoked or not) whose alert token has this digest, and its owner.
     async fn session_by_alert(&self, digest: SecretDigest) -> Result<Option<(Session, User)>, StoreError>;
+    /// Deletes sessions that ended (expired or were revoked) before `before`, with their
+    /// spent refresh tokens (housekeeping); returns how many sessions went.
+    ///
+    /// # Errors
+    /// MUST keep every session that is live or ended at or after `before`.
+    async fn purge_ended_sessions(&self, before: Timestamp) -> Result<u64, StoreError>;
 }
 
 /// Reads the audit log.

@@ -75,6 +75,7 @@ macro_rules! store_contract_tests {
             rotate_on_revoked_session_conflicts,
             rotate_on_absent_session_conflicts,
             rotate_refresh_token_is_race_free,
+            purge_ended_sessions_keeps_live_and_recent_ones,
             set_alert_token_stores_expiry,
             session_by_alert_finds_the_session_and_owner,
             consume_alert_token_works_once,

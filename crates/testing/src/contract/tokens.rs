@@ -245,3 +245,40 @@ pub async fn consume_alert_token_is_race_free<S: Store>(store: &S) {
     assert!(results.iter().all(|r| matches!(r, Ok(_) | Err(StoreError::Conflict))), "{results:?}");
     assert_eq!(history(store, &laura, &[AuditAction::SessionRevoked]).await.total_count, 1);
 }
+
+/// `purge_ended_sessions` deletes sessions that expired or were revoked before the cutoff,
+/// with their spent refresh tokens, and keeps live ones and those that ended at or after it.
+pub async fn purge_ended_sessions_keeps_live_and_recent_ones<S: Store>(store: &S) {
+    let laura = insert_user(store, "laura@example.com").await;
+    let day = Duration::from_secs(24 * 3600);
+    let cutoff = T0.plus(day * 3);
+    let expired_long_ago = session(&laura, T0); // expires T0 + 1 day
+    let revoked_long_ago = Session { expires_at: T0.plus(day * 30), ..session(&laura, T0) };
+    let revoked_at_cutoff = Session { expires_at: T0.plus(day * 30), ..session(&laura, T0) };
+    let expires_at_cutoff = Session { expires_at: cutoff, ..session(&laura, T0) };
+    let live = Session { expires_at: T0.plus(day * 30), ..session(&laura, T0) };
+    let all = [&expired_long_ago, &revoked_long_ago, &revoked_at_cutoff, &expires_at_cutoff, &live];
+    commit_ok(store, all.iter().map(|s| Change::InsertSession((*s).clone())).collect()).await;
+    let spent = expired_long_ago.refresh_token_hash.clone();
+    commit_ok(
+        store,
+        vec![
+            rotate(&expired_long_ago, &spent, &digest(40), T0.plus(Duration::from_secs(60))),
+            Change::RevokeSession { session_id: revoked_long_ago.id, at: T0.plus(day) },
+            Change::RevokeSession { session_id: revoked_at_cutoff.id, at: cutoff },
+        ],
+    )
+    .await;
+
+    assert_eq!(store.purge_ended_sessions(cutoff).await.expect("purge"), 2);
+
+    for gone in [&expired_long_ago, &revoked_long_ago] {
+        assert_eq!(store.session_with_user(gone.id).await.expect("read"), None);
+    }
+    assert_eq!(store.session_by_refresh(spent).await.expect("read"), None, "spent tokens go with the session");
+    assert_eq!(store.session_by_refresh(digest(40)).await.expect("read"), None);
+    for kept in [&revoked_at_cutoff, &expires_at_cutoff, &live] {
+        assert!(store.session_with_user(kept.id).await.expect("read").is_some(), "{:?}", kept.id);
+    }
+    assert_eq!(store.purge_ended_sessions(cutoff).await.expect("purge"), 0);
+}

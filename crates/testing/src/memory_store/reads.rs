@@ -108,6 +108,16 @@ impl SessionRepository for InMemoryStore {
         Ok(state.users.iter().find(|u| u.id == session.user_id).map(|u| (session.clone(), u.clone(), hit)))
     }
 
+    async fn purge_ended_sessions(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.enter().await?;
+        let mut state = self.lock();
+        let ended = |s: &Session| s.expires_at < before || s.revoked_at.is_some_and(|r| r < before);
+        let gone: Vec<SessionId> = state.sessions.iter().filter(|s| ended(s)).map(|s| s.id).collect();
+        state.sessions.retain(|s| !gone.contains(&s.id));
+        state.spent_refresh.retain(|r| !gone.contains(&r.session_id));
+        Ok(gone.len() as u64)
+    }
+
     async fn session_by_alert(&self, digest: SecretDigest) -> Result<Option<(Session, User)>, StoreError> {
         self.enter().await?;
         let state = self.lock();

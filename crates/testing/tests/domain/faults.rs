@@ -81,6 +81,9 @@ impl SessionRepository for GatedStore {
     async fn session_by_alert(&self, digest: SecretDigest) -> Result<Option<(Session, User)>, StoreError> {
         self.inner.session_by_alert(digest).await
     }
+    async fn purge_ended_sessions(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.inner.purge_ended_sessions(before).await
+    }
 }
 
 impl AuditRepository for GatedStore {
