@@ -28,8 +28,8 @@ pub struct LoginRequest {
     pub remember_me: bool,
 }
 
-/// A successful login.
-#[derive(Debug, Clone)]
+/// A successful login. Its `Debug` leaves the tokens out.
+#[derive(Clone)]
 pub struct LoginOutcome {
     /// The account.
     pub user: User,
@@ -43,6 +43,19 @@ pub struct LoginOutcome {
     pub refresh_token: String,
     /// This login's location.
     pub location: Option<Location>,
+}
+
+impl std::fmt::Debug for LoginOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginOutcome")
+            .field("user", &self.user)
+            .field("session_id", &self.session_id)
+            .field("access_token", &"[REDACTED]")
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &"[REDACTED]")
+            .field("location", &self.location)
+            .finish()
+    }
 }
 
 /// Why a login was refused.

@@ -19,8 +19,8 @@ use crate::ports::{
 use crate::service::Portcullis;
 use crate::usecases::common::{REFRESH_DIGEST, metadata};
 
-/// A fresh token pair.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A fresh token pair. Its `Debug` shows only the expiry.
+#[derive(Clone, PartialEq, Eq)]
 pub struct TokenPair {
     /// PASETO access token.
     pub access_token: String,
@@ -28,6 +28,16 @@ pub struct TokenPair {
     pub refresh_token: String,
     /// When the access token expires.
     pub access_expires_at: Timestamp,
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("access_token", &"[REDACTED]")
+            .field("refresh_token", &"[REDACTED]")
+            .field("access_expires_at", &self.access_expires_at)
+            .finish()
+    }
 }
 
 impl TokenPair {

@@ -23,7 +23,8 @@ pub use credentials::{
 pub use notifications::{NotificationView, NotificationsPage, NotificationsResponse};
 
 /// `POST /auth/register`
-#[derive(Debug, Deserialize, ToSchema)]
+// No `Debug`: it carries a secret, and a derived `Debug` would print it.
+#[derive(Deserialize, ToSchema)]
 pub struct RegisterBody {
     /// 1 to 100 characters.
     pub name: String,
@@ -52,7 +53,8 @@ pub struct RegisterResponse {
 }
 
 /// `POST /auth/verify-email`
-#[derive(Debug, Deserialize, ToSchema)]
+// No `Debug`: it carries a secret, and a derived `Debug` would print it.
+#[derive(Deserialize, ToSchema)]
 pub struct VerifyEmailBody {
     /// The address.
     pub email: String,
@@ -77,7 +79,8 @@ pub struct StatusMessage {
 }
 
 /// `POST /auth/login`
-#[derive(Debug, Deserialize, ToSchema)]
+// No `Debug`: it carries a secret, and a derived `Debug` would print it.
+#[derive(Deserialize, ToSchema)]
 pub struct LoginBody {
     /// The address.
     pub email: String,
@@ -202,7 +205,8 @@ impl UserView {
 }
 
 /// `200` of `POST /auth/login`.
-#[derive(Debug, Serialize, ToSchema)]
+// No `Debug`: it carries a secret, and a derived `Debug` would print it.
+#[derive(Serialize, ToSchema)]
 pub struct LoginResponse {
     /// Always `success`.
     pub status: &'static str,

@@ -229,7 +229,7 @@ async fn unknown_and_deleted_addresses_get_invalid_code() {
 async fn answers(svc: &Service, address: &str, tries: usize) -> Vec<String> {
     let mut seen = Vec::new();
     for _ in 0..tries {
-        let err = reset(svc, address, "000000").await.unwrap_err();
+        let err = reset(svc, address, "000000").await.expect_err("a wrong code is refused");
         seen.push(format!("{err:?}"));
     }
     seen

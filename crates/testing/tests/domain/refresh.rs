@@ -47,6 +47,10 @@ async fn refresh_rotates_the_token_and_issues_an_access_token_for_the_same_sessi
 
     assert_ne!(pair.refresh_token, out.refresh_token);
     assert_ne!(pair.access_token, out.access_token);
+    let shown = format!("{pair:?} {out:?}");
+    for secret in [&pair.refresh_token, &pair.access_token, &out.refresh_token, &out.access_token] {
+        assert!(!shown.contains(secret.as_str()), "Debug must not print tokens: {shown}");
+    }
     let claims = h.tokens.verify(&pair.access_token, now).unwrap();
     assert_eq!((claims.user_id, claims.session_id), (laura.id, out.session_id));
     assert_eq!((claims.issued_at, claims.expires_at), (now, now.plus(Duration::from_secs(15 * 60))));

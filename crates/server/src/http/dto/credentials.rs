@@ -33,14 +33,16 @@ pub fn whole_seconds(left: Duration) -> u64 {
 }
 
 /// `POST /auth/refresh`
-#[derive(Debug, Deserialize, ToSchema)]
+// No `Debug`: it carries a secret, and a derived `Debug` would print it.
+#[derive(Deserialize, ToSchema)]
 pub struct RefreshBody {
     /// The refresh token of the login (or of the previous refresh), at most 512 characters.
     pub refresh_token: String,
 }
 
 /// `200` of `POST /auth/refresh`: the token fields of the login response.
-#[derive(Debug, Serialize, ToSchema)]
+// No `Debug`: it carries a secret, and a derived `Debug` would print it.
+#[derive(Serialize, ToSchema)]
 pub struct RefreshResponse {
     /// Always `success`.
     pub status: &'static str,
@@ -58,7 +60,8 @@ pub struct RefreshResponse {
 
 /// `POST /auth/sessions/revoke-from-alert`, as JSON or as an HTML form
 /// (`application/x-www-form-urlencoded`).
-#[derive(Debug, Deserialize, ToSchema)]
+// No `Debug`: it carries a secret, and a derived `Debug` would print it.
+#[derive(Deserialize, ToSchema)]
 pub struct AlertRevokeBody {
     /// The token of the "Not you?" link in the new-sign-in mail, at most 512 characters.
     pub token: String,
@@ -72,7 +75,8 @@ pub struct ForgotPasswordBody {
 }
 
 /// `POST /auth/reset-password`
-#[derive(Debug, Deserialize, ToSchema)]
+// No `Debug`: it carries a secret, and a derived `Debug` would print it.
+#[derive(Deserialize, ToSchema)]
 pub struct ResetPasswordBody {
     /// The account's address.
     pub email: String,
@@ -83,7 +87,8 @@ pub struct ResetPasswordBody {
 }
 
 /// `POST /auth/change-password`
-#[derive(Debug, Deserialize, ToSchema)]
+// No `Debug`: it carries a secret, and a derived `Debug` would print it.
+#[derive(Deserialize, ToSchema)]
 pub struct ChangePasswordBody {
     /// The password in use now.
     pub current_password: String,
@@ -92,7 +97,8 @@ pub struct ChangePasswordBody {
 }
 
 /// `POST /users/me/deactivate` and `DELETE /users/me`: the password, confirming the caller.
-#[derive(Debug, Deserialize, ToSchema)]
+// No `Debug`: it carries a secret, and a derived `Debug` would print it.
+#[derive(Deserialize, ToSchema)]
 pub struct ConfirmPasswordBody {
     /// The account's current password.
     pub password: String,

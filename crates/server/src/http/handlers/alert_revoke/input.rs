@@ -15,7 +15,7 @@ use crate::http::json_body::{ApiJson, MAX_BODY_BYTES, too_large};
 use crate::http::problem::ApiError;
 
 /// The submitted token, and whether it came from the HTML form (which gets an HTML answer).
-#[derive(Debug)]
+// No `Debug`: it carries a secret, and a derived `Debug` would print it.
 pub struct AlertRevokeInput {
     /// The token as sent (not yet checked).
     pub token: String,
