@@ -19,6 +19,7 @@ mod instances;
 mod login;
 mod mail_content;
 mod mail_delivery;
+mod metrics;
 mod notifications;
 mod operations;
 mod password;

@@ -4,14 +4,15 @@
 //! request; run on an unbounded blocking pool it would queue without limit under a login
 //! flood. So `workers` threads take jobs from a `sync_channel` of `max_queue` slots, and a
 //! full queue answers [`HashError::Busy`] at once. Results come back through
-//! `tokio::sync::oneshot`, which needs no runtime.
+//! `tokio::sync::oneshot`, which needs no runtime. [`Argon2Hasher::stats`] and
+//! [`Argon2Hasher::observe_wait`] tell operators how full the queue is and how long jobs wait.
 
 use std::future::Future;
 use std::num::NonZeroUsize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::phc::PasswordHash as PhcHash;
 use argon2::password_hash::{Error as PhcError, PasswordHasher as _, PasswordVerifier as _};
@@ -21,6 +22,7 @@ use portcullis_domain::ports::{HashError, PasswordHasher};
 use tokio::sync::oneshot;
 
 use crate::CryptoError;
+use crate::pool_stats::{HashPoolStats, PoolState, WaitObserver};
 
 /// What a client is told to wait when the pool is saturated.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -54,6 +56,9 @@ impl Default for Argon2Config {
     }
 }
 
+/// A job and when it was queued, to measure how long it waited for a thread.
+type Queued = (Instant, Job);
+
 /// A unit of work for the pool. The password travels inside its `SecretString`, which is
 /// wiped when the job is dropped.
 enum Job {
@@ -65,7 +70,8 @@ enum Job {
 ///
 /// Dropping the hasher closes the queue; the threads finish the jobs already queued and exit.
 pub struct Argon2Hasher {
-    jobs: SyncSender<Job>,
+    jobs: SyncSender<Queued>,
+    state: Arc<PoolState>,
     dummy: PasswordHash,
     params: Params,
 }
@@ -93,24 +99,45 @@ impl Argon2Hasher {
 
         let (jobs, queue) = sync_channel(cfg.max_queue);
         let queue = Arc::new(Mutex::new(queue));
+        let state = Arc::new(PoolState::new(cfg.max_queue, cfg.workers));
         for i in 0..cfg.workers {
-            let (argon2, queue) = (argon2.clone(), Arc::clone(&queue));
+            let (argon2, queue, state) = (argon2.clone(), Arc::clone(&queue), Arc::clone(&state));
             // On failure `jobs` is dropped on return, which stops the threads already started.
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
-                .spawn(move || work(&argon2, &queue))
+                .spawn(move || work(&argon2, &queue, &state))
                 .map_err(CryptoError::Worker)?;
         }
-        Ok(Self { jobs, dummy, params })
+        Ok(Self { jobs, state, dummy, params })
+    }
+
+    /// Queue depth, queue bound, threads and refusals, read now without locking.
+    pub fn stats(&self) -> HashPoolStats {
+        self.state.snapshot()
+    }
+
+    /// Has every hashing thread report, for each job it takes from now on, how long that job
+    /// waited in the queue. Only one observer can be set: returns `false` (and drops
+    /// `observer`) when one already is.
+    pub fn observe_wait(&self, observer: impl Fn(Duration) + Send + Sync + 'static) -> bool {
+        let observer: WaitObserver = Arc::new(observer);
+        self.state.set_observer(observer)
     }
 
     /// Queues `job` now, at call time rather than first poll, so that saturation is reported
     /// immediately and a burst is judged in arrival order.
     fn submit(&self, job: Job) -> Result<(), HashError> {
-        match self.jobs.try_send(job) {
+        self.state.offering();
+        match self.jobs.try_send((Instant::now(), job)) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => Err(HashError::Busy { retry_after: RETRY_AFTER }),
-            Err(TrySendError::Disconnected(_)) => Err(HashError::Internal("password hashing pool has stopped".into())),
+            Err(TrySendError::Full(_)) => {
+                self.state.refused(true);
+                Err(HashError::Busy { retry_after: RETRY_AFTER })
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.state.refused(false);
+                Err(HashError::Internal("password hashing pool has stopped".into()))
+            }
         }
     }
 }
@@ -163,12 +190,13 @@ impl PasswordHasher for Argon2Hasher {
 }
 
 /// A worker thread: runs jobs until the hasher is dropped.
-fn work(argon2: &Argon2<'static>, queue: &Mutex<Receiver<Job>>) {
+fn work(argon2: &Argon2<'static>, queue: &Mutex<Receiver<Queued>>, state: &PoolState) {
     loop {
         // The lock is held only while waiting, so the hashing itself runs in parallel. A
         // poisoned lock only means another worker panicked while waiting; the receiver is fine.
         let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
-        let Ok(job) = next else { return };
+        let Ok((queued_at, job)) = next else { return };
+        state.taken(queued_at.elapsed());
         match job {
             Job::Hash { password, reply } => {
                 // Skip work nobody waits for (the request was cancelled).

@@ -174,3 +174,64 @@ fn block_on<F: Future>(future: F) -> F::Output {
         std::thread::park();
     }
 }
+
+#[test]
+fn stats_start_with_the_configuration() {
+    let hasher = Argon2Hasher::new(small(3, 7)).unwrap();
+    let stats = hasher.stats();
+    assert_eq!(stats, HashPoolStats { queued: 0, capacity: 7, workers: 3, busy_rejections: 0, started: 0 });
+}
+
+#[tokio::test]
+async fn stats_count_queued_jobs_refusals_and_waits() {
+    use std::sync::mpsc::{Receiver, channel};
+
+    let hasher = Argon2Hasher::new(small(1, 2)).unwrap();
+    // The observer runs on the hashing thread right after it takes a job: holding it there
+    // keeps the only thread busy, so the queue fills deterministically.
+    let (seen_tx, seen) = channel::<Duration>();
+    let (release, release_rx) = channel::<()>();
+    let release_rx: Mutex<Receiver<()>> = Mutex::new(release_rx);
+    assert!(hasher.observe_wait(move |waited| {
+        let _ = seen_tx.send(waited);
+        let _ = release_rx.lock().unwrap().recv();
+    }));
+    assert!(!hasher.observe_wait(|_| {}), "only one observer");
+    let patience = Duration::from_secs(10);
+    let hash = hasher.dummy_hash();
+
+    let first = hasher.verify(pw("guess"), hash.clone());
+    seen.recv_timeout(patience).unwrap();
+    assert_eq!((hasher.stats().queued, hasher.stats().started), (0, 1));
+
+    let waiting: Vec<_> = (0..2).map(|_| hasher.verify(pw("guess"), hash.clone())).collect();
+    assert_eq!(hasher.stats().queued, 2);
+    let refused = hasher.verify(pw("guess"), hash.clone());
+    let stats = hasher.stats();
+    assert_eq!((stats.queued, stats.busy_rejections), (2, 1), "{stats:?}");
+    assert!(matches!(refused.await, Err(HashError::Busy { .. })));
+
+    std::thread::sleep(Duration::from_millis(30));
+    release.send(()).unwrap();
+    assert!(!first.await.unwrap());
+    // The next job waited at least as long as the first one was held.
+    assert!(seen.recv_timeout(patience).unwrap() >= Duration::from_millis(30));
+    release.send(()).unwrap();
+    seen.recv_timeout(patience).unwrap();
+    release.send(()).unwrap();
+    for job in waiting {
+        assert!(!job.await.unwrap());
+    }
+    let stats = hasher.stats();
+    assert_eq!((stats.queued, stats.started, stats.busy_rejections), (0, 3, 1), "{stats:?}");
+}
+
+#[test]
+fn a_panicking_wait_observer_does_not_stop_the_pool() {
+    let hasher = Argon2Hasher::new(small(1, 2)).unwrap();
+    assert!(hasher.observe_wait(|_| panic!("observer bug")));
+    for _ in 0..2 {
+        assert!(!block_on(hasher.verify(pw("x"), hasher.dummy_hash())).unwrap());
+    }
+    assert_eq!(hasher.stats().started, 2);
+}

@@ -9,6 +9,7 @@ mod key_rotation;
 mod keyring;
 mod os_random;
 mod paseto_issuer;
+mod pool_stats;
 
 pub use argon2_hasher::{Argon2Config, Argon2Hasher};
 pub use error::CryptoError;
@@ -17,3 +18,4 @@ pub use key_rotation::{KeyRotation, RETIRED_KEY_MARGIN, rotate_key_file};
 pub use keyring::retired_keys_path;
 pub use os_random::OsRandom;
 pub use paseto_issuer::PasetoIssuer;
+pub use pool_stats::{HashPoolStats, WaitObserver};

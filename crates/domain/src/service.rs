@@ -72,6 +72,11 @@ impl<P: Ports> Portcullis<P> {
         &self.store
     }
 
+    /// The password hasher, for wiring code that reports on it (the server's metrics).
+    pub fn hasher(&self) -> &P::Hasher {
+        &self.hasher
+    }
+
     /// The clock.
     pub fn now(&self) -> Timestamp {
         self.clock.now()

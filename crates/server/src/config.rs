@@ -48,6 +48,8 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Seconds to finish in-flight requests on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// Serve `GET /metrics` (unauthenticated: keep it away from the public).
+    pub metrics_enabled: bool,
 }
 
 impl Default for ServerSettings {
@@ -58,6 +60,7 @@ impl Default for ServerSettings {
             public_url: "http://127.0.0.1:8080".to_owned(),
             workers: 0,
             shutdown_timeout_secs: 10,
+            metrics_enabled: true,
         }
     }
 }

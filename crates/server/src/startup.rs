@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 use crate::http::{self, client_ip::TrustedProxies};
+use crate::metrics::{Metrics, MetricsError};
 use crate::wiring::{Service, WiringError, build_service};
 use crate::worker;
 
@@ -18,6 +19,7 @@ pub struct Application {
     server: Server,
     port: u16,
     service: web::Data<Service>,
+    metrics: Option<web::Data<Metrics>>,
     mailer: LettreMailer,
     poll_interval: Duration,
 }
@@ -28,6 +30,9 @@ pub enum StartError {
     /// Wiring failed.
     #[error(transparent)]
     Wiring(#[from] WiringError),
+    /// The metrics registry could not be built.
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -47,12 +52,14 @@ impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, StartError> {
         let (service, mailer) = build_service(settings).await?;
         let service = web::Data::from(service);
+        let metrics =
+            if settings.server.metrics_enabled { Some(web::Data::new(Metrics::for_service(&service)?)) } else { None };
         let trusted = web::Data::new(TrustedProxies(settings.server.trusted_proxies.clone()));
         let addr = settings.server.addr;
         let listener = TcpListener::bind(addr).map_err(|source| StartError::Bind { addr, source })?;
         let port = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?.port();
-        let app_service = service.clone();
-        let mut server = HttpServer::new(move || http::app(app_service.clone(), trusted.clone()))
+        let (app_service, app_metrics) = (service.clone(), metrics.clone());
+        let mut server = HttpServer::new(move || http::app(app_service.clone(), trusted.clone(), app_metrics.clone()))
             .shutdown_timeout(settings.server.shutdown_timeout_secs);
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
@@ -63,6 +70,7 @@ impl Application {
             server,
             port,
             service,
+            metrics,
             mailer,
             poll_interval: Duration::from_millis(settings.mailer.poll_interval_ms.max(10)),
         })
@@ -86,8 +94,13 @@ impl Application {
     /// An I/O error of the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let cancel = CancellationToken::new();
-        let worker =
-            actix_web::rt::spawn(worker::run(self.service.clone(), self.mailer, self.poll_interval, cancel.clone()));
+        let worker = actix_web::rt::spawn(worker::run(
+            self.service.clone(),
+            self.metrics.clone(),
+            self.mailer,
+            self.poll_interval,
+            cancel.clone(),
+        ));
         let result = self.server.await;
         cancel.cancel();
         let _ = worker.await;

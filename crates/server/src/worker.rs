@@ -6,6 +6,7 @@ use actix_web::web;
 use portcullis_domain::ports::{MailOutbox, MailTransport, RateLimiter, SessionRepository};
 use tokio_util::sync::CancellationToken;
 
+use crate::metrics::Metrics;
 use crate::wiring::Service;
 
 /// Messages handed to the transport per round.
@@ -21,9 +22,11 @@ const PURGE_EVERY: Duration = Duration::from_secs(600);
 
 /// Delivers queued mail every `interval` until `cancel` fires, then makes one last round so
 /// that a clean shutdown does not strand mail queued by the final requests. Failures are
-/// logged and retried later: the outbox keeps every message until it is accepted.
+/// logged and retried later: the outbox keeps every message until it is accepted. Each
+/// round is counted in `metrics`, when given.
 pub async fn run<T: MailTransport>(
     service: web::Data<Service>,
+    metrics: Option<web::Data<Metrics>>,
     transport: T,
     interval: Duration,
     cancel: CancellationToken,
@@ -34,7 +37,11 @@ pub async fn run<T: MailTransport>(
             () = cancel.cancelled() => true,
             () = tokio::time::sleep(interval) => false,
         };
-        match service.deliver_mail(&transport, BATCH).await {
+        let round = service.deliver_mail(&transport, BATCH).await;
+        if let (Ok(report), Some(metrics)) = (&round, &metrics) {
+            metrics.observe_mail_round(report);
+        }
+        match round {
             Ok(report) if report.sent + report.retried + report.dropped > 0 => {
                 tracing::info!(
                     sent = report.sent,

@@ -21,4 +21,4 @@ mod unit_of_work;
 mod users;
 
 pub use config::DbConfig;
-pub use pool::{DieselStore, migrate};
+pub use pool::{DieselStore, PoolStatus, migrate};

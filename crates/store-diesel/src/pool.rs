@@ -54,7 +54,42 @@ impl std::fmt::Debug for DieselStore {
     }
 }
 
+/// How the connection pool is used right now, as plain numbers (for metrics).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections the pool may open.
+    pub max: usize,
+    /// Connections open now (idle and in use).
+    pub open: usize,
+    /// Open connections waiting in the pool for an operation.
+    pub idle: usize,
+    /// Connections checked out by an operation.
+    pub in_use: usize,
+    /// Operations waiting for a connection.
+    pub waiting: usize,
+}
+
+impl From<deadpool::Status> for PoolStatus {
+    fn from(s: deadpool::Status) -> Self {
+        Self {
+            max: s.max_size,
+            open: s.size,
+            idle: s.available,
+            in_use: s.size.saturating_sub(s.available),
+            waiting: s.waiting,
+        }
+    }
+}
+
 impl DieselStore {
+    /// The pool's usage now, on either backend. Reads counters only: never waits.
+    pub fn pool_status(&self) -> PoolStatus {
+        match &self.pool {
+            DbPool::Sqlite(p) => p.status().into(),
+            DbPool::Postgres(p) => p.status().into(),
+        }
+    }
+
     /// Runs pending migrations, then opens the pool.
     ///
     /// # Errors

@@ -284,3 +284,15 @@ async fn clones_share_one_pool_and_debug_hides_nothing_secret() {
     let text = format!("{store:?}");
     assert!(text.contains("sqlite"), "{text}");
 }
+
+#[tokio::test]
+async fn pool_status_reports_the_configured_bound_and_no_connection_in_use_at_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = DbConfig { max_connections: 3, ..DbConfig::new(url(&dir, "p.db")) };
+    let store = DieselStore::connect(&cfg).await.unwrap();
+    store.ping().await.unwrap();
+    let status = store.pool_status();
+    assert_eq!((status.max, status.in_use, status.waiting), (3, 0, 0), "{status:?}");
+    assert!((1..=3).contains(&status.open), "{status:?}");
+    assert_eq!(status.idle, status.open, "{status:?}");
+}

@@ -19,6 +19,7 @@ use self::handlers::{
     docs, fallback, health, login, login_history, logout, me, notifications, register, resend_verification,
     security_events, sessions, sign_in_log, verify_email,
 };
+use crate::metrics::{self, Metrics};
 use crate::wiring::Service;
 
 /// A resource whose unmatched methods get a problem+json 405.
@@ -76,13 +77,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(resource("/docs").route(web::get().to(docs::viewer)))
     .service(resource("/health/live").route(web::get().to(health::live)))
-    .service(resource("/health/ready").route(web::get().to(health::ready)));
+    .service(resource("/health/ready").route(web::get().to(health::ready)))
+    .service(resource("/metrics").route(web::get().to(metrics::scrape::metrics)));
 }
 
-/// The whole application: shared state, routes, request logging and problem+json fallbacks.
+/// The whole application: shared state, routes, request logging, request metrics (when
+/// `metrics` is given) and problem+json fallbacks.
 pub fn app(
     service: web::Data<Service>,
     trusted: web::Data<TrustedProxies>,
+    metrics: Option<web::Data<Metrics>>,
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
@@ -92,10 +96,14 @@ pub fn app(
         InitError = (),
     >,
 > {
-    App::new()
-        .app_data(service)
-        .app_data(trusted)
-        .configure(routes)
+    let app = App::new().app_data(service).app_data(trusted);
+    let app = match metrics {
+        Some(metrics) => app.app_data(metrics),
+        None => app,
+    };
+    app.configure(routes)
         .default_service(web::to(fallback::not_found))
+        // Inside the request log, so its span covers the metrics too.
+        .wrap(from_fn(metrics::middleware::track_requests))
         .wrap(from_fn(request_log::request_log))
 }

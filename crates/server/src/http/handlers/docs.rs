@@ -46,10 +46,11 @@ use crate::http::problem::ApiError;
         handlers::admin::audit_log::audit_log,
         handlers::health::live,
         handlers::health::ready,
+        crate::metrics::scrape::metrics,
     ),
     components(schemas(dto::Problem, dto::ProblemField)),
     modifiers(&BearerAuth),
-    tags((name = "auth", description = "Registration, verification, login and the sign-in log"), (name = "account", description = "The caller's own account"), (name = "notifications", description = "The caller's in-app notifications"), (name = "admin", description = "Administration: accounts and the whole audit log. Each route needs a permission (users:read, users:write or audit:read) granted by a role; the built-in admin role grants all of them. Without it: 403 FORBIDDEN. Every change is audited against the account with the acting administrator's id as actor_id in the metadata. Administrators cannot suspend, deactivate, delete or demote themselves (400 VALIDATION_ERROR, field id)."), (name = "operations", description = "Health"))
+    tags((name = "auth", description = "Registration, verification, login and the sign-in log"), (name = "account", description = "The caller's own account"), (name = "notifications", description = "The caller's in-app notifications"), (name = "admin", description = "Administration: accounts and the whole audit log. Each route needs a permission (users:read, users:write or audit:read) granted by a role; the built-in admin role grants all of them. Without it: 403 FORBIDDEN. Every change is audited against the account with the acting administrator's id as actor_id in the metadata. Administrators cannot suspend, deactivate, delete or demote themselves (400 VALIDATION_ERROR, field id)."), (name = "operations", description = "Health and metrics"))
 )]
 pub struct ApiDoc;
 

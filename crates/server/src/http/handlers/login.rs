@@ -8,9 +8,11 @@ use crate::http::auth::Ctx;
 use crate::http::dto::{LoginBody, LoginResponse, UserView};
 use crate::http::json_body::ApiJson;
 use crate::http::problem::ApiError;
+use crate::metrics::Metrics;
 use crate::wiring::Service;
 
-/// Signs in with email and password.
+/// Signs in with email and password. Each attempt that reaches this handler is counted in
+/// `portcullis_logins_total` by outcome and reason.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody,
     responses(
         (status = 200, body = LoginResponse),
@@ -22,16 +24,27 @@ use crate::wiring::Service;
     ))]
 pub async fn login(
     service: web::Data<Service>,
+    metrics: Option<web::Data<Metrics>>,
     ctx: Ctx,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let email = Email::parse(&body.email).map_err(|e| ApiError::field("email", e))?;
+    let invalid = |e: ApiError| {
+        if let Some(m) = &metrics {
+            m.observe_invalid_login();
+        }
+        e
+    };
+    let email = Email::parse(&body.email).map_err(|e| invalid(ApiError::field("email", e)))?;
     if body.password.is_empty() {
-        return Err(ApiError::field("password", "is required"));
+        return Err(invalid(ApiError::field("password", "is required")));
     }
     let req =
         LoginRequest { email, password: Password::new(&body.password), remember_me: body.remember_me.unwrap_or(false) };
-    let outcome = service.login(req, &ctx.0).await?;
+    let result = service.login(req, &ctx.0).await;
+    if let Some(m) = &metrics {
+        m.observe_login(&result);
+    }
+    let outcome = result?;
     Ok(HttpResponse::Ok().json(LoginResponse {
         status: "success",
         message: "User authenticated successfully.",

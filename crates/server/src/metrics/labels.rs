@@ -1,0 +1,130 @@
+//! Label values, kept to small fixed sets. A label value that comes from the request as sent
+//! (a raw path, a method token) would let any client create series without bound and would
+//! copy ids into the metrics, so every value here is chosen from a list or from the route
+//! table.
+
+use actix_web::http::Method;
+use portcullis_domain::{InfraError, LoginError, LoginOutcome};
+
+/// The route label of requests that matched no route (404s of the router, probes, scans).
+pub const UNMATCHED: &str = "unmatched";
+
+/// The route label: the pattern of the matched route as registered (for example
+/// `/api/v1/admin/users/{id}`), never the path as sent; [`UNMATCHED`] without one.
+pub fn route(pattern: Option<String>) -> String {
+    match pattern {
+        Some(p) if !p.is_empty() => p,
+        _ => UNMATCHED.to_owned(),
+    }
+}
+
+/// The method label: the standard methods by name, any extension method as `other`.
+pub fn method(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
+}
+
+/// `outcome` of a successful login.
+pub const SUCCESS: &str = "success";
+/// `outcome` of a refused login.
+pub const FAILURE: &str = "failure";
+/// `reason` of a successful login.
+pub const NO_REASON: &str = "none";
+/// `reason` of a login the handler refused before the use case (malformed email, empty password).
+pub const INVALID_REQUEST: &str = "invalid_request";
+
+/// Every `reason` of a failed login: the series are created at start with 0, so a dashboard
+/// sees them before the first failure, and nothing outside this list is ever used.
+pub const LOGIN_FAILURE_REASONS: [&str; 11] = [
+    INVALID_REQUEST,
+    "invalid_credentials",
+    "account_deleted",
+    "account_suspended",
+    "account_deactivated",
+    "email_not_verified",
+    "too_many_attempts",
+    "rate_limited",
+    "busy",
+    "unavailable",
+    "error",
+];
+
+/// `(outcome, reason)` of a login use-case result. Refused accounts use the reasons of the
+/// audit log (`account_suspended`, ...).
+pub fn login(result: &Result<LoginOutcome, LoginError>) -> (&'static str, &'static str) {
+    let reason = match result {
+        Ok(_) => return (SUCCESS, NO_REASON),
+        Err(LoginError::InvalidCredentials) => "invalid_credentials",
+        Err(LoginError::Blocked(block)) => block.audit_reason(),
+        Err(LoginError::TooManyAttempts { .. }) => "too_many_attempts",
+        Err(LoginError::RateLimited { .. }) => "rate_limited",
+        Err(LoginError::Infra(InfraError::Busy { .. })) => "busy",
+        Err(LoginError::Infra(InfraError::Unavailable(_))) => "unavailable",
+        Err(LoginError::Infra(InfraError::Unexpected(_))) => "error",
+    };
+    (FAILURE, reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use portcullis_domain::model::AccountBlock;
+
+    use super::*;
+
+    #[test]
+    fn routes_are_patterns_or_unmatched() {
+        assert_eq!(route(Some("/api/v1/admin/users/{id}".to_owned())), "/api/v1/admin/users/{id}");
+        assert_eq!(route(None), UNMATCHED);
+        assert_eq!(route(Some(String::new())), UNMATCHED);
+    }
+
+    #[test]
+    fn extension_methods_share_one_label() {
+        assert_eq!(method(&Method::GET), "GET");
+        assert_eq!(method(&Method::DELETE), "DELETE");
+        for token in ["PROPFIND", "X-9f0c2b1e-4d6a", "get"] {
+            assert_eq!(method(&Method::from_bytes(token.as_bytes()).unwrap()), "other", "{token}");
+        }
+    }
+
+    #[test]
+    fn every_login_failure_has_a_listed_reason() {
+        let wait = Duration::from_secs(1);
+        let failures = [
+            LoginError::InvalidCredentials,
+            LoginError::Blocked(AccountBlock::Deleted),
+            LoginError::Blocked(AccountBlock::Suspended),
+            LoginError::Blocked(AccountBlock::Deactivated),
+            LoginError::Blocked(AccountBlock::NotVerified),
+            LoginError::TooManyAttempts { retry_after: wait },
+            LoginError::RateLimited { retry_after: wait },
+            LoginError::Infra(InfraError::Busy { retry_after: wait }),
+            LoginError::Infra(InfraError::Unavailable("down".into())),
+            LoginError::Infra(InfraError::Unexpected("bug".into())),
+        ];
+        let mut seen = Vec::new();
+        for e in failures {
+            let (outcome, reason) = login(&Err(e));
+            assert_eq!(outcome, FAILURE);
+            assert!(LOGIN_FAILURE_REASONS.contains(&reason), "{reason} is not listed");
+            seen.push(reason);
+        }
+        seen.push(INVALID_REQUEST);
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), LOGIN_FAILURE_REASONS.len(), "every listed reason is reachable");
+        assert!(seen.contains(&"account_suspended") && seen.contains(&"busy"));
+    }
+}
