@@ -25,8 +25,9 @@ check: fmt-check clippy test ## what CI runs
 migrate: ## apply pending migrations to the configured database
 	$(CARGO) run -p portcullis-server --bin portcullis -- migrate
 
-bench: ## load benchmarks of the real server (release build); rewrites BENCHMARKS.md
-	$(CARGO) build --release -p portcullis-bench
+bench: ## load benchmarks of the release binary (wrk, installed if missing) and in-process; rewrites BENCHMARKS.md
+	command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
+	$(CARGO) build --release -p portcullis-bench -p portcullis-server
 	./target/release/portcullis-bench > target/bench-section.md
 	{ printf '# Benchmarks\n\nWritten by `make bench` on %s. Figures from one run are comparable with each\nother; the machine is shared, so compare ratios, not absolute numbers across runs.\n\n' "$$(date -u +%F)"; \
 	  cat target/bench-section.md; } > BENCHMARKS.md

@@ -4,6 +4,7 @@ mod load;
 mod login;
 mod micro;
 mod seed;
+mod wrk;
 
 use std::time::Duration;
 
@@ -29,7 +30,7 @@ async fn main() {
         Ok(section) => section,
         Err(e) => return eprintln!("bench: enrichment: {e}"),
     };
-    let mut sections = vec![load::machine_header(CONNECTIONS, USERS, ENTRIES_PER_USER, REQUESTS)];
+    let mut sections = Vec::new();
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
         Err(e) => return eprintln!("bench: temp dir: {e}"),
@@ -41,6 +42,30 @@ async fn main() {
         Some(db) => runs.push(("PostgreSQL (loopback)", db.url().to_owned())),
         None => sections.push("PostgreSQL: not measured (no server answered at TEST_DATABASE_URL).\n".to_owned()),
     }
+    // The release binary as its own process, driven by wrk (issue 6's figures).
+    let wrk_dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => return eprintln!("bench: temp dir: {e}"),
+    };
+    let mut wrk_stores = vec![("SQLite (file, WAL)", format!("sqlite://{}", wrk_dir.path().join("wrk.db").display()))];
+    let wrk_postgres = TestDatabase::create().await;
+    if let Some(db) = &wrk_postgres {
+        wrk_stores.push(("PostgreSQL (loopback)", db.url().to_owned()));
+    }
+    match wrk::server_binary() {
+        Ok(bin) => match wrk::section(&bin, wrk_dir.path(), &wrk_stores).await {
+            Ok(section) => sections.push(section),
+            Err(e) => {
+                eprintln!("bench: wrk: {e}");
+                std::process::exit(1);
+            }
+        },
+        Err(e) => {
+            eprintln!("bench: {e}");
+            std::process::exit(1);
+        }
+    }
+    sections.push(load::machine_header(CONNECTIONS, USERS, ENTRIES_PER_USER, REQUESTS));
     let mut rows = Vec::new();
     for (name, url) in runs {
         match run(name, &url, dir.path()).await {

@@ -1,0 +1,342 @@
+//! Load on the release binary, driven by `wrk` over loopback: login throughput against the
+//! Argon2id limit measured in the same run, authenticated reads, registration, and the
+//! server's peak memory during a login flood.
+//!
+//! The server runs as its own process (`target/release/portcullis serve`), so its resident
+//! memory is its own; wrk, the database and the server share the machine's cores.
+
+use std::fmt::Write as _;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use portcullis_crypto::{Argon2Config, Argon2Hasher};
+use portcullis_domain::model::Password;
+use portcullis_domain::ports::PasswordHasher;
+use portcullis_server::Settings;
+
+/// Seconds each wrk run lasts.
+const RUN_SECS: u64 = 8;
+/// Connection counts of the login runs (the issue's figures).
+const LOGIN_CONNECTIONS: [usize; 4] = [1, 2, 16, 64];
+/// Connections of the read runs.
+const READ_CONNECTIONS: usize = 64;
+/// Connections of the flood whose peak memory is reported.
+const FLOOD_CONNECTIONS: usize = 256;
+/// The password of every seeded account.
+const PASSWORD: &str = "correct horse battery staple";
+
+/// One wrk run's figures.
+pub struct WrkRun {
+    requests_per_sec: f64,
+    p50: Duration,
+    p99: Duration,
+    non_2xx: u64,
+    socket_errors: u64,
+}
+
+/// A server process, killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// The server's peak resident set (`VmHWM`), in MiB.
+    fn peak_rss_mib(&self) -> Result<f64, String> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).map_err(|e| e.to_string())?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).ok_or("no VmHWM in /proc status")?;
+        let kib: f64 = line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).ok_or("unreadable VmHWM")?;
+        Ok(kib / 1024.0)
+    }
+}
+
+/// A free loopback port (bound, then released for the server to take).
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+/// Starts `bin serve` on `db_url` with the default Argon2 parameters and pool, the log
+/// mailer and no per-IP limit (one client sends everything), and waits until it is ready.
+async fn start(bin: &Path, dir: &Path, db_url: &str) -> Result<Server, String> {
+    let port = free_port()?;
+    let child = Command::new(bin)
+        .arg("serve")
+        .env("PORTCULLIS__SERVER__ADDR", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", db_url)
+        .env("PORTCULLIS__MAILER__TRANSPORT", "log")
+        .env("PORTCULLIS__TOKENS__KEY_FILE", dir.join("token.key"))
+        .env("PORTCULLIS__TOKENS__HASH_KEY_FILE", dir.join("hash.key"))
+        .env("PORTCULLIS__LIMITS__REQUESTS_PER_IP_PER_MINUTE", u32::MAX.to_string())
+        .env("PORTCULLIS__LOG__FILTER", "error")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("starting {}: {e}", bin.display()))?;
+    let server = Server { child, base: format!("http://127.0.0.1:{port}") };
+    let client = awc::Client::builder().timeout(Duration::from_secs(2)).finish();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(res) = client.get(format!("{}/health/ready", server.base)).send().await
+            && res.status().is_success()
+        {
+            return Ok(server);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err("the server did not become ready within 60 s".to_owned())
+}
+
+/// Parses a wrk latency like `12.34ms`, `850.00us` or `1.02s`.
+fn parse_latency(text: &str) -> Option<Duration> {
+    let (number, unit) = text.split_at(text.find(|c: char| c.is_ascii_alphabetic())?);
+    let value: f64 = number.parse().ok()?;
+    let secs = match unit {
+        "us" => value / 1e6,
+        "ms" => value / 1e3,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return None,
+    };
+    Some(Duration::from_secs_f64(secs))
+}
+
+/// Reads the figures out of wrk's `--latency` report.
+fn parse_wrk(output: &str) -> Result<WrkRun, String> {
+    let value_after = |prefix: &str| {
+        output.lines().map(str::trim).find_map(|l| l.strip_prefix(prefix)).map(|rest| rest.trim().to_owned())
+    };
+    let percentile = |p: &str| {
+        output.lines().map(str::trim).find_map(|l| {
+            let mut parts = l.split_whitespace();
+            (parts.next() == Some(p)).then(|| parts.next().and_then(parse_latency)).flatten()
+        })
+    };
+    let requests_per_sec = value_after("Requests/sec:").and_then(|v| v.parse().ok()).ok_or("no Requests/sec")?;
+    let socket_errors = value_after("Socket errors:")
+        .map_or(0, |v| v.split(',').filter_map(|part| part.split_whitespace().nth(1)?.parse::<u64>().ok()).sum());
+    Ok(WrkRun {
+        requests_per_sec,
+        p50: percentile("50%").ok_or("no 50% latency")?,
+        p99: percentile("99%").ok_or("no 99% latency")?,
+        non_2xx: value_after("Non-2xx or 3xx responses:").and_then(|v| v.parse().ok()).unwrap_or(0),
+        socket_errors,
+    })
+}
+
+/// Runs wrk with `script` against `url` over `connections` connections.
+fn run_wrk(dir: &Path, url: &str, script: &str, connections: usize) -> Result<WrkRun, String> {
+    let path = dir.join("bench.lua");
+    std::fs::write(&path, script).map_err(|e| e.to_string())?;
+    let threads = connections.clamp(1, 2);
+    let output = Command::new("wrk")
+        .args(["-t", &threads.to_string(), "-c", &connections.to_string(), "-d", &format!("{RUN_SECS}s")])
+        .args(["--timeout", "10s", "--latency", "-s"])
+        .arg(&path)
+        .arg(url)
+        .output()
+        .map_err(|e| format!("running wrk (is it installed? `make bench` installs it): {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        return Err(format!("wrk failed: {text} {}", String::from_utf8_lossy(&output.stderr)));
+    }
+    parse_wrk(&text)
+}
+
+/// A Lua script POSTing JSON built by `body` (a Lua expression using the counter `i` and the
+/// per-thread `id`) to `path`.
+fn post_script(path: &str, prelude: &str, body: &str) -> String {
+    format!(
+        r#"{prelude}
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("id", counter)
+end
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("POST", "{path}", {{["Content-Type"] = "application/json"}}, {body})
+end
+"#
+    )
+}
+
+/// A Lua script GETting the URL with a bearer token.
+fn get_script(token: &str) -> String {
+    format!("wrk.headers[\"Authorization\"] = \"Bearer {token}\"\n")
+}
+
+/// Mean time of one Argon2id verification at the default parameters, on one thread.
+async fn hash_time() -> Result<Duration, String> {
+    let defaults = Settings::default().passwords;
+    let hasher = Argon2Hasher::new(Argon2Config {
+        memory_kib: defaults.argon2_memory_kib,
+        iterations: defaults.argon2_iterations,
+        parallelism: defaults.argon2_parallelism,
+        workers: 1,
+        max_queue: 4,
+    })
+    .map_err(|e| e.to_string())?;
+    let hash = hasher.hash(Password::new(PASSWORD)).await.map_err(|e| e.to_string())?;
+    const ROUNDS: u32 = 20;
+    let started = Instant::now();
+    for _ in 0..ROUNDS {
+        hasher.verify(Password::new(PASSWORD), hash.clone()).await.map_err(|e| e.to_string())?;
+    }
+    Ok(started.elapsed() / ROUNDS)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+/// The Markdown section for every store in `stores` (name, database URL).
+pub async fn section(bin: &Path, dir: &Path, stores: &[(&'static str, String)]) -> Result<String, String> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let t_hash = hash_time().await?;
+    let limit = cores as f64 / t_hash.as_secs_f64();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "## HTTP load with wrk on the release binary\n\n`wrk -t2 -c<connections> -d{RUN_SECS}s --latency` on loopback against \
+         `target/release/portcullis serve` (default Argon2id m=19456 KiB t=2 p=1, hashing pool of {cores} workers and 64 \
+         waiting jobs, log mailer, per-IP limit lifted). One Argon2id verification takes {} on one core here, so \
+         the limit is {cores} / t_hash = **{limit:.0} logins/s**.\n",
+        ms(t_hash)
+    );
+    for (name, url) in stores {
+        let store_dir = dir.join(name.split_whitespace().next().unwrap_or("store"));
+        std::fs::create_dir_all(&store_dir).map_err(|e| e.to_string())?;
+        let server = start(bin, &store_dir, url).await?;
+        let settings = {
+            let mut s = Settings::default();
+            s.database.url = url.clone();
+            s
+        };
+        let tokens = crate::seed::users_with_history(&server.base, &settings, 16, 1_000).await?;
+        let token = tokens.first().ok_or("no user seeded")?;
+        let emails: Vec<String> = (0..16).map(|i| format!("\"bench{i}@example.com\"")).collect();
+        let prelude = format!("local users = {{{}}}", emails.join(", "));
+        let login_body = format!(r#"'{{"email":"' .. users[(i % #users) + 1] .. '","password":"{PASSWORD}"}}'"#);
+        let login = post_script("/api/v1/auth/login", &prelude, &login_body);
+        let login_url = format!("{}/api/v1/auth/login", server.base);
+
+        let _ = writeln!(
+            out,
+            "### {name}\n\n| logins, connections | logins/s | p50 | p99 | non-2xx | of the limit |\n|---|---|---|---|---|---|"
+        );
+        for connections in LOGIN_CONNECTIONS {
+            let r = run_wrk(dir, &login_url, &login, connections)?;
+            let _ = writeln!(
+                out,
+                "| {connections} | {:.0} | {} | {} | {} | {:.0}% |",
+                r.requests_per_sec,
+                ms(r.p50),
+                ms(r.p99),
+                r.non_2xx + r.socket_errors,
+                100.0 * r.requests_per_sec / limit
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\n| other load, {READ_CONNECTIONS} connections | requests/s | p50 | p99 | non-2xx |\n|---|---|---|---|---|"
+        );
+        let reads = [
+            ("GET /auth/login-history?limit=50 (1,000 entries)", "/api/v1/auth/login-history?limit=50"),
+            ("GET /users/me", "/api/v1/users/me"),
+        ];
+        for (label, path) in reads {
+            let r = run_wrk(dir, &format!("{}{path}", server.base), &get_script(token), READ_CONNECTIONS)?;
+            let _ = writeln!(
+                out,
+                "| {label} | {:.0} | {} | {} | {} |",
+                r.requests_per_sec,
+                ms(r.p50),
+                ms(r.p99),
+                r.non_2xx + r.socket_errors
+            );
+        }
+        let register_body = format!(
+            r#"'{{"name":"Load","email":"reg' .. id .. '-' .. i .. '-' .. os.time() .. '@example.com","password":"{PASSWORD}"}}'"#
+        );
+        let register = post_script("/api/v1/auth/register", "", &register_body);
+        let r = run_wrk(dir, &format!("{}/api/v1/auth/register", server.base), &register, 16)?;
+        let _ = writeln!(
+            out,
+            "| POST /auth/register (16 connections) | {:.0} | {} | {} | {} |",
+            r.requests_per_sec,
+            ms(r.p50),
+            ms(r.p99),
+            r.non_2xx + r.socket_errors
+        );
+        let r = run_wrk(dir, &login_url, &login, FLOOD_CONNECTIONS)?;
+        let peak = server.peak_rss_mib()?;
+        let _ = writeln!(
+            out,
+            "\nLogin flood, {FLOOD_CONNECTIONS} connections: {:.0} logins/s, {} answered 503 at once (queue full) or failed; \
+             **peak resident memory of the server {peak:.0} MiB** (`VmHWM`, whole run including seeding).\n",
+            r.requests_per_sec,
+            r.non_2xx + r.socket_errors
+        );
+        drop(server);
+    }
+    Ok(out)
+}
+
+/// The release binary next to this one.
+pub fn server_binary() -> Result<PathBuf, String> {
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let bin = me.with_file_name("portcullis");
+    if bin.exists() { Ok(bin) } else { Err(format!("{} not built (`make bench` builds it)", bin.display())) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "Running 8s test @ http://127.0.0.1:1/api/v1/auth/login
+  2 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   740.53ms   98.10ms   1.02s    80.00%
+    Req/Sec    43.10     20.11   101.00     67.00%
+  Latency Distribution
+     50%  735.12ms
+     75%  790.00ms
+     90%  850.33ms
+     99%    1.01s
+  688 requests in 8.01s, 1.20MB read
+  Socket errors: connect 0, read 2, write 0, timeout 3
+  Non-2xx or 3xx responses: 7
+Requests/sec:     85.89
+Transfer/sec:    153.20KB
+";
+
+    #[test]
+    fn reads_wrk_reports() {
+        let r = parse_wrk(SAMPLE).unwrap();
+        assert!((r.requests_per_sec - 85.89).abs() < 1e-9);
+        assert_eq!(r.p50, Duration::from_secs_f64(0.73512));
+        assert_eq!(r.p99, Duration::from_secs_f64(1.01));
+        assert_eq!((r.non_2xx, r.socket_errors), (7, 5));
+        assert!(parse_wrk("garbage").is_err());
+    }
+
+    #[test]
+    fn latency_units() {
+        assert_eq!(parse_latency("850.00us"), Some(Duration::from_micros(850)));
+        assert_eq!(parse_latency("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_latency("12"), None);
+        assert_eq!(parse_latency("3h"), None);
+    }
+}
