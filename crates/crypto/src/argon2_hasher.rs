@@ -201,16 +201,24 @@ fn work(argon2: &Argon2<'static>, queue: &Mutex<Receiver<Queued>>, state: &PoolS
             Job::Hash { password, reply } => {
                 // Skip work nobody waits for (the request was cancelled).
                 if !reply.is_closed() {
-                    let _ = reply.send(guarded(|| hash(argon2, &password)));
+                    let _ = reply.send(timed(state, || guarded(|| hash(argon2, &password))));
                 }
             }
             Job::Verify { password, hash, reply } => {
                 if !reply.is_closed() {
-                    let _ = reply.send(guarded(|| verify(argon2, &password, &hash)));
+                    let _ = reply.send(timed(state, || guarded(|| verify(argon2, &password, &hash))));
                 }
             }
         }
     }
+}
+
+/// Runs `f`, adding its duration to the pool's hashing time.
+fn timed<T>(state: &PoolState, f: impl FnOnce() -> T) -> T {
+    let started = Instant::now();
+    let out = f();
+    state.finished(started.elapsed());
+    out
 }
 
 /// Keeps the thread alive if argon2 ever panics, so one bad job cannot shrink the pool.

@@ -179,7 +179,31 @@ fn block_on<F: Future>(future: F) -> F::Output {
 fn stats_start_with_the_configuration() {
     let hasher = Argon2Hasher::new(small(3, 7)).unwrap();
     let stats = hasher.stats();
-    assert_eq!(stats, HashPoolStats { queued: 0, capacity: 7, workers: 3, busy_rejections: 0, started: 0 });
+    let idle = HashPoolStats {
+        queued: 0,
+        capacity: 7,
+        workers: 3,
+        busy_rejections: 0,
+        started: 0,
+        finished: 0,
+        hashing_time: Duration::ZERO,
+    };
+    assert_eq!(stats, idle);
+}
+
+#[test]
+fn stats_add_up_the_time_spent_hashing() {
+    let hasher = Argon2Hasher::new(small(1, 2)).unwrap();
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        assert!(!block_on(hasher.verify(pw("x"), hasher.dummy_hash())).unwrap());
+    }
+    let wall = started.elapsed();
+    let stats = hasher.stats();
+    assert_eq!(stats.finished, 3);
+    assert!(stats.hashing_time > Duration::ZERO, "{stats:?}");
+    // One thread, one job at a time: the hashing time fits inside the wall-clock time.
+    assert!(stats.hashing_time <= wall, "{stats:?} vs {wall:?}");
 }
 
 #[tokio::test]

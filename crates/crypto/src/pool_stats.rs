@@ -24,6 +24,11 @@ pub struct HashPoolStats {
     pub busy_rejections: u64,
     /// Jobs taken from the queue by a thread, since start.
     pub started: u64,
+    /// Jobs a thread finished hashing or verifying, since start (cancelled ones skipped).
+    pub finished: u64,
+    /// Time threads spent hashing or verifying those jobs, in total: `hashing_time /
+    /// finished` is the cost of one hash on this machine under the current load.
+    pub hashing_time: Duration,
 }
 
 /// The counters shared by the hasher handle and its threads.
@@ -33,6 +38,8 @@ pub(crate) struct PoolState {
     queued: AtomicUsize,
     busy_rejections: AtomicU64,
     started: AtomicU64,
+    finished: AtomicU64,
+    hashing_nanos: AtomicU64,
     observer: OnceLock<WaitObserver>,
 }
 
@@ -44,6 +51,8 @@ impl PoolState {
             queued: AtomicUsize::new(0),
             busy_rejections: AtomicU64::new(0),
             started: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
+            hashing_nanos: AtomicU64::new(0),
             observer: OnceLock::new(),
         }
     }
@@ -72,6 +81,12 @@ impl PoolState {
         }
     }
 
+    /// A thread finished one hash or verification that took `took`.
+    pub(crate) fn finished(&self, took: Duration) {
+        self.finished.fetch_add(1, Ordering::Relaxed);
+        self.hashing_nanos.fetch_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
     /// Sets the observer once; `false` when one was already set.
     pub(crate) fn set_observer(&self, observer: WaitObserver) -> bool {
         self.observer.set(observer).is_ok()
@@ -86,6 +101,8 @@ impl PoolState {
             workers: self.workers,
             busy_rejections: self.busy_rejections.load(Ordering::Relaxed),
             started: self.started.load(Ordering::Relaxed),
+            finished: self.finished.load(Ordering::Relaxed),
+            hashing_time: Duration::from_nanos(self.hashing_nanos.load(Ordering::Relaxed)),
         }
     }
 }

@@ -10,7 +10,7 @@ use portcullis_crypto::HashPoolStats;
 use portcullis_domain::ports::MailOutbox;
 use portcullis_store_diesel::PoolStatus;
 use prometheus::proto::MetricFamily;
-use prometheus::{IntCounter, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{Counter, IntCounter, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use crate::http::handlers::fallback;
 use crate::http::problem::ApiError;
@@ -94,6 +94,15 @@ impl State {
         )?;
         busy.inc_by(h.busy_rejections);
         r.register(Box::new(busy))?;
+        let jobs = IntCounter::new("portcullis_hash_jobs_total", "Password hashes and verifications finished.")?;
+        jobs.inc_by(h.finished);
+        r.register(Box::new(jobs))?;
+        let seconds = Counter::new(
+            "portcullis_hash_seconds_total",
+            "Thread time spent hashing and verifying passwords; divided by portcullis_hash_jobs_total, the cost of one hash.",
+        )?;
+        seconds.inc_by(h.hashing_time.as_secs_f64());
+        r.register(Box::new(seconds))?;
 
         let p = &self.pool;
         let connections = IntGaugeVec::new(
