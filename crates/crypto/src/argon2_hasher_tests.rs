@@ -259,3 +259,23 @@ fn a_panicking_wait_observer_does_not_stop_the_pool() {
     }
     assert_eq!(hasher.stats().started, 2);
 }
+
+#[test]
+fn hashes_interoperate_with_the_stock_argon2_api_both_ways() {
+    use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+    let hasher = Argon2Hasher::new(small(1, 2)).unwrap();
+    // Ours, checked by the argon2 crate's own verifier.
+    let ours = block_on(hasher.hash(pw("correct horse battery staple"))).unwrap();
+    let stock = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(1024, 1, 1, None).unwrap());
+    let parsed = PhcHash::new(ours.as_str()).unwrap();
+    assert!(stock.verify_password(b"correct horse battery staple", &parsed).is_ok());
+    assert!(stock.verify_password(b"another password entirely", &parsed).is_err());
+    // The argon2 crate's, with more memory than the pool's scratch has yet, checked by ours.
+    let bigger = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(2048, 1, 1, None).unwrap());
+    let theirs = PasswordHash::new(bigger.hash_password(b"a stored older hash").unwrap().to_string());
+    assert!(block_on(hasher.verify(pw("a stored older hash"), theirs.clone())).unwrap());
+    assert!(!block_on(hasher.verify(pw("a stored older hash!"), theirs)).unwrap());
+    // And the scratch memory reused across hashes gives the same answers again.
+    assert!(block_on(hasher.verify(pw("correct horse battery staple"), ours.clone())).unwrap());
+    assert!(!block_on(hasher.verify(pw("correct horse battery stapl"), ours)).unwrap());
+}
