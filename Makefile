@@ -28,6 +28,7 @@ migrate: ## apply pending migrations to the configured database
 bench: ## load benchmarks of the release binary (wrk, installed if missing) and in-process; rewrites BENCHMARKS.md
 	command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
 	$(CARGO) build --release -p portcullis-bench -p portcullis-server
+	$(CARGO) bench -p portcullis-bench --bench micro -- --warm-up-time 1 --measurement-time 3
 	./target/release/portcullis-bench > target/bench-section.md
 	{ printf '# Benchmarks\n\nWritten by `make bench` on %s. Figures from one run are comparable with each\nother; the machine is shared, so compare ratios, not absolute numbers across runs.\n\n' "$$(date -u +%F)"; \
 	  cat target/bench-section.md; } > BENCHMARKS.md

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod criterion_report;
 mod load;
 mod login;
 mod micro;
@@ -30,7 +31,7 @@ async fn main() {
         Ok(section) => section,
         Err(e) => return eprintln!("bench: enrichment: {e}"),
     };
-    let mut sections = Vec::new();
+    let mut sections = vec![criterion_report::section(std::path::Path::new("target/criterion"))];
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
         Err(e) => return eprintln!("bench: temp dir: {e}"),
