@@ -1,8 +1,7 @@
 //! `GET /api/v1/admin/audit-log`
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use portcullis_domain::model::Permission;
-use portcullis_domain::model::{AuditAction, AuditQuery, Timestamp};
+use portcullis_domain::model::{AuditAction, AuditQuery, Permission, Timestamp};
 
 use super::authorize;
 use crate::http::auth::Authenticated;

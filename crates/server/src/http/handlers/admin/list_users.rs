@@ -1,8 +1,7 @@
 //! `GET /api/v1/admin/users`
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use portcullis_domain::model::Permission;
-use portcullis_domain::model::{UserQuery, UserStatusFilter};
+use portcullis_domain::model::{Permission, UserQuery, UserStatusFilter};
 
 use super::authorize;
 use crate::http::auth::Authenticated;

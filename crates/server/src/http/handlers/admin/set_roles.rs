@@ -1,8 +1,7 @@
 //! `PUT /api/v1/admin/users/{id}/roles`
 
 use actix_web::{HttpResponse, web};
-use portcullis_domain::model::Permission;
-use portcullis_domain::model::{Role, Roles};
+use portcullis_domain::model::{Permission, Role, Roles};
 
 use super::{authorize, target};
 use crate::http::auth::{Authenticated, Ctx};
