@@ -1,13 +1,13 @@
 //! PostgreSQL: `AsyncPgConnection`s (tokio-postgres, no libpq) with connect timeouts, a pool
-//! that verifies connections on checkout and throws away any connection that failed or
+//! that verifies connections that sat idle and throws away any connection that failed or
 //! overran its budget, and migrations under an advisory lock.
 
 use std::time::Duration;
 
-use diesel::sql_types::Text;
+use deadpool::managed::Metrics;
 use diesel::{ConnectionError, ConnectionResult};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::deadpool::{Hook, HookError, Object, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, PoolableConnection, RecyclingMethod,
 };
@@ -17,7 +17,7 @@ use futures_util::FutureExt;
 use tokio_postgres::NoTls;
 
 use crate::config::DbConfig;
-use crate::error::DbError;
+use crate::error::{DbError, query_unavailable};
 
 /// A PostgreSQL connection (its socket is driven by a task of its own).
 pub(crate) type PgConn = AsyncPgConnection;
@@ -77,13 +77,21 @@ pub(crate) async fn run_migrations(url: &str, connect_within: Duration) -> Resul
     .await?
 }
 
+/// A pooled connection unused for longer than this is verified with `SELECT 1` before it is
+/// handed out again. One in steady use is not: a `SELECT 1` on every checkout was a third of
+/// a login's round trips (six of them) and, on a machine where hashing keeps the cores busy,
+/// each round trip is a wake-up of the server and of a PostgreSQL backend. A connection that
+/// breaks while in use is closed by [`settle`]; one whose socket closed while idle is
+/// dropped by the broken-connection check that runs on every checkout.
+const VERIFY_AFTER_IDLE: Duration = Duration::from_secs(5);
+
 /// The pool. Every step of a checkout is bounded by `acquire_timeout`: waiting for a slot,
-/// opening a connection, and the `SELECT 1` that verifies an idle one (a connection that
-/// fails or stalls there is dropped and the next one tried).
+/// opening a connection, and the `SELECT 1` that verifies one that sat idle (a connection
+/// that fails or stalls there is dropped and the next one tried).
 pub(crate) fn pool(url: &str, cfg: &DbConfig) -> Result<Pool<PgConn>, DbError> {
     let within = cfg.acquire_timeout;
     let mut manager = ManagerConfig::<PgConn>::default();
-    manager.recycling_method = RecyclingMethod::Verified;
+    manager.recycling_method = RecyclingMethod::Fast;
     manager.custom_setup = Box::new(move |url| {
         let url = url.to_owned();
         async move { establish(&url, within).await }.boxed()
@@ -94,6 +102,18 @@ pub(crate) fn pool(url: &str, cfg: &DbConfig) -> Result<Pool<PgConn>, DbError> {
         .wait_timeout(Some(within))
         .create_timeout(Some(within))
         .recycle_timeout(Some(within))
+        .pre_recycle(Hook::async_fn(move |conn: &mut PgConn, metrics: &Metrics| {
+            Box::pin(async move {
+                if metrics.last_used() < VERIFY_AFTER_IDLE {
+                    return Ok(());
+                }
+                match tokio::time::timeout(within, diesel::sql_query("SELECT 1").execute(conn)).await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(HookError::Message(format!("idle connection failed its check: {e}").into())),
+                    Err(_) => Err(HookError::Message("idle connection did not answer its check".into())),
+                }
+            })
+        }))
         .build()
         .map_err(|e| DbError::Pool(Box::new(e)))
 }
@@ -110,7 +130,10 @@ pub(crate) fn settle<T>(
 ) -> Result<T, DbError> {
     match outcome {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) if conn.is_broken() => {
+        // A statement that failed because the server is going away (an administrator ended
+        // the session, a shutdown) arrives before the socket closes: that connection is as good
+        // as broken, and with `RecyclingMethod::Fast` nothing else would catch it.
+        Ok(Err(e)) if conn.is_broken() || matches!(&e, DbError::Query(q) if query_unavailable(q)) => {
             drop(Object::take(conn));
             Err(match e {
                 DbError::Query(e) => DbError::Lost(e),
@@ -128,16 +151,6 @@ pub(crate) fn settle<T>(
             Err(DbError::TimedOut { what: "query", after: budget })
         }
     }
-}
-
-/// Serialises `acquire`s of one key, across connections and instances, until the transaction
-/// ends: the count that follows then sees every event committed before it.
-pub(crate) async fn lock_rate_key(conn: &mut PgConn, key: &str) -> Result<(), DbError> {
-    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind::<Text, _>(key)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// `FOR UPDATE SKIP LOCKED`: the selected rows stay locked until the claim commits, and a
