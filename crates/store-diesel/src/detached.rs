@@ -134,7 +134,7 @@ macro_rules! with_conn {
 /// SQLite: `BEGIN IMMEDIATE` takes the write lock up front, so a transaction that reads before
 /// it writes never fails with SQLITE_BUSY on the lock upgrade, and concurrent writers queue
 /// on `busy_timeout` instead. PostgreSQL: a plain (READ COMMITTED) transaction; the bodies
-/// make their own races safe (guarded updates, `db::lock_rate_key`, `db::skip_locked!`).
+/// make their own races safe (guarded updates, `db::skip_locked!`).
 macro_rules! write_tx {
     ($store:expr, |$conn:ident| $body:expr) => {
         $crate::detached::write_tx!($store, |$conn, _db| $body)

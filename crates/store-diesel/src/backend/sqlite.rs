@@ -85,12 +85,6 @@ pub(crate) fn pool(path: &Path, max_connections: usize, wait: Duration) -> Resul
         .map_err(|e| DbError::Pool(Box::new(e)))
 }
 
-/// Nothing to do: `write_tx!` opens SQLite transactions with `BEGIN IMMEDIATE`, which already
-/// serialises every writer of the file.
-pub(crate) async fn lock_rate_key(_conn: &mut SqliteConn, _key: &str) -> Result<(), DbError> {
-    Ok(())
-}
-
 /// The query unchanged: SQLite has no row locks, and `BEGIN IMMEDIATE` already keeps a second
 /// claimer out until the first commits.
 macro_rules! skip_locked {

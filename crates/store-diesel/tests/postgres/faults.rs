@@ -122,7 +122,7 @@ async fn a_statement_over_budget_is_unavailable_and_cancelled_on_the_server() {
     let waiting = || async {
         let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
         diesel::sql_query("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1")
-            .bind::<Text, _>("%pg_advisory_xact_lock%")
+            .bind::<Text, _>("%portcullis_rate_acquire%")
             .execute(&mut conn)
             .await
             .unwrap()
@@ -156,7 +156,7 @@ async fn a_connection_terminated_mid_statement_is_unavailable_and_replaced() {
         let terminated = diesel::sql_query(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1",
         )
-        .bind::<Text, _>("%pg_advisory_xact_lock%")
+        .bind::<Text, _>("%portcullis_rate_acquire%")
         .execute(&mut admin)
         .await
         .unwrap();

@@ -95,6 +95,7 @@ macro_rules! store_contract_tests {
             rate_allows_up_to_max_then_limits,
             rate_retry_after_counts_from_oldest_event,
             rate_retry_after_is_at_least_one_second,
+            rate_tightened_rule_waits_for_enough_events_to_leave,
             rate_events_leave_the_window,
             rate_limited_call_counts_nothing,
             rate_release_frees_a_slot,

@@ -53,6 +53,17 @@ pub async fn rate_retry_after_counts_from_oldest_event<S: Store>(store: &S) {
     assert_eq!(limited(store, "k", &rules, at(45_000)).await, Duration::from_secs(15));
 }
 
+/// A rule tightened after its window filled waits for the event that takes the count back
+/// under the new maximum, not for the oldest one; sub-second timestamps count exactly.
+pub async fn rate_tightened_rule_waits_for_enough_events_to_leave<S: Store>(store: &S) {
+    let loose = [rule(60, 5)];
+    for ms in [0, 10_000, 20_000, 30_250, 40_000] {
+        allowed(store, "k", &loose, at(ms)).await;
+    }
+    // Five in the window and room below two: four must leave, the fourth at 30.25 s + 60 s.
+    assert_eq!(limited(store, "k", &[rule(60, 2)], at(45_000)).await, Duration::from_millis(45_250));
+}
+
 /// `retry_after` is never below one second.
 pub async fn rate_retry_after_is_at_least_one_second<S: Store>(store: &S) {
     let rules = [rule(60, 1)];

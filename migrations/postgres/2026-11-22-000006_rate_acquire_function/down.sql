@@ -1,0 +1,1 @@
+DROP FUNCTION portcullis_rate_acquire(TEXT, TIMESTAMPTZ, BIGINT[], BIGINT[]);
