@@ -3,7 +3,7 @@
 use crate::mail_templates::{self, MailText, SignInFacts};
 use crate::model::{
     AuditAction, CodeId, CodePurpose, Enrichment, MailId, NewAuditEntry, Notification, NotificationId, OutgoingMail,
-    RequestContext, SessionId, StoredCode, Timestamp, User, UserId,
+    RequestContext, SecretDigest, SessionId, StoredCode, Timestamp, User, UserId,
 };
 use crate::ports::{Change, Ports, RandomSource, SecretHasher};
 use crate::service::Portcullis;
@@ -106,14 +106,14 @@ impl<P: Ports> Portcullis<P> {
     }
 
     /// The new-sign-in alert: a fresh "Not you?" token for `session_id`, the in-app
-    /// notification and the security mail. Returns the changes to commit.
+    /// notification and the security mail.
     pub(crate) fn sign_in_alert(
         &self,
         user: &User,
         session_id: SessionId,
         enrichment: &Enrichment,
         now: Timestamp,
-    ) -> Vec<Change> {
+    ) -> SignInAlert {
         let alert_token = self.random.url_token();
         let digest = self.secrets.digest(ALERT_DIGEST, &alert_token);
         let facts = SignInFacts { enrichment, at: now };
@@ -143,10 +143,29 @@ impl<P: Ports> Portcullis<P> {
             read_at: None,
             created_at: now,
         };
-        vec![
-            Change::SetAlertToken { session_id, digest, expires_at: now.plus(self.policy.alert_token_ttl) },
-            Change::InsertNotification(notification),
-            self.mail_to(user, text, now),
-        ]
+        SignInAlert {
+            digest,
+            expires_at: now.plus(self.policy.alert_token_ttl),
+            changes: [Change::InsertNotification(notification), self.mail_to(user, text, now)],
+        }
+    }
+}
+
+/// A new-sign-in alert, ready to commit: the session's "Not you?" token digest and expiry
+/// (set on the session, by the caller, in the same commit) and the alert's other changes.
+pub(crate) struct SignInAlert {
+    /// Keyed digest of the "Not you?" token.
+    pub(crate) digest: SecretDigest,
+    /// When that token stops working.
+    pub(crate) expires_at: Timestamp,
+    /// The in-app notification and the queued mail.
+    pub(crate) changes: [Change; 2],
+}
+
+impl SignInAlert {
+    /// The changes for a session that already exists: its token is set by an update.
+    pub(crate) fn for_existing_session(self, session_id: SessionId) -> impl Iterator<Item = Change> {
+        let set = Change::SetAlertToken { session_id, digest: self.digest, expires_at: self.expires_at };
+        std::iter::once(set).chain(self.changes)
     }
 }

@@ -183,13 +183,15 @@ impl<P: Ports> Portcullis<P> {
         let enrichment = self.enrich(ctx);
         let session_id = SessionId::new_v7();
         let refresh_token = self.random.url_token();
+        // The alert's token goes into the session row itself: one statement fewer per login.
+        let alert = self.sign_in_alert(&user, session_id, &enrichment, now);
         let ttl = if remember_me { self.policy.remember_me_session_ttl } else { self.policy.session_ttl };
         let session = Session {
             id: session_id,
             user_id: user.id,
             refresh_token_hash: self.secrets.digest(REFRESH_DIGEST, &refresh_token),
-            alert_token_hash: None,
-            alert_expires_at: None,
+            alert_token_hash: Some(alert.digest),
+            alert_expires_at: Some(alert.expires_at),
             remember_me,
             ip_address: Some(enrichment.ip_address),
             user_agent: enrichment.user_agent.clone(),
@@ -216,7 +218,7 @@ impl<P: Ports> Portcullis<P> {
         };
         let mut changes = vec![Change::InsertSession(session), Change::AppendAudit(audit)];
         changes.extend(rehash);
-        changes.extend(self.sign_in_alert(&user, session_id, &enrichment, now));
+        changes.extend(alert.changes);
         self.store.commit(changes).await?;
         Ok(LoginOutcome {
             location: enrichment.location,

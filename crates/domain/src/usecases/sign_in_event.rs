@@ -74,7 +74,10 @@ impl<P: Ports> Portcullis<P> {
         };
         let mut changes = vec![Change::AppendAudit(entry)];
         if event == ReportedEvent::Login {
-            changes.extend(self.sign_in_alert(&principal.user, principal.session_id, &enrichment, now));
+            changes.extend(
+                self.sign_in_alert(&principal.user, principal.session_id, &enrichment, now)
+                    .for_existing_session(principal.session_id),
+            );
         }
         Ok(self.store.commit(changes).await.map(|_| ()))
     }
