@@ -220,6 +220,49 @@ async fn a_login_after_the_argon2_parameters_changed_stores_a_fresh_hash(backend
     assert_eq!(app.login("rehash@example.com", PASSWORD).await.status, 200);
 }
 
+/// Sends a login over a raw connection and hangs up before the answer, as a phone losing its
+/// signal would.
+async fn login_and_hang_up(app: &TestApp, email: &str) {
+    use tokio::io::AsyncWriteExt;
+    let addr = app.base.trim_start_matches("http://");
+    let body = json!({"email": email, "password": PASSWORD}).to_string();
+    let request = format!(
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    // Long enough for the server to read the request and reserve its attempt, far shorter
+    // than the slowed-down hash below.
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    drop(stream);
+}
+
+/// A client that goes away mid-login changes nothing about the outcome: the login runs to its
+/// end (the attempt is given back, the session and its alert exist) instead of stopping after
+/// the attempt was reserved, which would count it as a failure and lock out the account after
+/// five dropped connections.
+async fn a_client_hanging_up_mid_login_does_not_count_a_failure(backend: Backend) {
+    // About 100 ms per hash, so every hang-up lands while the password is being checked.
+    let app = TestApp::spawn_with(backend, |s| s.passwords.argon2_iterations = 12).await;
+    let token = app.verified_login("gone@example.com").await.body["access_token"].as_str().unwrap().to_owned();
+    // Five: as many attempts as may be in flight for one account at once.
+    for _ in 0..5 {
+        login_and_hang_up(&app, "gone@example.com").await;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let r = app.get("/api/v1/auth/sessions", Some(&token)).await;
+        let sessions = r.body["data"]["sessions"].as_array().map_or(0, Vec::len);
+        if sessions == 6 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{sessions} sessions: the abandoned logins did not finish");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.login("gone@example.com", PASSWORD).await.status, 200);
+}
+
 portcullis_e2e::on_both_backends!(
     a_login_after_the_argon2_parameters_changed_stores_a_fresh_hash,
     login_success_has_the_documented_shape_and_alerts,
@@ -232,4 +275,5 @@ portcullis_e2e::on_both_backends!(
     revocation_and_suspension_act_on_the_next_request,
     a_saturated_hashing_pool_answers_503_not_an_endless_queue,
     logout_revokes_the_session_at_once,
+    a_client_hanging_up_mid_login_does_not_count_a_failure,
 );

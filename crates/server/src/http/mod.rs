@@ -8,6 +8,7 @@ pub mod json_body;
 pub mod problem;
 pub mod query;
 pub mod request_log;
+mod to_completion;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};

@@ -8,6 +8,7 @@ use crate::http::auth::Ctx;
 use crate::http::dto::{LoginBody, LoginResponse, UserView};
 use crate::http::json_body::ApiJson;
 use crate::http::problem::ApiError;
+use crate::http::to_completion::to_completion;
 use crate::metrics::Metrics;
 use crate::wiring::Service;
 
@@ -40,7 +41,7 @@ pub async fn login(
     }
     let req =
         LoginRequest { email, password: Password::new(&body.password), remember_me: body.remember_me.unwrap_or(false) };
-    let result = service.login(req, &ctx.0).await;
+    let result = to_completion(async move { service.login(req, &ctx.0).await }).await?;
     if let Some(m) = &metrics {
         m.observe_login(&result);
     }

@@ -8,6 +8,7 @@ use crate::http::auth::Ctx;
 use crate::http::dto::{StatusMessage, VerifyEmailBody};
 use crate::http::json_body::ApiJson;
 use crate::http::problem::ApiError;
+use crate::http::to_completion::to_completion;
 use crate::wiring::Service;
 
 /// Verifies the address with the mailed six-digit code (single use).
@@ -28,6 +29,6 @@ pub async fn verify_email(
         (Ok(email), Ok(code)) => (email, code),
         (email, code) => return Err(ApiError::validation(email.err().into_iter().chain(code.err()).collect())),
     };
-    service.verify_email(&email, &code, &ctx.0).await?;
+    to_completion(async move { service.verify_email(&email, &code, &ctx.0).await }).await??;
     Ok(HttpResponse::Ok().json(StatusMessage { status: "success", message: "Email verified successfully." }))
 }

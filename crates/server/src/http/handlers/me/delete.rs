@@ -7,6 +7,7 @@ use crate::http::auth::{Authenticated, Ctx};
 use crate::http::dto::{ConfirmPasswordBody, StatusMessage};
 use crate::http::json_body::ApiJson;
 use crate::http::problem::ApiError;
+use crate::http::to_completion::to_completion;
 use crate::wiring::Service;
 
 /// Soft-deletes the caller's account (`deleted_at` set; the record is kept) after checking
@@ -29,7 +30,7 @@ pub async fn delete_me(
     // Read only now: a bad body must not answer 400/415 before the token is checked.
     let ApiJson(body) = body?;
     let password = confirming_password(&body)?;
-    service.delete_account(&principal, password, &ctx.0).await?;
+    to_completion(async move { service.delete_account(&principal, password, &ctx.0).await }).await??;
     Ok(HttpResponse::Ok()
         .json(StatusMessage { status: "success", message: "Account deleted. Every session was signed out." }))
 }

@@ -7,6 +7,7 @@ use crate::http::auth::{Authenticated, Ctx};
 use crate::http::dto::{ChangePasswordBody, StatusMessage};
 use crate::http::json_body::ApiJson;
 use crate::http::problem::ApiError;
+use crate::http::to_completion::to_completion;
 use crate::wiring::Service;
 
 /// Changes the caller's password after checking the current one (wrong ones count towards
@@ -34,7 +35,8 @@ pub async fn change_password(
     }
     let new_password = NewPassword::parse(&body.new_password, Some(&principal.user.email), service.policy().password)
         .map_err(|e| ApiError::field("new_password", e))?;
-    service.change_password(&principal, Password::new(&body.current_password), &new_password, &ctx.0).await?;
+    let current = Password::new(&body.current_password);
+    to_completion(async move { service.change_password(&principal, current, &new_password, &ctx.0).await }).await??;
     Ok(HttpResponse::Ok().json(StatusMessage {
         status: "success",
         message: "Password changed successfully. Every other session was signed out.",

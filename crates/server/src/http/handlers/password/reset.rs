@@ -8,6 +8,7 @@ use crate::http::auth::Ctx;
 use crate::http::dto::{ResetPasswordBody, StatusMessage};
 use crate::http::json_body::ApiJson;
 use crate::http::problem::ApiError;
+use crate::http::to_completion::to_completion;
 use crate::wiring::Service;
 
 /// Sets a new password with the mailed reset code (single use), signs every session of the
@@ -35,7 +36,7 @@ pub async fn reset_password(
             return Err(ApiError::validation(errors));
         }
     };
-    service.reset_password(&email, &code, &password, &ctx.0).await?;
+    to_completion(async move { service.reset_password(&email, &code, &password, &ctx.0).await }).await??;
     Ok(HttpResponse::Ok().json(StatusMessage {
         status: "success",
         message: "Password reset successfully. Every session was signed out; sign in with the new password.",
