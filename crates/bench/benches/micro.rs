@@ -73,6 +73,8 @@ fn enrichment(c: &mut Criterion) {
     let devices = UapDeviceDetector::new().unwrap();
     let mut group = c.benchmark_group("enrichment");
     group.bench_function("geo_lookup_hit", |b| b.iter(|| geo.locate(black_box(hit))));
+    let miss: IpAddr = [203, 0, 114, 7].into();
+    group.bench_function("geo_lookup_miss", |b| b.iter(|| geo.locate(black_box(miss))));
     let mut i = 0;
     group.bench_function("user_agent_cold", |b| {
         b.iter(|| {
@@ -86,6 +88,11 @@ fn enrichment(c: &mut Criterion) {
             devices.detect(black_box(USER_AGENTS[i % USER_AGENTS.len()]))
         });
     });
+    group.finish();
+    // Once per process, at start-up: compiling the uap-core rules.
+    let mut group = c.benchmark_group("enrichment_start_up");
+    group.sample_size(10);
+    group.bench_function("user_agent_rules_build", |b| b.iter(|| UapDeviceDetector::new().unwrap()));
     group.finish();
 }
 

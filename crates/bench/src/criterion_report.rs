@@ -10,8 +10,10 @@ const ROWS: &[(&str, &str)] = &[
     ("paseto_v4_local/issue", "access token issue (PASETO v4.local)"),
     ("paseto_v4_local/verify", "access token check"),
     ("enrichment/geo_lookup_hit", "GeoIP City lookup + decode (fixture database, hit)"),
+    ("enrichment/geo_lookup_miss", "GeoIP lookup, address outside the database"),
     ("enrichment/user_agent_cold", "user-agent parse, uncached (12 realistic UAs)"),
     ("enrichment/user_agent_cached", "user-agent parse through the cache"),
+    ("enrichment_start_up/user_agent_rules_build", "user-agent rules: build the parser (once, at start)"),
     ("login_history_sqlite_1000_entries_limit_50", "login-history query on SQLite (1,000 entries, limit 50)"),
 ];
 

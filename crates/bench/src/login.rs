@@ -90,6 +90,6 @@ async fn start(dir: &Path, name: &str, enrich: bool) -> Result<String, String> {
     let app = Application::build(&s).await.map_err(|e| e.to_string())?;
     let base = format!("http://127.0.0.1:{}", app.port());
     actix_web::rt::spawn(app.run_until_stopped());
-    crate::seed::users_with_history(&base, &s, 1, 0).await?;
+    crate::seed::users_with_history(&base, &s, 0..1, 0).await?;
     Ok(base)
 }

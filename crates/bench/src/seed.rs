@@ -11,17 +11,17 @@ use serde_json::json;
 
 const PASSWORD: &str = "correct horse battery staple";
 
-/// Returns one access token per seeded user.
+/// Seeds `bench{i}@example.com` for each `i` in `ids`; returns one access token per user.
 pub async fn users_with_history(
     base: &str,
     settings: &Settings,
-    users: usize,
+    ids: std::ops::Range<usize>,
     entries: usize,
 ) -> Result<Vec<String>, String> {
     let client = awc::Client::builder().timeout(std::time::Duration::from_secs(60)).finish();
     let store = DieselStore::connect(&DbConfig::new(settings.database.url.clone())).await.map_err(|e| e.to_string())?;
-    let mut tokens = Vec::with_capacity(users);
-    for i in 0..users {
+    let mut tokens = Vec::with_capacity(ids.len());
+    for i in ids {
         let email = format!("bench{i}@example.com");
         post(&client, base, "/api/v1/auth/register", json!({"name": "Bench", "email": email, "password": PASSWORD}))
             .await?;

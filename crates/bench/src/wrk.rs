@@ -24,6 +24,12 @@ const LOGIN_CONNECTIONS: [usize; 4] = [1, 2, 16, 64];
 const READ_CONNECTIONS: usize = 64;
 /// Connections of the flood whose peak memory is reported.
 const FLOOD_CONNECTIONS: usize = 256;
+/// Accounts the login runs cycle through: as many as the most connections of a login run, so
+/// one account rarely has more than a couple of logins in flight (five at once would hit its
+/// own lockout, which reserves an attempt per login in flight).
+const LOGIN_USERS: usize = 64;
+/// Accounts seeded with a 1,000-entry login history (the first of the login accounts).
+const HISTORY_USERS: usize = 16;
 /// The password of every seeded account.
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -97,20 +103,49 @@ async fn start(bin: &Path, dir: &Path, db_url: &str) -> Result<Server, String> {
     Err("the server did not become ready within 60 s".to_owned())
 }
 
-/// `portcullis_hash_seconds_total` and `portcullis_hash_jobs_total` from the server's
-/// `/metrics`: thread time spent hashing, and hashes done.
-async fn hash_counters(base: &str) -> Result<(f64, f64), String> {
+/// The value of each of `names` (unlabelled series) in the server's `/metrics`.
+async fn metrics(base: &str, names: &[&str]) -> Result<Vec<f64>, String> {
     let client = awc::Client::builder().timeout(Duration::from_secs(10)).finish();
     let mut res = client.get(format!("{base}/metrics")).send().await.map_err(|e| e.to_string())?;
     let body = res.body().await.map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&body);
-    let value = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .ok_or_else(|| format!("no {name} in /metrics"))
-    };
-    Ok((value("portcullis_hash_seconds_total")?, value("portcullis_hash_jobs_total")?))
+    names
+        .iter()
+        .map(|name| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .ok_or_else(|| format!("no {name} in /metrics"))
+        })
+        .collect()
+}
+
+/// `portcullis_hash_seconds_total` and `portcullis_hash_jobs_total`: thread time spent
+/// hashing, and hashes done.
+async fn hash_counters(base: &str) -> Result<(f64, f64), String> {
+    match metrics(base, &["portcullis_hash_seconds_total", "portcullis_hash_jobs_total"]).await?[..] {
+        [seconds, jobs] => Ok((seconds, jobs)),
+        _ => Err("unreadable hash counters".to_owned()),
+    }
+}
+
+/// Waits until the server has no password hashing left from the previous run: wrk stops
+/// sending at its deadline, but the requests already queued are still answered, and a run
+/// started on top of them would measure the tail of the last one.
+async fn drained(base: &str) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last_jobs = f64::NAN;
+    loop {
+        let values = metrics(base, &["portcullis_hash_queue_depth", "portcullis_hash_jobs_total"]).await?;
+        if values[0] == 0.0 && values[1] == last_jobs {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err("the server still hashes 30 s after a run".to_owned());
+        }
+        last_jobs = values[1];
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// Parses a wrk latency like `12.34ms`, `850.00us` or `1.02s`.
@@ -150,8 +185,15 @@ fn parse_wrk(output: &str) -> Result<WrkRun, String> {
     })
 }
 
+/// Runs wrk with `script` against `url` over `connections` connections, once the server has
+/// finished the previous run's requests.
+async fn run_wrk(base: &str, dir: &Path, url: &str, script: &str, connections: usize) -> Result<WrkRun, String> {
+    drained(base).await?;
+    run_wrk_now(dir, url, script, connections)
+}
+
 /// Runs wrk with `script` against `url` over `connections` connections.
-fn run_wrk(dir: &Path, url: &str, script: &str, connections: usize) -> Result<WrkRun, String> {
+fn run_wrk_now(dir: &Path, url: &str, script: &str, connections: usize) -> Result<WrkRun, String> {
     let path = dir.join("bench.lua");
     std::fs::write(&path, script).map_err(|e| e.to_string())?;
     let threads = connections.clamp(1, 2);
@@ -240,9 +282,10 @@ pub async fn section(bin: &Path, dir: &Path, stores: &[(&'static str, String)]) 
             s.database.url = url.clone();
             s
         };
-        let tokens = crate::seed::users_with_history(&server.base, &settings, 16, 1_000).await?;
+        let tokens = crate::seed::users_with_history(&server.base, &settings, 0..HISTORY_USERS, 1_000).await?;
+        crate::seed::users_with_history(&server.base, &settings, HISTORY_USERS..LOGIN_USERS, 0).await?;
         let token = tokens.first().ok_or("no user seeded")?;
-        let emails: Vec<String> = (0..16).map(|i| format!("\"bench{i}@example.com\"")).collect();
+        let emails: Vec<String> = (0..LOGIN_USERS).map(|i| format!("\"bench{i}@example.com\"")).collect();
         let prelude = format!("local users = {{{}}}", emails.join(", "));
         let login_body = format!(r#"'{{"email":"' .. users[(i % #users) + 1] .. '","password":"{PASSWORD}"}}'"#);
         let login = post_script("/api/v1/auth/login", &prelude, &login_body);
@@ -251,8 +294,9 @@ pub async fn section(bin: &Path, dir: &Path, stores: &[(&'static str, String)]) 
         let mut table = String::new();
         let mut limit = f64::NAN;
         for connections in LOGIN_CONNECTIONS {
+            drained(&server.base).await?;
             let before = hash_counters(&server.base).await?;
-            let r = run_wrk(dir, &login_url, &login, connections)?;
+            let r = run_wrk_now(dir, &login_url, &login, connections)?;
             if connections == 1 {
                 let after = hash_counters(&server.base).await?;
                 let t_hash = (after.0 - before.0) / (after.1 - before.1).max(1.0);
@@ -287,7 +331,8 @@ pub async fn section(bin: &Path, dir: &Path, stores: &[(&'static str, String)]) 
             ("GET /users/me", "/api/v1/users/me"),
         ];
         for (label, path) in reads {
-            let r = run_wrk(dir, &format!("{}{path}", server.base), &get_script(token), READ_CONNECTIONS)?;
+            let r = run_wrk(&server.base, dir, &format!("{}{path}", server.base), &get_script(token), READ_CONNECTIONS)
+                .await?;
             let _ = writeln!(
                 out,
                 "| {label} | {:.0} | {} | {} | {} |",
@@ -301,7 +346,7 @@ pub async fn section(bin: &Path, dir: &Path, stores: &[(&'static str, String)]) 
             r#"'{{"name":"Load","email":"reg' .. id .. '-' .. i .. '-' .. os.time() .. '@example.com","password":"{PASSWORD}"}}'"#
         );
         let register = post_script("/api/v1/auth/register", "", &register_body);
-        let r = run_wrk(dir, &format!("{}/api/v1/auth/register", server.base), &register, 16)?;
+        let r = run_wrk(&server.base, dir, &format!("{}/api/v1/auth/register", server.base), &register, 16).await?;
         let _ = writeln!(
             out,
             "| POST /auth/register (16 connections) | {:.0} | {} | {} | {} |",
@@ -310,7 +355,7 @@ pub async fn section(bin: &Path, dir: &Path, stores: &[(&'static str, String)]) 
             ms(r.p99),
             r.non_2xx + r.socket_errors
         );
-        let r = run_wrk(dir, &login_url, &login, FLOOD_CONNECTIONS)?;
+        let r = run_wrk(&server.base, dir, &login_url, &login, FLOOD_CONNECTIONS).await?;
         let peak = server.peak_rss_mib()?;
         let _ = writeln!(
             out,
