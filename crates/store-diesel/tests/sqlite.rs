@@ -296,3 +296,21 @@ async fn pool_status_reports_the_configured_bound_and_no_connection_in_use_at_re
     assert!((1..=3).contains(&status.open), "{status:?}");
     assert_eq!(status.idle, status.open, "{status:?}");
 }
+
+/// The SQLite linked in keeps the query planner stability guarantee on (`.cargo/config.toml`):
+/// otherwise every cached query with a bound `LIMIT` is compiled again on each execution.
+#[test]
+fn sqlite_is_built_with_the_planner_stability_guarantee() {
+    #[derive(diesel::QueryableByName)]
+    struct Used {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        used: i32,
+    }
+    let mut conn = SqliteConnection::establish(":memory:").expect("open");
+    let row: Used = diesel::RunQueryDsl::get_result(
+        diesel::sql_query("SELECT sqlite_compileoption_used('ENABLE_QPSG') AS used"),
+        &mut conn,
+    )
+    .expect("compile options");
+    assert_eq!(row.used, 1, "build with LIBSQLITE3_FLAGS=SQLITE_ENABLE_QPSG");
+}
