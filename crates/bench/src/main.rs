@@ -2,6 +2,7 @@
 
 mod criterion_report;
 mod login;
+mod profile;
 mod seed;
 mod wrk;
 
@@ -9,6 +10,9 @@ use portcullis_store_diesel::test_db::TestDatabase;
 
 #[actix_web::main]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("profile") {
+        return profile_main().await;
+    }
     let mut sections = vec![criterion_report::section(std::path::Path::new("target/criterion"))];
     // The release binary as its own process on each store, driven by wrk (issue 6's figures).
     let dir = match tempfile::tempdir() {
@@ -43,4 +47,28 @@ async fn main() {
         }
     }
     println!("{}", sections.join("\n"));
+}
+
+/// `portcullis-bench profile` (`make profile`): the perf report of [`profile::report`].
+async fn profile_main() {
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => return eprintln!("profile: temp dir: {e}"),
+    };
+    let mut stores = vec![("SQLite (file, WAL)", format!("sqlite://{}", dir.path().join("profile.db").display()))];
+    let postgres = TestDatabase::create().await;
+    if let Some(db) = &postgres {
+        stores.push(("PostgreSQL (loopback)", db.url().to_owned()));
+    }
+    let result = match wrk::server_binary() {
+        Ok(bin) => profile::report(&bin, dir.path(), std::path::Path::new("target/profile"), &stores).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(report) => println!("{report}"),
+        Err(e) => {
+            eprintln!("profile: {e}");
+            std::process::exit(1);
+        }
+    }
 }

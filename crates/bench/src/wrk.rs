@@ -35,7 +35,7 @@ const PASSWORD: &str = "correct horse battery staple";
 
 /// One wrk run's figures.
 pub struct WrkRun {
-    requests_per_sec: f64,
+    pub(crate) requests_per_sec: f64,
     p50: Duration,
     p99: Duration,
     non_2xx: u64,
@@ -43,9 +43,9 @@ pub struct WrkRun {
 }
 
 /// A server process, killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Drop for Server {
@@ -56,8 +56,13 @@ impl Drop for Server {
 }
 
 impl Server {
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The server's peak resident set (`VmHWM`), in MiB.
-    fn peak_rss_mib(&self) -> Result<f64, String> {
+    pub(crate) fn peak_rss_mib(&self) -> Result<f64, String> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).map_err(|e| e.to_string())?;
         let line = status.lines().find(|l| l.starts_with("VmHWM:")).ok_or("no VmHWM in /proc status")?;
         let kib: f64 = line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).ok_or("unreadable VmHWM")?;
@@ -132,7 +137,7 @@ async fn hash_counters(base: &str) -> Result<(f64, f64), String> {
 /// Waits until the server has no password hashing left from the previous run: wrk stops
 /// sending at its deadline, but the requests already queued are still answered, and a run
 /// started on top of them would measure the tail of the last one.
-async fn drained(base: &str) -> Result<(), String> {
+pub(crate) async fn drained(base: &str) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut last_jobs = f64::NAN;
     loop {
@@ -193,7 +198,7 @@ async fn run_wrk(base: &str, dir: &Path, url: &str, script: &str, connections: u
 }
 
 /// Runs wrk with `script` against `url` over `connections` connections.
-fn run_wrk_now(dir: &Path, url: &str, script: &str, connections: usize) -> Result<WrkRun, String> {
+pub(crate) fn run_wrk_now(dir: &Path, url: &str, script: &str, connections: usize) -> Result<WrkRun, String> {
     let path = dir.join("bench.lua");
     std::fs::write(&path, script).map_err(|e| e.to_string())?;
     let threads = connections.clamp(1, 2);
@@ -231,7 +236,7 @@ end
 }
 
 /// A Lua script GETting the URL with a bearer token.
-fn get_script(token: &str) -> String {
+pub(crate) fn get_script(token: &str) -> String {
     format!("wrk.headers[\"Authorization\"] = \"Bearer {token}\"\n")
 }
 
@@ -259,6 +264,37 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
 
+/// A server on one store, seeded: [`LOGIN_USERS`] verified accounts, the first
+/// [`HISTORY_USERS`] with 1,000 audit entries each.
+pub(crate) struct Seeded {
+    /// The server process.
+    pub(crate) server: Server,
+    /// An access token of the first account (which has a history).
+    pub(crate) token: String,
+    /// A wrk script logging in to the accounts in turn.
+    pub(crate) login: String,
+    /// The login URL.
+    pub(crate) login_url: String,
+}
+
+/// Starts `bin` on the store `url` (named `name`) under `dir` and seeds it.
+pub(crate) async fn seeded(bin: &Path, dir: &Path, name: &str, url: &str) -> Result<Seeded, String> {
+    let store_dir = dir.join(name.split_whitespace().next().unwrap_or("store"));
+    std::fs::create_dir_all(&store_dir).map_err(|e| e.to_string())?;
+    let server = start(bin, &store_dir, url).await?;
+    let mut settings = Settings::default();
+    settings.database.url = url.to_owned();
+    let tokens = crate::seed::users_with_history(&server.base, &settings, 0..HISTORY_USERS, 1_000).await?;
+    crate::seed::users_with_history(&server.base, &settings, HISTORY_USERS..LOGIN_USERS, 0).await?;
+    let token = tokens.into_iter().next().ok_or("no user seeded")?;
+    let emails: Vec<String> = (0..LOGIN_USERS).map(|i| format!("\"bench{i}@example.com\"")).collect();
+    let prelude = format!("local users = {{{}}}", emails.join(", "));
+    let login_body = format!(r#"'{{"email":"' .. users[(i % #users) + 1] .. '","password":"{PASSWORD}"}}'"#);
+    let login = post_script("/api/v1/auth/login", &prelude, &login_body);
+    let login_url = format!("{}/api/v1/auth/login", server.base);
+    Ok(Seeded { server, token, login, login_url })
+}
+
 /// The Markdown section for every store in `stores` (name, database URL).
 pub async fn section(bin: &Path, dir: &Path, stores: &[(&'static str, String)]) -> Result<String, String> {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
@@ -274,22 +310,8 @@ pub async fn section(bin: &Path, dir: &Path, stores: &[(&'static str, String)]) 
         ms(standalone)
     );
     for (name, url) in stores {
-        let store_dir = dir.join(name.split_whitespace().next().unwrap_or("store"));
-        std::fs::create_dir_all(&store_dir).map_err(|e| e.to_string())?;
-        let server = start(bin, &store_dir, url).await?;
-        let settings = {
-            let mut s = Settings::default();
-            s.database.url = url.clone();
-            s
-        };
-        let tokens = crate::seed::users_with_history(&server.base, &settings, 0..HISTORY_USERS, 1_000).await?;
-        crate::seed::users_with_history(&server.base, &settings, HISTORY_USERS..LOGIN_USERS, 0).await?;
-        let token = tokens.first().ok_or("no user seeded")?;
-        let emails: Vec<String> = (0..LOGIN_USERS).map(|i| format!("\"bench{i}@example.com\"")).collect();
-        let prelude = format!("local users = {{{}}}", emails.join(", "));
-        let login_body = format!(r#"'{{"email":"' .. users[(i % #users) + 1] .. '","password":"{PASSWORD}"}}'"#);
-        let login = post_script("/api/v1/auth/login", &prelude, &login_body);
-        let login_url = format!("{}/api/v1/auth/login", server.base);
+        let Seeded { server, token, login, login_url } = seeded(bin, dir, name, url).await?;
+        let token = &token;
 
         let mut table = String::new();
         let mut limit = f64::NAN;
@@ -359,7 +381,8 @@ pub async fn section(bin: &Path, dir: &Path, stores: &[(&'static str, String)]) 
         let peak = server.peak_rss_mib()?;
         let _ = writeln!(
             out,
-            "\nLogin flood, {FLOOD_CONNECTIONS} connections: {:.0} logins/s, {} answered 503 at once (queue full) or failed; \
+            "\nLogin flood, {FLOOD_CONNECTIONS} connections: {:.0} responses/s; {} of the run's responses were 503 at \
+             once (hashing queue full) or failed; \
              **peak resident memory of the server {peak:.0} MiB** (`VmHWM`, whole run including seeding).\n",
             r.requests_per_sec,
             r.non_2xx + r.socket_errors

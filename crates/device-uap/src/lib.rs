@@ -123,6 +123,17 @@ fn prepare(user_agent: &str) -> Option<&str> {
     (!ua.trim().is_empty()).then_some(ua)
 }
 
+/// Compiles the embedded uap-core rules from scratch and drops the result: what the first
+/// detector of a process costs (every later one shares the compiled rules). For benchmarks.
+///
+/// # Errors
+/// As [`UapDeviceDetector::new`].
+pub fn compile_rules_uncached() -> Result<(), DeviceError> {
+    let regexes: Regexes<'static> = serde_json::from_str(RULES_JSON).map_err(DeviceError::Rules)?;
+    Extractor::try_from(regexes).map_err(DeviceError::Compile)?;
+    Ok(())
+}
+
 /// The process-wide extractor, compiled on first use. A failed build is not stored, so it is retried (and
 /// fails again) on the next call rather than poisoning the process.
 fn extractor() -> Result<&'static Extractor<'static>, DeviceError> {
