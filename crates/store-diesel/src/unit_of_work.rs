@@ -5,7 +5,10 @@ use diesel_async::RunQueryDsl;
 use portcullis_domain::ports::{Change, StoreError, UnitOfWork};
 
 use crate::DieselStore;
-use crate::detached::write_tx;
+use futures_util::future::try_join_all;
+
+use crate::backend::postgres::PgConn;
+use crate::detached::dispatch;
 use crate::error::{DbError, is_email_taken};
 use crate::rows::{CodeRow, MailRow, NewAuditRow, NotificationRow, SessionRow, SpentRefreshRow, UserRow, roles_to_db};
 use crate::schema::{
@@ -113,175 +116,229 @@ impl UnitOfWork for DieselStore {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
-        let audit_ids = write_tx!(self, |c| {
-            let mut audit_ids = Vec::new();
-            for write in &writes {
-                match write {
-                    Write::User(row) => {
-                        diesel::insert_into(users::table).values(row).execute(c).await.map_err(|e| {
-                            if is_email_taken(&e) { DbError::DuplicateEmail } else { DbError::Query(e) }
-                        })?;
+        let audit_ids = dispatch!(self, |conn, _db|
+            sqlite => conn.immediate_transaction::<_, DbError, _>(async |c| {
+                let mut audit_ids = Vec::new();
+                for write in &writes {
+                    apply!(c, write, audit_ids);
+                }
+                Ok(audit_ids)
+            }).await,
+            postgres => ::diesel_async::AsyncConnection::transaction::<_, DbError, _>(conn, async |c| {
+                let mut audit_ids = Vec::new();
+                let mut rest = &writes[..];
+                while let Some(write) = rest.first() {
+                    let run = rest.iter().take_while(|w| w.is_plain_insert()).count();
+                    if run > 1 {
+                        let ids = try_join_all(rest[..run].iter().map(|w| insert_pipelined(c, w))).await?;
+                        audit_ids.extend(ids.into_iter().flatten());
+                        rest = &rest[run..];
+                    } else {
+                        apply!(c, write, audit_ids);
+                        rest = &rest[1..];
                     }
-                    Write::ReplaceCode(row) => {
-                        // Older unconsumed codes stop working the moment a new one is issued.
-                        diesel::delete(
-                            codes::table
-                                .filter(codes::user_id.eq(&row.user_id))
-                                .filter(codes::purpose.eq(&row.purpose))
-                                .filter(codes::consumed_at.is_null()),
-                        )
-                        .execute(c)
-                        .await?;
-                        diesel::insert_into(codes::table).values(row).execute(c).await?;
-                    }
-                    Write::ConsumeCode { id, at } => {
-                        // Guarded: only an unconsumed code flips, so a code works exactly once
-                        // however many requests race for it.
-                        let flipped = diesel::update(codes::table.find(id).filter(codes::consumed_at.is_null()))
-                            .set(codes::consumed_at.eq(Some(*at)))
-                            .execute(c)
-                            .await?;
-                        if flipped == 0 {
-                            return Err(DbError::Conflict);
-                        }
-                    }
-                    Write::MarkEmailVerified { user_id, at } => {
-                        diesel::update(users::table.find(user_id))
-                            .set((users::email_verified_at.eq(Some(*at)), users::updated_at.eq(*at)))
-                            .execute(c)
-                            .await?;
-                    }
-                    Write::Session(row) => {
-                        diesel::insert_into(sessions::table).values(row).execute(c).await?;
-                    }
-                    Write::AlertToken { session_id, digest, expires_at } => {
-                        diesel::update(sessions::table.find(session_id))
-                            .set((
-                                sessions::alert_token_hash.eq(Some(digest)),
-                                sessions::alert_expires_at.eq(Some(*expires_at)),
-                            ))
-                            .execute(c)
-                            .await?;
-                    }
-                    Write::ConsumeAlertToken { session_id, digest } => {
-                        // Guarded like ConsumeCode: of racing "Not you?" clicks exactly one
-                        // clears the token (PostgreSQL re-checks the digest after the row lock).
-                        let cleared = diesel::update(
-                            sessions::table.find(session_id).filter(sessions::alert_token_hash.eq(digest)),
-                        )
+                }
+                Ok(audit_ids)
+            }).await
+        )?;
+        Ok(audit_ids)
+    }
+}
+
+impl Write {
+    /// An unguarded insert of a row that no other insert of its kind reads or changes: in a
+    /// run of these the order does not matter, so the run can be pipelined.
+    fn is_plain_insert(&self) -> bool {
+        matches!(self, Self::Session(_) | Self::Audit(_) | Self::Notification(_) | Self::Mail(_))
+    }
+}
+
+/// One plain insert (see [`Write::is_plain_insert`]) on a shared connection, so that a run of
+/// them is pipelined: PostgreSQL gets them all in one round trip instead of one each (a login
+/// commits four: session, audit entry, notification, mail). Answers the audit entry's id.
+async fn insert_pipelined(conn: &PgConn, write: &Write) -> Result<Option<i64>, DbError> {
+    let mut conn = conn;
+    Ok(match write {
+        Write::Session(row) => {
+            diesel::insert_into(sessions::table).values(row).execute(&mut conn).await?;
+            None
+        }
+        Write::Audit(row) => Some(
+            diesel::insert_into(audit_log::table).values(row).returning(audit_log::id).get_result(&mut conn).await?,
+        ),
+        Write::Notification(row) => {
+            diesel::insert_into(notifications::table).values(row).execute(&mut conn).await?;
+            None
+        }
+        Write::Mail(row) => {
+            diesel::insert_into(mail_outbox::table).values(row).execute(&mut conn).await?;
+            None
+        }
+        _ => return Err(DbError::Internal("not a plain insert")),
+    })
+}
+
+/// Applies one write on `$c` (either backend), pushing an audit entry's id onto `$audit_ids`.
+/// A macro rather than a function: the body compiles once per connection type.
+macro_rules! apply {
+    ($c:ident, $write:expr, $audit_ids:ident) => {
+        match $write {
+            Write::User(row) => {
+                diesel::insert_into(users::table)
+                    .values(row)
+                    .execute($c)
+                    .await
+                    .map_err(|e| if is_email_taken(&e) { DbError::DuplicateEmail } else { DbError::Query(e) })?;
+            }
+            Write::ReplaceCode(row) => {
+                // Older unconsumed codes stop working the moment a new one is issued.
+                diesel::delete(
+                    codes::table
+                        .filter(codes::user_id.eq(&row.user_id))
+                        .filter(codes::purpose.eq(&row.purpose))
+                        .filter(codes::consumed_at.is_null()),
+                )
+                .execute($c)
+                .await?;
+                diesel::insert_into(codes::table).values(row).execute($c).await?;
+            }
+            Write::ConsumeCode { id, at } => {
+                // Guarded: only an unconsumed code flips, so a code works exactly once
+                // however many requests race for it.
+                let flipped = diesel::update(codes::table.find(id).filter(codes::consumed_at.is_null()))
+                    .set(codes::consumed_at.eq(Some(*at)))
+                    .execute($c)
+                    .await?;
+                if flipped == 0 {
+                    return Err(DbError::Conflict);
+                }
+            }
+            Write::MarkEmailVerified { user_id, at } => {
+                diesel::update(users::table.find(user_id))
+                    .set((users::email_verified_at.eq(Some(*at)), users::updated_at.eq(*at)))
+                    .execute($c)
+                    .await?;
+            }
+            Write::Session(row) => {
+                diesel::insert_into(sessions::table).values(row).execute($c).await?;
+            }
+            Write::AlertToken { session_id, digest, expires_at } => {
+                diesel::update(sessions::table.find(session_id))
+                    .set((
+                        sessions::alert_token_hash.eq(Some(digest)),
+                        sessions::alert_expires_at.eq(Some(*expires_at)),
+                    ))
+                    .execute($c)
+                    .await?;
+            }
+            Write::ConsumeAlertToken { session_id, digest } => {
+                // Guarded like ConsumeCode: of racing "Not you?" clicks exactly one
+                // clears the token (PostgreSQL re-checks the digest after the row lock).
+                let cleared =
+                    diesel::update(sessions::table.find(session_id).filter(sessions::alert_token_hash.eq(digest)))
                         .set((
                             sessions::alert_token_hash.eq(None::<Vec<u8>>),
                             sessions::alert_expires_at.eq(None::<DbTime>),
                         ))
-                        .execute(c)
+                        .execute($c)
                         .await?;
-                        if cleared == 0 {
-                            return Err(DbError::Conflict);
-                        }
-                    }
-                    Write::RotateRefresh { current, next, spent } => {
-                        // Guarded: only a live session still holding `current` rotates, so of
-                        // racing refreshes exactly one wins (PostgreSQL re-checks the WHERE on
-                        // the row version the winner committed); the others conflict.
-                        let rotated = diesel::update(
-                            sessions::table
-                                .find(spent.session_id)
-                                .filter(sessions::revoked_at.is_null())
-                                .filter(sessions::refresh_token_hash.eq(current)),
-                        )
-                        .set(sessions::refresh_token_hash.eq(next))
-                        .execute(c)
-                        .await?;
-                        if rotated == 0 {
-                            return Err(DbError::Conflict);
-                        }
-                        diesel::insert_into(spent_refresh_tokens::table).values(spent).execute(c).await?;
-                    }
-                    Write::RevokeSession { session_id, at } => {
-                        // The first revocation time stands.
-                        diesel::update(sessions::table.find(session_id).filter(sessions::revoked_at.is_null()))
-                            .set(sessions::revoked_at.eq(Some(*at)))
-                            .execute(c)
-                            .await?;
-                    }
-                    Write::TouchSession { session_id, at } => {
-                        // Guarded: requests finishing out of order never move it back.
-                        diesel::update(sessions::table.find(session_id).filter(sessions::last_seen_at.lt(*at)))
-                            .set(sessions::last_seen_at.eq(*at))
-                            .execute(c)
-                            .await?;
-                    }
-                    Write::RevokeUserSessions { user_id, except, at } => {
-                        let live = sessions::table
-                            .filter(sessions::user_id.eq(user_id))
-                            .filter(sessions::revoked_at.is_null());
-                        let revoke = sessions::revoked_at.eq(Some(*at));
-                        match except {
-                            Some(keep) => {
-                                diesel::update(live.filter(sessions::id.ne(keep))).set(revoke).execute(c).await?
-                            }
-                            None => diesel::update(live).set(revoke).execute(c).await?,
-                        };
-                    }
-                    Write::Password { user_id, hash, at } => {
-                        diesel::update(users::table.find(user_id))
-                            .set((users::password_hash.eq(hash), users::updated_at.eq(*at)))
-                            .execute(c)
-                            .await?;
-                    }
-                    Write::Rehash { user_id, previous, hash, at } => {
-                        diesel::update(users::table.find(user_id).filter(users::password_hash.eq(previous)))
-                            .set((users::password_hash.eq(hash), users::updated_at.eq(*at)))
-                            .execute(c)
-                            .await?;
-                    }
-                    Write::Status { user_id, status, at } => {
-                        diesel::update(users::table.find(user_id))
-                            .set((users::status.eq(*status), users::updated_at.eq(*at)))
-                            .execute(c)
-                            .await?;
-                    }
-                    Write::Deleted { user_id, deleted_at, at } => {
-                        diesel::update(users::table.find(user_id))
-                            .set((users::deleted_at.eq(*deleted_at), users::updated_at.eq(*at)))
-                            .execute(c)
-                            .await?;
-                    }
-                    Write::Roles { user_id, roles, at } => {
-                        diesel::update(users::table.find(user_id))
-                            .set((users::roles.eq(roles), users::updated_at.eq(*at)))
-                            .execute(c)
-                            .await?;
-                    }
-                    Write::Profile { user_id, name, picture, at } => {
-                        // `None` parts of the changeset are left out of the SET list.
-                        diesel::update(users::table.find(user_id))
-                            .set((
-                                users::updated_at.eq(*at),
-                                name.clone().map(|n| users::name.eq(n)),
-                                picture.clone().map(|p| users::profile_picture.eq(p)),
-                            ))
-                            .execute(c)
-                            .await?;
-                    }
-                    Write::Audit(row) => {
-                        let id: i64 = diesel::insert_into(audit_log::table)
-                            .values(row)
-                            .returning(audit_log::id)
-                            .get_result(c)
-                            .await?;
-                        audit_ids.push(id);
-                    }
-                    Write::Notification(row) => {
-                        diesel::insert_into(notifications::table).values(row).execute(c).await?;
-                    }
-                    Write::Mail(row) => {
-                        diesel::insert_into(mail_outbox::table).values(row).execute(c).await?;
-                    }
+                if cleared == 0 {
+                    return Err(DbError::Conflict);
                 }
             }
-            Ok(audit_ids)
-        })?;
-        Ok(audit_ids)
-    }
+            Write::RotateRefresh { current, next, spent } => {
+                // Guarded: only a live session still holding `current` rotates, so of
+                // racing refreshes exactly one wins (PostgreSQL re-checks the WHERE on
+                // the row version the winner committed); the others conflict.
+                let rotated = diesel::update(
+                    sessions::table
+                        .find(spent.session_id)
+                        .filter(sessions::revoked_at.is_null())
+                        .filter(sessions::refresh_token_hash.eq(current)),
+                )
+                .set(sessions::refresh_token_hash.eq(next))
+                .execute($c)
+                .await?;
+                if rotated == 0 {
+                    return Err(DbError::Conflict);
+                }
+                diesel::insert_into(spent_refresh_tokens::table).values(spent).execute($c).await?;
+            }
+            Write::RevokeSession { session_id, at } => {
+                // The first revocation time stands.
+                diesel::update(sessions::table.find(session_id).filter(sessions::revoked_at.is_null()))
+                    .set(sessions::revoked_at.eq(Some(*at)))
+                    .execute($c)
+                    .await?;
+            }
+            Write::TouchSession { session_id, at } => {
+                // Guarded: requests finishing out of order never move it back.
+                diesel::update(sessions::table.find(session_id).filter(sessions::last_seen_at.lt(*at)))
+                    .set(sessions::last_seen_at.eq(*at))
+                    .execute($c)
+                    .await?;
+            }
+            Write::RevokeUserSessions { user_id, except, at } => {
+                let live = sessions::table.filter(sessions::user_id.eq(user_id)).filter(sessions::revoked_at.is_null());
+                let revoke = sessions::revoked_at.eq(Some(*at));
+                match except {
+                    Some(keep) => diesel::update(live.filter(sessions::id.ne(keep))).set(revoke).execute($c).await?,
+                    None => diesel::update(live).set(revoke).execute($c).await?,
+                };
+            }
+            Write::Password { user_id, hash, at } => {
+                diesel::update(users::table.find(user_id))
+                    .set((users::password_hash.eq(hash), users::updated_at.eq(*at)))
+                    .execute($c)
+                    .await?;
+            }
+            Write::Rehash { user_id, previous, hash, at } => {
+                diesel::update(users::table.find(user_id).filter(users::password_hash.eq(previous)))
+                    .set((users::password_hash.eq(hash), users::updated_at.eq(*at)))
+                    .execute($c)
+                    .await?;
+            }
+            Write::Status { user_id, status, at } => {
+                diesel::update(users::table.find(user_id))
+                    .set((users::status.eq(*status), users::updated_at.eq(*at)))
+                    .execute($c)
+                    .await?;
+            }
+            Write::Deleted { user_id, deleted_at, at } => {
+                diesel::update(users::table.find(user_id))
+                    .set((users::deleted_at.eq(*deleted_at), users::updated_at.eq(*at)))
+                    .execute($c)
+                    .await?;
+            }
+            Write::Roles { user_id, roles, at } => {
+                diesel::update(users::table.find(user_id))
+                    .set((users::roles.eq(roles), users::updated_at.eq(*at)))
+                    .execute($c)
+                    .await?;
+            }
+            Write::Profile { user_id, name, picture, at } => {
+                // `None` parts of the changeset are left out of the SET list.
+                diesel::update(users::table.find(user_id))
+                    .set((
+                        users::updated_at.eq(*at),
+                        name.clone().map(|n| users::name.eq(n)),
+                        picture.clone().map(|p| users::profile_picture.eq(p)),
+                    ))
+                    .execute($c)
+                    .await?;
+            }
+            Write::Audit(row) => {
+                let id: i64 =
+                    diesel::insert_into(audit_log::table).values(row).returning(audit_log::id).get_result($c).await?;
+                $audit_ids.push(id);
+            }
+            Write::Notification(row) => {
+                diesel::insert_into(notifications::table).values(row).execute($c).await?;
+            }
+            Write::Mail(row) => {
+                diesel::insert_into(mail_outbox::table).values(row).execute($c).await?;
+            }
+        }
+    };
 }
+use apply;

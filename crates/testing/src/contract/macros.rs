@@ -28,6 +28,7 @@ macro_rules! store_contract_tests {
             duplicate_email_is_rejected,
             duplicate_email_includes_soft_deleted,
             failed_commit_applies_nothing,
+            failed_insert_among_inserts_applies_nothing,
             conflict_applies_nothing,
             changes_apply_in_order,
             mark_email_verified_sets_timestamps,

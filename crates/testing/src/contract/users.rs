@@ -80,6 +80,39 @@ pub async fn failed_commit_applies_nothing<S: Store>(store: &S) {
     assert_eq!(store.user_by_id(laura.id).await.expect("read"), Some(laura));
 }
 
+/// A commit failing in the middle of a run of inserts (which a store may send together)
+/// leaves no trace of any of them; audit ids come back in the order of the entries.
+pub async fn failed_insert_among_inserts_applies_nothing<S: Store>(store: &S) {
+    let laura = insert_user(store, "laura@example.com").await;
+    let s = session(&laura, T0);
+    let changes = vec![
+        Change::InsertSession(s.clone()),
+        Change::AppendAudit(audit(Some(laura.id), AuditAction::LoginSuccess, T0)),
+        Change::InsertSession(s.clone()),
+        Change::EnqueueMail(mail("laura@example.com", T0)),
+    ];
+    store.commit(changes).await.expect_err("a second session with the same id accepted");
+    assert_eq!(store.session_with_user(s.id).await.expect("read"), None);
+    assert_eq!(history(store, &laura, &[AuditAction::LoginSuccess]).await.total_count, 0);
+    assert_eq!(store.outbox_depth().await.expect("depth"), 0);
+
+    let ids = commit_ok(
+        store,
+        vec![
+            Change::AppendAudit(audit(Some(laura.id), AuditAction::LoginSuccess, T0)),
+            Change::InsertSession(s.clone()),
+            Change::AppendAudit(audit(Some(laura.id), AuditAction::LoginFailure, T0)),
+            Change::EnqueueMail(mail("laura@example.com", T0)),
+        ],
+    )
+    .await;
+    assert_eq!(ids.len(), 2);
+    assert!(ids[0] < ids[1], "{ids:?}");
+    let page = history(store, &laura, &[AuditAction::LoginSuccess, AuditAction::LoginFailure]).await;
+    let stored: Vec<i64> = page.items.iter().map(|e| e.id).collect();
+    assert!(ids.iter().all(|id| stored.contains(id)), "{ids:?} not in {stored:?}");
+}
+
 /// A commit failing with `Conflict` leaves no trace of the earlier changes either.
 pub async fn conflict_applies_nothing<S: Store>(store: &S) {
     let ana = unverified_user("ana@example.com", T0);
