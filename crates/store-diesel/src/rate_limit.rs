@@ -1,13 +1,13 @@
-//! [`RateLimiter`]: sliding windows over one row per counted event.
+//! [`RateLimiter`]: sliding windows over one row per counted event. One algorithm, written
+//! twice: in Rust for SQLite and as a PL/pgSQL function for PostgreSQL (one round trip).
 
 use std::time::Duration;
 
 use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Nullable, Text};
 use diesel_async::RunQueryDsl;
 use portcullis_domain::model::Timestamp;
 use portcullis_domain::ports::{Permit, RateDecision, RateLimiter, RateRule, StoreError};
-
-use diesel::sql_types::{Array, BigInt, Nullable, Text};
 
 use crate::DieselStore;
 use crate::backend::postgres::PgConn;
