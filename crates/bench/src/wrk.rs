@@ -156,6 +156,37 @@ pub(crate) async fn drained(base: &str) -> Result<(), String> {
     }
 }
 
+/// Clock ticks per second of `/proc/<pid>/stat` times (`getconf CLK_TCK`, 100 on Linux).
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// CPU seconds (user + system) process `pid` has used so far; 0 when unreadable.
+fn cpu_secs(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    let Some((_, rest)) = stat.rsplit_once(')') else { return 0.0 };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / clock_ticks()
+}
+
+/// CPU seconds used so far by every process whose command name is `name`.
+fn cpu_secs_named(name: &str) -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0.0 };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == name))
+        .map(cpu_secs)
+        .sum()
+}
+
 /// Parses a wrk latency like `12.34ms`, `850.00us` or `1.02s`.
 fn parse_latency(text: &str) -> Option<Duration> {
     let (number, unit) = text.split_at(text.find(|c: char| c.is_ascii_alphabetic())?);
@@ -318,15 +349,31 @@ pub async fn section(bin: &Path, dir: &Path, stores: &[(&'static str, String)]) 
 
         let mut table = String::new();
         let mut limit = f64::NAN;
+        let mut cpu_split = String::new();
         for connections in LOGIN_CONNECTIONS {
             let mut runs = Vec::with_capacity(LOGIN_REPEATS);
             let mut hashing = (0.0, 0.0);
+            let mut cpu = (0.0, 0.0);
             for _ in 0..LOGIN_REPEATS {
                 drained(&server.base).await?;
                 let before = hash_counters(&server.base).await?;
+                let cpu_before = (cpu_secs(server.pid()), cpu_secs_named("postgres"));
                 runs.push(run_wrk_now(dir, &login_url, &login, connections)?);
+                let cpu_after = (cpu_secs(server.pid()), cpu_secs_named("postgres"));
                 let after = hash_counters(&server.base).await?;
                 hashing = (hashing.0 + after.0 - before.0, hashing.1 + after.1 - before.1);
+                cpu = (cpu.0 + cpu_after.0 - cpu_before.0, cpu.1 + cpu_after.1 - cpu_before.1);
+            }
+            if connections == LOGIN_CONNECTIONS[LOGIN_CONNECTIONS.len() - 1] {
+                let per_login = |secs: f64| secs * 1e3 / hashing.1.max(1.0);
+                cpu_split = format!(
+                    "\nPer login at {connections} connections (all runs): the server used {:.1} ms of CPU and its \
+                     hashing threads were busy {:.1} ms (wall time, so preemption included); PostgreSQL's server \
+                     processes used {:.1} ms of CPU (`/proc` user + system time).\n",
+                    per_login(cpu.0),
+                    per_login(hashing.0),
+                    per_login(cpu.1)
+                );
             }
             if connections == 1 {
                 let t_hash = hashing.0 / hashing.1.max(1.0);
@@ -355,6 +402,7 @@ pub async fn section(bin: &Path, dir: &Path, stores: &[(&'static str, String)]) 
             "| logins, connections | logins/s, median of {LOGIN_REPEATS} runs (range) | p50 | p99 | non-2xx in all runs | median / limit |\n|---|---|---|---|---|---|"
         );
         out.push_str(&table);
+        out.push_str(&cpu_split);
         let _ = writeln!(
             out,
             "\n| other load, {READ_CONNECTIONS} connections | requests/s | p50 | p99 | non-2xx |\n|---|---|---|---|---|"
@@ -439,6 +487,20 @@ Transfer/sec:    153.20KB
         assert_eq!(r.p99, Duration::from_secs_f64(1.01));
         assert_eq!((r.non_2xx, r.socket_errors), (7, 5));
         assert!(parse_wrk("garbage").is_err());
+    }
+
+    #[test]
+    fn reads_cpu_time_from_proc() {
+        let me = std::process::id();
+        let before = cpu_secs(me);
+        let started = std::time::Instant::now();
+        let mut x = 0u64;
+        while started.elapsed() < Duration::from_millis(300) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        assert!(cpu_secs(me) > before, "300 ms of spinning used no CPU time");
+        assert_eq!(cpu_secs(u32::MAX), 0.0);
+        assert_eq!(cpu_secs_named("no-such-process-name"), 0.0);
     }
 
     #[test]
