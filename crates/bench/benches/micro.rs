@@ -11,17 +11,15 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use portcullis_bench::USER_AGENTS;
-use portcullis_crypto::{Argon2Config, Argon2Hasher, PasetoIssuer};
+use portcullis_crypto::PasetoIssuer;
 use portcullis_device_uap::UapDeviceDetector;
 use portcullis_domain::model::{
-    AccountStatus, AuditAction, Device, Email, Enrichment, HistoryFilter, NewAuditEntry, Password, Roles, SessionId,
-    Timestamp, User, UserId, UserName,
+    AuditAction, Device, Enrichment, HistoryFilter, NewAuditEntry, Password, SessionId, Timestamp, UserId,
 };
 use portcullis_domain::ports::{
     AccessClaims, AuditRepository, Change, DeviceDetector, GeoLookup, PasswordHasher, TokenIssuer, UnitOfWork,
 };
 use portcullis_geo_maxmind::{MaxmindGeoLookup, fixture};
-use portcullis_server::Settings;
 use portcullis_store_diesel::{DbConfig, DieselStore};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -29,15 +27,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn passwords(c: &mut Criterion) {
-    let defaults = Settings::default().passwords;
-    let hasher = Argon2Hasher::new(Argon2Config {
-        memory_kib: defaults.argon2_memory_kib,
-        iterations: defaults.argon2_iterations,
-        parallelism: defaults.argon2_parallelism,
-        workers: 1,
-        max_queue: 4,
-    })
-    .unwrap();
+    let hasher = portcullis_bench::default_hasher().unwrap();
     let rt = runtime();
     let hash = rt.block_on(hasher.hash(Password::new("correct horse battery staple"))).unwrap();
     let mut group = c.benchmark_group("argon2id");
@@ -104,19 +94,7 @@ fn login_history(c: &mut Criterion) {
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let store = rt.block_on(DieselStore::connect(&DbConfig::new(url))).unwrap();
     let now = Timestamp::from_unix_millis(1_772_945_185_344);
-    let user = User {
-        id: UserId::new_v7(),
-        name: UserName::parse("Bench").unwrap(),
-        email: Email::parse("bench@example.com").unwrap(),
-        password_hash: portcullis_domain::model::PasswordHash::new("$argon2id$x".to_owned()),
-        profile_picture: None,
-        status: AccountStatus::Active,
-        email_verified_at: Some(now),
-        created_at: now,
-        updated_at: now,
-        deleted_at: None,
-        roles: Roles::user(),
-    };
+    let user = portcullis_testing::fixtures::user("bench@example.com", now);
     let mut changes = vec![Change::InsertUser(user.clone())];
     for n in 0..1_000_i64 {
         changes.push(Change::AppendAudit(NewAuditEntry {

@@ -1,5 +1,24 @@
 //! What the benchmark binary and the criterion micro-benchmarks share.
 
+use portcullis_crypto::{Argon2Config, Argon2Hasher};
+use portcullis_server::Settings;
+
+/// A one-thread hasher at the server's default Argon2id parameters, for timing one hash.
+///
+/// # Errors
+/// The hasher's own, as text.
+pub fn default_hasher() -> Result<Argon2Hasher, String> {
+    let defaults = Settings::default().passwords;
+    Argon2Hasher::new(Argon2Config {
+        memory_kib: defaults.argon2_memory_kib,
+        iterations: defaults.argon2_iterations,
+        parallelism: defaults.argon2_parallelism,
+        workers: 1,
+        max_queue: 4,
+    })
+    .map_err(|e| e.to_string())
+}
+
 /// Realistic user agents: desktop and mobile browsers, in-app views, bots and API clients.
 pub const USER_AGENTS: &[&str] = &[
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",

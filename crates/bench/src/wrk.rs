@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use portcullis_crypto::{Argon2Config, Argon2Hasher};
 use portcullis_domain::model::Password;
 use portcullis_domain::ports::PasswordHasher;
 use portcullis_server::Settings;
@@ -276,15 +275,7 @@ pub(crate) fn get_script(token: &str) -> String {
 
 /// Mean time of one Argon2id verification at the default parameters, on one thread.
 async fn hash_time() -> Result<Duration, String> {
-    let defaults = Settings::default().passwords;
-    let hasher = Argon2Hasher::new(Argon2Config {
-        memory_kib: defaults.argon2_memory_kib,
-        iterations: defaults.argon2_iterations,
-        parallelism: defaults.argon2_parallelism,
-        workers: 1,
-        max_queue: 4,
-    })
-    .map_err(|e| e.to_string())?;
+    let hasher = portcullis_bench::default_hasher()?;
     let hash = hasher.hash(Password::new(PASSWORD)).await.map_err(|e| e.to_string())?;
     const ROUNDS: u32 = 20;
     let started = Instant::now();
