@@ -2,6 +2,7 @@
 
 mod criterion_report;
 mod login;
+mod pin;
 mod profile;
 mod seed;
 mod wrk;
@@ -10,8 +11,10 @@ use portcullis_store_diesel::test_db::TestDatabase;
 
 #[actix_web::main]
 async fn main() {
-    if std::env::args().nth(1).as_deref() == Some("profile") {
-        return profile_main().await;
+    match std::env::args().nth(1).as_deref() {
+        Some("profile") => return profile_main().await,
+        Some("own-core") => return own_core_main().await,
+        _ => {}
     }
     let mut sections = vec![criterion_report::section(std::path::Path::new("target/criterion"))];
     // The release binary as its own process on each store, driven by wrk (issue 6's figures).
@@ -69,6 +72,41 @@ async fn profile_main() {
         Err(e) => {
             eprintln!("profile: {e}");
             std::process::exit(1);
+        }
+    }
+}
+
+/// `portcullis-bench own-core`: only the login runs with the database on its own core, on
+/// freshly seeded stores (a quicker check than the whole of `make bench`).
+async fn own_core_main() {
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => return eprintln!("own-core: temp dir: {e}"),
+    };
+    let mut stores = vec![("SQLite (file, WAL)", format!("sqlite://{}", dir.path().join("own.db").display()))];
+    let postgres = TestDatabase::create().await;
+    if let Some(db) = &postgres {
+        stores.push(("PostgreSQL (loopback)", db.url().to_owned()));
+    }
+    let bin = match wrk::server_binary() {
+        Ok(bin) => bin,
+        Err(e) => return eprintln!("own-core: {e}"),
+    };
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    for (name, url) in &stores {
+        let result = match wrk::seeded(&bin, dir.path(), name, url).await {
+            Ok(seeded) => {
+                drop(seeded);
+                wrk::own_core_logins(&bin, dir.path(), name, url, cores).await
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(section) => println!("### {name}\n{section}"),
+            Err(e) => {
+                eprintln!("own-core: {e}");
+                std::process::exit(1);
+            }
         }
     }
 }

@@ -79,7 +79,7 @@ fn profile_one(
 ) -> Result<(f64, std::path::PathBuf), String> {
     let data = out_dir.join(format!("{name}.data"));
     let (url, script, dir) = (url.to_owned(), script.to_owned(), wrk_dir.to_owned());
-    let load = std::thread::spawn(move || run_wrk_now(&dir, &url, &script, CONNECTIONS));
+    let load = std::thread::spawn(move || run_wrk_now(&dir, &url, &script, CONNECTIONS, None));
     std::thread::sleep(Duration::from_secs(1));
     let status = Command::new("perf")
         .args(["record", "-q", "-F", "299", "--call-graph", "dwarf,8192", "-p", &seeded.server.pid().to_string(), "-o"])

@@ -42,6 +42,8 @@ pub struct WrkRun {
     p99: Duration,
     non_2xx: u64,
     socket_errors: u64,
+    /// Non-2xx responses by status (`429=12 503=3`), when the script counted them.
+    statuses: String,
 }
 
 /// A server process, killed when dropped.
@@ -79,10 +81,11 @@ fn free_port() -> Result<u16, String> {
 }
 
 /// Starts `bin serve` on `db_url` with the default Argon2 parameters and pool, the log
-/// mailer and no per-IP limit (one client sends everything), and waits until it is ready.
-async fn start(bin: &Path, dir: &Path, db_url: &str) -> Result<Server, String> {
+/// mailer and no per-IP limit (one client sends everything), on the cores `cpus` (all when
+/// `None`), and waits until it is ready.
+async fn start(bin: &Path, dir: &Path, db_url: &str, cpus: Option<&str>) -> Result<Server, String> {
     let port = free_port()?;
-    let child = Command::new(bin)
+    let child = crate::pin::command(bin.as_os_str(), cpus)
         .arg("serve")
         .env("PORTCULLIS__SERVER__ADDR", format!("127.0.0.1:{port}"))
         .env("DATABASE_URL", db_url)
@@ -177,13 +180,7 @@ fn cpu_secs(pid: u32) -> f64 {
 
 /// CPU seconds used so far by every process whose command name is `name`.
 fn cpu_secs_named(name: &str) -> f64 {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return 0.0 };
-    entries
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
-        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == name))
-        .map(cpu_secs)
-        .sum()
+    crate::pin::pids_named(name).into_iter().map(cpu_secs).sum()
 }
 
 /// Parses a wrk latency like `12.34ms`, `850.00us` or `1.02s`.
@@ -220,6 +217,7 @@ fn parse_wrk(output: &str) -> Result<WrkRun, String> {
         p99: percentile("99%").ok_or("no 99% latency")?,
         non_2xx: value_after("Non-2xx or 3xx responses:").and_then(|v| v.parse().ok()).unwrap_or(0),
         socket_errors,
+        statuses: value_after("Statuses:").unwrap_or_default(),
     })
 }
 
@@ -227,15 +225,22 @@ fn parse_wrk(output: &str) -> Result<WrkRun, String> {
 /// finished the previous run's requests.
 async fn run_wrk(base: &str, dir: &Path, url: &str, script: &str, connections: usize) -> Result<WrkRun, String> {
     drained(base).await?;
-    run_wrk_now(dir, url, script, connections)
+    run_wrk_now(dir, url, script, connections, None)
 }
 
-/// Runs wrk with `script` against `url` over `connections` connections.
-pub(crate) fn run_wrk_now(dir: &Path, url: &str, script: &str, connections: usize) -> Result<WrkRun, String> {
+/// Runs wrk with `script` against `url` over `connections` connections, on the cores
+/// `cpus` (one thread per core it may use at most two; all cores when `None`).
+pub(crate) fn run_wrk_now(
+    dir: &Path,
+    url: &str,
+    script: &str,
+    connections: usize,
+    cpus: Option<&str>,
+) -> Result<WrkRun, String> {
     let path = dir.join("bench.lua");
     std::fs::write(&path, script).map_err(|e| e.to_string())?;
-    let threads = connections.clamp(1, 2);
-    let output = Command::new("wrk")
+    let threads = if cpus.is_some_and(|c| !c.contains([',', '-'])) { 1 } else { connections.clamp(1, 2) };
+    let output = crate::pin::command("wrk".as_ref(), cpus)
         .args(["-t", &threads.to_string(), "-c", &connections.to_string(), "-d", &format!("{RUN_SECS}s")])
         .args(["--timeout", "10s", "--latency", "-s"])
         .arg(&path)
@@ -255,17 +260,47 @@ fn post_script(path: &str, prelude: &str, body: &str) -> String {
     format!(
         r#"{prelude}
 local counter = 0
+local threads = {{}}
 function setup(thread)
   counter = counter + 1
   thread:set("id", counter)
+  table.insert(threads, thread)
 end
 local i = 0
 request = function()
   i = i + 1
   return wrk.format("POST", "{path}", {{["Content-Type"] = "application/json"}}, {body})
 end
+statuses = {{}}
+response = function(status, headers, body)
+  if status >= 300 then
+    statuses[status] = (statuses[status] or 0) + 1
+  end
+end
+function done(summary, latency, requests)
+  local totals = {{}}
+  for _, thread in ipairs(threads) do
+    for status, n in pairs(thread:get("statuses")) do
+      totals[status] = (totals[status] or 0) + n
+    end
+  end
+  local parts = {{}}
+  for status, n in pairs(totals) do
+    table.insert(parts, status .. "=" .. n)
+  end
+  table.sort(parts)
+  io.write("Statuses: " .. table.concat(parts, " ") .. "\n")
+end
 "#
     )
+}
+
+/// The non-2xx responses and socket errors of `runs`, with the statuses when known
+/// (`12 (429=12)`).
+fn failures(runs: &[WrkRun]) -> String {
+    let total: u64 = runs.iter().map(|r| r.non_2xx + r.socket_errors).sum();
+    let statuses: Vec<&str> = runs.iter().map(|r| r.statuses.as_str()).filter(|s| !s.is_empty()).collect();
+    if total == 0 || statuses.is_empty() { total.to_string() } else { format!("{total} ({})", statuses.join(" ")) }
 }
 
 /// A Lua script GETting the URL with a bearer token.
@@ -306,18 +341,23 @@ pub(crate) struct Seeded {
 pub(crate) async fn seeded(bin: &Path, dir: &Path, name: &str, url: &str) -> Result<Seeded, String> {
     let store_dir = dir.join(name.split_whitespace().next().unwrap_or("store"));
     std::fs::create_dir_all(&store_dir).map_err(|e| e.to_string())?;
-    let server = start(bin, &store_dir, url).await?;
+    let server = start(bin, &store_dir, url, None).await?;
     let mut settings = Settings::default();
     settings.database.url = url.to_owned();
     let tokens = crate::seed::users_with_history(&server.base, &settings, 0..HISTORY_USERS, 1_000).await?;
     crate::seed::users_with_history(&server.base, &settings, HISTORY_USERS..LOGIN_USERS, 0).await?;
     let token = tokens.into_iter().next().ok_or("no user seeded")?;
+    let login = login_script();
+    let login_url = format!("{}/api/v1/auth/login", server.base);
+    Ok(Seeded { server, token, login, login_url })
+}
+
+/// A wrk script logging in to the [`LOGIN_USERS`] seeded accounts in turn.
+fn login_script() -> String {
     let emails: Vec<String> = (0..LOGIN_USERS).map(|i| format!("\"bench{i}@example.com\"")).collect();
     let prelude = format!("local users = {{{}}}", emails.join(", "));
     let login_body = format!(r#"'{{"email":"' .. users[(i % #users) + 1] .. '","password":"{PASSWORD}"}}'"#);
-    let login = post_script("/api/v1/auth/login", &prelude, &login_body);
-    let login_url = format!("{}/api/v1/auth/login", server.base);
-    Ok(Seeded { server, token, login, login_url })
+    post_script("/api/v1/auth/login", &prelude, &login_body)
 }
 
 /// The Markdown section for every store in `stores` (name, database URL).
@@ -338,62 +378,19 @@ pub async fn section(bin: &Path, dir: &Path, stores: &[(&'static str, String)]) 
         let Seeded { server, token, login, login_url } = seeded(bin, dir, name, url).await?;
         let token = &token;
 
-        let mut table = String::new();
-        let mut limit = f64::NAN;
-        let mut cpu_split = String::new();
-        for connections in LOGIN_CONNECTIONS {
-            let mut runs = Vec::with_capacity(LOGIN_REPEATS);
-            let mut hashing = (0.0, 0.0);
-            let mut cpu = (0.0, 0.0);
-            for _ in 0..LOGIN_REPEATS {
-                drained(&server.base).await?;
-                let before = hash_counters(&server.base).await?;
-                let cpu_before = (cpu_secs(server.pid()), cpu_secs_named("postgres"));
-                runs.push(run_wrk_now(dir, &login_url, &login, connections)?);
-                let cpu_after = (cpu_secs(server.pid()), cpu_secs_named("postgres"));
-                let after = hash_counters(&server.base).await?;
-                hashing = (hashing.0 + after.0 - before.0, hashing.1 + after.1 - before.1);
-                cpu = (cpu.0 + cpu_after.0 - cpu_before.0, cpu.1 + cpu_after.1 - cpu_before.1);
-            }
-            if connections == LOGIN_CONNECTIONS[LOGIN_CONNECTIONS.len() - 1] {
-                let per_login = |secs: f64| secs * 1e3 / hashing.1.max(1.0);
-                cpu_split = format!(
-                    "\nPer login at {connections} connections (all runs): the server used {:.1} ms of CPU and its \
-                     hashing threads were busy {:.1} ms (wall time, so preemption included); PostgreSQL's server \
-                     processes used {:.1} ms of CPU (`/proc` user + system time).\n",
-                    per_login(cpu.0),
-                    per_login(hashing.0),
-                    per_login(cpu.1)
-                );
-            }
-            if connections == 1 {
-                let t_hash = hashing.0 / hashing.1.max(1.0);
-                limit = cores as f64 / t_hash;
-                let _ = writeln!(
-                    out,
-                    "### {name}\n\nt_hash in the server: {:.1} ms, so the limit is **{limit:.0} logins/s**.\n",
-                    t_hash * 1e3
-                );
-            }
-            runs.sort_by(|a, b| a.requests_per_sec.total_cmp(&b.requests_per_sec));
-            let (low, high) = (runs[0].requests_per_sec, runs[runs.len() - 1].requests_per_sec);
-            let r = &runs[runs.len() / 2];
-            let _ = writeln!(
-                table,
-                "| {connections} | {:.0} ({low:.0}-{high:.0}) | {} | {} | {} | {:.0}% |",
-                r.requests_per_sec,
-                ms(r.p50),
-                ms(r.p99),
-                runs.iter().map(|r| r.non_2xx + r.socket_errors).sum::<u64>(),
-                100.0 * r.requests_per_sec / limit
-            );
-        }
+        let runs = login_runs(&server, dir, &login_url, &login, &LOGIN_CONNECTIONS, cores, None).await?;
+        let _ = writeln!(
+            out,
+            "### {name}\n\nt_hash in the server: {:.1} ms, so the limit is **{:.0} logins/s**.\n",
+            runs.t_hash * 1e3,
+            runs.limit
+        );
         let _ = writeln!(
             out,
             "| logins, connections | logins/s, median of {LOGIN_REPEATS} runs (range) | p50 | p99 | non-2xx in all runs | median / limit |\n|---|---|---|---|---|---|"
         );
-        out.push_str(&table);
-        out.push_str(&cpu_split);
+        out.push_str(&runs.table);
+        out.push_str(&runs.cpu_split);
         let _ = writeln!(
             out,
             "\n| other load, {READ_CONNECTIONS} connections | requests/s | p50 | p99 | non-2xx |\n|---|---|---|---|---|"
@@ -428,6 +425,9 @@ pub async fn section(bin: &Path, dir: &Path, stores: &[(&'static str, String)]) 
             r.non_2xx + r.socket_errors
         );
         let r = run_wrk(&server.base, dir, &login_url, &login, FLOOD_CONNECTIONS).await?;
+        // Let the admitted logins finish before the server is stopped: killed mid-login, they
+        // would leave counted attempts behind for the next runs on this store.
+        drained(&server.base).await?;
         let peak = server.peak_rss_mib()?;
         let _ = writeln!(
             out,
@@ -438,6 +438,125 @@ pub async fn section(bin: &Path, dir: &Path, stores: &[(&'static str, String)]) 
             r.non_2xx + r.socket_errors
         );
         drop(server);
+        out.push_str(&own_core_logins(bin, dir, name, url, cores).await?);
+    }
+    Ok(out)
+}
+
+/// Login runs with the server on every core but the first, and wrk, this process and
+/// PostgreSQL's processes on the first, as with a database on its own host: the Markdown
+/// subsection, or why it was not measured.
+pub(crate) async fn own_core_logins(
+    bin: &Path,
+    dir: &Path,
+    name: &str,
+    url: &str,
+    cores: usize,
+) -> Result<String, String> {
+    let Some(server_cpus) = crate::pin::server_cpus(cores) else {
+        return Ok("\nNot measured with the database on its own core: this machine has one core.\n".to_owned());
+    };
+    // PostgreSQL moves off the server's cores whichever store is measured: its background
+    // work would otherwise run there.
+    let postgres = crate::pin::Pinned::pin(crate::pin::Who::Named("postgres"));
+    if url.starts_with("postgres")
+        && let Err(e) = &postgres
+    {
+        return Ok(format!("\nNot measured with the database on its own core: {e}.\n"));
+    }
+    let _myself = crate::pin::Pinned::pin(crate::pin::Who::Myself)?;
+    let store_dir = dir.join(name.split_whitespace().next().unwrap_or("store"));
+    let server = start(bin, &store_dir, url, Some(&server_cpus)).await?;
+    let script = login_script();
+    let login_url = format!("{}/api/v1/auth/login", server.base);
+    let n = cores - 1;
+    let runs =
+        login_runs(&server, dir, &login_url, &script, &OWN_CORE_CONNECTIONS, n, Some(crate::pin::OTHERS_CPUS)).await?;
+    let database =
+        if postgres.is_ok() { "wrk, this benchmark and PostgreSQL's processes" } else { "wrk and this benchmark" };
+    Ok(format!(
+        "\n#### Logins with the database on its own core\n\nThe same store with the server restarted under \
+         `taskset -c {server_cpus}` (so N = {n} and a hashing pool of {n}) and {database} on core {others}: in \
+         production the database and the clients run on hosts of their own, while on this machine they \
+         otherwise take their CPU from the hashing threads (see the CPU per login above). t_hash in the server: {:.1} ms, so the limit is \
+         **{:.0} logins/s**.\n\n\
+         | logins, connections | logins/s, median of {LOGIN_REPEATS} runs (range) | p50 | p99 | non-2xx in all runs | median / limit |\n|---|---|---|---|---|---|\n{}{}",
+        runs.t_hash * 1e3,
+        runs.limit,
+        runs.table,
+        runs.cpu_split,
+        others = crate::pin::OTHERS_CPUS,
+    ))
+}
+
+/// Connection counts of the own-core login runs (1 gives t_hash).
+const OWN_CORE_CONNECTIONS: [usize; 2] = [1, 64];
+
+/// What [`login_runs`] measured.
+struct LoginRuns {
+    /// One Markdown table row per connection count.
+    table: String,
+    /// The server's time per verification in the 1-connection runs, in seconds.
+    t_hash: f64,
+    /// N / t_hash, logins per second.
+    limit: f64,
+    /// CPU per login of the server and of PostgreSQL's processes, in the last count's runs.
+    cpu_split: String,
+}
+
+/// [`LOGIN_REPEATS`] login runs per entry of `connections` (which starts with 1, whose runs
+/// give t_hash and so the limit `cores` / t_hash), with wrk on `wrk_cpus`.
+async fn login_runs(
+    server: &Server,
+    dir: &Path,
+    login_url: &str,
+    script: &str,
+    connections: &[usize],
+    cores: usize,
+    wrk_cpus: Option<&str>,
+) -> Result<LoginRuns, String> {
+    let mut out = LoginRuns { table: String::new(), t_hash: f64::NAN, limit: f64::NAN, cpu_split: String::new() };
+    for &count in connections {
+        let mut runs = Vec::with_capacity(LOGIN_REPEATS);
+        let mut hashing = (0.0, 0.0);
+        let mut cpu = (0.0, 0.0);
+        for _ in 0..LOGIN_REPEATS {
+            drained(&server.base).await?;
+            let before = hash_counters(&server.base).await?;
+            let cpu_before = (cpu_secs(server.pid()), cpu_secs_named("postgres"));
+            runs.push(run_wrk_now(dir, login_url, script, count, wrk_cpus)?);
+            let cpu_after = (cpu_secs(server.pid()), cpu_secs_named("postgres"));
+            let after = hash_counters(&server.base).await?;
+            hashing = (hashing.0 + after.0 - before.0, hashing.1 + after.1 - before.1);
+            cpu = (cpu.0 + cpu_after.0 - cpu_before.0, cpu.1 + cpu_after.1 - cpu_before.1);
+        }
+        if count == 1 {
+            out.t_hash = hashing.0 / hashing.1.max(1.0);
+            out.limit = cores as f64 / out.t_hash;
+        }
+        if Some(&count) == connections.last() {
+            let per_login = |secs: f64| secs * 1e3 / hashing.1.max(1.0);
+            out.cpu_split = format!(
+                "\nPer login at {count} connections (all runs): the server used {:.1} ms of CPU and its \
+                 hashing threads were busy {:.1} ms (wall time, so preemption included); PostgreSQL's server \
+                 processes used {:.1} ms of CPU (`/proc` user + system time).\n",
+                per_login(cpu.0),
+                per_login(hashing.0),
+                per_login(cpu.1)
+            );
+        }
+        runs.sort_by(|a, b| a.requests_per_sec.total_cmp(&b.requests_per_sec));
+        let (low, high) = (runs[0].requests_per_sec, runs[runs.len() - 1].requests_per_sec);
+        let r = &runs[runs.len() / 2];
+        let _ = writeln!(
+            out.table,
+            "| {count} | {:.0} ({low:.0}-{high:.0}) | {} | {} | {} | {:.0}% |",
+            r.requests_per_sec,
+            ms(r.p50),
+            ms(r.p99),
+            failures(&runs),
+            100.0 * r.requests_per_sec / out.limit
+        );
     }
     Ok(out)
 }
@@ -468,6 +587,7 @@ mod tests {
   Non-2xx or 3xx responses: 7
 Requests/sec:     85.89
 Transfer/sec:    153.20KB
+Statuses: 429=3 503=4
 ";
 
     #[test]
@@ -477,6 +597,7 @@ Transfer/sec:    153.20KB
         assert_eq!(r.p50, Duration::from_secs_f64(0.73512));
         assert_eq!(r.p99, Duration::from_secs_f64(1.01));
         assert_eq!((r.non_2xx, r.socket_errors), (7, 5));
+        assert_eq!(r.statuses, "429=3 503=4");
         assert!(parse_wrk("garbage").is_err());
     }
 
