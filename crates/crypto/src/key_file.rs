@@ -2,7 +2,9 @@
 //!
 //! A missing key is created rather than reported so that a fresh installation works without a
 //! manual step, while later starts reuse the same key (tokens and stored digests stay valid
-//! across restarts). Nothing here logs, and errors carry the path only, never the bytes.
+//! across restarts). Such a key is marked as a development key (its first line is
+//! [`DEVELOPMENT_MARKER`]), and a production start refuses it (see [`key_file_kind`]).
+//! Nothing here logs, and errors carry the path only, never the bytes.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -15,6 +17,38 @@ use crate::CryptoError;
 
 /// Length of every secret key in this crate.
 pub(crate) const KEY_LEN: usize = 32;
+
+/// The first line of a key file the server created by itself on a first start.
+pub const DEVELOPMENT_MARKER: &str = "# portcullis development key";
+
+/// What a key file's path holds, as a production start judges it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFileKind {
+    /// No file: a development start would create one.
+    Missing,
+    /// A key the server created by itself on a first start.
+    Development,
+    /// A key put there by an operator (or by `portcullis keys rotate`).
+    Provisioned,
+}
+
+/// Reads the key file at `path` and says what it is.
+///
+/// # Errors
+/// The file cannot be read, or holds no key in a recognised format.
+pub fn key_file_kind(path: &Path) -> Result<KeyFileKind, CryptoError> {
+    match load_if_present(path)? {
+        None => Ok(KeyFileKind::Missing),
+        Some(_) => {
+            let bytes = fs::read(path).map_err(|source| CryptoError::KeyFile { path: path.to_owned(), source })?;
+            Ok(if bytes.starts_with(DEVELOPMENT_MARKER.as_bytes()) {
+                KeyFileKind::Development
+            } else {
+                KeyFileKind::Provisioned
+            })
+        }
+    }
+}
 
 /// Reads the key at `path`, creating a fresh random one (mode `0600`, parent directories
 /// `0700`) when the file does not exist.
@@ -85,7 +119,11 @@ fn create(path: &Path) -> Result<Option<[u8; KEY_LEN]>, CryptoError> {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(None),
         Err(e) => return Err(io_err(e)),
     };
-    if let Err(e) = file.write_all(&key).and_then(|()| file.sync_all()) {
+    let text = format!(
+        "{DEVELOPMENT_MARKER}: created by `portcullis serve` on a first start; a production start refuses it\n{}\n",
+        to_hex(&key)
+    );
+    if let Err(e) = file.write_all(text.as_bytes()).and_then(|()| file.sync_all()) {
         // A truncated key file would fail every later start with a format error; better to
         // leave no file and try again next time.
         drop(file);
@@ -95,13 +133,16 @@ fn create(path: &Path) -> Result<Option<[u8; KEY_LEN]>, CryptoError> {
     Ok(Some(key))
 }
 
-/// Raw 32 bytes, or text holding 64 hex digits or base64 of 32 bytes.
+/// Raw 32 bytes, or text holding 64 hex digits or base64 of 32 bytes after any `#` comment
+/// lines.
 pub(crate) fn parse(bytes: &[u8]) -> Option<[u8; KEY_LEN]> {
-    // Raw first: a text key is 43 to 65 bytes long, so the lengths cannot be confused.
+    // Raw first: a text key is at least 43 bytes long, so the lengths cannot be confused.
     if let Ok(key) = <[u8; KEY_LEN]>::try_from(bytes) {
         return Some(key);
     }
-    let text = std::str::from_utf8(bytes).ok()?.trim();
+    let text = std::str::from_utf8(bytes).ok()?;
+    let text = text.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<String>();
+    let text = text.trim();
     if text.len() == 2 * KEY_LEN
         && let Some(key) = parse_hex(text)
     {
@@ -135,8 +176,12 @@ mod tests {
     fn creates_a_private_key_file_and_reuses_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nested/keys/token.key");
+        assert_eq!(key_file_kind(&path).unwrap(), KeyFileKind::Missing);
         let first = load_or_create(&path).unwrap();
-        assert_eq!(fs::read(&path).unwrap(), first, "stored as raw bytes");
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with(DEVELOPMENT_MARKER), "{text}");
+        assert!(text.ends_with(&format!("\n{}\n", to_hex(&first))), "stored as hex after the marker line");
+        assert_eq!(key_file_kind(&path).unwrap(), KeyFileKind::Development);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -157,6 +202,19 @@ mod tests {
         assert_eq!(parse(hex.to_uppercase().as_bytes()), Some(key));
         assert_eq!(parse(format!("{}\n", STANDARD.encode(key)).as_bytes()), Some(key));
         assert_eq!(parse(URL_SAFE_NO_PAD.encode(key).as_bytes()), Some(key));
+    }
+
+    #[test]
+    fn a_key_written_by_an_operator_is_provisioned() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token.key");
+        fs::write(&path, format!("# made with openssl rand -hex 32\n{}\n", "ab".repeat(KEY_LEN))).unwrap();
+        assert_eq!(key_file_kind(&path).unwrap(), KeyFileKind::Provisioned);
+        assert_eq!(load_or_create(&path).unwrap(), [0xab; KEY_LEN]);
+        fs::write(&path, [b'#'; KEY_LEN]).unwrap();
+        assert_eq!(key_file_kind(&path).unwrap(), KeyFileKind::Provisioned, "raw bytes are never a comment");
+        fs::write(&path, "# only a comment\n").unwrap();
+        assert!(matches!(key_file_kind(&path), Err(CryptoError::KeyFileFormat { .. })));
     }
 
     #[test]

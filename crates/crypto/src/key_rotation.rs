@@ -207,9 +207,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let key_file = dir.path().join("token.key");
         let current = key_file::load_or_create(&key_file).unwrap();
+        let stored = fs::read(&key_file).unwrap();
         fs::write(retired_keys_path(&key_file), "garbage\n").unwrap();
         assert!(matches!(rotate_key_file(&key_file, TTL, at(1)), Err(CryptoError::KeyringFormat { line: 1, .. })));
-        assert_eq!(fs::read(&key_file).unwrap(), current);
+        assert_eq!(fs::read(&key_file).unwrap(), stored);
+        assert_eq!(key_file::load_or_create(&key_file).unwrap(), current);
         assert_eq!(fs::read_to_string(retired_keys_path(&key_file)).unwrap(), "garbage\n");
         // The server refuses to start on it too, rather than forgetting keys.
         assert!(matches!(PasetoIssuer::from_key_file(&key_file), Err(CryptoError::KeyringFormat { .. })));

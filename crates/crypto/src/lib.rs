@@ -14,6 +14,7 @@ mod pool_stats;
 pub use argon2_hasher::{Argon2Config, Argon2Hasher};
 pub use error::CryptoError;
 pub use hmac_secret::HmacSecretHasher;
+pub use key_file::{DEVELOPMENT_MARKER, KeyFileKind, key_file_kind};
 pub use key_rotation::{KeyRotation, RETIRED_KEY_MARGIN, rotate_key_file};
 pub use keyring::retired_keys_path;
 pub use os_random::OsRandom;
