@@ -26,4 +26,5 @@ mod password;
 mod refresh;
 mod register_verify;
 mod secrets;
+mod secure_defaults;
 mod sign_in_log;

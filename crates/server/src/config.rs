@@ -50,6 +50,26 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     /// Serve `GET /metrics` (unauthenticated: keep it away from the public).
     pub metrics_enabled: bool,
+    /// `development` (the default: keys created on first start) or `production` (the start
+    /// checks of [`crate::production`] apply).
+    pub environment: Environment,
+    /// Browser origins (`https://app.example.com`) allowed to call the API cross-origin.
+    /// Empty (the default): no CORS headers, so browsers refuse cross-origin calls.
+    pub cors_allowed_origins: Vec<String>,
+    /// Longest time a client may take to send a whole request (head and body), in seconds;
+    /// a slower one gets 408 and its connection closed.
+    pub request_timeout_secs: u64,
+}
+
+/// Where the server runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// A developer's machine or a test: missing keys are created.
+    #[default]
+    Development,
+    /// Behind a TLS-terminating proxy, with provisioned keys.
+    Production,
 }
 
 impl Default for ServerSettings {
@@ -61,6 +81,9 @@ impl Default for ServerSettings {
             workers: 0,
             shutdown_timeout_secs: 10,
             metrics_enabled: true,
+            environment: Environment::Development,
+            cors_allowed_origins: vec![],
+            request_timeout_secs: 10,
         }
     }
 }

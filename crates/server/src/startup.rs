@@ -27,6 +27,9 @@ pub struct Application {
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// The configuration is unsafe for its environment.
+    #[error(transparent)]
+    Refused(#[from] crate::production::Refused),
     /// Wiring failed.
     #[error(transparent)]
     Wiring(#[from] WiringError),
@@ -50,6 +53,10 @@ impl Application {
     /// # Errors
     /// [`StartError`] naming what failed.
     pub async fn build(settings: &Settings) -> Result<Self, StartError> {
+        crate::production::check(settings)?;
+        if settings.server.environment == crate::config::Environment::Development {
+            tracing::info!("development environment: missing keys are created; production sets server.environment");
+        }
         let (service, mailer) = build_service(settings).await?;
         let service = web::Data::from(service);
         let metrics =
@@ -59,8 +66,14 @@ impl Application {
         let listener = TcpListener::bind(addr).map_err(|source| StartError::Bind { addr, source })?;
         let port = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?.port();
         let (app_service, app_metrics) = (service.clone(), metrics.clone());
-        let mut server = HttpServer::new(move || http::app(app_service.clone(), trusted.clone(), app_metrics.clone()))
-            .shutdown_timeout(settings.server.shutdown_timeout_secs);
+        let options = web::Data::new(http::HttpOptions::from_settings(&settings.server));
+        let request_timeout = options.body_timeout;
+        let mut server = HttpServer::new(move || {
+            http::app(app_service.clone(), trusted.clone(), app_metrics.clone(), options.clone())
+        })
+        .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        // The request head; the body has the same budget in the JSON extractor.
+        .client_request_timeout(request_timeout);
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }

@@ -34,6 +34,11 @@ impl Install {
     /// `portcullis <args>` with `stdin` piped in, in a clean environment naming only this
     /// installation.
     fn run(&self, args: &[&str], stdin: &str) -> Output {
+        self.run_with_env(args, &[], stdin)
+    }
+
+    /// [`Self::run`] with `env` set on top.
+    fn run_with_env(&self, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
         let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
             .args(args)
             .current_dir(self.dir.path())
@@ -46,6 +51,7 @@ impl Install {
             // Cheap hashing: these tests are about the commands, not the cost.
             .env("PORTCULLIS__PASSWORDS__ARGON2_MEMORY_KIB", "1024")
             .env("PORTCULLIS__PASSWORDS__ARGON2_ITERATIONS", "1")
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -203,4 +209,24 @@ fn keys_rotate_changes_the_key_id_and_keeps_the_old_key_for_verification() {
 
 fn keyring_of(key_file: &Path) -> PathBuf {
     portcullis_crypto::retired_keys_path(key_file)
+}
+
+#[test]
+fn a_production_start_refuses_development_settings_before_touching_anything() {
+    let install = Install::new();
+    let out = install.run_with_env(&["serve"], &[("PORTCULLIS__SERVER__ENVIRONMENT", "production")], "");
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let stderr = text(&out.stderr);
+    for problem in ["tokens.key_file", "tokens.hash_key_file", "server.trusted_proxies", "server.public_url", "mailer"]
+    {
+        assert!(stderr.contains(problem), "{problem} not reported: {}", describe(&out));
+    }
+    assert!(!install.key_file().exists(), "no key was created");
+    assert!(!install.dir.path().join("x.db").exists(), "no database was created");
+
+    // `keys rotate` is how an operator provisions the first token key: production takes it.
+    let dev = install.run(&["keys", "rotate"], "");
+    assert_eq!(dev.status.code(), Some(0), "{}", describe(&dev));
+    let out = install.run_with_env(&["serve"], &[("PORTCULLIS__SERVER__ENVIRONMENT", "production")], "");
+    assert!(!text(&out.stderr).contains("tokens.key_file: "), "a rotated key is provisioned: {}", describe(&out));
 }

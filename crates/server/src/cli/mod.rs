@@ -108,7 +108,10 @@ fn report(error: &CliError) -> ExitCode {
 }
 
 async fn serve(settings: &Settings) -> Result<(), CliError> {
-    let app = Application::build(settings).await.map_err(|e| CliError::Failed(e.to_string()))?;
+    let app = Application::build(settings).await.map_err(|e| match e {
+        crate::startup::StartError::Refused(refused) => CliError::Usage(refused.to_string()),
+        other => CliError::Failed(other.to_string()),
+    })?;
     app.run_until_stopped().await.map_err(|e| CliError::Failed(e.to_string()))
 }
 
@@ -131,4 +134,39 @@ fn init_operator_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every argument of every command, as `command path: --name`.
+    fn arguments(command: &clap::Command, path: &str, out: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            out.push(format!("{path}: --{}", arg.get_long().unwrap_or(arg.get_id().as_str())));
+        }
+        for sub in command.get_subcommands() {
+            arguments(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    /// Secrets come from files or the environment: a secret on the command line is readable
+    /// by every local user (`ps`, `/proc/<pid>/cmdline`) and kept in shell histories.
+    #[test]
+    fn no_command_takes_a_secret_as_an_argument() {
+        let mut all = Vec::new();
+        arguments(&Cli::command(), "portcullis", &mut all);
+        assert!(all.iter().any(|a| a.ends_with("--email")), "the walk found the arguments: {all:?}");
+        let secret = ["password", "secret", "token", "key", "code", "url", "dsn", "credential"];
+        let offending: Vec<&String> = all
+            .iter()
+            .filter(|a| {
+                let name = a.rsplit("--").next().unwrap_or_default().to_lowercase();
+                secret.iter().any(|s| name.contains(s)) && !name.ends_with("file")
+            })
+            .collect();
+        assert!(offending.is_empty(), "secret-bearing arguments: {offending:?}");
+    }
 }

@@ -8,10 +8,12 @@
 //! bearer token take `Result<ApiJson<T>, ApiError>` and read it only after the caller is
 //! authenticated (and, for admin routes, authorised): 401 and 403 come before 400 and 415.
 
+use std::time::Duration;
+
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::web::BytesMut;
+use actix_web::web::{self, BytesMut};
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
@@ -21,6 +23,38 @@ use super::problem::ApiError;
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// 408 `REQUEST_TIMEOUT`: the body did not arrive within `server.request_timeout_secs`. The
+/// rest of the body is never read, so actix closes the connection after this answer.
+pub fn request_timeout() -> ApiError {
+    ApiError::new(StatusCode::REQUEST_TIMEOUT, "REQUEST_TIMEOUT", "The request body did not arrive in time.")
+}
+
+/// How long `req`'s body may take to arrive ([`super::HttpOptions::body_timeout`]).
+pub fn body_timeout(req: &HttpRequest) -> Duration {
+    req.app_data::<web::Data<super::HttpOptions>>()
+        .map_or_else(|| super::HttpOptions::default().body_timeout, |o| o.body_timeout)
+}
+
+/// Reads a whole body of at most [`MAX_BODY_BYTES`], within `timeout`: a client sending one
+/// byte a second holds a connection for `timeout`, not for the 16 KiB.
+///
+/// # Errors
+/// 413 over the limit, 408 past the deadline, 400 when the connection fails.
+pub async fn read_body(mut payload: Payload, timeout: Duration) -> Result<BytesMut, ApiError> {
+    let read = async move {
+        let mut body = BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|_| ApiError::field("body", "could not be read"))?;
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    };
+    actix_web::rt::time::timeout(timeout, read).await.unwrap_or_else(|_| Err(request_timeout()))
+}
 
 /// A JSON request body of type `T`.
 #[derive(Debug)]
@@ -59,7 +93,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
         let json = is_json(req);
-        let mut payload = payload.take();
+        let timeout = body_timeout(req);
+        let payload = payload.take();
         Box::pin(async move {
             if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
                 return Err(too_large());
@@ -67,14 +102,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             if !json {
                 return Err(unsupported_media_type());
             }
-            let mut body = BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| ApiError::field("body", "could not be read"))?;
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(too_large());
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = read_body(payload, timeout).await?;
             parse_json(&body).map(ApiJson)
         })
     }

@@ -8,11 +8,14 @@ pub mod json_body;
 pub mod problem;
 pub mod query;
 pub mod request_log;
+pub mod security_headers;
 mod to_completion;
+
+use std::time::Duration;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, Resource, web};
 
 use self::client_ip::TrustedProxies;
@@ -20,8 +23,51 @@ use self::handlers::{
     docs, fallback, health, login, login_history, logout, me, notifications, register, resend_verification,
     security_events, sessions, sign_in_log, verify_email,
 };
+use crate::config::ServerSettings;
 use crate::metrics::{self, Metrics};
 use crate::wiring::Service;
+
+/// What the HTTP layer takes from `[server]` besides the routes' state.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Send `Strict-Transport-Security` (the service is published over https).
+    pub hsts: bool,
+    /// Origins allowed to call cross-origin; empty: CORS off.
+    pub cors_allowed_origins: Vec<String>,
+    /// Longest time a client may take to send a request body.
+    pub body_timeout: Duration,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self::from_settings(&ServerSettings::default())
+    }
+}
+
+impl HttpOptions {
+    /// The options `server` describes.
+    pub fn from_settings(server: &ServerSettings) -> Self {
+        Self {
+            hsts: server.public_url.starts_with("https://"),
+            cors_allowed_origins: server.cors_allowed_origins.clone(),
+            body_timeout: Duration::from_secs(server.request_timeout_secs.max(1)),
+        }
+    }
+
+    /// CORS for the configured origins: the API's methods, the bearer and content-type
+    /// headers, no cookies or other credentials, preflights cached for ten minutes.
+    fn cors(&self) -> actix_cors::Cors {
+        let cors = self.cors_allowed_origins.iter().fold(actix_cors::Cors::default(), |c, o| c.allowed_origin(o));
+        cors.allowed_methods(["GET", "POST", "PATCH", "DELETE"])
+            .allowed_headers([
+                actix_web::http::header::AUTHORIZATION,
+                actix_web::http::header::CONTENT_TYPE,
+                actix_web::http::header::ACCEPT,
+            ])
+            .expose_headers([actix_web::http::header::RETRY_AFTER])
+            .max_age(600)
+    }
+}
 
 /// A resource whose unmatched methods get a problem+json 405.
 fn resource(path: &str) -> Resource {
@@ -83,11 +129,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// The whole application: shared state, routes, request logging, request metrics (when
-/// `metrics` is given) and problem+json fallbacks.
+/// `metrics` is given), problem+json fallbacks, CORS (when origins are configured) and the
+/// security headers of every response.
 pub fn app(
     service: web::Data<Service>,
     trusted: web::Data<TrustedProxies>,
     metrics: Option<web::Data<Metrics>>,
+    options: web::Data<HttpOptions>,
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
@@ -97,7 +145,8 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let app = App::new().app_data(service).app_data(trusted);
+    let cors = Condition::new(!options.cors_allowed_origins.is_empty(), options.cors());
+    let app = App::new().app_data(service).app_data(trusted).app_data(options);
     let app = match metrics {
         Some(metrics) => app.app_data(metrics),
         None => app,
@@ -106,5 +155,9 @@ pub fn app(
         .default_service(web::to(fallback::not_found))
         // Inside the request log, so its span covers the metrics too.
         .wrap(from_fn(metrics::middleware::track_requests))
+        // Preflights are answered here, logged but not counted as routes.
+        .wrap(cors)
         .wrap(from_fn(request_log::request_log))
+        // Outermost, so every response gets them, the logger's and CORS's own included.
+        .wrap(from_fn(security_headers::add))
 }

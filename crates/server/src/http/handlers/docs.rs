@@ -2,6 +2,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
+use actix_web::http::header::CONTENT_SECURITY_POLICY;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
@@ -12,7 +13,7 @@ use crate::http::problem::ApiError;
 /// The API description.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Portcullis", description = "Authentication and authorization API. Errors are RFC 9457 problem details (application/problem+json) with a stable `code`; 429 responses carry Retry-After. Request bodies over 16 KiB get 413, non-JSON bodies 415 (the one exception: `POST /auth/sessions/revoke-from-alert` also takes the HTML form of its confirmation page)."),
+    info(title = "Portcullis", description = "Authentication and authorization API. Errors are RFC 9457 problem details (application/problem+json) with a stable `code`; 429 responses carry Retry-After. Request bodies over 16 KiB get 413, non-JSON bodies 415 (the one exception: `POST /auth/sessions/revoke-from-alert` also takes the HTML form of its confirmation page); a request not received whole within `server.request_timeout_secs` (10 s) gets 408 `REQUEST_TIMEOUT` and its connection closed. Every response carries `Cache-Control: no-store`, `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY` and a Content-Security-Policy; CORS headers only for the origins in `server.cors_allowed_origins`."),
     paths(
         handlers::register::register,
         handlers::verify_email::verify_email,
@@ -71,15 +72,34 @@ pub async fn openapi_json() -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().content_type("application/json").body(json))
 }
 
-/// An interactive viewer of the document (Scalar, loaded by the browser from its CDN).
+/// The viewer's script: Scalar's standalone bundle, pinned to one release, whose bytes the
+/// browser checks against [`VIEWER_INTEGRITY`] before running it.
+pub const VIEWER_SCRIPT: &str = "https://cdn.jsdelivr.net/npm/@scalar/api-reference@1.72.1/dist/browser/standalone.js";
+
+/// Subresource Integrity of [`VIEWER_SCRIPT`] (sha384 of `dist/browser/standalone.js` in the npm
+/// package `@scalar/api-reference@1.72.1`, which jsDelivr serves unchanged).
+pub const VIEWER_INTEGRITY: &str = "sha384-U11tb2XnKvmwt8RlTvnwUnYgrN+ur4Xyh9htLhjajWNR/Oyl5AX5DEz00qRmlrmK";
+
+/// The Content-Security-Policy of `/docs`: that one script and nothing else runs; the page
+/// talks to this server only (the document, and "try it" requests); Scalar's inline styles
+/// and its fonts are allowed; nothing may frame it.
+pub const VIEWER_CSP: &str = "default-src 'none'; \
+    script-src https://cdn.jsdelivr.net/npm/@scalar/api-reference@1.72.1/dist/browser/standalone.js; \
+    style-src 'unsafe-inline'; font-src https://fonts.scalar.com; img-src 'self' data:; connect-src 'self'; \
+    base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// An interactive viewer of the document (Scalar, loaded by the browser from jsDelivr).
 pub async fn viewer() -> HttpResponse {
-    HttpResponse::build(StatusCode::OK).content_type("text/html; charset=utf-8").body(
-        r#"<!doctype html>
+    HttpResponse::build(StatusCode::OK)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((CONTENT_SECURITY_POLICY, VIEWER_CSP))
+        .body(format!(
+            r#"<!doctype html>
 <html><head><meta charset="utf-8"><title>Portcullis API</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body><script id="api-reference" data-url="/api/v1/openapi.json"></script>
-<script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script>
+<script src="{VIEWER_SCRIPT}" integrity="{VIEWER_INTEGRITY}" crossorigin="anonymous"></script>
 <noscript>The raw document is at <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>.</noscript>
-</body></html>"#,
-    )
+</body></html>"#
+        ))
 }

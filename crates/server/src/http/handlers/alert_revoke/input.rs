@@ -5,13 +5,11 @@
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::web::BytesMut;
 use actix_web::{FromRequest, HttpRequest};
-use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 
 use crate::http::dto::AlertRevokeBody;
-use crate::http::json_body::{ApiJson, MAX_BODY_BYTES, too_large};
+use crate::http::json_body::{ApiJson, MAX_BODY_BYTES, body_timeout, read_body, too_large};
 use crate::http::problem::ApiError;
 
 /// The submitted token, and whether it came from the HTML form (which gets an HTML answer).
@@ -76,19 +74,13 @@ impl FromRequest for AlertRevokeInput {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
+        let timeout = body_timeout(req);
+        let payload = payload.take();
         Box::pin(async move {
             if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
                 return Err(too_large());
             }
-            let mut body = BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| ApiError::field("body", "could not be read"))?;
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(too_large());
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = read_body(payload, timeout).await?;
             Ok(Self { token: token_of_form(&body)?, form: true })
         })
     }
