@@ -15,11 +15,17 @@ use crate::wiring::Service;
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Principal);
 
-fn bearer(req: &HttpRequest) -> Option<String> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+/// The token of an `Authorization: Bearer <token>` value (scheme case-insensitive, blanks
+/// trimmed); `None` for any other scheme or an empty token.
+pub fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    bearer_token(value).map(str::to_owned)
 }
 
 impl FromRequest for Authenticated {

@@ -108,11 +108,18 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     }
 }
 
-/// Deserialises `bytes`, turning a failure into a field-naming 400.
+/// Deserialises `bytes`, which must hold a JSON object (as every body of the API is), turning
+/// a failure into a field-naming 400.
 ///
 /// # Errors
-/// `VALIDATION_ERROR` with the offending field.
+/// `VALIDATION_ERROR` with the offending field (`body` when it is not an object).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // serde's derived structs also read a JSON array, field by field in order: `["x", null]`
+    // would pass for `{"name": "x", "profile_picture": null}`. Only an object is a body.
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(ApiError::field("body", "must be a JSON object"));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
@@ -191,5 +198,23 @@ mod tests {
         let e = parse_json::<Body>(br#"{"email": "#).unwrap_err();
         assert!(field_of(&e).contains("not valid JSON"));
         assert_eq!(e.code(), "VALIDATION_ERROR");
+    }
+
+    #[test]
+    fn only_an_object_is_a_body() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Profile {
+            name: Option<String>,
+            picture: Option<String>,
+        }
+        assert!(parse_json::<Profile>(br#" {"name": "Ada"}"#).is_ok());
+        for bad in [&br#"["Ada", null]"#[..], b"[null, null]", b"\"Ada\"", b"42", b"null", b"  [] "] {
+            let e = parse_json::<Profile>(bad).unwrap_err();
+            let dbg = field_of(&e);
+            assert!(dbg.contains("field: \"body\"") && dbg.contains("must be a JSON object"), "{dbg}");
+        }
+        let e = parse_json::<Profile>(b"").unwrap_err();
+        assert!(field_of(&e).contains("not valid JSON"), "empty stays a syntax error: {e:?}");
     }
 }

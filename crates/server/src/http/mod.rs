@@ -69,63 +69,73 @@ impl HttpOptions {
     }
 }
 
-/// A resource whose unmatched methods get a problem+json 405.
-fn resource(path: &str) -> Resource {
-    web::resource(path).default_service(web::to(fallback::method_not_allowed))
+/// A resource whose other methods get a problem+json 405 with `Allow: allow` (RFC 9110
+/// requires it); `allow` lists the methods its routes take.
+fn resource(path: &str, allow: &'static str) -> Resource {
+    web::resource(path).default_service(web::to(move || fallback::method_not_allowed(allow)))
 }
 
 /// Registers every route on `cfg`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
-            .service(resource("/auth/register").route(web::post().to(register::register)))
-            .service(resource("/auth/verify-email").route(web::post().to(verify_email::verify_email)))
+            .service(resource("/auth/register", "POST").route(web::post().to(register::register)))
+            .service(resource("/auth/verify-email", "POST").route(web::post().to(verify_email::verify_email)))
             .service(
-                resource("/auth/resend-verification").route(web::post().to(resend_verification::resend_verification)),
+                resource("/auth/resend-verification", "POST")
+                    .route(web::post().to(resend_verification::resend_verification)),
             )
-            .service(resource("/auth/login").route(web::post().to(login::login)))
-            .service(resource("/auth/log").route(web::post().to(sign_in_log::sign_in_log)))
-            .service(resource("/auth/logout").route(web::post().to(logout::logout)))
-            .service(resource("/auth/login-history").route(web::get().to(login_history::login_history)))
-            .service(resource("/auth/sessions").route(web::get().to(sessions::list::list_sessions)))
+            .service(resource("/auth/login", "POST").route(web::post().to(login::login)))
+            .service(resource("/auth/log", "POST").route(web::post().to(sign_in_log::sign_in_log)))
+            .service(resource("/auth/logout", "POST").route(web::post().to(logout::logout)))
+            .service(resource("/auth/login-history", "GET").route(web::get().to(login_history::login_history)))
+            .service(resource("/auth/sessions", "GET").route(web::get().to(sessions::list::list_sessions)))
             // Before `/auth/sessions/{id}`, which would otherwise claim this path.
             .service(
-                resource("/auth/sessions/revoke-from-alert")
+                resource("/auth/sessions/revoke-from-alert", "GET, POST")
                     .route(web::get().to(handlers::alert_revoke::show::show_revoke_form))
                     .route(web::post().to(handlers::alert_revoke::post::revoke_from_alert)),
             )
-            .service(resource("/auth/refresh").route(web::post().to(handlers::refresh::refresh)))
+            .service(resource("/auth/refresh", "POST").route(web::post().to(handlers::refresh::refresh)))
             .service(
-                resource("/auth/forgot-password").route(web::post().to(handlers::password::forgot::forgot_password)),
+                resource("/auth/forgot-password", "POST")
+                    .route(web::post().to(handlers::password::forgot::forgot_password)),
             )
-            .service(resource("/auth/reset-password").route(web::post().to(handlers::password::reset::reset_password)))
             .service(
-                resource("/auth/change-password").route(web::post().to(handlers::password::change::change_password)),
+                resource("/auth/reset-password", "POST")
+                    .route(web::post().to(handlers::password::reset::reset_password)),
             )
-            .service(resource("/users/me/deactivate").route(web::post().to(me::deactivate::deactivate_me)))
-            .service(resource("/auth/sessions/{id}").route(web::delete().to(sessions::revoke::revoke_session)))
-            .service(resource("/auth/security-events").route(web::get().to(security_events::security_events)))
             .service(
-                resource("/users/me")
+                resource("/auth/change-password", "POST")
+                    .route(web::post().to(handlers::password::change::change_password)),
+            )
+            .service(resource("/users/me/deactivate", "POST").route(web::post().to(me::deactivate::deactivate_me)))
+            .service(
+                resource("/auth/sessions/{id}", "DELETE").route(web::delete().to(sessions::revoke::revoke_session)),
+            )
+            .service(resource("/auth/security-events", "GET").route(web::get().to(security_events::security_events)))
+            .service(
+                resource("/users/me", "GET, PATCH, DELETE")
                     .route(web::get().to(me::show::show_me))
                     .route(web::patch().to(me::update::update_me))
                     .route(web::delete().to(me::delete::delete_me)),
             )
-            .service(resource("/notifications").route(web::get().to(notifications::list::list_notifications)))
+            .service(resource("/notifications", "GET").route(web::get().to(notifications::list::list_notifications)))
             .service(
-                resource("/notifications/read-all")
+                resource("/notifications/read-all", "POST")
                     .route(web::post().to(notifications::read_all::mark_all_notifications_read)),
             )
             .service(
-                resource("/notifications/{id}/read").route(web::post().to(notifications::read::mark_notification_read)),
+                resource("/notifications/{id}/read", "POST")
+                    .route(web::post().to(notifications::read::mark_notification_read)),
             )
             .configure(handlers::admin::routes)
-            .service(resource("/openapi.json").route(web::get().to(docs::openapi_json))),
+            .service(resource("/openapi.json", "GET").route(web::get().to(docs::openapi_json))),
     )
-    .service(resource("/docs").route(web::get().to(docs::viewer)))
-    .service(resource("/health/live").route(web::get().to(health::live)))
-    .service(resource("/health/ready").route(web::get().to(health::ready)))
-    .service(resource("/metrics").route(web::get().to(metrics::scrape::metrics)));
+    .service(resource("/docs", "GET").route(web::get().to(docs::viewer)))
+    .service(resource("/health/live", "GET").route(web::get().to(health::live)))
+    .service(resource("/health/ready", "GET").route(web::get().to(health::ready)))
+    .service(resource("/metrics", "GET").route(web::get().to(metrics::scrape::metrics)));
 }
 
 /// The whole application: shared state, routes, request logging, request metrics (when

@@ -127,14 +127,6 @@ impl ResponseError for ApiError {
             }
             tracing::error!(status = self.status.as_u16(), code = self.code, cause = %chain, "request failed");
         }
-        let body = ProblemBody {
-            kind: format!("https://portcullis.dev/problems/{}", self.code.to_lowercase().replace('_', "-")),
-            title: self.status.canonical_reason().unwrap_or("Error"),
-            status: self.status.as_u16(),
-            detail: &self.detail,
-            code: self.code,
-            errors: self.errors.iter().map(|e| FieldErrorBody { field: &e.field, message: &e.message }).collect(),
-        };
         let mut res = HttpResponse::build(self.status);
         res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
         if let Some(wait) = self.retry_after {
@@ -143,7 +135,22 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED && self.code == "UNAUTHORIZED" {
             res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
-        res.body(serde_json::to_string(&body).unwrap_or_default())
+        res.body(self.body())
+    }
+}
+
+impl ApiError {
+    /// The problem+json document sent to the client.
+    pub fn body(&self) -> String {
+        let body = ProblemBody {
+            kind: format!("https://portcullis.dev/problems/{}", self.code.to_lowercase().replace('_', "-")),
+            title: self.status.canonical_reason().unwrap_or("Error"),
+            status: self.status.as_u16(),
+            detail: &self.detail,
+            code: self.code,
+            errors: self.errors.iter().map(|e| FieldErrorBody { field: &e.field, message: &e.message }).collect(),
+        };
+        serde_json::to_string(&body).unwrap_or_default()
     }
 }
 

@@ -50,7 +50,7 @@ use crate::http::problem::ApiError;
         crate::metrics::scrape::metrics,
     ),
     components(schemas(dto::Problem, dto::ProblemField)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &BodyErrors),
     tags((name = "auth", description = "Registration, verification, login and the sign-in log"), (name = "account", description = "The caller's own account"), (name = "notifications", description = "The caller's in-app notifications"), (name = "admin", description = "Administration: accounts and the whole audit log. Each route needs a permission (users:read, users:write or audit:read) granted by a role; the built-in admin role grants all of them. Without it: 403 FORBIDDEN. Every change is audited against the account with the acting administrator's id as actor_id in the metadata. Administrators cannot suspend, deactivate, delete or demote themselves (400 VALIDATION_ERROR, field id)."), (name = "operations", description = "Health and metrics"))
 )]
 pub struct ApiDoc;
@@ -63,6 +63,32 @@ impl utoipa::Modify for BearerAuth {
         let mut scheme = Http::new(HttpAuthScheme::Bearer);
         scheme.bearer_format = Some("PASETO v4.local".to_owned());
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// Documents, on every operation that takes a body, the answers the body extractor gives
+/// before the handler runs: 408 (too slow), 413 (over 16 KiB) and 415 (not JSON).
+struct BodyErrors;
+
+impl utoipa::Modify for BodyErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let answers = [
+            ("408", "REQUEST_TIMEOUT: the body did not arrive within server.request_timeout_secs"),
+            ("413", "PAYLOAD_TOO_LARGE: the body exceeds 16 KiB"),
+            ("415", "UNSUPPORTED_MEDIA_TYPE: the body is not JSON"),
+        ];
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [&mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+            for operation in operations.into_iter().flatten().filter(|op| op.request_body.is_some()) {
+                for (status, description) in answers {
+                    let problem = ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build();
+                    let response =
+                        ResponseBuilder::new().description(description).content("application/problem+json", problem);
+                    operation.responses.responses.entry(status.to_owned()).or_insert_with(|| response.build().into());
+                }
+            }
+        }
     }
 }
 

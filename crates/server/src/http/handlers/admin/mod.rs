@@ -22,16 +22,16 @@ use crate::http::resource;
 
 /// Registers the admin routes (inside the `/api/v1` scope).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/admin/users").route(web::get().to(list_users::list_users)))
+    cfg.service(resource("/admin/users", "GET").route(web::get().to(list_users::list_users)))
         .service(
-            resource("/admin/users/{id}")
+            resource("/admin/users/{id}", "GET, DELETE")
                 .route(web::get().to(show_user::show_user))
                 .route(web::delete().to(delete_user::delete_user)),
         )
-        .service(resource("/admin/users/{id}/status").route(web::post().to(set_status::set_user_status)))
-        .service(resource("/admin/users/{id}/restore").route(web::post().to(restore_user::restore_user)))
-        .service(resource("/admin/users/{id}/roles").route(web::put().to(set_roles::set_user_roles)))
-        .service(resource("/admin/audit-log").route(web::get().to(audit_log::audit_log)));
+        .service(resource("/admin/users/{id}/status", "POST").route(web::post().to(set_status::set_user_status)))
+        .service(resource("/admin/users/{id}/restore", "POST").route(web::post().to(restore_user::restore_user)))
+        .service(resource("/admin/users/{id}/roles", "PUT").route(web::put().to(set_roles::set_user_roles)))
+        .service(resource("/admin/audit-log", "GET").route(web::get().to(audit_log::audit_log)));
 }
 
 /// The acting administrator (whoever holds the token, with the roles stored now), when
