@@ -1,0 +1,73 @@
+//! Request bodies into commands: the JSON extractor's parser over every body type, then the
+//! domain parsing the use cases apply to the fields.
+
+use portcullis_domain::model::{Email, NewPassword, OneTimeCode, Password, PasswordPolicy, Role, UserName};
+use portcullis_domain::usecases::profile::parse_picture_url;
+use portcullis_domain::usecases::register::RegisterUser;
+use portcullis_server::http::dto::{self, opaque_token};
+use portcullis_server::http::json_body::parse_json;
+use portcullis_server::http::problem::ApiError;
+
+/// The body types, in the order the first input byte selects them.
+pub(crate) const BODIES: usize = 14;
+
+/// Parses `data[1..]` as the body type `data[0]` selects. Properties: no panic; only a JSON
+/// object is accepted; a refused body is a 400 `VALIDATION_ERROR` problem naming at least
+/// one field.
+pub fn request_bodies(data: &[u8]) {
+    let Some((&selector, json)) = data.split_first() else { return };
+    let policy = PasswordPolicy::default();
+    let outcome: Result<(), ApiError> = match usize::from(selector) % BODIES {
+        0 => parse_json::<dto::RegisterBody>(json).map(|b| {
+            let _ = RegisterUser::parse(&b.name, &b.email, &b.password, policy);
+        }),
+        1 => parse_json::<dto::VerifyEmailBody>(json).map(|b| {
+            let _ = (Email::parse(&b.email), OneTimeCode::parse(&b.code));
+        }),
+        2 => parse_json::<dto::ResendBody>(json).map(|b| {
+            let _ = Email::parse(&b.email);
+        }),
+        3 => parse_json::<dto::LoginBody>(json).map(|b| {
+            let _ = (Email::parse(&b.email), Password::new(&b.password));
+        }),
+        4 => parse_json::<dto::SignInLogBody>(json).map(drop),
+        5 => parse_json::<dto::RefreshBody>(json).map(|b| {
+            let _ = opaque_token("refresh_token", &b.refresh_token);
+        }),
+        6 => parse_json::<dto::AlertRevokeBody>(json).map(|b| {
+            let _ = opaque_token("token", &b.token);
+        }),
+        7 => parse_json::<dto::ForgotPasswordBody>(json).map(|b| {
+            let _ = Email::parse(&b.email);
+        }),
+        8 => parse_json::<dto::ResetPasswordBody>(json).map(|b| {
+            let email = Email::parse(&b.email).ok();
+            let _ = (OneTimeCode::parse(&b.code), NewPassword::parse(&b.new_password, email.as_ref(), policy));
+        }),
+        9 => parse_json::<dto::ChangePasswordBody>(json).map(|b| {
+            let _ = (Password::new(&b.current_password), NewPassword::parse(&b.new_password, None, policy));
+        }),
+        10 => parse_json::<dto::ConfirmPasswordBody>(json).map(|b| {
+            let _ = Password::new(&b.password);
+        }),
+        11 => parse_json::<dto::UpdateProfileBody>(json).map(|b| {
+            let _ = b.name.as_deref().map(UserName::parse);
+            let _ = b.profile_picture.flatten().as_deref().map(parse_picture_url);
+        }),
+        12 => parse_json::<dto::SetStatusBody>(json).map(drop),
+        _ => parse_json::<dto::SetRolesBody>(json).map(|b| {
+            let _: Vec<Option<Role>> = b.roles.iter().map(|r| Role::parse(r)).collect();
+        }),
+    };
+    if outcome.is_ok() {
+        let first = json.iter().find(|b| !b.is_ascii_whitespace());
+        assert_eq!(first, Some(&b'{'), "a body that is not a JSON object was accepted");
+    }
+    if let Err(e) = outcome {
+        assert_eq!(e.code(), "VALIDATION_ERROR", "{e}");
+        let body: serde_json::Value = serde_json::from_str(&e.body()).expect("the problem body is JSON");
+        assert_eq!(body["status"], 400);
+        let fields = body["errors"].as_array().expect("field errors");
+        assert!(fields.iter().all(|f| f["field"].as_str().is_some_and(|s| !s.is_empty())), "{body}");
+    }
+}
