@@ -2,7 +2,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test fmt-check clippy check migrate bench profile clean help
+.PHONY: run test unit-test api-test fuzz fmt-check clippy check migrate bench profile clean help
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -11,8 +11,41 @@ run: ## serve the whole API on 127.0.0.1:8080 (SQLite and mail files under data/
 	mkdir -p data
 	$(CARGO) run -p portcullis-server --bin portcullis -- serve
 
-test: ## every test of every crate (unit, store contract, end-to-end over HTTP)
+test: unit-test api-test ## every test: unit, store contract, end-to-end over HTTP, then schemathesis on the release server
+
+unit-test: ## the Rust tests of every crate (unit, store contract, end-to-end over HTTP)
 	$(CARGO) test --workspace --all-features --no-fail-fast
+
+# schemathesis and its dependencies, pinned, in a virtual environment of our own.
+VENV := target/venv
+$(VENV)/.installed: tests/schemathesis/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --requirement tests/schemathesis/requirements.txt
+	touch $@
+
+api-test: $(VENV)/.installed ## schemathesis against the served OpenAPI document of a release server (API_TEST_EXAMPLES per operation)
+	$(CARGO) build --release -p portcullis-server --bin portcullis
+	$(VENV)/bin/python tests/schemathesis/run.py target/release/portcullis $(VENV)/bin/schemathesis
+
+# Fuzzing (cargo-fuzz, libFuzzer) of every parser of outside input: FUZZ_SECS per target.
+# The fuzz crate needs nightly -Z flags: RUSTC_BOOTSTRAP=1 lets the pinned stable compiler
+# take them. New crashes land in crates/fuzz/artifacts/<target>/; copy each into
+# crates/fuzz-targets/regressions/<target>/ once fixed, and `make test` replays it.
+FUZZ_SECS ?= 60
+FUZZ_FLAGS ?= -O
+FUZZ_TARGETS := request_bodies value_objects bearer_tokens forwarded_for query_strings
+fuzz: ## run each fuzz target for FUZZ_SECS seconds (cargo-fuzz installed if missing)
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --version 0.13.2 --locked
+	$(CARGO) run --quiet -p portcullis-fuzz-targets --bin portcullis-fuzz-seeds -- target/fuzz-corpus
+	cd crates/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build --fuzz-dir . $(FUZZ_FLAGS)
+	mkdir -p target/fuzz-logs
+	set -e; for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz $$t ($(FUZZ_SECS) s)"; \
+	  (cd crates/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir . $(FUZZ_FLAGS) $$t ../../target/fuzz-corpus/$$t -- \
+	    -max_total_time=$(FUZZ_SECS) -max_len=4096 -print_final_stats=1) > target/fuzz-logs/$$t.log 2>&1 \
+	    || { tail -40 target/fuzz-logs/$$t.log; echo "fuzz: $$t failed; the input is in crates/fuzz/artifacts/$$t/"; exit 1; }; \
+	  grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' target/fuzz-logs/$$t.log; \
+	done
 
 fmt-check: ## formatting as CI checks it
 	$(CARGO) fmt --all --check
