@@ -2,7 +2,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test unit-test api-test fuzz fmt-check clippy check migrate bench profile clean help
+.PHONY: run test unit-test api-test fuzz soak fmt-check clippy check migrate bench profile clean help
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -74,6 +74,10 @@ profile: ## perf profile of the server per store and request kind (perf and wrk 
 	mkdir -p target/profile
 	./target/profiling/portcullis-bench profile > target/profile/PROFILE.md
 	cat target/profile/PROFILE.md
+
+soak: ## SOAK_SECS (180) of mixed traffic per store on the release server, then the audit log, alerts, mail and memory are checked
+	$(CARGO) build --release -p portcullis-bench -p portcullis-server
+	./target/release/portcullis-bench soak
 
 clean: ## remove build output and local data
 	rm -rf target data

@@ -5,6 +5,7 @@ mod login;
 mod pin;
 mod profile;
 mod seed;
+mod soak;
 mod wrk;
 
 use portcullis_store_diesel::test_db::TestDatabase;
@@ -14,6 +15,7 @@ async fn main() {
     match std::env::args().nth(1).as_deref() {
         Some("profile") => return profile_main().await,
         Some("own-core") => return own_core_main().await,
+        Some("soak") => return soak_main().await,
         _ => {}
     }
     let mut sections = vec![criterion_report::section(std::path::Path::new("target/criterion"))];
@@ -108,5 +110,41 @@ async fn own_core_main() {
                 std::process::exit(1);
             }
         }
+    }
+}
+
+/// `portcullis-bench soak` (`make soak`): [`soak::run`] on each store for `SOAK_SECS`
+/// seconds (default 180); exits 1 when a check failed.
+async fn soak_main() {
+    let secs = std::env::var("SOAK_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(180);
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => return eprintln!("soak: temp dir: {e}"),
+    };
+    let mut stores = vec![("SQLite (file, WAL)", format!("sqlite://{}", dir.path().join("soak.db").display()))];
+    let postgres = TestDatabase::create().await;
+    if let Some(db) = &postgres {
+        stores.push(("PostgreSQL (loopback)", db.url().to_owned()));
+    }
+    let bin = match wrk::server_binary() {
+        Ok(bin) => bin,
+        Err(e) => return eprintln!("soak: {e}"),
+    };
+    let mut all_held = true;
+    println!("## Soak\n");
+    for (name, url) in &stores {
+        match soak::run(&bin, dir.path(), name, url, secs).await {
+            Ok((report, held)) => {
+                println!("{report}");
+                all_held &= held;
+            }
+            Err(e) => {
+                eprintln!("soak: {name}: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    if !all_held {
+        std::process::exit(1);
     }
 }

@@ -84,6 +84,17 @@ fn free_port() -> Result<u16, String> {
 /// mailer and no per-IP limit (one client sends everything), on the cores `cpus` (all when
 /// `None`), and waits until it is ready.
 async fn start(bin: &Path, dir: &Path, db_url: &str, cpus: Option<&str>) -> Result<Server, String> {
+    start_with(bin, dir, db_url, cpus, &[]).await
+}
+
+/// [`start`] with `env` set on top (for example another mail transport).
+pub(crate) async fn start_with(
+    bin: &Path,
+    dir: &Path,
+    db_url: &str,
+    cpus: Option<&str>,
+    env: &[(&str, String)],
+) -> Result<Server, String> {
     let port = free_port()?;
     let child = crate::pin::command(bin.as_os_str(), cpus)
         .arg("serve")
@@ -95,6 +106,7 @@ async fn start(bin: &Path, dir: &Path, db_url: &str, cpus: Option<&str>) -> Resu
         .env("PORTCULLIS__LIMITS__REQUESTS_PER_IP_PER_MINUTE", u32::MAX.to_string())
         .env("PORTCULLIS__LOG__FILTER", "error")
         .env_remove("RUST_LOG")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -114,7 +126,7 @@ async fn start(bin: &Path, dir: &Path, db_url: &str, cpus: Option<&str>) -> Resu
 }
 
 /// The value of each of `names` (unlabelled series) in the server's `/metrics`.
-async fn metrics(base: &str, names: &[&str]) -> Result<Vec<f64>, String> {
+pub(crate) async fn metrics(base: &str, names: &[&str]) -> Result<Vec<f64>, String> {
     let client = awc::Client::builder().timeout(Duration::from_secs(10)).finish();
     let mut res = client.get(format!("{base}/metrics")).send().await.map_err(|e| e.to_string())?;
     let body = res.body().await.map_err(|e| e.to_string())?;
