@@ -67,3 +67,26 @@ async fn an_unreachable_database_answers_503_and_the_server_recovers() {
     assert_eq!(cut_off.get("/api/v1/auth/login-history", Some(&token)).await.status, 200);
     assert_eq!(cut_off.login("cut@example.com", portcullis_e2e::PASSWORD).await.status, 200);
 }
+
+#[actix_web::test]
+async fn a_missing_geoip_database_leaves_locations_null_and_logins_working() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        s.geoip.city_db = Some(std::path::PathBuf::from("/nonexistent/GeoLite2-City.mmdb"));
+    })
+    .await;
+    let token = app.verified_login("nogeo@example.com").await.body["access_token"].as_str().unwrap().to_owned();
+    let headers = [
+        ("X-Forwarded-For", "81.2.69.142"),
+        ("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
+    ];
+    let body = json!({"email": "nogeo@example.com", "password": portcullis_e2e::PASSWORD});
+    let r = app.call("POST", "/api/v1/auth/login", Some(body), None, &headers).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body["data"]["last_login_geolocation"].is_null(), "{r:?}");
+    let h = app.get("/api/v1/auth/login-history", Some(&token)).await;
+    let newest = &h.body["data"]["history"][0];
+    assert_eq!(newest["ip_address"], "81.2.69.142", "{h:?}");
+    assert!(newest["location"].is_null(), "{newest}");
+    assert_eq!(newest["device"]["browser"], "Firefox", "the device is still parsed");
+}

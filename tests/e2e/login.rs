@@ -260,6 +260,15 @@ async fn a_client_hanging_up_mid_login_does_not_count_a_failure(backend: Backend
         assert!(std::time::Instant::now() < deadline, "{sessions} sessions: the abandoned logins did not finish");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    // Each abandoned login is recorded whole: its audit entry and its alert, next to its
+    // session (they are one commit), and no failure.
+    let h = app.get("/api/v1/auth/login-history?limit=100", Some(&token)).await;
+    let events: Vec<&str> =
+        h.body["data"]["history"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(events.iter().filter(|e| **e == "auth.login.success").count(), 6, "{events:?}");
+    assert!(!events.contains(&"auth.login.failure"), "{events:?}");
+    let n = app.get("/api/v1/notifications", Some(&token)).await;
+    assert_eq!(n.body["data"]["total_count"], 6, "one alert per login: {n:?}");
     assert_eq!(app.login("gone@example.com", PASSWORD).await.status, 200);
 }
 
