@@ -10,6 +10,33 @@ mod wrk;
 
 use portcullis_store_diesel::test_db::TestDatabase;
 
+/// The stores a run measures: a SQLite file in a temporary directory, and a fresh
+/// PostgreSQL database when a server answers at `TEST_DATABASE_URL` (dropped with this).
+struct Stores {
+    dir: tempfile::TempDir,
+    list: Vec<(&'static str, String)>,
+    postgres: Option<TestDatabase>,
+}
+
+impl Stores {
+    /// The stores, the SQLite one in the file `sqlite_file` of a new temporary directory.
+    async fn new(sqlite_file: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| fail("temp dir", e));
+        let mut list = vec![("SQLite (file, WAL)", format!("sqlite://{}", dir.path().join(sqlite_file).display()))];
+        let postgres = TestDatabase::create().await;
+        if let Some(db) = &postgres {
+            list.push(("PostgreSQL (loopback)", db.url().to_owned()));
+        }
+        Self { dir, list, postgres }
+    }
+}
+
+/// Reports `error` in `what` and exits with status 1.
+fn fail(what: &str, error: impl std::fmt::Display) -> ! {
+    eprintln!("portcullis-bench: {what}: {error}");
+    std::process::exit(1)
+}
+
 #[actix_web::main]
 async fn main() {
     match std::env::args().nth(1).as_deref() {
@@ -20,96 +47,36 @@ async fn main() {
     }
     let mut sections = vec![criterion_report::section(std::path::Path::new("target/criterion"))];
     // The release binary as its own process on each store, driven by wrk (issue 6's figures).
-    let dir = match tempfile::tempdir() {
-        Ok(d) => d,
-        Err(e) => return eprintln!("bench: temp dir: {e}"),
-    };
-    let mut stores = vec![("SQLite (file, WAL)", format!("sqlite://{}", dir.path().join("wrk.db").display()))];
-    let postgres = TestDatabase::create().await;
-    match &postgres {
-        Some(db) => stores.push(("PostgreSQL (loopback)", db.url().to_owned())),
-        None => sections.push("PostgreSQL: not measured (no server answered at TEST_DATABASE_URL).\n".to_owned()),
+    let stores = Stores::new("wrk.db").await;
+    if stores.postgres.is_none() {
+        sections.push("PostgreSQL: not measured (no server answered at TEST_DATABASE_URL).\n".to_owned());
     }
-    let bin = match wrk::server_binary() {
-        Ok(bin) => bin,
-        Err(e) => {
-            eprintln!("bench: {e}");
-            std::process::exit(1);
-        }
-    };
-    match wrk::section(&bin, dir.path(), &stores).await {
-        Ok(section) => sections.push(section),
-        Err(e) => {
-            eprintln!("bench: wrk: {e}");
-            std::process::exit(1);
-        }
-    }
-    match login::with_and_without_enrichment(dir.path()).await {
-        Ok(section) => sections.push(section),
-        Err(e) => {
-            eprintln!("bench: login: {e}");
-            std::process::exit(1);
-        }
-    }
+    let bin = wrk::server_binary().unwrap_or_else(|e| fail("server binary", e));
+    sections.push(wrk::section(&bin, stores.dir.path(), &stores.list).await.unwrap_or_else(|e| fail("wrk", e)));
+    sections.push(login::with_and_without_enrichment(stores.dir.path()).await.unwrap_or_else(|e| fail("login", e)));
     println!("{}", sections.join("\n"));
 }
 
 /// `portcullis-bench profile` (`make profile`): the perf report of [`profile::report`].
 async fn profile_main() {
-    let dir = match tempfile::tempdir() {
-        Ok(d) => d,
-        Err(e) => return eprintln!("profile: temp dir: {e}"),
-    };
-    let mut stores = vec![("SQLite (file, WAL)", format!("sqlite://{}", dir.path().join("profile.db").display()))];
-    let postgres = TestDatabase::create().await;
-    if let Some(db) = &postgres {
-        stores.push(("PostgreSQL (loopback)", db.url().to_owned()));
-    }
-    let result = match wrk::server_binary() {
-        Ok(bin) => profile::report(&bin, dir.path(), std::path::Path::new("target/profile"), &stores).await,
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(report) => println!("{report}"),
-        Err(e) => {
-            eprintln!("profile: {e}");
-            std::process::exit(1);
-        }
-    }
+    let stores = Stores::new("profile.db").await;
+    let bin = wrk::server_binary().unwrap_or_else(|e| fail("server binary", e));
+    let out = std::path::Path::new("target/profile");
+    let report =
+        profile::report(&bin, stores.dir.path(), out, &stores.list).await.unwrap_or_else(|e| fail("profile", e));
+    println!("{report}");
 }
 
 /// `portcullis-bench own-core`: only the login runs with the database on its own core, on
 /// freshly seeded stores (a quicker check than the whole of `make bench`).
 async fn own_core_main() {
-    let dir = match tempfile::tempdir() {
-        Ok(d) => d,
-        Err(e) => return eprintln!("own-core: temp dir: {e}"),
-    };
-    let mut stores = vec![("SQLite (file, WAL)", format!("sqlite://{}", dir.path().join("own.db").display()))];
-    let postgres = TestDatabase::create().await;
-    if let Some(db) = &postgres {
-        stores.push(("PostgreSQL (loopback)", db.url().to_owned()));
-    }
-    let bin = match wrk::server_binary() {
-        Ok(bin) => bin,
-        Err(e) => return eprintln!("own-core: {e}"),
-    };
+    let stores = Stores::new("own.db").await;
+    let bin = wrk::server_binary().unwrap_or_else(|e| fail("server binary", e));
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    for (name, url) in &stores {
-        let result = match wrk::seeded(&bin, dir.path(), name, url).await {
-            Ok(seeded) => {
-                drop(seeded);
-                wrk::own_core_logins(&bin, dir.path(), name, url, cores).await
-            }
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(section) => println!("### {name}\n{section}"),
-            Err(e) => {
-                eprintln!("own-core: {e}");
-                std::process::exit(1);
-            }
-        }
+    for (name, url) in &stores.list {
+        drop(wrk::seeded(&bin, stores.dir.path(), name, url).await.unwrap_or_else(|e| fail(name, e)));
+        let section = wrk::own_core_logins(&bin, stores.dir.path(), name, url, cores).await;
+        println!("### {name}\n{}", section.unwrap_or_else(|e| fail(name, e)));
     }
 }
 
@@ -117,32 +84,15 @@ async fn own_core_main() {
 /// seconds (default 180); exits 1 when a check failed.
 async fn soak_main() {
     let secs = std::env::var("SOAK_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(180);
-    let dir = match tempfile::tempdir() {
-        Ok(d) => d,
-        Err(e) => return eprintln!("soak: temp dir: {e}"),
-    };
-    let mut stores = vec![("SQLite (file, WAL)", format!("sqlite://{}", dir.path().join("soak.db").display()))];
-    let postgres = TestDatabase::create().await;
-    if let Some(db) = &postgres {
-        stores.push(("PostgreSQL (loopback)", db.url().to_owned()));
-    }
-    let bin = match wrk::server_binary() {
-        Ok(bin) => bin,
-        Err(e) => return eprintln!("soak: {e}"),
-    };
+    let stores = Stores::new("soak.db").await;
+    let bin = wrk::server_binary().unwrap_or_else(|e| fail("server binary", e));
     let mut all_held = true;
     println!("## Soak\n");
-    for (name, url) in &stores {
-        match soak::run(&bin, dir.path(), name, url, secs).await {
-            Ok((report, held)) => {
-                println!("{report}");
-                all_held &= held;
-            }
-            Err(e) => {
-                eprintln!("soak: {name}: {e}");
-                std::process::exit(1);
-            }
-        }
+    for (name, url) in &stores.list {
+        let (report, held) =
+            soak::run(&bin, stores.dir.path(), name, url, secs).await.unwrap_or_else(|e| fail(name, e));
+        println!("{report}");
+        all_held &= held;
     }
     if !all_held {
         std::process::exit(1);
