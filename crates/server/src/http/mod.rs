@@ -58,7 +58,7 @@ impl HttpOptions {
     /// headers, no cookies or other credentials, preflights cached for ten minutes.
     fn cors(&self) -> actix_cors::Cors {
         let cors = self.cors_allowed_origins.iter().fold(actix_cors::Cors::default(), |c, o| c.allowed_origin(o));
-        cors.allowed_methods(["GET", "POST", "PATCH", "DELETE"])
+        cors.allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
             .allowed_headers([
                 actix_web::http::header::AUTHORIZATION,
                 actix_web::http::header::CONTENT_TYPE,

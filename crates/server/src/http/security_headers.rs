@@ -1,7 +1,7 @@
 //! Security headers on every response: what a browser must not do with an API response
 //! (sniff it, frame it, cache it, send the page address on), set once here rather than by
-//! each handler. A handler that sets one of these headers itself keeps its own value: the
-//! `/docs` viewer has its own Content-Security-Policy, the OpenAPI document may be cached.
+//! each handler. A handler that sets one of these headers itself keeps its own value (the
+//! `/docs` viewer has its own Content-Security-Policy).
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
