@@ -94,10 +94,10 @@ async fn user_ids(store: &DieselStore, ids: std::ops::Range<usize>) -> Result<Ve
 /// Waits until no hashing is left and the outbox is empty.
 async fn settle(server: &Server) -> Result<(), String> {
     drained(&server.base).await?;
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(120);
     while metrics(&server.base, &["portcullis_mail_outbox_depth"]).await?[0] > 0.0 {
         if Instant::now() > deadline {
-            return Err("the outbox did not empty within 60 s".to_owned());
+            return Err("the outbox did not empty within 120 s of the traffic's end".to_owned());
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

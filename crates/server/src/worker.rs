@@ -20,10 +20,10 @@ const ENDED_SESSION_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 /// How often old rate events are pruned.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
-/// Delivers queued mail every `interval` until `cancel` fires, then makes one last round so
-/// that a clean shutdown does not strand mail queued by the final requests. Failures are
-/// logged and retried later: the outbox keeps every message until it is accepted. Each
-/// round is counted in `metrics`, when given.
+/// Delivers queued mail every `interval` (at once again after a full batch) until `cancel`
+/// fires, then makes one last round so that a clean shutdown does not strand mail queued by
+/// the final requests. Failures are logged and retried later: the outbox keeps every message
+/// until it is accepted. Each round is counted in `metrics`, when given.
 pub async fn run<T: MailTransport>(
     service: web::Data<Service>,
     metrics: Option<web::Data<Metrics>>,
@@ -32,12 +32,20 @@ pub async fn run<T: MailTransport>(
     cancel: CancellationToken,
 ) {
     let mut last_purge: Option<tokio::time::Instant> = None;
+    let mut backlog = false;
     loop {
-        let stopping = tokio::select! {
-            () = cancel.cancelled() => true,
-            () = tokio::time::sleep(interval) => false,
+        // After a full batch more mail is waiting: take the next one at once, or a sustained
+        // login peak (an alert per login) queues faster than one batch per interval drains.
+        let stopping = if backlog {
+            cancel.is_cancelled()
+        } else {
+            tokio::select! {
+                () = cancel.cancelled() => true,
+                () = tokio::time::sleep(interval) => false,
+            }
         };
         let round = service.deliver_mail(&transport, BATCH).await;
+        backlog = round.as_ref().is_ok_and(|r| r.sent + r.retried + r.dropped + r.abandoned >= BATCH);
         if let (Ok(report), Some(metrics)) = (&round, &metrics) {
             metrics.observe_mail_round(report);
         }
