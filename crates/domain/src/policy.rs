@@ -14,6 +14,12 @@ pub struct Policy {
     pub login_failures_per_account: u32,
     /// Sliding window for failed logins.
     pub login_failure_window: Duration,
+    /// How long a password attempt may hold its reservation of a failure slot before it
+    /// counts as a failure (its checker died mid-check); see `RateLimiter::reserve_attempt`.
+    pub login_attempt_hold: Duration,
+    /// How long a password attempt waits for parallel attempts on the same address to end
+    /// when only their reservations fill the limit; past it, 503 with `Retry-After`.
+    pub login_attempt_patience: Duration,
     /// Unauthenticated `/auth/*` calls per client IP per minute.
     pub requests_per_ip_per_minute: u32,
     /// Access-token lifetime.
@@ -51,6 +57,8 @@ impl Default for Policy {
             password: PasswordPolicy::default(),
             login_failures_per_account: 5,
             login_failure_window: Duration::from_secs(30 * 60),
+            login_attempt_hold: Duration::from_secs(60),
+            login_attempt_patience: Duration::from_secs(10),
             requests_per_ip_per_minute: 60,
             access_ttl: Duration::from_secs(15 * 60),
             session_ttl: Duration::from_secs(24 * 3600),

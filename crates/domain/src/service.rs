@@ -3,9 +3,11 @@
 use std::time::Duration;
 
 use crate::error::InfraError;
-use crate::model::{Enrichment, RequestContext, Timestamp};
+use crate::model::{Email, Enrichment, RequestContext, Timestamp};
 use crate::policy::Policy;
-use crate::ports::{Clock, DeviceDetector, GeoLookup, Permit, Ports, RateDecision, RateLimiter, RateRule};
+use crate::ports::{
+    AttemptDecision, Change, Clock, DeviceDetector, GeoLookup, Permit, Ports, RateDecision, RateLimiter, RateRule,
+};
 
 /// The adapters a service is built from.
 pub struct Deps<P: Ports> {
@@ -44,6 +46,19 @@ pub struct Portcullis<P: Ports> {
 pub(crate) enum Limit {
     Allowed(Permit),
     Limited(Duration),
+}
+
+/// The rate key under which failed password attempts for `email` count: logins and password
+/// confirmations share it.
+pub(crate) fn login_key(email: &Email) -> String {
+    format!("login:{email}")
+}
+
+/// Forgets the failed password attempts of `email`: proof of control of the account (a
+/// successful login, a password reset, a verified address) lifts its lockout (NIST SP
+/// 800-63B rev. 4 §3.2.2), so nobody can keep an owner locked out with a few wrong guesses.
+pub(crate) fn clear_login_failures(email: &Email, at: Timestamp) -> Change {
+    Change::ClearFailures { key: login_key(email), at }
 }
 
 impl<P: Ports> Portcullis<P> {
@@ -105,6 +120,34 @@ impl<P: Ports> Portcullis<P> {
             Limit::Allowed(_) => Ok(None),
             Limit::Limited(wait) => Ok(Some(wait)),
         }
+    }
+
+    /// Reserves a password check for `email` under the failed-attempt limit: `Limited` when
+    /// failures fill it, a reservation otherwise (waiting while parallel checks hold the room;
+    /// `Busy` when they outlast the policy's patience). A reservation is resolved with
+    /// [`Self::release`] when the password was right or never checked, and with
+    /// [`Self::count_failure`] when it was wrong.
+    pub(crate) async fn reserve_password_attempt(&self, email: &Email, now: Timestamp) -> Result<Limit, InfraError> {
+        let decision = self
+            .store
+            .reserve_attempt(
+                &login_key(email),
+                self.policy.login_rules(),
+                now,
+                self.policy.login_attempt_hold,
+                self.policy.login_attempt_patience,
+            )
+            .await?;
+        match decision {
+            AttemptDecision::Reserved(p) => Ok(Limit::Allowed(p)),
+            AttemptDecision::Limited { retry_after } => Ok(Limit::Limited(retry_after.max(Duration::from_secs(1)))),
+            AttemptDecision::Busy => Err(InfraError::Busy { retry_after: Duration::from_secs(1) }),
+        }
+    }
+
+    /// Counts a reserved password attempt as failed.
+    pub(crate) async fn count_failure(&self, permit: Permit) -> Result<(), InfraError> {
+        Ok(self.store.confirm_failure(permit).await?)
     }
 
     /// Releases a permit, logging nothing on failure: the worst case is one extra counted event.

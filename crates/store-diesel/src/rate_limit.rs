@@ -1,13 +1,14 @@
-//! [`RateLimiter`]: sliding windows over one row per counted event. One algorithm, written
-//! twice: in Rust for SQLite and as a PL/pgSQL function for PostgreSQL (one round trip).
+//! [`RateLimiter`]: sliding windows over one row per counted event or reserved attempt. Each
+//! algorithm is written twice: in Rust for SQLite and as a PL/pgSQL function for PostgreSQL
+//! (one round trip).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
 use diesel_async::RunQueryDsl;
 use portcullis_domain::model::Timestamp;
-use portcullis_domain::ports::{Permit, RateDecision, RateLimiter, RateRule, StoreError};
+use portcullis_domain::ports::{AttemptDecision, Permit, RateDecision, RateLimiter, RateRule, StoreError};
 
 use crate::DieselStore;
 use crate::backend::postgres::PgConn;
@@ -19,6 +20,12 @@ use crate::sql_types::{DbTime, UtcMillis};
 
 /// Shortest wait ever advertised, so clients never get a zero `Retry-After`.
 const MIN_RETRY_AFTER: Duration = Duration::from_secs(1);
+/// First pause of a reservation that found the room held by attempts still being checked;
+/// doubled after each busy answer up to [`BUSY_PAUSE_MAX`]. An attempt takes one password
+/// hash (tens of milliseconds), so this is a few checks per hash and not much store load.
+const BUSY_PAUSE_MIN: Duration = Duration::from_millis(5);
+/// Longest pause between two tries of a busy reservation.
+const BUSY_PAUSE_MAX: Duration = Duration::from_millis(40);
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -44,6 +51,45 @@ impl RateLimiter for DieselStore {
         Ok(())
     }
 
+    async fn reserve_attempt(
+        &self,
+        key: &str,
+        rules: Vec<RateRule>,
+        now: Timestamp,
+        hold: Duration,
+        patience: Duration,
+    ) -> Result<AttemptDecision, StoreError> {
+        let started = Instant::now();
+        let mut pause = BUSY_PAUSE_MIN;
+        loop {
+            // The clock moves on while we wait, so expiring reservations are seen expire.
+            let now = now.plus(started.elapsed());
+            let key = key.to_owned();
+            let rules = rules.clone();
+            let decision = dispatch!(self, |c, _db|
+                sqlite => c.immediate_transaction::<_, DbError, _>(async |c| sqlite_reserve(c, &key, &rules, now, hold).await).await,
+                postgres => postgres_reserve(c, &key, &rules, now, hold).await
+            )?;
+            if decision != AttemptDecision::Busy || started.elapsed() + pause > patience {
+                return Ok(decision);
+            }
+            // No connection is held while waiting.
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(BUSY_PAUSE_MAX);
+        }
+    }
+
+    async fn confirm_failure(&self, permit: Permit) -> Result<(), StoreError> {
+        with_conn!(self, |c| {
+            diesel::update(rate_events::table.find(permit.0))
+                .set(rate_events::pending_until.eq(None::<DbTime>))
+                .execute(c)
+                .await?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
     async fn purge_rate_events(&self, before: Timestamp) -> Result<u64, StoreError> {
         let deleted = with_conn!(self, |c| {
             Ok(diesel::delete(rate_events::table.filter(rate_events::at.lt(DbTime(before)))).execute(c).await?)
@@ -61,14 +107,7 @@ async fn sqlite_acquire(
     rules: &[RateRule],
     now: Timestamp,
 ) -> Result<RateDecision, DbError> {
-    if let Some(longest) = rules.iter().map(|r| r.window).max() {
-        // Events no rule looks at any more.
-        diesel::delete(
-            rate_events::table.filter(rate_events::key.eq(key)).filter(rate_events::at.le(DbTime(now.minus(longest)))),
-        )
-        .execute(c)
-        .await?;
-    }
+    forget_old(c, key, rules, now).await?;
     let mut wait: Option<i64> = None;
     for rule in rules {
         let window = millis(rule.window);
@@ -101,6 +140,111 @@ async fn sqlite_acquire(
         .get_result(c)
         .await?;
     Ok(RateDecision::Allowed(Permit(id)))
+}
+
+/// Events of `key` a rule looks at no more (older than the longest window).
+async fn forget_old(c: &mut SqliteConn, key: &str, rules: &[RateRule], now: Timestamp) -> Result<(), DbError> {
+    if let Some(longest) = rules.iter().map(|r| r.window).max() {
+        diesel::delete(
+            rate_events::table.filter(rate_events::key.eq(key)).filter(rate_events::at.le(DbTime(now.minus(longest)))),
+        )
+        .execute(c)
+        .await?;
+    }
+    Ok(())
+}
+
+/// [`RateLimiter::reserve_attempt`]'s one try, in the caller's `BEGIN IMMEDIATE`
+/// transaction. The PostgreSQL store runs the same algorithm as `portcullis_attempt_reserve`
+/// (migration 000007).
+async fn sqlite_reserve(
+    c: &mut SqliteConn,
+    key: &str,
+    rules: &[RateRule],
+    now: Timestamp,
+    hold: Duration,
+) -> Result<AttemptDecision, DbError> {
+    forget_old(c, key, rules, now).await?;
+    let mut wait: Option<i64> = None;
+    let mut busy = false;
+    for rule in rules {
+        let window = millis(rule.window);
+        let in_window =
+            rate_events::table.filter(rate_events::key.eq(key)).filter(rate_events::at.gt(DbTime(now.minus(rule.window))));
+        let counted = in_window.filter(rate_events::pending_until.is_null().or(rate_events::pending_until.le(DbTime(now))));
+        let failures: i64 = counted.count().get_result(c).await?;
+        let reserved: i64 = in_window.filter(rate_events::pending_until.gt(DbTime(now))).count().get_result(c).await?;
+        let max = i64::from(rule.max);
+        if failures >= max {
+            let leaving: Option<DbTime> = counted
+                .order((rate_events::at.asc(), rate_events::id.asc()))
+                .select(rate_events::at)
+                .offset(failures - max)
+                .first(c)
+                .await
+                .optional()?;
+            let until = leaving
+                .map_or(window, |at| at.0.unix_millis().saturating_add(window).saturating_sub(now.unix_millis()));
+            wait = Some(wait.map_or(until, |w| w.max(until)));
+        } else if failures + reserved >= max {
+            busy = true;
+        }
+    }
+    if let Some(wait) = wait {
+        return Ok(AttemptDecision::Limited { retry_after: retry_after(wait) });
+    }
+    if busy {
+        return Ok(AttemptDecision::Busy);
+    }
+    let id: i64 = diesel::insert_into(rate_events::table)
+        .values((
+            rate_events::key.eq(key),
+            rate_events::at.eq(DbTime(now)),
+            rate_events::pending_until.eq(Some(DbTime(now.plus(hold)))),
+        ))
+        .returning(rate_events::id)
+        .get_result(c)
+        .await?;
+    Ok(AttemptDecision::Reserved(Permit(id)))
+}
+
+/// What `portcullis_attempt_reserve` answers: a permit, the wait until a failure leaves the
+/// window, or busy.
+#[derive(QueryableByName)]
+struct PgReserved {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    permit: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    retry_after_ms: Option<i64>,
+    #[diesel(sql_type = Bool)]
+    busy: bool,
+}
+
+/// [`RateLimiter::reserve_attempt`]'s one try in one statement (see `postgres_acquire`).
+async fn postgres_reserve(
+    c: &mut PgConn,
+    key: &str,
+    rules: &[RateRule],
+    now: Timestamp,
+    hold: Duration,
+) -> Result<AttemptDecision, DbError> {
+    let windows: Vec<i64> = rules.iter().map(|r| millis(r.window)).collect();
+    let maxes: Vec<i64> = rules.iter().map(|r| i64::from(r.max)).collect();
+    let row: PgReserved =
+        diesel::sql_query("SELECT permit, retry_after_ms, busy FROM portcullis_attempt_reserve($1, $2, $3, $4, $5)")
+            .bind::<Text, _>(key)
+            .bind::<UtcMillis, _>(DbTime(now))
+            .bind::<Array<BigInt>, _>(windows)
+            .bind::<Array<BigInt>, _>(maxes)
+            .bind::<BigInt, _>(millis(hold))
+            .get_result(c)
+            .await?;
+    match (row.permit, row.retry_after_ms, row.busy) {
+        (Some(id), _, _) => Ok(AttemptDecision::Reserved(Permit(id))),
+        (None, Some(wait), _) => Ok(AttemptDecision::Limited { retry_after: retry_after(wait) }),
+        (None, None, true) => Ok(AttemptDecision::Busy),
+        (None, None, false) => Err(DbError::Internal("portcullis_attempt_reserve answered nothing")),
+    }
 }
 
 /// What `portcullis_rate_acquire` answers: a permit, or the wait until there is room.
@@ -142,6 +286,10 @@ async fn postgres_acquire(
 
 /// A refusal to wait `wait_ms` milliseconds, never less than [`MIN_RETRY_AFTER`].
 fn limited(wait_ms: i64) -> RateDecision {
-    let wait = Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0));
-    RateDecision::Limited { retry_after: wait.max(MIN_RETRY_AFTER) }
+    RateDecision::Limited { retry_after: retry_after(wait_ms) }
+}
+
+/// `wait_ms` as a wait to advertise: never less than [`MIN_RETRY_AFTER`].
+fn retry_after(wait_ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0)).max(MIN_RETRY_AFTER)
 }

@@ -136,6 +136,7 @@ diesel::table! {
         id -> BigInt,
         key -> Text,
         at -> UtcMillis,
+        pending_until -> Nullable<UtcMillis>,
     }
 }
 

@@ -12,7 +12,8 @@ use crate::detached::dispatch;
 use crate::error::{DbError, is_email_taken};
 use crate::rows::{CodeRow, MailRow, NewAuditRow, NotificationRow, SessionRow, SpentRefreshRow, UserRow, roles_to_db};
 use crate::schema::{
-    audit_log, mail_outbox, notifications, sessions, spent_refresh_tokens, users, verification_codes as codes,
+    audit_log, mail_outbox, notifications, rate_events, sessions, spent_refresh_tokens, users,
+    verification_codes as codes,
 };
 use crate::sql_types::{DbJson, DbTime, DbUuid};
 
@@ -39,6 +40,7 @@ enum Write {
     Audit(NewAuditRow),
     Notification(NotificationRow),
     Mail(MailRow),
+    ClearFailures { key: String, at: DbTime },
 }
 
 impl TryFrom<&Change> for Write {
@@ -106,6 +108,7 @@ impl TryFrom<&Change> for Write {
             Change::AppendAudit(entry) => Self::Audit(entry.try_into()?),
             Change::InsertNotification(n) => Self::Notification(n.try_into()?),
             Change::EnqueueMail(m) => Self::Mail(m.into()),
+            Change::ClearFailures { key, at } => Self::ClearFailures { key: key.clone(), at: DbTime(*at) },
         })
     }
 }
@@ -146,10 +149,13 @@ impl UnitOfWork for DieselStore {
 }
 
 impl Write {
-    /// An unguarded insert of a row that no other insert of its kind reads or changes: in a
+    /// An unguarded write of rows that no other write of these kinds reads or changes: in a
     /// run of these the order does not matter, so the run can be pipelined.
     fn is_plain_insert(&self) -> bool {
-        matches!(self, Self::Session(_) | Self::Audit(_) | Self::Notification(_) | Self::Mail(_))
+        matches!(
+            self,
+            Self::Session(_) | Self::Audit(_) | Self::Notification(_) | Self::Mail(_) | Self::ClearFailures { .. }
+        )
     }
 }
 
@@ -172,6 +178,10 @@ async fn insert_pipelined(conn: &PgConn, write: &Write) -> Result<Option<i64>, D
         }
         Write::Mail(row) => {
             diesel::insert_into(mail_outbox::table).values(row).execute(&mut conn).await?;
+            None
+        }
+        Write::ClearFailures { key, at } => {
+            diesel::delete(counted_failures(key, *at)).execute(&mut conn).await?;
             None
         }
         _ => return Err(DbError::Internal("not a plain insert")),
@@ -338,7 +348,23 @@ macro_rules! apply {
             Write::Mail(row) => {
                 diesel::insert_into(mail_outbox::table).values(row).execute($c).await?;
             }
+            Write::ClearFailures { key, at } => {
+                diesel::delete(counted_failures(key, *at)).execute($c).await?;
+            }
         }
     };
+}
+
+/// The events of rate key `key` that count at `at`: all but the reservations still pending.
+fn counted_failures(
+    key: &str,
+    at: DbTime,
+) -> diesel::dsl::Filter<
+    diesel::dsl::Filter<rate_events::table, diesel::dsl::Eq<rate_events::key, &str>>,
+    diesel::dsl::Or<diesel::dsl::IsNull<rate_events::pending_until>, diesel::dsl::LtEq<rate_events::pending_until, DbTime>>,
+> {
+    rate_events::table
+        .filter(rate_events::key.eq(key))
+        .filter(rate_events::pending_until.is_null().or(rate_events::pending_until.le(at)))
 }
 use apply;

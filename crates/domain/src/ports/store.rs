@@ -181,6 +181,16 @@ pub enum Change {
     InsertNotification(Notification),
     /// Queue a mail for the delivery worker.
     EnqueueMail(OutgoingMail),
+    /// Forget the counted failures of a rate key (see [`RateLimiter::reserve_attempt`]):
+    /// proof of control of the account (a successful login, a password reset, a verified
+    /// address) lifts its lockout. Reservations still pending at `at` stay: their attempts
+    /// are still being checked and count once they fail.
+    ClearFailures {
+        /// The rate key, e.g. `login:laura@example.com`.
+        key: String,
+        /// When.
+        at: Timestamp,
+    },
 }
 
 /// Writes several changes atomically.
@@ -333,8 +343,31 @@ pub enum RateDecision {
     },
 }
 
+/// The answer of [`RateLimiter::reserve_attempt`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptDecision {
+    /// Room was reserved for one attempt whose outcome is not known yet. Resolve it with
+    /// [`RateLimiter::release`] (it did not fail) or [`RateLimiter::confirm_failure`].
+    Reserved(Permit),
+    /// Counted failures fill a window; nothing was reserved.
+    Limited {
+        /// Time until the failure that takes the count back under the maximum leaves the
+        /// window (at least one second); with several full rules, the longest wait.
+        retry_after: Duration,
+    },
+    /// The room left is held by attempts still being checked: whether there is room depends
+    /// on how they end. Nothing was reserved; ask again shortly.
+    Busy,
+}
+
 /// Sliding-window counters kept in the store, so they survive restarts and are shared by
 /// every instance.
+///
+/// Two kinds of key share it. Plain keys ([`RateLimiter::acquire`]) count every event at
+/// once. Attempt keys ([`RateLimiter::reserve_attempt`]) count failures only: an attempt
+/// holds a *reservation* while it is checked, and only one that then fails counts, so N
+/// parallel right passwords are never refused as "too many failures" while N parallel wrong
+/// ones still run at most `max` checks.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[trait_variant::make(Send)]
 pub trait RateLimiter: Send + Sync + 'static {
@@ -343,8 +376,37 @@ pub trait RateLimiter: Send + Sync + 'static {
     /// # Errors
     /// MUST be atomic per key: of N concurrent callers with room for k, exactly k are allowed.
     async fn acquire(&self, key: &str, rules: Vec<RateRule>, now: Timestamp) -> Result<RateDecision, StoreError>;
-    /// Un-counts a permitted event (for example a login whose password was right).
+    /// Un-counts a permitted event or drops a reservation (for example a login whose
+    /// password was right).
     async fn release(&self, permit: Permit) -> Result<(), StoreError>;
+    /// Reserves room for one attempt on `key` at `now`, under `rules` that count failures.
+    ///
+    /// Per rule, with F counted failures and R unexpired reservations inside the window:
+    /// F >= max is [`AttemptDecision::Limited`] (the wait counted from failures alone),
+    /// else F + R >= max is [`AttemptDecision::Busy`], else a reservation is recorded,
+    /// expiring at `now + hold`. A reservation past its expiry counts as a failure (its
+    /// checker died before saying how the attempt ended: fail closed).
+    ///
+    /// While the answer would be `Busy`, the store waits a little (holding no connection or
+    /// lock; the attempts it waits for take a password hash, some milliseconds) and asks
+    /// again, for up to `patience` in all, with `now` moved on by the time waited; it answers
+    /// `Busy` only when that runs out. The store, not the use case, waits, because it is the
+    /// part that has a timer.
+    ///
+    /// # Errors
+    /// MUST be atomic per key across every instance: of N concurrent callers with room for
+    /// k, exactly k get a reservation.
+    async fn reserve_attempt(
+        &self,
+        key: &str,
+        rules: Vec<RateRule>,
+        now: Timestamp,
+        hold: Duration,
+        patience: Duration,
+    ) -> Result<AttemptDecision, StoreError>;
+    /// Turns a reservation into a counted failure (kept at the reservation's time). A no-op
+    /// for an unknown permit.
+    async fn confirm_failure(&self, permit: Permit) -> Result<(), StoreError>;
     /// Deletes events older than `before` (housekeeping).
     async fn purge_rate_events(&self, before: Timestamp) -> Result<u64, StoreError>;
 }

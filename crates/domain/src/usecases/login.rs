@@ -13,7 +13,7 @@ use crate::ports::{
     AccessClaims, Change, PasswordHasher, Ports, RandomSource, SecretHasher, StoreError, TokenIssuer, UnitOfWork,
     UserRepository,
 };
-use crate::service::{Limit, Portcullis};
+use crate::service::{Limit, Portcullis, clear_login_failures};
 use crate::usecases::common::REFRESH_DIGEST;
 
 /// A login request. The password is not checked against the policy: a short wrong one is
@@ -100,9 +100,9 @@ impl<P: Ports> Portcullis<P> {
             return Err(LoginError::RateLimited { retry_after });
         }
         // Reserve a failure slot before the password check, so N parallel guesses cannot
-        // all slip under the limit; a right password gives the slot back.
-        let key = format!("login:{}", req.email);
-        let permit = match self.limit(key, self.policy.login_rules(), now).await? {
+        // all slip under the limit. Only a wrong password makes it a counted failure: N
+        // parallel right ones take turns for the slots instead of being refused.
+        let permit = match self.reserve_password_attempt(&req.email, now).await? {
             Limit::Allowed(p) => p,
             Limit::Limited(retry_after) => {
                 if let Some(user) = self.store.user_by_email(&req.email).await? {
@@ -111,23 +111,27 @@ impl<P: Ports> Portcullis<P> {
                 return Err(LoginError::TooManyAttempts { retry_after });
             }
         };
-        let user = self.store.user_by_email(&req.email).await?;
-        let hash = user.as_ref().map_or_else(|| self.hasher.dummy_hash(), |u| u.password_hash.clone());
-        let matches = match self.hasher.verify(req.password.clone(), hash).await {
-            Ok(matches) => matches,
+        let (user, matches) = match self.check_password(&req).await {
+            Ok(checked) => checked,
             Err(e) => {
-                // No password was checked (e.g. the hashing pool is full): not a failed attempt.
-                self.release(permit).await?;
-                return Err(InfraError::from(e).into());
+                // No password was checked (the store failed, or the hashing pool is full):
+                // not a failed attempt. Should the release fail too, the reservation
+                // expires into a counted failure, which errs on the safe side.
+                let _ = self.release(permit).await;
+                return Err(e.into());
             }
         };
         let user = match user {
             Some(user) if matches => user,
             Some(user) => {
+                self.count_failure(permit).await?;
                 self.audit_failure(&user, "invalid_password", ctx, now).await?;
                 return Err(LoginError::InvalidCredentials);
             }
-            None => return Err(LoginError::InvalidCredentials),
+            None => {
+                self.count_failure(permit).await?;
+                return Err(LoginError::InvalidCredentials);
+            }
         };
         self.release(permit).await?;
         if let Some(block) = user.sign_in_block() {
@@ -136,6 +140,15 @@ impl<P: Ports> Portcullis<P> {
         }
         let rehash = self.rehash(&user, req.password, now).await;
         self.start_session(user, req.remember_me, rehash, ctx, now).await
+    }
+
+    /// The account of `req.email` (if any) and whether `req.password` is its password; an
+    /// unknown address is checked against a dummy hash, so timing does not reveal it.
+    async fn check_password(&self, req: &LoginRequest) -> Result<(Option<User>, bool), InfraError> {
+        let user = self.store.user_by_email(&req.email).await?;
+        let hash = user.as_ref().map_or_else(|| self.hasher.dummy_hash(), |u| u.password_hash.clone());
+        let matches = self.hasher.verify(req.password.clone(), hash).await?;
+        Ok((user, matches))
     }
 
     /// A fresh hash of the right `password` when `user`'s was made with other parameters
@@ -216,7 +229,11 @@ impl<P: Ports> Portcullis<P> {
             metadata,
             created_at: now,
         };
-        let mut changes = vec![Change::InsertSession(session), Change::AppendAudit(audit)];
+        let mut changes = vec![
+            Change::InsertSession(session),
+            Change::AppendAudit(audit),
+            clear_login_failures(&user.email, now),
+        ];
         changes.extend(rehash);
         changes.extend(alert.changes);
         self.store.commit(changes).await?;

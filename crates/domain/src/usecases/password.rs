@@ -6,7 +6,7 @@ use crate::error::InfraError;
 use crate::mail_templates;
 use crate::model::{AuditAction, CodePurpose, Email, NewPassword, OneTimeCode, RequestContext, Timestamp, User};
 use crate::ports::{Change, PasswordHasher, Ports, StoreError, UnitOfWork, UserRepository};
-use crate::service::{Limit, Portcullis};
+use crate::service::{Limit, Portcullis, clear_login_failures};
 use crate::usecases::authenticate::Principal;
 use crate::usecases::codes::RedeemCodeError;
 use crate::usecases::common::metadata;
@@ -77,6 +77,7 @@ impl<P: Ports> Portcullis<P> {
             Change::SetPassword { user_id: user.id, hash, at: now },
             Change::RevokeUserSessions { user_id: user.id, except: None, at: now },
             self.audit(user.id, AuditAction::PasswordReset, ctx, metadata([]), now),
+            clear_login_failures(&user.email, now),
         ];
         changes.push(self.password_notice(&user, ctx, now));
         match self.store.commit(changes).await {

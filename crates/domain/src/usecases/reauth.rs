@@ -42,7 +42,7 @@ impl<P: Ports> Portcullis<P> {
         ctx: &RequestContext,
         now: Timestamp,
     ) -> Result<(), ReauthError> {
-        let permit = match self.limit(format!("login:{}", user.email), self.policy.login_rules(), now).await? {
+        let permit = match self.reserve_password_attempt(&user.email, now).await? {
             Limit::Allowed(p) => p,
             Limit::Limited(retry_after) => return Err(ReauthError::TooManyAttempts { retry_after }),
         };
@@ -54,6 +54,7 @@ impl<P: Ports> Portcullis<P> {
             }
         };
         if !matches {
+            self.count_failure(permit).await?;
             let meta = metadata([("reason", "invalid_password".into()), ("method", "reauthentication".into())]);
             self.store.commit(vec![self.audit(user.id, AuditAction::LoginFailure, ctx, meta, now)]).await?;
             return Err(ReauthError::WrongPassword);

@@ -2,7 +2,7 @@
 
 use crate::model::{AuditAction, CodePurpose, Email, NewAuditEntry, OneTimeCode, RequestContext, User};
 use crate::ports::{Change, Ports, StoreError, UnitOfWork};
-use crate::service::Portcullis;
+use crate::service::{Portcullis, clear_login_failures};
 use crate::usecases::codes::RedeemCodeError;
 
 /// Why a verification was refused.
@@ -32,6 +32,7 @@ impl<P: Ports> Portcullis<P> {
             Change::ConsumeCode { id: stored.id, at: now },
             Change::MarkEmailVerified { user_id: user.id, at: now },
             Change::AppendAudit(audit),
+            clear_login_failures(&user.email, now),
         ];
         match self.store.commit(changes).await {
             Ok(_) => Ok(()),

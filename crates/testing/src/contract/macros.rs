@@ -104,6 +104,12 @@ macro_rules! store_contract_tests {
             rate_keys_are_independent,
             rate_acquire_is_atomic,
             rate_purge_deletes_old_events,
+            rate_reservations_hold_room_until_resolved,
+            rate_pending_reservations_never_limit,
+            rate_expired_reservation_counts_as_a_failure,
+            rate_clear_failures_keeps_pending_reservations,
+            rate_reserve_attempt_is_atomic,
+            rate_busy_reservation_waits_for_a_release,
             // outbox
             outbox_round_trips_fields,
             outbox_claims_due_in_order,

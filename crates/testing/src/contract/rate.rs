@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use portcullis_domain::model::Timestamp;
-use portcullis_domain::ports::{Permit, RateDecision, RateRule, Store};
+use portcullis_domain::ports::{AttemptDecision, Change, Permit, RateDecision, RateRule, Store};
 
 use super::T0;
 
@@ -152,4 +152,118 @@ pub async fn rate_purge_deletes_old_events<S: Store>(store: &S) {
     allowed(store, "k", &rules, at(30_000)).await;
     allowed(store, "k", &rules, at(30_000)).await;
     limited(store, "k", &rules, at(30_000)).await;
+}
+
+/// How long the reservations of these cases hold before they count as failures.
+const HOLD: Duration = Duration::from_secs(30);
+
+async fn reserve<S: Store>(store: &S, key: &str, rules: &[RateRule], now: Timestamp) -> AttemptDecision {
+    store.reserve_attempt(key, rules.to_vec(), now, HOLD, Duration::ZERO).await.expect("reserve_attempt")
+}
+
+async fn reserved<S: Store>(store: &S, key: &str, rules: &[RateRule], now: Timestamp) -> Permit {
+    match reserve(store, key, rules, now).await {
+        AttemptDecision::Reserved(permit) => permit,
+        other => panic!("{key} at {now:?}: expected Reserved, got {other:?}"),
+    }
+}
+
+/// A reservation holds room until it is resolved: released, it frees its slot; confirmed,
+/// it counts as a failure, and failures alone decide `Limited` and its wait.
+pub async fn rate_reservations_hold_room_until_resolved<S: Store>(store: &S) {
+    let rules = [rule(60, 3)];
+    let first = reserved(store, "login:a", &rules, at(0)).await;
+    let second = reserved(store, "login:a", &rules, at(1_000)).await;
+    let third = reserved(store, "login:a", &rules, at(2_000)).await;
+    assert_eq!(reserve(store, "login:a", &rules, at(3_000)).await, AttemptDecision::Busy);
+    store.release(second).await.expect("release");
+    let fourth = reserved(store, "login:a", &rules, at(4_000)).await;
+    assert_eq!(reserve(store, "login:a", &rules, at(5_000)).await, AttemptDecision::Busy);
+    for permit in [first, third, fourth] {
+        store.confirm_failure(permit).await.expect("confirm");
+    }
+    // Three failures, at 0, 2 and 4 s: room when the one at 0 s leaves.
+    assert_eq!(
+        reserve(store, "login:a", &rules, at(6_000)).await,
+        AttemptDecision::Limited { retry_after: Duration::from_secs(54) }
+    );
+}
+
+/// Failures plus pending reservations that fill a window are `Busy`, not `Limited`: only
+/// failures refuse, and `retry_after` counts from them.
+pub async fn rate_pending_reservations_never_limit<S: Store>(store: &S) {
+    let rules = [rule(60, 2)];
+    let failed = reserved(store, "login:a", &rules, at(0)).await;
+    store.confirm_failure(failed).await.expect("confirm");
+    let pending = reserved(store, "login:a", &rules, at(10_000)).await;
+    assert_eq!(reserve(store, "login:a", &rules, at(20_000)).await, AttemptDecision::Busy);
+    store.confirm_failure(pending).await.expect("confirm");
+    assert_eq!(
+        reserve(store, "login:a", &rules, at(20_000)).await,
+        AttemptDecision::Limited { retry_after: Duration::from_secs(40) }
+    );
+    // Plain `acquire` on another key knows nothing of reservations.
+    allowed(store, "ip:a", &rules, at(20_000)).await;
+}
+
+/// A reservation nobody resolved within its hold counts as a failure (fail closed), and a
+/// confirmed failure stays at the time it was reserved.
+pub async fn rate_expired_reservation_counts_as_a_failure<S: Store>(store: &S) {
+    let rules = [rule(60, 1)];
+    reserved(store, "login:a", &rules, at(0)).await;
+    assert_eq!(reserve(store, "login:a", &rules, at(29_999)).await, AttemptDecision::Busy);
+    assert_eq!(
+        reserve(store, "login:a", &rules, at(30_000)).await,
+        AttemptDecision::Limited { retry_after: Duration::from_secs(30) }
+    );
+    reserved(store, "login:a", &rules, at(60_001)).await;
+}
+
+/// `Change::ClearFailures` deletes the key's counted failures (expired reservations too) in a
+/// commit, and keeps pending reservations and other keys' events.
+pub async fn rate_clear_failures_keeps_pending_reservations<S: Store>(store: &S) {
+    let rules = [rule(60, 3)];
+    for ms in [0, 1_000] {
+        let permit = reserved(store, "login:a", &rules, at(ms)).await;
+        store.confirm_failure(permit).await.expect("confirm");
+    }
+    let pending = reserved(store, "login:a", &rules, at(2_000)).await;
+    for ms in [0, 1_000, 2_000] {
+        let permit = reserved(store, "login:b", &rules, at(ms)).await;
+        store.confirm_failure(permit).await.expect("confirm");
+    }
+    store.commit(vec![Change::ClearFailures { key: "login:a".to_owned(), at: at(3_000) }]).await.expect("commit");
+    // Left: the pending reservation; two more fit.
+    reserved(store, "login:a", &rules, at(3_000)).await;
+    reserved(store, "login:a", &rules, at(3_000)).await;
+    assert_eq!(reserve(store, "login:a", &rules, at(3_000)).await, AttemptDecision::Busy);
+    store.confirm_failure(pending).await.expect("confirm");
+    assert!(matches!(reserve(store, "login:b", &rules, at(3_000)).await, AttemptDecision::Limited { .. }));
+}
+
+/// Twenty-four concurrent reservations with room for five: exactly five are reserved, the
+/// rest are told the room is busy.
+pub async fn rate_reserve_attempt_is_atomic<S: Store>(store: &S) {
+    let rules = vec![rule(60, 5)];
+    let results = join_all((0..24).map(|_| store.reserve_attempt("k", rules.clone(), at(0), HOLD, Duration::ZERO))).await;
+    let reserved = results.iter().filter(|r| matches!(r, Ok(AttemptDecision::Reserved(_)))).count();
+    let busy = results.iter().filter(|r| matches!(r, Ok(AttemptDecision::Busy))).count();
+    assert_eq!((reserved, busy), (5, 19), "{results:?}");
+}
+
+/// With patience, a reservation that finds the room busy waits for it: once another attempt
+/// is released, it gets the slot instead of an answer of `Busy`.
+pub async fn rate_busy_reservation_waits_for_a_release<S: Store>(store: &S) {
+    let rules = vec![rule(60, 1)];
+    let holder = reserved(store, "k", &rules, at(0)).await;
+    let waiter = store.reserve_attempt("k", rules.clone(), at(0), HOLD, Duration::from_secs(20));
+    let releaser = async {
+        // The room is full while the waiter waits...
+        assert_eq!(reserve(store, "k", &rules, at(0)).await, AttemptDecision::Busy);
+        store.release(holder).await.expect("release");
+    };
+    let (decision, ()) = futures_util::future::join(waiter, releaser).await;
+    assert!(matches!(decision, Ok(AttemptDecision::Reserved(_))), "{decision:?}");
+    // ... and the waiter's reservation now holds it.
+    assert_eq!(reserve(store, "k", &rules, at(0)).await, AttemptDecision::Busy);
 }

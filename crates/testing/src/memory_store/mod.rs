@@ -36,6 +36,16 @@ pub(crate) struct RateEvent {
     pub(crate) id: i64,
     pub(crate) key: String,
     pub(crate) at: Timestamp,
+    /// Set while the event is a reservation of an attempt still being checked; a
+    /// reservation past this time counts as a failure.
+    pub(crate) pending_until: Option<Timestamp>,
+}
+
+impl RateEvent {
+    /// Whether the event holds a reservation at `now` (rather than counting as a failure).
+    pub(crate) fn pending_at(&self, now: Timestamp) -> bool {
+        self.pending_until.is_some_and(|until| until > now)
+    }
 }
 
 /// A refresh token a session has rotated away from.
@@ -193,7 +203,7 @@ impl InMemoryStore {
 
 /// Returns `Pending` once (waking itself at once), so a `join_all` of store calls
 /// interleaves instead of running each call to completion.
-struct YieldOnce(bool);
+pub(crate) struct YieldOnce(pub(crate) bool);
 
 impl Future for YieldOnce {
     type Output = ();

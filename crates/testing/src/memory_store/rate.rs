@@ -1,11 +1,11 @@
 //! The sliding-window rate limiter: events per key, counted and checked under one lock.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use portcullis_domain::model::Timestamp;
-use portcullis_domain::ports::{Permit, RateDecision, RateLimiter, RateRule, StoreError};
+use portcullis_domain::ports::{AttemptDecision, Permit, RateDecision, RateLimiter, RateRule, StoreError};
 
-use super::{InMemoryStore, RateEvent};
+use super::{InMemoryStore, RateEvent, State, YieldOnce};
 
 /// How long until `rule` has room again, or `None` when it has room now.
 ///
@@ -25,35 +25,82 @@ fn wait_for(rule: RateRule, mut inside: Vec<Timestamp>, now: Timestamp) -> Optio
     Some(now.until(leaving.plus(rule.window)).max(Duration::from_secs(1)))
 }
 
+/// The events of `key` inside `rule`'s window at `now` that `keep` selects.
+fn inside(state: &State, key: &str, rule: RateRule, now: Timestamp, keep: impl Fn(&RateEvent) -> bool) -> Vec<Timestamp> {
+    let start = now.minus(rule.window);
+    state.rate_events.iter().filter(|e| e.key == key && e.at > start && e.at <= now && keep(e)).map(|e| e.at).collect()
+}
+
+/// The longest of the waits, or `None` when every rule has room.
+fn longest(waits: impl Iterator<Item = Option<Duration>>) -> Option<Duration> {
+    waits.flatten().max()
+}
+
+impl State {
+    fn push_event(&mut self, key: &str, at: Timestamp, pending_until: Option<Timestamp>) -> Permit {
+        self.next_rate_id += 1;
+        let id = self.next_rate_id;
+        self.rate_events.push(RateEvent { id, key: key.to_owned(), at, pending_until });
+        Permit(id)
+    }
+
+    /// One try of [`RateLimiter::reserve_attempt`], under the lock.
+    fn try_reserve(&mut self, key: &str, rules: &[RateRule], now: Timestamp, hold: Duration) -> AttemptDecision {
+        let failures = |rule: RateRule| inside(self, key, rule, now, |e| !e.pending_at(now));
+        if let Some(retry_after) = longest(rules.iter().map(|&r| wait_for(r, failures(r), now))) {
+            return AttemptDecision::Limited { retry_after };
+        }
+        let all = |rule: RateRule| inside(self, key, rule, now, |_| true);
+        if longest(rules.iter().map(|&r| wait_for(r, all(r), now))).is_some() {
+            return AttemptDecision::Busy;
+        }
+        AttemptDecision::Reserved(self.push_event(key, now, Some(now.plus(hold))))
+    }
+}
+
 impl RateLimiter for InMemoryStore {
     async fn acquire(&self, key: &str, rules: Vec<RateRule>, now: Timestamp) -> Result<RateDecision, StoreError> {
         self.enter().await?;
         let mut state = self.lock();
-        let mut retry_after: Option<Duration> = None;
-        for rule in rules {
-            let start = now.minus(rule.window);
-            let inside = state
-                .rate_events
-                .iter()
-                .filter(|e| e.key == key && e.at > start && e.at <= now)
-                .map(|e| e.at)
-                .collect();
-            if let Some(wait) = wait_for(rule, inside, now) {
-                retry_after = Some(retry_after.map_or(wait, |w| w.max(wait)));
-            }
-        }
+        let retry_after = longest(rules.iter().map(|&r| wait_for(r, inside(&state, key, r, now, |_| true), now)));
         if let Some(retry_after) = retry_after {
             return Ok(RateDecision::Limited { retry_after });
         }
-        state.next_rate_id += 1;
-        let id = state.next_rate_id;
-        state.rate_events.push(RateEvent { id, key: key.to_owned(), at: now });
-        Ok(RateDecision::Allowed(Permit(id)))
+        Ok(RateDecision::Allowed(state.push_event(key, now, None)))
     }
 
     async fn release(&self, permit: Permit) -> Result<(), StoreError> {
         self.enter().await?;
         self.lock().rate_events.retain(|e| e.id != permit.0);
+        Ok(())
+    }
+
+    /// Waits by yielding to the executor and asking again (this store has no timer), until
+    /// `patience` of wall-clock time has passed; the fake clock's `now` stays as given.
+    async fn reserve_attempt(
+        &self,
+        key: &str,
+        rules: Vec<RateRule>,
+        now: Timestamp,
+        hold: Duration,
+        patience: Duration,
+    ) -> Result<AttemptDecision, StoreError> {
+        let deadline = Instant::now() + patience;
+        loop {
+            self.enter().await?;
+            let decision = self.lock().try_reserve(key, &rules, now, hold);
+            if decision != AttemptDecision::Busy || Instant::now() >= deadline {
+                return Ok(decision);
+            }
+            YieldOnce(false).await;
+        }
+    }
+
+    async fn confirm_failure(&self, permit: Permit) -> Result<(), StoreError> {
+        self.enter().await?;
+        if let Some(event) = self.lock().rate_events.iter_mut().find(|e| e.id == permit.0) {
+            event.pending_until = None;
+        }
         Ok(())
     }
 

@@ -12,7 +12,7 @@ use portcullis_domain::model::{
 };
 use portcullis_domain::ports::{
     AuditRepository, Change, CodeRepository, MailOutbox, MockUnitOfWork, NotificationRepository, Permit, Ports,
-    RateDecision, RateLimiter, RateRule, SessionRepository, StoreError, StoreHealth, UnitOfWork, UserRepository,
+    AttemptDecision, RateDecision, RateLimiter, RateRule, SessionRepository, StoreError, StoreHealth, UnitOfWork, UserRepository,
 };
 use portcullis_domain::{
     Actor, AdminError, AlertRevokeError, AuthError, Deps, ForgotPasswordError, InfraError, Policy, Portcullis,
@@ -130,6 +130,19 @@ impl RateLimiter for GatedStore {
     }
     async fn release(&self, permit: Permit) -> Result<(), StoreError> {
         self.inner.release(permit).await
+    }
+    async fn reserve_attempt(
+        &self,
+        key: &str,
+        rules: Vec<RateRule>,
+        now: Timestamp,
+        hold: Duration,
+        patience: Duration,
+    ) -> Result<AttemptDecision, StoreError> {
+        self.inner.reserve_attempt(key, rules, now, hold, patience).await
+    }
+    async fn confirm_failure(&self, permit: Permit) -> Result<(), StoreError> {
+        self.inner.confirm_failure(permit).await
     }
     async fn purge_rate_events(&self, before: Timestamp) -> Result<u64, StoreError> {
         self.inner.purge_rate_events(before).await

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use portcullis_domain::model::{AccountBlock, AccountStatus, RequestContext};
-use portcullis_domain::ports::{PasswordHasher, SecretHasher, TokenIssuer};
+use portcullis_domain::ports::{AttemptDecision, PasswordHasher, RateLimiter, SecretHasher, TokenIssuer};
 use portcullis_domain::{InfraError, LoginError, Policy};
 use portcullis_testing::fakes::{T0, firefox_on_linux, london};
 use portcullis_testing::fixtures::{self, FIREFOX_UA, LONDON_IP, PASSWORD};
@@ -191,16 +191,74 @@ async fn blocked_accounts_in_precedence_order() {
 }
 
 #[tokio::test]
-async fn right_password_does_not_use_up_a_failure_slot() {
+async fn a_successful_login_clears_the_failures() {
     let (svc, h) = service();
     seed_verified(&h, "laura@example.com").await;
     for _ in 0..4 {
         let _ = login(&svc, "laura@example.com", "wrong password").await;
     }
-    for _ in 0..10 {
-        login(&svc, "laura@example.com", PASSWORD).await.unwrap();
+    login(&svc, "laura@example.com", PASSWORD).await.unwrap();
+    // Four failures before the success no longer count: five more are checked.
+    for _ in 0..5 {
+        assert!(matches!(login(&svc, "laura@example.com", "wrong password").await, Err(LoginError::InvalidCredentials)));
     }
-    assert!(matches!(login(&svc, "laura@example.com", "wrong password").await, Err(LoginError::InvalidCredentials)));
+    assert!(matches!(login(&svc, "laura@example.com", PASSWORD).await, Err(LoginError::TooManyAttempts { .. })));
+    assert_eq!(h.hasher.verify_calls(), 10);
+}
+
+#[tokio::test]
+async fn a_right_password_refused_for_the_account_state_clears_nothing() {
+    let (svc, h) = service();
+    seed(&h, fixtures::unverified_user("new@example.com", T0)).await;
+    for _ in 0..4 {
+        let _ = login(&svc, "new@example.com", "wrong password").await;
+    }
+    assert!(matches!(login(&svc, "new@example.com", PASSWORD).await, Err(LoginError::Blocked(_))));
+    let _ = login(&svc, "new@example.com", "wrong password").await;
+    assert!(matches!(login(&svc, "new@example.com", PASSWORD).await, Err(LoginError::TooManyAttempts { .. })));
+}
+
+#[tokio::test]
+async fn parallel_right_passwords_all_sign_in() {
+    let (svc, h) = shared_service(Policy::default());
+    seed_verified(&h, "laura@example.com").await;
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let svc = svc.clone();
+            tokio::spawn(async move { login(&svc, "laura@example.com", PASSWORD).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(h.store.sessions().len(), 20);
+    assert_eq!(failure_reasons(&h), Vec::<String>::new(), "no attempt was refused or counted");
+    // And the account is not one step closer to a lockout.
+    for _ in 0..5 {
+        assert!(matches!(login(&svc, "laura@example.com", "wrong password").await, Err(LoginError::InvalidCredentials)));
+    }
+}
+
+#[tokio::test]
+async fn attempts_that_outwait_the_patience_get_busy_not_locked() {
+    let policy = Policy { login_attempt_patience: Duration::from_millis(50), ..Policy::default() };
+    let (svc, h) = shared_service(policy);
+    seed_verified(&h, "laura@example.com").await;
+    // Five checks in flight elsewhere (their reservations unresolved) fill the room.
+    for _ in 0..5 {
+        let decision = h
+            .store
+            .reserve_attempt("login:laura@example.com", svc.policy().login_rules(), T0, Duration::from_secs(60), Duration::ZERO)
+            .await
+            .unwrap();
+        assert!(matches!(decision, AttemptDecision::Reserved(_)), "{decision:?}");
+    }
+    let err = login(&svc, "laura@example.com", PASSWORD).await.unwrap_err();
+    assert!(matches!(err, LoginError::Infra(InfraError::Busy { .. })), "{err:?}");
+    assert_eq!(h.hasher.verify_calls(), 0);
+    assert_eq!(failure_reasons(&h), Vec::<String>::new());
+    // Once their hold runs out they count as failures: the address is locked, fail closed.
+    h.clock.advance(Duration::from_secs(61));
     assert!(matches!(login(&svc, "laura@example.com", PASSWORD).await, Err(LoginError::TooManyAttempts { .. })));
 }
 

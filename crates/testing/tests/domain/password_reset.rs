@@ -309,3 +309,28 @@ async fn store_and_hasher_failures_are_infra() {
     assert_eq!(stored_user(&h, laura.id).password_hash, FastHasher::hash_of(PASSWORD));
     reset(&svc, "laura@example.com", &digits).await.expect("failed attempts did not use the code up");
 }
+
+#[tokio::test]
+async fn a_password_reset_lifts_the_lockout() {
+    let (svc, h) = service();
+    seed_verified(&h, "laura@example.com").await;
+    for _ in 0..5 {
+        let _ = login(&svc, "laura@example.com", "wrong password entirely").await;
+    }
+    assert!(matches!(login(&svc, "laura@example.com", PASSWORD).await, Err(LoginError::TooManyAttempts { .. })));
+    let digits = reset_code(&svc, &h, "laura@example.com").await;
+    reset(&svc, "laura@example.com", &digits).await.unwrap();
+    login(&svc, "laura@example.com", NEW_PASSWORD).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_reset_lifts_nothing() {
+    let (svc, h) = service();
+    seed_verified(&h, "laura@example.com").await;
+    for _ in 0..5 {
+        let _ = login(&svc, "laura@example.com", "wrong password entirely").await;
+    }
+    let digits = reset_code(&svc, &h, "laura@example.com").await;
+    assert!(reset(&svc, "laura@example.com", &wrong(&digits)).await.is_err());
+    assert!(matches!(login(&svc, "laura@example.com", PASSWORD).await, Err(LoginError::TooManyAttempts { .. })));
+}

@@ -159,3 +159,20 @@ async fn per_ip_limit_applies() {
     let elsewhere = RequestContext::new(fixtures::ip("192.0.2.1"), None);
     svc.verify_email(&email("laura@example.com"), &code(&digits), &elsewhere).await.unwrap();
 }
+
+#[tokio::test]
+async fn verifying_the_address_lifts_the_lockout() {
+    let (svc, h) = service();
+    let digits = register(&svc, &h, "laura@example.com").await;
+    let context = ctx();
+    let login = |password: &'static str| {
+        let request = crate::support::login_request("laura@example.com", password, false);
+        svc.login(request, &context)
+    };
+    for _ in 0..5 {
+        assert!(login("wrong password entirely").await.is_err());
+    }
+    assert!(matches!(login(fixtures::PASSWORD).await, Err(portcullis_domain::LoginError::TooManyAttempts { .. })));
+    verify(&svc, "laura@example.com", &digits).await.unwrap();
+    login(fixtures::PASSWORD).await.unwrap();
+}

@@ -1,0 +1,1 @@
+ALTER TABLE rate_events DROP COLUMN pending_until;
