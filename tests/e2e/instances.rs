@@ -52,7 +52,24 @@ async fn revocation_and_suspension_through_one_are_refused_by_the_other(backend:
     b.get("/api/v1/auth/login-history", Some(&token)).await.assert_problem(401, "UNAUTHORIZED");
 }
 
+async fn parallel_logins_on_two_instances_count_failures_only(backend: Backend) {
+    // 73 logins from one address within the minute: lift the per-IP limit out of the way.
+    let a = TestApp::spawn_with(backend, |s| s.limits.requests_per_ip_per_minute = 1_000).await;
+    let b = a.another_instance().await;
+    a.verified_login("pair@example.com").await;
+    let instance = |i: usize| if i % 2 == 0 { &a } else { &b };
+    // Twenty right passwords at once, half through each instance: all of them sign in.
+    let right = join_all((0..20).map(|i| instance(i).login("pair@example.com", PASSWORD))).await;
+    assert!(right.iter().all(|r| r.status == 200), "{right:?}");
+    // Fifty wrong ones at once: five password checks in all, the rest refused unchecked.
+    let wrong = join_all((0..50).map(|i| instance(i).login("pair@example.com", "wrong password entirely"))).await;
+    let checked = wrong.iter().filter(|r| r.status == 401).count();
+    let locked = wrong.iter().filter(|r| r.code() == "LOGIN_ATTEMPTS_EXCEEDED").count();
+    assert_eq!((checked, locked), (5, 45), "{wrong:?}");
+}
+
 portcullis_e2e::on_both_backends!(
+    parallel_logins_on_two_instances_count_failures_only,
     lockout_counts_attempts_made_on_every_instance,
     a_code_works_once_across_instances_under_parallel_requests,
     revocation_and_suspension_through_one_are_refused_by_the_other,

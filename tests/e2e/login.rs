@@ -80,24 +80,88 @@ async fn lockout_after_five_failures_with_retry_after(backend: Backend) {
     app.login("ghost@example.com", "wrong password entirely").await.assert_problem(429, "LOGIN_ATTEMPTS_EXCEEDED");
 }
 
-async fn lockout_holds_under_24_parallel_wrong_passwords(backend: Backend) {
+async fn lockout_holds_under_50_parallel_wrong_passwords(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let token = app.verified_login("par@example.com").await.body["access_token"].as_str().unwrap().to_owned();
     let body = json!({"email": "par@example.com", "password": "wrong password entirely"});
-    let results = join_all((0..24).map(|_| app.post("/api/v1/auth/login", body.clone()))).await;
+    let results = join_all((0..50).map(|_| app.post("/api/v1/auth/login", body.clone()))).await;
     let unauthorized = results.iter().filter(|r| r.status == 401).count();
     let locked = results.iter().filter(|r| r.code() == "LOGIN_ATTEMPTS_EXCEEDED").count();
-    assert_eq!((unauthorized, locked), (5, 19), "{results:?}");
+    assert_eq!((unauthorized, locked), (5, 45), "{results:?}");
     // The audit log agrees: exactly five reached the password check.
-    let h = app.get("/api/v1/auth/login-history?filter=failure&limit=100", Some(&token)).await;
-    let reasons: Vec<&str> = h.body["data"]["history"]
+    let reasons = failure_reasons(&app, &token).await;
+    assert_eq!(reasons.iter().filter(|r| *r == "invalid_password").count(), 5);
+    assert_eq!(reasons.iter().filter(|r| *r == "too_many_attempts").count(), 45);
+}
+
+/// The `reason` of every `auth.login.failure` entry in the login history of `token`'s user.
+async fn failure_reasons(app: &TestApp, token: &str) -> Vec<String> {
+    let h = app.get("/api/v1/auth/login-history?filter=failure&limit=100", Some(token)).await;
+    h.body["data"]["history"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["metadata"]["reason"].as_str().unwrap())
-        .collect();
-    assert_eq!(reasons.iter().filter(|r| **r == "invalid_password").count(), 5);
-    assert_eq!(reasons.iter().filter(|r| **r == "too_many_attempts").count(), 19);
+        .map(|e| e["metadata"]["reason"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn twenty_parallel_right_passwords_all_sign_in(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.verified_login("many@example.com").await.body["access_token"].as_str().unwrap().to_owned();
+    let results = join_all((0..20).map(|_| app.login("many@example.com", PASSWORD))).await;
+    let statuses: Vec<u16> = results.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![200; 20], "{results:?}");
+    assert_eq!(failure_reasons(&app, &token).await, Vec::<String>::new(), "nothing refused, nothing counted");
+    // None of them used up a failure: five wrong passwords are still checked.
+    for _ in 0..5 {
+        app.login("many@example.com", "wrong password entirely").await.assert_problem(401, "INVALID_CREDENTIALS");
+    }
+    app.login("many@example.com", PASSWORD).await.assert_problem(429, "LOGIN_ATTEMPTS_EXCEEDED");
+}
+
+async fn a_successful_login_clears_earlier_failures(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.verified_login("owner@example.com").await;
+    for _ in 0..4 {
+        app.login("owner@example.com", "wrong password entirely").await.assert_problem(401, "INVALID_CREDENTIALS");
+    }
+    assert_eq!(app.login("owner@example.com", PASSWORD).await.status, 200);
+    // Four failures, a success, then two failures: the owner is not locked out.
+    for _ in 0..2 {
+        app.login("owner@example.com", "wrong password entirely").await.assert_problem(401, "INVALID_CREDENTIALS");
+    }
+    assert_eq!(app.login("owner@example.com", PASSWORD).await.status, 200);
+}
+
+async fn a_password_reset_lifts_the_lockout(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.verified_login("reset@example.com").await;
+    for _ in 0..5 {
+        app.login("reset@example.com", "wrong password entirely").await.assert_problem(401, "INVALID_CREDENTIALS");
+    }
+    app.login("reset@example.com", PASSWORD).await.assert_problem(429, "LOGIN_ATTEMPTS_EXCEEDED");
+    assert_eq!(app.mails_to("reset@example.com", 2).await.len(), 2, "the code and the sign-in alert");
+    assert_eq!(app.post("/api/v1/auth/forgot-password", json!({"email": "reset@example.com"})).await.status, 200);
+    // Mail 1 verified the address, mail 2 alerted the sign-in, mail 3 holds the reset code.
+    let code = app.code("reset@example.com", 3).await;
+    let new_password = "a brand new passphrase for laura";
+    let body = json!({"email": "reset@example.com", "code": code, "new_password": new_password});
+    let r = app.post("/api/v1/auth/reset-password", body).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(app.login("reset@example.com", new_password).await.status, 200);
+}
+
+async fn verifying_the_address_lifts_the_lockout(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    assert_eq!(app.register("late@example.com", PASSWORD).await.status, 201);
+    for _ in 0..5 {
+        app.login("late@example.com", "wrong password entirely").await.assert_problem(401, "INVALID_CREDENTIALS");
+    }
+    app.login("late@example.com", PASSWORD).await.assert_problem(429, "LOGIN_ATTEMPTS_EXCEEDED");
+    let code = app.code("late@example.com", 1).await;
+    let r = app.post("/api/v1/auth/verify-email", json!({"email": "late@example.com", "code": code})).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(app.login("late@example.com", PASSWORD).await.status, 200);
 }
 
 async fn per_ip_limit_applies_to_unauthenticated_auth_calls(backend: Backend) {
@@ -278,7 +342,11 @@ portcullis_e2e::on_both_backends!(
     wrong_and_unknown_get_one_answer,
     account_state_is_checked_only_after_a_right_password,
     lockout_after_five_failures_with_retry_after,
-    lockout_holds_under_24_parallel_wrong_passwords,
+    lockout_holds_under_50_parallel_wrong_passwords,
+    twenty_parallel_right_passwords_all_sign_in,
+    a_successful_login_clears_earlier_failures,
+    a_password_reset_lifts_the_lockout,
+    verifying_the_address_lifts_the_lockout,
     per_ip_limit_applies_to_unauthenticated_auth_calls,
     forged_forwarded_for_from_an_untrusted_peer_is_ignored,
     revocation_and_suspension_act_on_the_next_request,
