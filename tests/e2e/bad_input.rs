@@ -51,4 +51,77 @@ async fn unknown_paths_and_methods_are_problems_too(backend: Backend) {
     app.call("DELETE", "/api/v1/auth/register", None, None, &[]).await.assert_problem(405, "METHOD_NOT_ALLOWED");
 }
 
-portcullis_e2e::on_both_backends!(bad_bodies_get_problem_json_never_500, unknown_paths_and_methods_are_problems_too,);
+/// A body one byte over 16 KiB.
+fn over_the_limit() -> Vec<u8> {
+    vec![b' '; 16 * 1024 + 1]
+}
+
+async fn routes_without_a_body_refuse_one_over_16_kib_and_do_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let login = app.verified_login("quiet@example.com").await;
+    let token = login.body["access_token"].as_str().unwrap().to_owned();
+    for chunked in [false, true] {
+        for (method, path) in [
+            ("POST", "/api/v1/auth/logout"),
+            ("POST", "/api/v1/notifications/read-all"),
+            ("GET", "/api/v1/users/me"),
+            ("GET", "/api/v1/nothing-here"),
+        ] {
+            let r = app.send_bytes(method, path, Some(&token), Some("application/json"), over_the_limit(), chunked).await;
+            r.assert_problem(413, "PAYLOAD_TOO_LARGE");
+            assert_eq!(r.header("x-content-type-options").as_deref(), Some("nosniff"), "{r:?}");
+        }
+    }
+    // Nothing acted: the session is live and the sign-in alert still unread.
+    let n = app.get("/api/v1/notifications", Some(&token)).await;
+    assert_eq!(n.status, 200, "{n:?}");
+    assert_eq!(n.body["data"]["unread_count"], 1, "{n:?}");
+    // At the limit, and chunked, a body still reaches its route whole.
+    let r = app.send_bytes("POST", "/api/v1/notifications/read-all", Some(&token), None, vec![b' '; 16 * 1024], false).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let body = br#"{"email":"quiet@example.com","password":"not the password at all"}"#.to_vec();
+    let r = app.send_bytes("POST", "/api/v1/auth/login", None, Some("application/json"), body, true).await;
+    r.assert_problem(401, "INVALID_CREDENTIALS");
+    let r = app.send_bytes("POST", "/api/v1/auth/logout", Some(&token), None, Vec::new(), true).await;
+    assert_eq!(r.status, 200, "{r:?}");
+}
+
+async fn nothing_may_follow_the_json_body(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let login = app.verified_login("one@example.com").await;
+    let token = login.body["access_token"].as_str().unwrap().to_owned();
+    let json = Some("application/json");
+    let send = |method: &'static str, path: &'static str, token: Option<String>, body: &'static str| {
+        let app = &app;
+        async move { app.send_bytes(method, path, token.as_deref(), json, body.as_bytes().to_vec(), false).await }
+    };
+    let r = send("POST", "/api/v1/auth/login", None, r#"{"email":"one@example.com","password":"correct horse battery staple"}}"#).await;
+    r.assert_problem(400, "VALIDATION_ERROR");
+    assert_eq!(r.body["errors"][0]["field"], "body", "{r:?}");
+    assert!(r.body["access_token"].is_null());
+    let r = send(
+        "POST",
+        "/api/v1/auth/register",
+        None,
+        r#"{"name":"Ann","email":"ann@example.com","password":"correct horse battery staple"}trailing-garbage"#,
+    )
+    .await;
+    r.assert_problem(400, "VALIDATION_ERROR");
+    assert!(app.stored_user("ann@example.com").await.is_none(), "no account was created");
+    let r = send("PATCH", "/api/v1/users/me", Some(token.clone()), r#"{"name":"X"}{"x":1}"#).await;
+    r.assert_problem(400, "VALIDATION_ERROR");
+    assert_eq!(app.get("/api/v1/users/me", Some(&token)).await.body["data"]["name"], "Laura Boyle");
+    // A syntax error names the body, not `?`.
+    let r = send("POST", "/api/v1/auth/login", None, r#"{"email":"one@example.com","#).await;
+    assert_eq!(r.body["errors"][0]["field"], "body", "{r:?}");
+    // Whitespace after the object is still fine.
+    let r = send("PATCH", "/api/v1/users/me", Some(token.clone()), "{\"name\":\"Y\"} \r\n").await;
+    assert_eq!(r.status, 200, "{r:?}");
+}
+
+portcullis_e2e::on_both_backends!(
+    bad_bodies_get_problem_json_never_500,
+    unknown_paths_and_methods_are_problems_too,
+    routes_without_a_body_refuse_one_over_16_kib_and_do_nothing,
+    nothing_may_follow_the_json_body,
+);

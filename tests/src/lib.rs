@@ -187,6 +187,40 @@ impl TestApp {
         read(req.send_body(bytes).await.expect("request sent")).await
     }
 
+    /// Sends `bytes` as the body of `method path`, with an optional bearer token and content
+    /// type; `chunked` sends it with `Transfer-Encoding: chunked` (no `Content-Length`), in
+    /// 4 KiB chunks.
+    pub async fn send_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        bytes: Vec<u8>,
+        chunked: bool,
+    ) -> Resp {
+        let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.insert_header(("Authorization", format!("Bearer {t}")));
+        }
+        if let Some(ct) = content_type {
+            req = req.insert_header(("Content-Type", ct));
+        }
+        let res = if chunked {
+            let chunks: Vec<Result<web::Bytes, std::io::Error>> =
+                bytes.chunks(4096).map(|c| Ok(web::Bytes::copy_from_slice(c))).collect();
+            req.send_stream(futures_util::stream::iter(chunks)).await
+        } else {
+            req.send_body(bytes).await
+        };
+        match res {
+            Ok(res) => read(res).await,
+            // The server may answer 413 and close before the whole body was sent.
+            Err(e) => panic!("{path}: request failed: {e}"),
+        }
+    }
+
     /// `POST` JSON.
     pub async fn post(&self, path: &str, body: Value) -> Resp {
         self.call("POST", path, Some(body), None, &[]).await

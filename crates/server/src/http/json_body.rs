@@ -120,26 +120,34 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if first.is_some_and(|b| *b != b'{') {
         return Err(ApiError::field("body", "must be a JSON object"));
     }
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|err| {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         let message = inner.to_string();
         let (field, message) = describe(&path, &message, inner.classify());
         ApiError::field(&field, message)
-    })
+    })?;
+    // A JSON text is one value (RFC 8259 §2). Whatever follows it (a second object, a stray
+    // brace, anything but whitespace) would be read by a proxy or firewall that parses the
+    // whole body, and ignored here: two readers, two meanings. Refuse it.
+    de.end().map_err(|_| ApiError::field("body", "must hold one JSON object and nothing after it"))?;
+    Ok(value)
 }
 
 /// Field name and a value-free message for a serde_json error.
 fn describe(path: &str, message: &str, category: serde_json::error::Category) -> (String, String) {
     use serde_json::error::Category;
-    let root = path.is_empty() || path == ".";
+    // serde_path_to_error says `?` where the parser stopped before it knew the field.
+    let root = path.is_empty() || path == "." || path.contains('?');
     if let Some(rest) = message.strip_prefix("missing field `") {
         let name = rest.split('`').next().unwrap_or("body");
         let field = if root { name.to_owned() } else { format!("{path}.{name}") };
         return (field, "is required".to_owned());
     }
-    let field = if root { "body".to_owned() } else { path.to_owned() };
+    // Malformed JSON is a fault of the body as a whole, wherever the parser noticed it.
+    let syntax = matches!(category, Category::Syntax | Category::Eof);
+    let field = if root || syntax { "body".to_owned() } else { path.to_owned() };
     let text = match category {
         Category::Syntax | Category::Eof => "is not valid JSON".to_owned(),
         Category::Io => "could not be read".to_owned(),
@@ -198,6 +206,31 @@ mod tests {
         let e = parse_json::<Body>(br#"{"email": "#).unwrap_err();
         assert!(field_of(&e).contains("not valid JSON"));
         assert_eq!(e.code(), "VALIDATION_ERROR");
+    }
+
+    #[test]
+    fn nothing_may_follow_the_object() {
+        for bad in [
+            &br#"{"email":"a@b.co","password":"p"}}"#[..],
+            br#"{"email":"a@b.co","password":"p"} trailing-garbage"#,
+            br#"{"email":"a@b.co","password":"p"}{"x":1}"#,
+            br#"{"email":"a@b.co","password":"p"} 1"#,
+        ] {
+            let e = parse_json::<Body>(bad).unwrap_err();
+            let dbg = field_of(&e);
+            assert!(dbg.contains("field: \"body\"") && dbg.contains("nothing after it"), "{dbg}");
+        }
+        assert!(parse_json::<Body>(b"{\"email\":\"a@b.co\",\"password\":\"p\"} \r\n\t ").is_ok(), "whitespace may");
+    }
+
+    #[test]
+    fn syntax_errors_name_the_body() {
+        for bad in [&br#"{"email": "#[..], br#"{"email":"a@b.co",}"#, br#"{"email" "a"}"#, br#"{"email":tru}"#, b"{"] {
+            let e = parse_json::<Body>(bad).unwrap_err();
+            let dbg = field_of(&e);
+            assert!(dbg.contains("field: \"body\"") && dbg.contains("not valid JSON"), "{dbg}");
+            assert!(!dbg.contains("\"?\""), "{dbg}");
+        }
     }
 
     #[test]

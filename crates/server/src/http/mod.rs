@@ -1,6 +1,7 @@
 //! The HTTP adapter: routes, extractors, problem+json errors, DTOs and the OpenAPI document.
 
 pub mod auth;
+pub mod body_limit;
 pub mod client_ip;
 pub mod dto;
 pub mod handlers;
@@ -163,6 +164,9 @@ pub fn app(
     };
     app.configure(routes)
         .default_service(web::to(fallback::not_found))
+        // Every route, the body-less ones and unknown paths too: nothing acts on (or reads
+        // past) a body over 16 KiB.
+        .wrap(from_fn(body_limit::limit))
         // Inside the request log, so its span covers the metrics too.
         .wrap(from_fn(metrics::middleware::track_requests))
         // Preflights are answered here, logged but not counted as routes.
