@@ -336,7 +336,29 @@ async fn a_client_hanging_up_mid_login_does_not_count_a_failure(backend: Backend
     assert_eq!(app.login("gone@example.com", PASSWORD).await.status, 200);
 }
 
+async fn a_token_issued_in_the_future_is_refused(backend: Backend) {
+    use portcullis_domain::ports::{AccessClaims, Clock, SystemClock, TokenIssuer};
+    let app = TestApp::spawn(backend).await;
+    let login = app.verified_login("ahead@example.com").await;
+    let token = login.body["access_token"].as_str().unwrap().to_owned();
+    let sessions = app.get("/api/v1/auth/sessions", Some(&token)).await;
+    let session_id = sessions.body["data"]["sessions"][0]["id"].as_str().unwrap().parse().unwrap();
+    let user_id = login.body["data"]["id"].as_str().unwrap().parse().unwrap();
+    // Minted with the server's own key for a live session, but dated an hour ahead.
+    let issuer = portcullis_crypto::PasetoIssuer::from_key_file(&app.settings.tokens.key_file).unwrap();
+    let mint = |ahead_secs: u64| {
+        let issued_at = SystemClock.now().plus(std::time::Duration::from_secs(ahead_secs));
+        let claims =
+            AccessClaims { user_id, session_id, issued_at, expires_at: issued_at.plus(std::time::Duration::from_secs(900)) };
+        issuer.issue(&claims).unwrap()
+    };
+    app.get("/api/v1/users/me", Some(&mint(3_600))).await.assert_problem(401, "UNAUTHORIZED");
+    // The same claims dated now are fine: the key and session are right, only the date was not.
+    assert_eq!(app.get("/api/v1/users/me", Some(&mint(0))).await.status, 200);
+}
+
 portcullis_e2e::on_both_backends!(
+    a_token_issued_in_the_future_is_refused,
     a_login_after_the_argon2_parameters_changed_stores_a_fresh_hash,
     login_success_has_the_documented_shape_and_alerts,
     wrong_and_unknown_get_one_answer,

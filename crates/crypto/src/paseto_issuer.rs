@@ -33,6 +33,9 @@ const SEAL_ASSERTION: &[u8] = b"portcullis-sealed-v1";
 const SEAL_KEY_LABEL: &[u8] = b"portcullis-seal-key-v1\0";
 /// Random bytes in a `jti`.
 const JTI_BYTES: usize = 16;
+/// How far ahead of the verifier's clock a token's `iat` or `nbf` may be: instances share
+/// keys but not clocks, and NTP keeps them well within this.
+pub const MAX_CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// [`TokenIssuer`] producing PASETO `v4.local` tokens.
 ///
@@ -235,6 +238,17 @@ impl TokenIssuer for PasetoIssuer {
         // Expired from `exp` on, matching `Session::is_live`.
         if now >= access.expires_at {
             return Err(TokenError::Expired);
+        }
+        // Not valid yet: issued in the future, or with a `nbf` still ahead (we write none,
+        // but a token that carries one is held to it). Either needs the key to forge, so
+        // this is hardening: a token minted ahead of time must not work before its time.
+        let latest = now.plus(MAX_CLOCK_SKEW);
+        let not_before = match claims.get_claim("nbf") {
+            Some(_) => Some(time("nbf")?),
+            None => None,
+        };
+        if access.issued_at > latest || not_before.is_some_and(|nbf| nbf > latest) {
+            return Err(TokenError::Invalid);
         }
         Ok(access)
     }

@@ -202,3 +202,53 @@ fn a_key_is_held_once() {
     assert_eq!(issuer.retired_key_ids().count(), 1);
     assert!(matches!(issuer.with_retired_key(&[1; 31]), Err(CryptoError::KeyLength(31))));
 }
+
+/// A token sealed with the issuer's own key and footer, with `extra` claims over the usual
+/// ones of `claims` (what an attacker holding the key, or a buggy issuer, could mint). The
+/// payload is written by hand: pasetors' `Claims` would refuse a malformed `nbf`.
+fn sealed_with(issuer: &PasetoIssuer, claims: &AccessClaims, extra: &[(&str, &str)]) -> String {
+    let mut payload = format!(
+        r#"{{"sub":"{}","sid":"{}","iat":"{}","exp":"{}","jti":"jti""#,
+        claims.user_id,
+        claims.session_id,
+        claims.issued_at.to_rfc3339(),
+        claims.expires_at.to_rfc3339()
+    );
+    for (name, value) in extra {
+        payload.push_str(&format!(r#","{name}":"{value}""#));
+    }
+    payload.push('}');
+    let held = &issuer.current;
+    LocalToken::encrypt(&held.key, payload.as_bytes(), Some(&held.footer), Some(IMPLICIT_ASSERTION)).unwrap()
+}
+
+#[test]
+fn a_token_is_not_valid_before_its_nbf() {
+    let issuer = issuer(1);
+    let claims = claims();
+    let now = claims.issued_at;
+    assert!(issuer.verify(&sealed_with(&issuer, &claims, &[]), now).is_ok(), "the hand-written payload is sound");
+    let far = sealed_with(&issuer, &claims, &[("nbf", "2099-01-01T00:00:00.000Z")]);
+    assert_eq!(issuer.verify(&far, now), Err(TokenError::Invalid));
+    // Within the clock-skew allowance it is accepted; past it, not.
+    let soon = now.plus(MAX_CLOCK_SKEW).to_rfc3339();
+    assert!(issuer.verify(&sealed_with(&issuer, &claims, &[("nbf", &soon)]), now).is_ok());
+    let later = now.plus(MAX_CLOCK_SKEW + Duration::from_millis(1)).to_rfc3339();
+    assert_eq!(issuer.verify(&sealed_with(&issuer, &claims, &[("nbf", &later)]), now), Err(TokenError::Invalid));
+    let past = now.minus(Duration::from_secs(1)).to_rfc3339();
+    assert!(issuer.verify(&sealed_with(&issuer, &claims, &[("nbf", &past)]), now).is_ok());
+    assert_eq!(issuer.verify(&sealed_with(&issuer, &claims, &[("nbf", "soon")]), now), Err(TokenError::Invalid));
+}
+
+#[test]
+fn a_token_issued_in_the_future_is_invalid() {
+    let issuer = issuer(1);
+    let mut claims = claims();
+    let now = claims.issued_at;
+    claims.issued_at = now.plus(Duration::from_secs(3600));
+    claims.expires_at = claims.issued_at.plus(Duration::from_secs(900));
+    let token = issuer.issue(&claims).unwrap();
+    assert_eq!(issuer.verify(&token, now), Err(TokenError::Invalid));
+    assert!(issuer.verify(&token, claims.issued_at.minus(MAX_CLOCK_SKEW)).is_ok(), "within the skew");
+    assert_eq!(issuer.verify(&token, claims.issued_at.minus(MAX_CLOCK_SKEW + Duration::from_millis(1))), Err(TokenError::Invalid));
+}

@@ -13,7 +13,7 @@ use crate::http::problem::ApiError;
 /// The API description.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Portcullis", description = "Authentication and authorization API. Errors are RFC 9457 problem details (application/problem+json) with a stable `code`; 429 responses carry Retry-After. Request bodies over 16 KiB get 413, non-JSON bodies 415 (the one exception: `POST /auth/sessions/revoke-from-alert` also takes the HTML form of its confirmation page); a request not received whole within `server.request_timeout_secs` (10 s) gets 408 `REQUEST_TIMEOUT` and its connection closed. Every response carries `Cache-Control: no-store`, `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY` and a Content-Security-Policy; CORS headers only for the origins in `server.cors_allowed_origins`."),
+    info(title = "Portcullis", description = "Authentication and authorization API. Errors are RFC 9457 problem details (application/problem+json) with a stable `code`; 429 responses carry Retry-After. Request bodies over 16 KiB get 413 on every route, including those that take no body (a declared `Content-Length` is refused unread; a chunked body is read up to the limit); non-JSON bodies 415 (the one exception: `POST /auth/sessions/revoke-from-alert` also takes the HTML form of its confirmation page). A JSON body is one object and nothing after it but whitespace (RFC 8259 §2): trailing data is 400 `VALIDATION_ERROR`, field `body`, as is malformed JSON. A request body not received whole within `server.request_timeout_secs` (10 s) gets 408 `REQUEST_TIMEOUT` and its connection closed. A request head the HTTP/1 layer cannot parse (control bytes in a header, a bad request line), over about 128 KiB or too slow is answered by that layer before the application runs: a bare 400, 431 or 408 without a problem body (see SECURITY.md). Every response carries `Cache-Control: no-store`, `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY` and a Content-Security-Policy; CORS headers only for the origins in `server.cors_allowed_origins`."),
     paths(
         handlers::register::register,
         handlers::verify_email::verify_email,
@@ -66,22 +66,24 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// Documents, on every operation that takes a body, the answers the body extractor gives
-/// before the handler runs: 408 (too slow), 413 (over 16 KiB) and 415 (not JSON).
+/// Documents the answers given before a handler runs: on every operation 408 (a chunked body
+/// too slow) and 413 (over 16 KiB, see `body_limit`); on those that take a body, 415 (not
+/// JSON) as well.
 struct BodyErrors;
 
 impl utoipa::Modify for BodyErrors {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
         let answers = [
-            ("408", "REQUEST_TIMEOUT: the body did not arrive within server.request_timeout_secs"),
-            ("413", "PAYLOAD_TOO_LARGE: the body exceeds 16 KiB"),
-            ("415", "UNSUPPORTED_MEDIA_TYPE: the body is not JSON"),
+            ("408", "REQUEST_TIMEOUT: the body did not arrive within server.request_timeout_secs", false),
+            ("413", "PAYLOAD_TOO_LARGE: the body exceeds 16 KiB (on every route)", false),
+            ("415", "UNSUPPORTED_MEDIA_TYPE: the body is not JSON", true),
         ];
         for item in openapi.paths.paths.values_mut() {
-            let operations = [&mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
-            for operation in operations.into_iter().flatten().filter(|op| op.request_body.is_some()) {
-                for (status, description) in answers {
+            let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+            for operation in operations.into_iter().flatten() {
+                let takes_body = operation.request_body.is_some();
+                for (status, description, _) in answers.into_iter().filter(|(_, _, body_only)| takes_body || !body_only) {
                     let problem = ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build();
                     let response =
                         ResponseBuilder::new().description(description).content("application/problem+json", problem);
