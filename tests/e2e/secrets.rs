@@ -85,7 +85,40 @@ async fn no_refresh_token_reset_code_or_alert_token_reaches_the_logs(backend: Ba
     }
 }
 
+/// `url` with `password` put into its user-info (`postgres://u@h/d` -> `postgres://u:pw@h/d`).
+fn with_password(url: &str, password: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (user, host) = rest.split_once('@').unwrap();
+    let user = user.split(':').next().unwrap();
+    format!("{scheme}://{user}:{password}@{host}")
+}
+
+async fn database_url_passwords_never_reach_logs_or_errors(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    // A mistyped scheme refuses the start, naming the scheme and not the password.
+    let mut mistyped = app.settings.clone();
+    mistyped.database.url = "postgress://app:typo-pw-51c3@127.0.0.1:5432/portcullis".to_owned();
+    let err = match portcullis_server::Application::build(&mistyped).await {
+        Ok(_) => panic!("a postgress:// URL must not start a server"),
+        Err(e) => format!("{e} {e:?}"),
+    };
+    assert!(err.contains("postgress") && !err.contains("typo-pw-51c3"), "{err}");
+    if backend == Backend::Postgres {
+        // A real server reached with a password (trust authentication ignores it).
+        let mut settings = app.settings.clone();
+        settings.database.url = with_password(&settings.database.url, "db-pw-8e2d");
+        let with_pw = app.with_settings(settings).await;
+        with_pw.verified_login("pw@example.com").await;
+    }
+    let logs = logs::captured();
+    assert!(logs.contains("request finished"), "the capture works");
+    for secret in ["typo-pw-51c3", "db-pw-8e2d"] {
+        assert!(!logs.contains(secret), "a database password reached the logs: {secret}");
+    }
+}
+
 portcullis_e2e::on_both_backends!(
+    database_url_passwords_never_reach_logs_or_errors,
     no_password_code_or_token_reaches_the_logs,
     no_refresh_token_reset_code_or_alert_token_reaches_the_logs,
 );

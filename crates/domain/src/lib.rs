@@ -4,6 +4,7 @@ pub mod error;
 pub mod mail_templates;
 pub mod model;
 pub mod policy;
+pub mod redact;
 pub mod ports;
 mod service;
 pub mod usecases;

@@ -95,24 +95,11 @@ impl fmt::Debug for MailerSettings {
         f.debug_struct("MailerSettings")
             .field("transport", &self.transport)
             .field("dir", &self.dir)
-            .field("smtp_url", &redact_url(&self.smtp_url))
+            .field("smtp_url", &portcullis_domain::redact::url_password(&self.smtp_url))
             .field("tls_ca_file", &self.tls_ca_file)
             .field("from", &self.from)
             .field("timeout", &self.timeout)
             .finish()
-    }
-}
-
-/// `smtp://user:secret@host` becomes `smtp://***@host`.
-fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    // The user-info ends at the last `@` before the first `/` or `?`.
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://***{}", &rest[at..]),
-        None => url.to_owned(),
     }
 }
 
@@ -190,7 +177,6 @@ mod tests {
         };
         let shown = format!("{settings:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(shown.contains("smtps://***@smtp.example.com:465/?x=y@z"), "{shown}");
-        assert_eq!(redact_url("smtp://127.0.0.1:1025"), "smtp://127.0.0.1:1025");
+        assert!(shown.contains("smtps://mailer:***@smtp.example.com:465/?x=y@z"), "{shown}");
     }
 }

@@ -88,8 +88,8 @@ impl Default for ServerSettings {
     }
 }
 
-/// `[database]`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `[database]`. Its `Debug` hides the URL's password.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// `sqlite://path` (embedded default).
@@ -113,8 +113,19 @@ impl Default for DatabaseSettings {
     }
 }
 
-/// `[mailer]`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &portcullis_domain::redact::url_password(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout_ms", &self.acquire_timeout_ms)
+            .field("query_timeout_ms", &self.query_timeout_ms)
+            .finish()
+    }
+}
+
+/// `[mailer]`. Its `Debug` hides the SMTP URL's password.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MailerSection {
     /// `smtp`, `file` or `log`.
@@ -144,6 +155,20 @@ impl Default for MailerSection {
             timeout_secs: 10,
             poll_interval_ms: 500,
         }
+    }
+}
+
+impl std::fmt::Debug for MailerSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailerSection")
+            .field("transport", &self.transport)
+            .field("dir", &self.dir)
+            .field("smtp_url", &portcullis_domain::redact::url_password(&self.smtp_url))
+            .field("tls_ca_file", &self.tls_ca_file)
+            .field("from", &self.from)
+            .field("timeout_secs", &self.timeout_secs)
+            .field("poll_interval_ms", &self.poll_interval_ms)
+            .finish()
     }
 }
 
@@ -320,6 +345,17 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_hides_url_passwords() {
+        let mut s = Settings::default();
+        s.database.url = "postgres://app:db-s3cret@db.internal/portcullis".to_owned();
+        s.mailer.smtp_url = "smtps://mailer:smtp-s3cret@smtp.example.com:465".to_owned();
+        let shown = format!("{s:?} {s:#?}");
+        assert!(!shown.contains("db-s3cret") && !shown.contains("smtp-s3cret"), "{shown}");
+        assert!(shown.contains("postgres://app:***@db.internal/portcullis"), "{shown}");
+        assert!(shown.contains("smtps://mailer:***@smtp.example.com:465"), "{shown}");
+    }
 
     #[test]
     fn defaults_match_the_contract() {

@@ -1,5 +1,5 @@
 //! The checks a start makes of its configuration before it opens anything. Every start checks
-//! the CORS origins; a production start (`server.environment = "production"`) also refuses
+//! the database URL and the CORS origins; a production start (`server.environment = "production"`) also refuses
 //! what is fine on a developer's machine and unsafe in front of the public: keys the server
 //! created by itself, key files others can read, no TLS-terminating proxy, links in mail over
 //! plain HTTP, and a mailer that delivers nothing.
@@ -23,6 +23,11 @@ pub fn check(settings: &Settings) -> Result<(), Refused> {
     let production = settings.server.environment == Environment::Production;
     let mut problems: Vec<String> =
         settings.server.cors_allowed_origins.iter().filter_map(|o| origin_problem(o, production)).collect();
+    // A mistyped scheme must stop every start before a store is opened (it once became a
+    // SQLite file named after the URL); the reason names the scheme, never the password.
+    if let Err(why) = portcullis_store_diesel::check_url(&settings.database.url) {
+        problems.insert(0, format!("database.url: {why}"));
+    }
     if production {
         problems.extend(key_problem("tokens.key_file", &settings.tokens.key_file));
         problems.extend(key_problem("tokens.hash_key_file", &settings.tokens.hash_key_file));

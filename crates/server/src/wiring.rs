@@ -46,7 +46,7 @@ pub type Service = Portcullis<ServerPorts>;
 #[derive(Debug, thiserror::Error)]
 pub enum WiringError {
     /// The store could not be opened or migrated.
-    #[error("database: {0}")]
+    #[error("database: {}", error_chain(.0))]
     Store(#[from] portcullis_domain::ports::StoreError),
     /// The user-agent rules could not be compiled.
     #[error("devices: {0}")]
@@ -60,6 +60,20 @@ pub enum WiringError {
     /// Anything else in the settings.
     #[error("configuration: {0}")]
     Config(String),
+}
+
+/// `error` and its causes, outermost first, joined by `: ` (the store's errors say "store
+/// failure" and keep the reason, such as an unsupported URL scheme, in their source). No
+/// cause in the chain carries a database URL or its password.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
 }
 
 /// The store settings of `settings`.

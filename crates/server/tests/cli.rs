@@ -230,3 +230,32 @@ fn a_production_start_refuses_development_settings_before_touching_anything() {
     let out = install.run_with_env(&["serve"], &[("PORTCULLIS__SERVER__ENVIRONMENT", "production")], "");
     assert!(!text(&out.stderr).contains("tokens.key_file: "), "a rotated key is provisioned: {}", describe(&out));
 }
+
+#[test]
+fn a_database_url_of_another_scheme_stops_the_start_naming_only_the_scheme() {
+    for (url, scheme) in [
+        ("postgress://app:s3cret-pw@127.0.0.1:5432/portcullis", "postgress"),
+        ("mysql://app:s3cret-pw@127.0.0.1:3306/portcullis", "mysql"),
+        ("postgresql+ssl://app:s3cret-pw@127.0.0.1:5432/portcullis", "postgresql+ssl"),
+    ] {
+        let install = Install::new();
+        for (args, env) in [
+            (&["serve"][..], vec![("DATABASE_URL", url), ("RUST_LOG", "debug")]),
+            (&["serve"][..], vec![("DATABASE_URL", url), ("PORTCULLIS__SERVER__ENVIRONMENT", "production")]),
+            (&["migrate"][..], vec![("DATABASE_URL", url), ("RUST_LOG", "debug")]),
+        ] {
+            let out = install.run_with_env(args, &env, "");
+            let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            assert!(!out.status.success(), "{url} {args:?}: {stdout}\n{stderr}");
+            assert!(stderr.contains(scheme) && stderr.contains("scheme"), "{url} {args:?}: {stderr}");
+            assert!(!stderr.contains("s3cret") && !stdout.contains("s3cret"), "{url} {args:?}: {stderr}");
+        }
+        // Nothing was created in the working directory: no SQLite tree named after the URL.
+        let made: Vec<_> = std::fs::read_dir(install.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name != "keys")
+            .collect();
+        assert_eq!(made, Vec::<String>::new(), "{url}");
+    }
+}

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use crate::error::DbError;
 
-/// How to reach the database and how long to wait for it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// How to reach the database and how long to wait for it. Its `Debug` hides the URL's
+/// password.
+#[derive(Clone, PartialEq, Eq)]
 pub struct DbConfig {
     /// `postgres://user:password@host:5432/db` (or `postgresql://`, with tokio-postgres'
     /// parameters such as `?connect_timeout=2`), or for SQLite
@@ -37,6 +38,38 @@ impl DbConfig {
     }
 }
 
+impl std::fmt::Debug for DbConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbConfig")
+            .field("url", &portcullis_domain::redact::url_password(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("query_timeout", &self.query_timeout)
+            .finish()
+    }
+}
+
+/// The URL scheme of `url` (`postgres` of `postgres://...`), if it starts with one: a letter,
+/// then letters, digits, `+`, `-` or `.`, then `:` (RFC 3986 §3.1).
+fn scheme_of(url: &str) -> Option<&str> {
+    let (scheme, _) = url.split_once(':')?;
+    let mut chars = scheme.chars();
+    let first = chars.next()?;
+    let valid = first.is_ascii_alphabetic() && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    valid.then_some(scheme)
+}
+
+/// Checks that `url` is a database URL this store serves, without opening anything.
+///
+/// # Errors
+/// Why not, in words that name the scheme or the problem and never the URL's password.
+pub fn check_url(url: &str) -> Result<(), String> {
+    Target::parse(url).map(|_| ()).map_err(|e| match e {
+        DbError::Config(why) => why,
+        other => other.to_string(),
+    })
+}
+
 /// A parsed database URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Target {
@@ -47,19 +80,44 @@ pub(crate) enum Target {
 }
 
 impl Target {
-    /// Parses the accepted URL forms.
+    /// Parses the accepted URL forms: `postgres://` and `postgresql://` URLs, `sqlite://` and
+    /// `sqlite:` paths, and plain paths (no scheme). Any other scheme (`postgress://`,
+    /// `mysql://`, `postgresql+ssl://`) is refused, naming only the scheme: a typo must stop
+    /// the start, not become a SQLite file named after the URL, and the URL may carry a
+    /// password.
     pub(crate) fn parse(url: &str) -> Result<Self, DbError> {
         let url = url.trim();
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            // Parsed here so a typo is a configuration error, not an unreachable database.
-            url.parse::<tokio_postgres::Config>()
-                .map_err(|e| DbError::Config(format!("invalid PostgreSQL URL: {e}")))?;
-            return Ok(Self::Postgres(url.to_owned()));
+        let scheme = scheme_of(url).map(str::to_ascii_lowercase);
+        match scheme.as_deref() {
+            Some("postgres" | "postgresql") => {
+                // Parsed here so a typo is a configuration error, not an unreachable database.
+                // tokio-postgres' message names the problem, never the URL or its password.
+                url.parse::<tokio_postgres::Config>()
+                    .map_err(|e| DbError::Config(format!("invalid PostgreSQL URL: {e}")))?;
+                return Ok(Self::Postgres(url.to_owned()));
+            }
+            Some("sqlite") | None => {}
+            Some(other) => {
+                return Err(DbError::Config(format!(
+                    "unsupported database URL scheme {other:?}: use postgres://, postgresql://, sqlite:// or sqlite:"
+                )));
+            }
         }
         // `sqlite:///abs.db` keeps its leading slash after the `sqlite://` prefix goes.
-        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        let path = match scheme {
+            Some(_) => {
+                let rest = &url["sqlite:".len()..];
+                rest.strip_prefix("//").unwrap_or(rest)
+            }
+            None => url,
+        };
         if path.is_empty() {
             return Err(DbError::Config("the database URL names no file".to_owned()));
+        }
+        // `sqlite://user:password@host/db` is a server URL under the wrong scheme; as a path it
+        // would create a directory named after the credentials.
+        if url.contains("://") && path.split('/').next().is_some_and(|authority| authority.contains('@')) {
+            return Err(DbError::Config("a SQLite URL takes a file path, not a user, password or host".to_owned()));
         }
         // A pool over `:memory:` gives each connection its own empty database; and SQLite would
         // read `file:` as a URI with options we do not manage.
@@ -85,6 +143,8 @@ mod tests {
         assert_eq!(Target::parse("sqlite:rel/p.db").unwrap(), sqlite("rel/p.db"));
         assert_eq!(Target::parse("sqlite:/abs/p.db").unwrap(), sqlite("/abs/p.db"));
         assert_eq!(Target::parse(" plain.db ").unwrap(), sqlite("plain.db"));
+        assert_eq!(Target::parse("data/plain.db").unwrap(), sqlite("data/plain.db"));
+        assert_eq!(Target::parse("SQLite://data/p.db").unwrap(), sqlite("data/p.db"));
     }
 
     #[test]
@@ -92,6 +152,31 @@ mod tests {
         for bad in ["", "sqlite://", "sqlite::memory:", ":memory:", "file:x.db?mode=memory", "postgres://h/p?bogus=1"] {
             assert!(Target::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn refuses_other_schemes_naming_only_the_scheme() {
+        for (url, scheme) in [
+            ("postgress://app:secret@127.0.0.1:5432/portcullis", "postgress"),
+            ("mysql://app:secret@db/portcullis", "mysql"),
+            ("postgresql+ssl://app:secret@db/portcullis", "postgresql+ssl"),
+            ("Sqlite3://data/p.db", "sqlite3"),
+            ("file:data/p.db", "file"),
+        ] {
+            let message = Target::parse(url).unwrap_err().to_string();
+            assert!(message.contains(&format!("{scheme:?}")), "{url}: {message}");
+            assert!(!message.contains("secret") && !message.contains("app"), "{url}: {message}");
+        }
+        let message = Target::parse("sqlite://app:secret@db/p.db").unwrap_err().to_string();
+        assert!(!message.contains("secret"), "{message}");
+        let message = Target::parse("postgres://app:secret@db/p?bogus=1").unwrap_err().to_string();
+        assert!(!message.contains("secret"), "{message}");
+    }
+
+    #[test]
+    fn debug_hides_the_password() {
+        let shown = format!("{:?}", DbConfig::new("postgres://app:secret@db/p"));
+        assert!(shown.contains("postgres://app:***@db/p") && !shown.contains("secret"), "{shown}");
     }
 
     #[test]

@@ -20,5 +20,5 @@ pub mod test_db;
 mod unit_of_work;
 mod users;
 
-pub use config::DbConfig;
+pub use config::{DbConfig, check_url};
 pub use pool::{DieselStore, PoolStatus, migrate};

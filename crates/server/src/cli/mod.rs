@@ -118,7 +118,7 @@ async fn serve(settings: &Settings) -> Result<(), CliError> {
 async fn migrate(settings: &Settings) -> Result<(), CliError> {
     let applied = portcullis_store_diesel::migrate(&wiring::db_config(settings).url)
         .await
-        .map_err(|e| CliError::Failed(e.to_string()))?;
+        .map_err(|e| CliError::Failed(wiring::error_chain(&e)))?;
     tracing::info!(applied, "migrations done");
     Ok(())
 }
