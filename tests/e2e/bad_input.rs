@@ -67,7 +67,8 @@ async fn routes_without_a_body_refuse_one_over_16_kib_and_do_nothing(backend: Ba
             ("GET", "/api/v1/users/me"),
             ("GET", "/api/v1/nothing-here"),
         ] {
-            let r = app.send_bytes(method, path, Some(&token), Some("application/json"), over_the_limit(), chunked).await;
+            let r =
+                app.send_bytes(method, path, Some(&token), Some("application/json"), over_the_limit(), chunked).await;
             r.assert_problem(413, "PAYLOAD_TOO_LARGE");
             assert_eq!(r.header("x-content-type-options").as_deref(), Some("nosniff"), "{r:?}");
         }
@@ -77,7 +78,9 @@ async fn routes_without_a_body_refuse_one_over_16_kib_and_do_nothing(backend: Ba
     assert_eq!(n.status, 200, "{n:?}");
     assert_eq!(n.body["data"]["unread_count"], 1, "{n:?}");
     // At the limit, and chunked, a body still reaches its route whole.
-    let r = app.send_bytes("POST", "/api/v1/notifications/read-all", Some(&token), None, vec![b' '; 16 * 1024], false).await;
+    let r = app
+        .send_bytes("POST", "/api/v1/notifications/read-all", Some(&token), None, vec![b' '; 16 * 1024], false)
+        .await;
     assert_eq!(r.status, 200, "{r:?}");
     let body = br#"{"email":"quiet@example.com","password":"not the password at all"}"#.to_vec();
     let r = app.send_bytes("POST", "/api/v1/auth/login", None, Some("application/json"), body, true).await;
@@ -95,7 +98,13 @@ async fn nothing_may_follow_the_json_body(backend: Backend) {
         let app = &app;
         async move { app.send_bytes(method, path, token.as_deref(), json, body.as_bytes().to_vec(), false).await }
     };
-    let r = send("POST", "/api/v1/auth/login", None, r#"{"email":"one@example.com","password":"correct horse battery staple"}}"#).await;
+    let r = send(
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        r#"{"email":"one@example.com","password":"correct horse battery staple"}}"#,
+    )
+    .await;
     r.assert_problem(400, "VALIDATION_ERROR");
     assert_eq!(r.body["errors"][0]["field"], "body", "{r:?}");
     assert!(r.body["access_token"].is_null());
@@ -126,7 +135,9 @@ async fn raw_http(app: &TestApp, head: &[u8], body: &[u8]) -> String {
     let addr = app.base.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut request = head.to_vec();
-    request.extend_from_slice(format!("\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).as_bytes());
+    request.extend_from_slice(
+        format!("\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).as_bytes(),
+    );
     request.extend_from_slice(body);
     stream.write_all(&request).await.unwrap();
     let mut answer = Vec::new();

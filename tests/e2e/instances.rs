@@ -57,7 +57,7 @@ async fn parallel_logins_on_two_instances_count_failures_only(backend: Backend) 
     let a = TestApp::spawn_with(backend, |s| s.limits.requests_per_ip_per_minute = 1_000).await;
     let b = a.another_instance().await;
     a.verified_login("pair@example.com").await;
-    let instance = |i: usize| if i % 2 == 0 { &a } else { &b };
+    let instance = |i: usize| if i.is_multiple_of(2) { &a } else { &b };
     // Twenty right passwords at once, half through each instance: all of them sign in.
     let right = join_all((0..20).map(|i| instance(i).login("pair@example.com", PASSWORD))).await;
     assert!(right.iter().all(|r| r.status == 200), "{right:?}");

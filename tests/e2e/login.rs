@@ -348,8 +348,12 @@ async fn a_token_issued_in_the_future_is_refused(backend: Backend) {
     let issuer = portcullis_crypto::PasetoIssuer::from_key_file(&app.settings.tokens.key_file).unwrap();
     let mint = |ahead_secs: u64| {
         let issued_at = SystemClock.now().plus(std::time::Duration::from_secs(ahead_secs));
-        let claims =
-            AccessClaims { user_id, session_id, issued_at, expires_at: issued_at.plus(std::time::Duration::from_secs(900)) };
+        let claims = AccessClaims {
+            user_id,
+            session_id,
+            issued_at,
+            expires_at: issued_at.plus(std::time::Duration::from_secs(900)),
+        };
         issuer.issue(&claims).unwrap()
     };
     app.get("/api/v1/users/me", Some(&mint(3_600))).await.assert_problem(401, "UNAUTHORIZED");

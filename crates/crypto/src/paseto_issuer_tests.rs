@@ -250,5 +250,8 @@ fn a_token_issued_in_the_future_is_invalid() {
     let token = issuer.issue(&claims).unwrap();
     assert_eq!(issuer.verify(&token, now), Err(TokenError::Invalid));
     assert!(issuer.verify(&token, claims.issued_at.minus(MAX_CLOCK_SKEW)).is_ok(), "within the skew");
-    assert_eq!(issuer.verify(&token, claims.issued_at.minus(MAX_CLOCK_SKEW + Duration::from_millis(1))), Err(TokenError::Invalid));
+    assert_eq!(
+        issuer.verify(&token, claims.issued_at.minus(MAX_CLOCK_SKEW + Duration::from_millis(1))),
+        Err(TokenError::Invalid)
+    );
 }

@@ -4,8 +4,8 @@ pub mod error;
 pub mod mail_templates;
 pub mod model;
 pub mod policy;
-pub mod redact;
 pub mod ports;
+pub mod redact;
 mod service;
 pub mod usecases;
 

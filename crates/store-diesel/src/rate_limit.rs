@@ -169,9 +169,11 @@ async fn sqlite_reserve(
     let mut busy = false;
     for rule in rules {
         let window = millis(rule.window);
-        let in_window =
-            rate_events::table.filter(rate_events::key.eq(key)).filter(rate_events::at.gt(DbTime(now.minus(rule.window))));
-        let counted = in_window.filter(rate_events::pending_until.is_null().or(rate_events::pending_until.le(DbTime(now))));
+        let in_window = rate_events::table
+            .filter(rate_events::key.eq(key))
+            .filter(rate_events::at.gt(DbTime(now.minus(rule.window))));
+        let counted =
+            in_window.filter(rate_events::pending_until.is_null().or(rate_events::pending_until.le(DbTime(now))));
         let failures: i64 = counted.count().get_result(c).await?;
         let reserved: i64 = in_window.filter(rate_events::pending_until.gt(DbTime(now))).count().get_result(c).await?;
         let max = i64::from(rule.max);

@@ -355,14 +355,16 @@ macro_rules! apply {
     };
 }
 
+/// The rate events of one key.
+type KeyEvents<'k> = diesel::dsl::Filter<rate_events::table, diesel::dsl::Eq<rate_events::key, &'k str>>;
+/// "Not a reservation still pending": a counted event or an expired reservation.
+type Counted = diesel::dsl::Or<
+    diesel::dsl::IsNull<rate_events::pending_until>,
+    diesel::dsl::LtEq<rate_events::pending_until, DbTime>,
+>;
+
 /// The events of rate key `key` that count at `at`: all but the reservations still pending.
-fn counted_failures(
-    key: &str,
-    at: DbTime,
-) -> diesel::dsl::Filter<
-    diesel::dsl::Filter<rate_events::table, diesel::dsl::Eq<rate_events::key, &str>>,
-    diesel::dsl::Or<diesel::dsl::IsNull<rate_events::pending_until>, diesel::dsl::LtEq<rate_events::pending_until, DbTime>>,
-> {
+fn counted_failures(key: &str, at: DbTime) -> diesel::dsl::Filter<KeyEvents<'_>, Counted> {
     rate_events::table
         .filter(rate_events::key.eq(key))
         .filter(rate_events::pending_until.is_null().or(rate_events::pending_until.le(at)))

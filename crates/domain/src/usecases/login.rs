@@ -229,11 +229,8 @@ impl<P: Ports> Portcullis<P> {
             metadata,
             created_at: now,
         };
-        let mut changes = vec![
-            Change::InsertSession(session),
-            Change::AppendAudit(audit),
-            clear_login_failures(&user.email, now),
-        ];
+        let mut changes =
+            vec![Change::InsertSession(session), Change::AppendAudit(audit), clear_login_failures(&user.email, now)];
         changes.extend(rehash);
         changes.extend(alert.changes);
         self.store.commit(changes).await?;

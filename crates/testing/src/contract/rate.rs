@@ -245,7 +245,8 @@ pub async fn rate_clear_failures_keeps_pending_reservations<S: Store>(store: &S)
 /// rest are told the room is busy.
 pub async fn rate_reserve_attempt_is_atomic<S: Store>(store: &S) {
     let rules = vec![rule(60, 5)];
-    let results = join_all((0..24).map(|_| store.reserve_attempt("k", rules.clone(), at(0), HOLD, Duration::ZERO))).await;
+    let results =
+        join_all((0..24).map(|_| store.reserve_attempt("k", rules.clone(), at(0), HOLD, Duration::ZERO))).await;
     let reserved = results.iter().filter(|r| matches!(r, Ok(AttemptDecision::Reserved(_)))).count();
     let busy = results.iter().filter(|r| matches!(r, Ok(AttemptDecision::Busy))).count();
     assert_eq!((reserved, busy), (5, 19), "{results:?}");

@@ -26,7 +26,13 @@ fn wait_for(rule: RateRule, mut inside: Vec<Timestamp>, now: Timestamp) -> Optio
 }
 
 /// The events of `key` inside `rule`'s window at `now` that `keep` selects.
-fn inside(state: &State, key: &str, rule: RateRule, now: Timestamp, keep: impl Fn(&RateEvent) -> bool) -> Vec<Timestamp> {
+fn inside(
+    state: &State,
+    key: &str,
+    rule: RateRule,
+    now: Timestamp,
+    keep: impl Fn(&RateEvent) -> bool,
+) -> Vec<Timestamp> {
     let start = now.minus(rule.window);
     state.rate_events.iter().filter(|e| e.key == key && e.at > start && e.at <= now && keep(e)).map(|e| e.at).collect()
 }

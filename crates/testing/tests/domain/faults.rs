@@ -11,8 +11,9 @@ use portcullis_domain::model::{
     UserQuery,
 };
 use portcullis_domain::ports::{
-    AuditRepository, Change, CodeRepository, MailOutbox, MockUnitOfWork, NotificationRepository, Permit, Ports,
-    AttemptDecision, RateDecision, RateLimiter, RateRule, SessionRepository, StoreError, StoreHealth, UnitOfWork, UserRepository,
+    AttemptDecision, AuditRepository, Change, CodeRepository, MailOutbox, MockUnitOfWork, NotificationRepository,
+    Permit, Ports, RateDecision, RateLimiter, RateRule, SessionRepository, StoreError, StoreHealth, UnitOfWork,
+    UserRepository,
 };
 use portcullis_domain::{
     Actor, AdminError, AlertRevokeError, AuthError, Deps, ForgotPasswordError, InfraError, Policy, Portcullis,

@@ -200,7 +200,10 @@ async fn a_successful_login_clears_the_failures() {
     login(&svc, "laura@example.com", PASSWORD).await.unwrap();
     // Four failures before the success no longer count: five more are checked.
     for _ in 0..5 {
-        assert!(matches!(login(&svc, "laura@example.com", "wrong password").await, Err(LoginError::InvalidCredentials)));
+        assert!(matches!(
+            login(&svc, "laura@example.com", "wrong password").await,
+            Err(LoginError::InvalidCredentials)
+        ));
     }
     assert!(matches!(login(&svc, "laura@example.com", PASSWORD).await, Err(LoginError::TooManyAttempts { .. })));
     assert_eq!(h.hasher.verify_calls(), 10);
@@ -235,7 +238,10 @@ async fn parallel_right_passwords_all_sign_in() {
     assert_eq!(failure_reasons(&h), Vec::<String>::new(), "no attempt was refused or counted");
     // And the account is not one step closer to a lockout.
     for _ in 0..5 {
-        assert!(matches!(login(&svc, "laura@example.com", "wrong password").await, Err(LoginError::InvalidCredentials)));
+        assert!(matches!(
+            login(&svc, "laura@example.com", "wrong password").await,
+            Err(LoginError::InvalidCredentials)
+        ));
     }
 }
 
@@ -248,7 +254,13 @@ async fn attempts_that_outwait_the_patience_get_busy_not_locked() {
     for _ in 0..5 {
         let decision = h
             .store
-            .reserve_attempt("login:laura@example.com", svc.policy().login_rules(), T0, Duration::from_secs(60), Duration::ZERO)
+            .reserve_attempt(
+                "login:laura@example.com",
+                svc.policy().login_rules(),
+                T0,
+                Duration::from_secs(60),
+                Duration::ZERO,
+            )
             .await
             .unwrap();
         assert!(matches!(decision, AttemptDecision::Reserved(_)), "{decision:?}");

@@ -83,7 +83,8 @@ impl utoipa::Modify for BodyErrors {
             let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
             for operation in operations.into_iter().flatten() {
                 let takes_body = operation.request_body.is_some();
-                for (status, description, _) in answers.into_iter().filter(|(_, _, body_only)| takes_body || !body_only) {
+                for (status, description, _) in answers.into_iter().filter(|(_, _, body_only)| takes_body || !body_only)
+                {
                     let problem = ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build();
                     let response =
                         ResponseBuilder::new().description(description).content("application/problem+json", problem);
