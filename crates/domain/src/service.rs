@@ -134,7 +134,8 @@ impl<P: Ports> Portcullis<P> {
                 &login_key(email),
                 self.policy.login_rules(),
                 now,
-                self.policy.login_attempt_hold,
+                // A reservation must count before it could leave the window unseen.
+                self.policy.login_attempt_hold.min(self.policy.login_failure_window),
                 self.policy.login_attempt_patience,
             )
             .await?;
@@ -145,9 +146,9 @@ impl<P: Ports> Portcullis<P> {
         }
     }
 
-    /// Counts a reserved password attempt as failed.
+    /// Counts a reserved password attempt as failed, from now.
     pub(crate) async fn count_failure(&self, permit: Permit) -> Result<(), InfraError> {
-        Ok(self.store.confirm_failure(permit).await?)
+        Ok(self.store.confirm_failure(permit, self.now()).await?)
     }
 
     /// Releases a permit, logging nothing on failure: the worst case is one extra counted event.

@@ -72,6 +72,9 @@ pub fn request_bodies(data: &[u8]) {
         let body: serde_json::Value = serde_json::from_str(&e.body()).expect("the problem body is JSON");
         assert_eq!(body["status"], 400);
         let fields = body["errors"].as_array().expect("field errors");
-        assert!(fields.iter().all(|f| f["field"].as_str().is_some_and(|s| !s.is_empty() && !s.contains('?'))), "{body}");
+        assert!(
+            fields.iter().all(|f| f["field"].as_str().is_some_and(|s| !s.is_empty() && !s.contains('?'))),
+            "{body}"
+        );
     }
 }

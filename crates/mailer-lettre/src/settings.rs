@@ -177,6 +177,6 @@ mod tests {
         };
         let shown = format!("{settings:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(shown.contains("smtps://mailer:***@smtp.example.com:465/?x=y@z"), "{shown}");
+        assert!(shown.contains("smtps://***@smtp.example.com:465/?x=y@z"), "{shown}");
     }
 }

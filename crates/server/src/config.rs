@@ -353,8 +353,8 @@ mod tests {
         s.mailer.smtp_url = "smtps://mailer:smtp-s3cret@smtp.example.com:465".to_owned();
         let shown = format!("{s:?} {s:#?}");
         assert!(!shown.contains("db-s3cret") && !shown.contains("smtp-s3cret"), "{shown}");
-        assert!(shown.contains("postgres://app:***@db.internal/portcullis"), "{shown}");
-        assert!(shown.contains("smtps://mailer:***@smtp.example.com:465"), "{shown}");
+        assert!(shown.contains("postgres://***@db.internal/portcullis"), "{shown}");
+        assert!(shown.contains("smtps://***@smtp.example.com:465"), "{shown}");
     }
 
     #[test]

@@ -89,12 +89,14 @@ impl Target {
         let url = url.trim();
         let scheme = scheme_of(url).map(str::to_ascii_lowercase);
         match scheme.as_deref() {
-            Some("postgres" | "postgresql") => {
+            Some(scheme @ ("postgres" | "postgresql")) => {
+                // Schemes are case-insensitive (RFC 3986); tokio-postgres reads lower case only.
+                let url = format!("{scheme}{}", &url[scheme.len()..]);
                 // Parsed here so a typo is a configuration error, not an unreachable database.
                 // tokio-postgres' message names the problem, never the URL or its password.
                 url.parse::<tokio_postgres::Config>()
                     .map_err(|e| DbError::Config(format!("invalid PostgreSQL URL: {e}")))?;
-                return Ok(Self::Postgres(url.to_owned()));
+                return Ok(Self::Postgres(url));
             }
             Some("sqlite") | None => {}
             Some(other) => {
@@ -114,10 +116,24 @@ impl Target {
         if path.is_empty() {
             return Err(DbError::Config("the database URL names no file".to_owned()));
         }
-        // `sqlite://user:password@host/db` is a server URL under the wrong scheme; as a path it
-        // would create a directory named after the credentials.
-        if url.contains("://") && path.split('/').next().is_some_and(|authority| authority.contains('@')) {
-            return Err(DbError::Config("a SQLite URL takes a file path, not a user, password or host".to_owned()));
+        // What looks like a server address mistyped into a path must not become a directory
+        // tree named after it (with the password in its name, and in the migration log line):
+        // `sqlite://user:password@host/db`, `postgres//app:secret@db/p` (the `:` missing), or
+        // libpq's `host=db user=app password=...`.
+        if path.contains('@') {
+            return Err(DbError::Config(
+                "a SQLite path may not contain '@': that is a server URL with a user or password (PostgreSQL \
+                 takes postgres://)"
+                    .to_owned(),
+            ));
+        }
+        if scheme.is_none() && path.contains("//") {
+            return Err(DbError::Config("a path with '//' looks like a URL missing its ':'".to_owned()));
+        }
+        if path.contains('=') && path.contains(char::is_whitespace) {
+            return Err(DbError::Config(
+                "key=value connection strings are not supported: use a postgres:// URL".to_owned(),
+            ));
         }
         // A pool over `:memory:` gives each connection its own empty database; and SQLite would
         // read `file:` as a URI with options we do not manage.
@@ -145,6 +161,7 @@ mod tests {
         assert_eq!(Target::parse(" plain.db ").unwrap(), sqlite("plain.db"));
         assert_eq!(Target::parse("data/plain.db").unwrap(), sqlite("data/plain.db"));
         assert_eq!(Target::parse("SQLite://data/p.db").unwrap(), sqlite("data/p.db"));
+        assert_eq!(Target::parse("PostgreSQL://u@db/p").unwrap(), Target::Postgres("postgresql://u@db/p".to_owned()));
     }
 
     #[test]
@@ -167,8 +184,17 @@ mod tests {
             assert!(message.contains(&format!("{scheme:?}")), "{url}: {message}");
             assert!(!message.contains("secret") && !message.contains("app"), "{url}: {message}");
         }
-        let message = Target::parse("sqlite://app:secret@db/p.db").unwrap_err().to_string();
-        assert!(!message.contains("secret"), "{message}");
+        for server_like in [
+            "sqlite://app:secret@db/p.db",
+            "sqlite:app:secret@host/p.db",
+            "postgres//app:secret@db/p",
+            "postgres;//app:secret@db/p",
+            "postgres//db/p",
+            "host=db user=app password=secret dbname=p",
+        ] {
+            let message = Target::parse(server_like).unwrap_err().to_string();
+            assert!(!message.contains("secret"), "{server_like}: {message}");
+        }
         let message = Target::parse("postgres://app:secret@db/p?bogus=1").unwrap_err().to_string();
         assert!(!message.contains("secret"), "{message}");
     }
@@ -176,7 +202,7 @@ mod tests {
     #[test]
     fn debug_hides_the_password() {
         let shown = format!("{:?}", DbConfig::new("postgres://app:secret@db/p"));
-        assert!(shown.contains("postgres://app:***@db/p") && !shown.contains("secret"), "{shown}");
+        assert!(shown.contains("postgres://***@db/p") && !shown.contains("secret"), "{shown}");
     }
 
     #[test]

@@ -79,10 +79,10 @@ impl RateLimiter for DieselStore {
         }
     }
 
-    async fn confirm_failure(&self, permit: Permit) -> Result<(), StoreError> {
+    async fn confirm_failure(&self, permit: Permit, at: Timestamp) -> Result<(), StoreError> {
         with_conn!(self, |c| {
             diesel::update(rate_events::table.find(permit.0))
-                .set(rate_events::pending_until.eq(None::<DbTime>))
+                .set((rate_events::at.eq(DbTime(at)), rate_events::pending_until.eq(None::<DbTime>)))
                 .execute(c)
                 .await?;
             Ok(())

@@ -363,10 +363,18 @@ type Counted = diesel::dsl::Or<
     diesel::dsl::LtEq<rate_events::pending_until, DbTime>,
 >;
 
-/// The events of rate key `key` that count at `at`: all but the reservations still pending.
-fn counted_failures(key: &str, at: DbTime) -> diesel::dsl::Filter<KeyEvents<'_>, Counted> {
+/// Stamped at or before a time.
+type NotAfter = diesel::dsl::LtEq<rate_events::at, DbTime>;
+
+/// The events of rate key `key` that count at `at` and are stamped at or before it: failures
+/// from `at` on (a failure is stamped when confirmed) and reservations still pending stay.
+fn counted_failures(
+    key: &str,
+    at: DbTime,
+) -> diesel::dsl::Filter<diesel::dsl::Filter<KeyEvents<'_>, NotAfter>, Counted> {
     rate_events::table
         .filter(rate_events::key.eq(key))
+        .filter(rate_events::at.le(at))
         .filter(rate_events::pending_until.is_null().or(rate_events::pending_until.le(at)))
 }
 use apply;

@@ -183,8 +183,9 @@ pub enum Change {
     EnqueueMail(OutgoingMail),
     /// Forget the counted failures of a rate key (see [`RateLimiter::reserve_attempt`]):
     /// proof of control of the account (a successful login, a password reset, a verified
-    /// address) lifts its lockout. Reservations still pending at `at` stay: their attempts
-    /// are still being checked and count once they fail.
+    /// address) lifts its lockout. Only events at or before `at` that count at `at` go:
+    /// failures from `at` on, and reservations still pending at `at` (their attempts are still
+    /// being checked, and count from when they fail), stay.
     ClearFailures {
         /// The rate key, e.g. `login:laura@example.com`.
         key: String,
@@ -404,9 +405,10 @@ pub trait RateLimiter: Send + Sync + 'static {
         hold: Duration,
         patience: Duration,
     ) -> Result<AttemptDecision, StoreError>;
-    /// Turns a reservation into a counted failure (kept at the reservation's time). A no-op
+    /// Turns a reservation into a failure counted from `at`, when the attempt failed (so a
+    /// [`Change::ClearFailures`] committed meanwhile with an earlier `at` keeps it). A no-op
     /// for an unknown permit.
-    async fn confirm_failure(&self, permit: Permit) -> Result<(), StoreError>;
+    async fn confirm_failure(&self, permit: Permit, at: Timestamp) -> Result<(), StoreError>;
     /// Deletes events older than `before` (housekeeping).
     async fn purge_rate_events(&self, before: Timestamp) -> Result<u64, StoreError>;
 }

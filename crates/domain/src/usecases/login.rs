@@ -133,7 +133,10 @@ impl<P: Ports> Portcullis<P> {
                 return Err(LoginError::InvalidCredentials);
             }
         };
-        self.release(permit).await?;
+        // The password was right: give the slot back. Best effort: should the store fail
+        // here, the reservation expires into one counted failure, which is better than
+        // refusing a right password.
+        let _ = self.release(permit).await;
         if let Some(block) = user.sign_in_block() {
             self.audit_failure(&user, block.audit_reason(), ctx, now).await?;
             return Err(LoginError::Blocked(block));

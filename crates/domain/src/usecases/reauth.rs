@@ -49,7 +49,8 @@ impl<P: Ports> Portcullis<P> {
         let matches = match self.hasher.verify(password, user.password_hash.clone()).await {
             Ok(m) => m,
             Err(e) => {
-                self.release(permit).await?;
+                // No password was checked: not a failure (best effort, as in login).
+                let _ = self.release(permit).await;
                 return Err(InfraError::from(e).into());
             }
         };
@@ -59,7 +60,7 @@ impl<P: Ports> Portcullis<P> {
             self.store.commit(vec![self.audit(user.id, AuditAction::LoginFailure, ctx, meta, now)]).await?;
             return Err(ReauthError::WrongPassword);
         }
-        self.release(permit).await?;
+        let _ = self.release(permit).await;
         Ok(())
     }
 }

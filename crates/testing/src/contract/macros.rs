@@ -108,6 +108,7 @@ macro_rules! store_contract_tests {
             rate_pending_reservations_never_limit,
             rate_expired_reservation_counts_as_a_failure,
             rate_clear_failures_keeps_pending_reservations,
+            rate_clear_keeps_failures_confirmed_after_it,
             rate_reserve_attempt_is_atomic,
             rate_busy_reservation_waits_for_a_release,
             // outbox

@@ -179,13 +179,14 @@ pub async fn rate_reservations_hold_room_until_resolved<S: Store>(store: &S) {
     store.release(second).await.expect("release");
     let fourth = reserved(store, "login:a", &rules, at(4_000)).await;
     assert_eq!(reserve(store, "login:a", &rules, at(5_000)).await, AttemptDecision::Busy);
-    for permit in [first, third, fourth] {
-        store.confirm_failure(permit).await.expect("confirm");
+    for (permit, ms) in [(first, 5_000), (third, 5_200), (fourth, 5_400)] {
+        store.confirm_failure(permit, at(ms)).await.expect("confirm");
     }
-    // Three failures, at 0, 2 and 4 s: room when the one at 0 s leaves.
+    // Three failures, counted from when they failed (5, 5.2 and 5.4 s), not from their
+    // reservations: room when the one at 5 s leaves.
     assert_eq!(
         reserve(store, "login:a", &rules, at(6_000)).await,
-        AttemptDecision::Limited { retry_after: Duration::from_secs(54) }
+        AttemptDecision::Limited { retry_after: Duration::from_secs(59) }
     );
 }
 
@@ -194,10 +195,10 @@ pub async fn rate_reservations_hold_room_until_resolved<S: Store>(store: &S) {
 pub async fn rate_pending_reservations_never_limit<S: Store>(store: &S) {
     let rules = [rule(60, 2)];
     let failed = reserved(store, "login:a", &rules, at(0)).await;
-    store.confirm_failure(failed).await.expect("confirm");
+    store.confirm_failure(failed, at(0)).await.expect("confirm");
     let pending = reserved(store, "login:a", &rules, at(10_000)).await;
     assert_eq!(reserve(store, "login:a", &rules, at(20_000)).await, AttemptDecision::Busy);
-    store.confirm_failure(pending).await.expect("confirm");
+    store.confirm_failure(pending, at(20_000)).await.expect("confirm");
     assert_eq!(
         reserve(store, "login:a", &rules, at(20_000)).await,
         AttemptDecision::Limited { retry_after: Duration::from_secs(40) }
@@ -206,8 +207,8 @@ pub async fn rate_pending_reservations_never_limit<S: Store>(store: &S) {
     allowed(store, "ip:a", &rules, at(20_000)).await;
 }
 
-/// A reservation nobody resolved within its hold counts as a failure (fail closed), and a
-/// confirmed failure stays at the time it was reserved.
+/// A reservation nobody resolved within its hold counts as a failure (fail closed), from
+/// the time it was reserved.
 pub async fn rate_expired_reservation_counts_as_a_failure<S: Store>(store: &S) {
     let rules = [rule(60, 1)];
     reserved(store, "login:a", &rules, at(0)).await;
@@ -225,20 +226,36 @@ pub async fn rate_clear_failures_keeps_pending_reservations<S: Store>(store: &S)
     let rules = [rule(60, 3)];
     for ms in [0, 1_000] {
         let permit = reserved(store, "login:a", &rules, at(ms)).await;
-        store.confirm_failure(permit).await.expect("confirm");
+        store.confirm_failure(permit, at(ms)).await.expect("confirm");
     }
     let pending = reserved(store, "login:a", &rules, at(2_000)).await;
     for ms in [0, 1_000, 2_000] {
         let permit = reserved(store, "login:b", &rules, at(ms)).await;
-        store.confirm_failure(permit).await.expect("confirm");
+        store.confirm_failure(permit, at(ms)).await.expect("confirm");
     }
     store.commit(vec![Change::ClearFailures { key: "login:a".to_owned(), at: at(3_000) }]).await.expect("commit");
     // Left: the pending reservation; two more fit.
     reserved(store, "login:a", &rules, at(3_000)).await;
     reserved(store, "login:a", &rules, at(3_000)).await;
     assert_eq!(reserve(store, "login:a", &rules, at(3_000)).await, AttemptDecision::Busy);
-    store.confirm_failure(pending).await.expect("confirm");
+    store.confirm_failure(pending, at(3_500)).await.expect("confirm");
     assert!(matches!(reserve(store, "login:b", &rules, at(3_000)).await, AttemptDecision::Limited { .. }));
+}
+
+/// A failure confirmed after a clear's `at` stays, even when its reservation is older: the
+/// guess failed while the owner's login was finishing, and lifting the lockout must not
+/// hand its slot back.
+pub async fn rate_clear_keeps_failures_confirmed_after_it<S: Store>(store: &S) {
+    let rules = [rule(60, 2)];
+    let racing = reserved(store, "login:c", &rules, at(0)).await;
+    store.confirm_failure(racing, at(2_000)).await.expect("confirm");
+    store.commit(vec![Change::ClearFailures { key: "login:c".to_owned(), at: at(1_000) }]).await.expect("commit");
+    let next = reserved(store, "login:c", &rules, at(2_000)).await;
+    store.confirm_failure(next, at(2_000)).await.expect("confirm");
+    assert!(matches!(reserve(store, "login:c", &rules, at(3_000)).await, AttemptDecision::Limited { .. }));
+    // A clear from after both failures lifts them.
+    store.commit(vec![Change::ClearFailures { key: "login:c".to_owned(), at: at(3_000) }]).await.expect("commit");
+    reserved(store, "login:c", &rules, at(3_000)).await;
 }
 
 /// Twenty-four concurrent reservations with room for five: exactly five are reserved, the

@@ -163,7 +163,7 @@ impl State {
                 self.mails.push(QueuedMail { mail, leased_until: None, failed_at: None });
             }
             Change::ClearFailures { key, at } => {
-                self.rate_events.retain(|e| e.key != key || e.pending_at(at));
+                self.rate_events.retain(|e| e.key != key || e.at > at || e.pending_at(at));
             }
         }
         Ok(())

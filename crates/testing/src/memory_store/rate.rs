@@ -25,7 +25,9 @@ fn wait_for(rule: RateRule, mut inside: Vec<Timestamp>, now: Timestamp) -> Optio
     Some(now.until(leaving.plus(rule.window)).max(Duration::from_secs(1)))
 }
 
-/// The events of `key` inside `rule`'s window at `now` that `keep` selects.
+/// The events of `key` inside `rule`'s window at `now` that `keep` selects. Like the SQL
+/// stores, events stamped after `now` count too: callers' clocks (instances, a failure
+/// confirmed after a reservation's time) need not agree to the millisecond.
 fn inside(
     state: &State,
     key: &str,
@@ -34,7 +36,7 @@ fn inside(
     keep: impl Fn(&RateEvent) -> bool,
 ) -> Vec<Timestamp> {
     let start = now.minus(rule.window);
-    state.rate_events.iter().filter(|e| e.key == key && e.at > start && e.at <= now && keep(e)).map(|e| e.at).collect()
+    state.rate_events.iter().filter(|e| e.key == key && e.at > start && keep(e)).map(|e| e.at).collect()
 }
 
 /// The longest of the waits, or `None` when every rule has room.
@@ -102,10 +104,10 @@ impl RateLimiter for InMemoryStore {
         }
     }
 
-    async fn confirm_failure(&self, permit: Permit) -> Result<(), StoreError> {
+    async fn confirm_failure(&self, permit: Permit, at: Timestamp) -> Result<(), StoreError> {
         self.enter().await?;
         if let Some(event) = self.lock().rate_events.iter_mut().find(|e| e.id == permit.0) {
-            event.pending_until = None;
+            (event.at, event.pending_until) = (at, None);
         }
         Ok(())
     }

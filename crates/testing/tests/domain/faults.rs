@@ -142,8 +142,8 @@ impl RateLimiter for GatedStore {
     ) -> Result<AttemptDecision, StoreError> {
         self.inner.reserve_attempt(key, rules, now, hold, patience).await
     }
-    async fn confirm_failure(&self, permit: Permit) -> Result<(), StoreError> {
-        self.inner.confirm_failure(permit).await
+    async fn confirm_failure(&self, permit: Permit, at: Timestamp) -> Result<(), StoreError> {
+        self.inner.confirm_failure(permit, at).await
     }
     async fn purge_rate_events(&self, before: Timestamp) -> Result<u64, StoreError> {
         self.inner.purge_rate_events(before).await
