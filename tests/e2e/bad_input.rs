@@ -120,6 +120,11 @@ async fn nothing_may_follow_the_json_body(backend: Backend) {
     let r = send("PATCH", "/api/v1/users/me", Some(token.clone()), r#"{"name":"X"}{"x":1}"#).await;
     r.assert_problem(400, "VALIDATION_ERROR");
     assert_eq!(app.get("/api/v1/users/me", Some(&token)).await.body["data"]["name"], "Laura Boyle");
+    // JSON is UTF-8 throughout, unknown fields included (serde would skip those unread).
+    let body = b"{\"email\":\"one@example.com\",\"password\":\"correct horse battery staple\",\"x\":\"\xd7\xd7\"}";
+    let r = app.send_bytes("POST", "/api/v1/auth/login", None, json, body.to_vec(), false).await;
+    r.assert_problem(400, "VALIDATION_ERROR");
+    assert_eq!(r.body["errors"][0]["field"], "body", "{r:?}");
     // A syntax error names the body, not `?`.
     let r = send("POST", "/api/v1/auth/login", None, r#"{"email":"one@example.com","#).await;
     assert_eq!(r.body["errors"][0]["field"], "body", "{r:?}");

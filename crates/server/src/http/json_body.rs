@@ -120,6 +120,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if first.is_some_and(|b| *b != b'{') {
         return Err(ApiError::field("body", "must be a JSON object"));
     }
+    // JSON is UTF-8 (RFC 8259 §8.1). serde_json checks the strings it reads, but skips an
+    // unknown field's value unchecked: such a body would pass here and fail a stricter
+    // reader in front of us. Check the whole body (at most 16 KiB) first.
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(ApiError::field("body", "is not valid UTF-8"));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
@@ -221,6 +227,20 @@ mod tests {
             assert!(dbg.contains("field: \"body\"") && dbg.contains("nothing after it"), "{dbg}");
         }
         assert!(parse_json::<Body>(b"{\"email\":\"a@b.co\",\"password\":\"p\"} \r\n\t ").is_ok(), "whitespace may");
+    }
+
+    #[test]
+    fn a_body_is_utf_8_throughout() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Status {
+            status: String,
+        }
+        // Found by the fuzzer: invalid bytes in an unknown field, which serde skips unread.
+        let e = parse_json::<Status>(b"{\"status\":\"suspended\",\"other\":\"s\xd7\xd7ptam\"}").unwrap_err();
+        let dbg = field_of(&e);
+        assert!(dbg.contains("field: \"body\"") && dbg.contains("UTF-8"), "{dbg}");
+        assert!(parse_json::<Status>("{\"status\":\"suspendu\",\"note\":\"déjà vu\"}".as_bytes()).is_ok());
     }
 
     #[test]
