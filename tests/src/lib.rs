@@ -180,11 +180,7 @@ impl TestApp {
 
     /// Sends raw bytes with a content type.
     pub async fn raw(&self, path: &str, content_type: Option<&str>, bytes: Vec<u8>) -> Resp {
-        let mut req = self.client.post(format!("{}{path}", self.base));
-        if let Some(ct) = content_type {
-            req = req.insert_header(("Content-Type", ct));
-        }
-        read(req.send_body(bytes).await.expect("request sent")).await
+        self.send_bytes("POST", path, None, content_type, bytes, false).await
     }
 
     /// Sends `bytes` as the body of `method path`, with an optional bearer token and content

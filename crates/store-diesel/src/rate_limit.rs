@@ -127,8 +127,7 @@ async fn sqlite_acquire(
             .first(c)
             .await
             .optional()?;
-        let until =
-            leaving.map_or(window, |at| at.0.unix_millis().saturating_add(window).saturating_sub(now.unix_millis()));
+        let until = until_leaves(leaving, window, now);
         wait = Some(wait.map_or(until, |w| w.max(until)));
     }
     if let Some(wait) = wait {
@@ -185,8 +184,7 @@ async fn sqlite_reserve(
                 .first(c)
                 .await
                 .optional()?;
-            let until = leaving
-                .map_or(window, |at| at.0.unix_millis().saturating_add(window).saturating_sub(now.unix_millis()));
+            let until = until_leaves(leaving, window, now);
             wait = Some(wait.map_or(until, |w| w.max(until)));
         } else if failures + reserved >= max {
             busy = true;
@@ -284,6 +282,12 @@ async fn postgres_acquire(
         (None, Some(wait)) => Ok(limited(wait)),
         (None, None) => Err(DbError::Internal("portcullis_rate_acquire answered neither permit nor wait")),
     }
+}
+
+/// Milliseconds from `now` until the event at `leaving` is out of a `window_ms` window; a
+/// whole window when there is no such event.
+fn until_leaves(leaving: Option<DbTime>, window_ms: i64, now: Timestamp) -> i64 {
+    leaving.map_or(window_ms, |at| at.0.unix_millis().saturating_add(window_ms).saturating_sub(now.unix_millis()))
 }
 
 /// A refusal to wait `wait_ms` milliseconds, never less than [`MIN_RETRY_AFTER`].

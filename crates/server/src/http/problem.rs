@@ -118,13 +118,7 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         if self.status.is_server_error() {
             // The cause chain is for operators; the body stays generic.
-            let mut chain = String::new();
-            let mut next: Option<&(dyn std::error::Error + 'static)> = self.cause.as_deref().map(|e| e as _);
-            while let Some(e) = next {
-                chain.push_str(": ");
-                chain.push_str(&e.to_string());
-                next = e.source();
-            }
+            let chain = self.cause.as_deref().map(|e| crate::wiring::error_chain(e)).unwrap_or_default();
             tracing::error!(status = self.status.as_u16(), code = self.code, cause = %chain, "request failed");
         }
         let mut res = HttpResponse::build(self.status);
