@@ -7,4 +7,4 @@ mod memory_store;
 mod service;
 
 pub use memory_store::InMemoryStore;
-pub use service::{TestHandles, TestPorts, test_deps, test_service};
+pub use service::{TestHandles, TestPorts, TestServiceBuilder, test_deps, test_service, test_service_with};

@@ -1,7 +1,12 @@
 //! [`TestPorts`] and [`test_service`]: the domain service wired to the in-memory store and
 //! the fakes, plus handles onto each of them for assertions.
 
-use portcullis_domain::ports::Ports;
+use std::fmt;
+use std::marker::PhantomData;
+
+use portcullis_domain::ports::{
+    Clock, DeviceDetector, GeoLookup, PasswordHasher, Ports, RandomSource, SecretHasher, Store, TokenIssuer,
+};
 use portcullis_domain::{Deps, Policy, Portcullis};
 
 use crate::fakes::{
@@ -11,19 +16,185 @@ use crate::fakes::{
 use crate::fixtures::{FIREFOX_UA, LONDON_IP, ip};
 use crate::memory_store::InMemoryStore;
 
-/// The adapter set of tests: [`InMemoryStore`] and the fakes.
-#[derive(Debug)]
-pub struct TestPorts;
+/// The adapter set of tests: by default [`InMemoryStore`] and the fakes; any of them can be
+/// replaced with [`TestServiceBuilder`], which names this type for you.
+#[allow(clippy::type_complexity)]
+pub struct TestPorts<
+    S = InMemoryStore,
+    H = FastHasher,
+    T = FakeTokens,
+    X = PlainSecretHasher,
+    R = SequenceRandom,
+    C = ManualClock,
+    G = FixedGeo,
+    D = FixedDevices,
+>(PhantomData<fn() -> (S, H, T, X, R, C, G, D)>);
 
-impl Ports for TestPorts {
-    type Store = InMemoryStore;
-    type Hasher = FastHasher;
-    type Tokens = FakeTokens;
-    type Secrets = PlainSecretHasher;
-    type Random = SequenceRandom;
-    type Clock = ManualClock;
-    type Geo = FixedGeo;
-    type Devices = FixedDevices;
+impl<S, H, T, X, R, C, G, D> fmt::Debug for TestPorts<S, H, T, X, R, C, G, D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TestPorts")
+    }
+}
+
+impl<S, H, T, X, R, C, G, D> Ports for TestPorts<S, H, T, X, R, C, G, D>
+where
+    S: Store,
+    H: PasswordHasher,
+    T: TokenIssuer,
+    X: SecretHasher,
+    R: RandomSource,
+    C: Clock,
+    G: GeoLookup,
+    D: DeviceDetector,
+{
+    type Store = S;
+    type Hasher = H;
+    type Tokens = T;
+    type Secrets = X;
+    type Random = R;
+    type Clock = C;
+    type Geo = G;
+    type Devices = D;
+}
+
+/// Builds a test service port by port: every port starts on its fake (the store on a fresh
+/// [`InMemoryStore`]), and each method replaces one, with a mock or a fake of your own.
+/// [`TestHandles`] keep pointing at the fakes, so a test can still seed and inspect the
+/// in-memory store when, say, only the hasher is a mock.
+///
+/// ```
+/// use portcullis_domain::Policy;
+/// use portcullis_domain::ports::{ComposedStore, MockPasswordHasher, MockUserRepository};
+/// use portcullis_testing::TestServiceBuilder;
+///
+/// let hasher = MockPasswordHasher::new(); // expectations go here
+/// let users = MockUserRepository::new();
+/// let (service, handles) = TestServiceBuilder::new()
+///     .hasher(hasher)
+///     .store(|memory| ComposedStore::new(memory).users(users))
+///     .build(Policy::default());
+/// assert_eq!(service.now(), portcullis_testing::fakes::T0);
+/// assert!(handles.store.users().is_empty());
+/// ```
+pub struct TestServiceBuilder<
+    S = InMemoryStore,
+    H = FastHasher,
+    T = FakeTokens,
+    X = PlainSecretHasher,
+    R = SequenceRandom,
+    C = ManualClock,
+    G = FixedGeo,
+    D = FixedDevices,
+> {
+    store: S,
+    hasher: H,
+    tokens: T,
+    secrets: X,
+    random: R,
+    clock: C,
+    geo: G,
+    devices: D,
+    handles: TestHandles,
+}
+
+impl Default for TestServiceBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for TestServiceBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestServiceBuilder").field("handles", &self.handles).finish_non_exhaustive()
+    }
+}
+
+impl TestServiceBuilder {
+    /// Every port on a fresh fake.
+    pub fn new() -> Self {
+        let (deps, handles) = test_deps();
+        Self {
+            store: deps.store,
+            hasher: deps.hasher,
+            tokens: deps.tokens,
+            secrets: deps.secrets,
+            random: deps.random,
+            clock: deps.clock,
+            geo: deps.geo,
+            devices: deps.devices,
+            handles,
+        }
+    }
+}
+
+impl<S, H, T, X, R, C, G, D> TestServiceBuilder<S, H, T, X, R, C, G, D>
+where
+    S: Store,
+    H: PasswordHasher,
+    T: TokenIssuer,
+    X: SecretHasher,
+    R: RandomSource,
+    C: Clock,
+    G: GeoLookup,
+    D: DeviceDetector,
+{
+    /// The store made by `make` from the current one (at first the fresh [`InMemoryStore`],
+    /// typically wrapped in a [`ComposedStore`](portcullis_domain::ports::ComposedStore)
+    /// with one port replaced).
+    pub fn store<S2: Store>(self, make: impl FnOnce(S) -> S2) -> TestServiceBuilder<S2, H, T, X, R, C, G, D> {
+        let Self { store, hasher, tokens, secrets, random, clock, geo, devices, handles } = self;
+        TestServiceBuilder { store: make(store), hasher, tokens, secrets, random, clock, geo, devices, handles }
+    }
+
+    /// Password hashing by `hasher` (`handles.hasher` stays the unused fake).
+    pub fn hasher<H2: PasswordHasher>(self, hasher: H2) -> TestServiceBuilder<S, H2, T, X, R, C, G, D> {
+        let Self { store, tokens, secrets, random, clock, geo, devices, handles, .. } = self;
+        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, handles }
+    }
+
+    /// Access tokens by `tokens`.
+    pub fn tokens<T2: TokenIssuer>(self, tokens: T2) -> TestServiceBuilder<S, H, T2, X, R, C, G, D> {
+        let Self { store, hasher, secrets, random, clock, geo, devices, handles, .. } = self;
+        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, handles }
+    }
+
+    /// Keyed hashing of codes and tokens by `secrets`.
+    pub fn secrets<X2: SecretHasher>(self, secrets: X2) -> TestServiceBuilder<S, H, T, X2, R, C, G, D> {
+        let Self { store, hasher, tokens, random, clock, geo, devices, handles, .. } = self;
+        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, handles }
+    }
+
+    /// Codes and tokens drawn from `random` (`handles.random` then sees none of them).
+    pub fn random<R2: RandomSource>(self, random: R2) -> TestServiceBuilder<S, H, T, X, R2, C, G, D> {
+        let Self { store, hasher, tokens, secrets, clock, geo, devices, handles, .. } = self;
+        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, handles }
+    }
+
+    /// Time from `clock` (`handles.clock` then moves nothing).
+    pub fn clock<C2: Clock>(self, clock: C2) -> TestServiceBuilder<S, H, T, X, R, C2, G, D> {
+        let Self { store, hasher, tokens, secrets, random, geo, devices, handles, .. } = self;
+        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, handles }
+    }
+
+    /// IP geolocation by `geo`.
+    pub fn geo<G2: GeoLookup>(self, geo: G2) -> TestServiceBuilder<S, H, T, X, R, C, G2, D> {
+        let Self { store, hasher, tokens, secrets, random, clock, devices, handles, .. } = self;
+        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, handles }
+    }
+
+    /// User-agent parsing by `devices`.
+    pub fn devices<D2: DeviceDetector>(self, devices: D2) -> TestServiceBuilder<S, H, T, X, R, C, G, D2> {
+        let Self { store, hasher, tokens, secrets, random, clock, geo, handles, .. } = self;
+        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, handles }
+    }
+
+    /// The service with `policy`, and the handles onto the fakes.
+    #[allow(clippy::type_complexity)]
+    pub fn build(self, policy: Policy) -> (Portcullis<TestPorts<S, H, T, X, R, C, G, D>>, TestHandles) {
+        let Self { store, hasher, tokens, secrets, random, clock, geo, devices, handles } = self;
+        let deps = Deps { store, hasher, tokens, secrets, random, clock, geo, devices };
+        (Portcullis::new(deps, policy), handles)
+    }
 }
 
 /// Handles onto the adapters of a [`test_service`]: clones sharing state with the ones the
@@ -88,4 +259,30 @@ pub fn test_deps() -> (Deps<TestPorts>, TestHandles) {
 pub fn test_service(policy: Policy) -> (Portcullis<TestPorts>, TestHandles) {
     let (deps, handles) = test_deps();
     (Portcullis::new(deps, policy), handles)
+}
+
+/// The domain service on fresh fakes, with its store made by `store` from the fresh
+/// in-memory one: typically a [`ComposedStore`](portcullis_domain::ports::ComposedStore)
+/// with one port replaced by a mock or a fake of your own. `handles.store` is the in-memory
+/// store, so seeding and inspecting work as with [`test_service`].
+///
+/// ```
+/// use portcullis_domain::Policy;
+/// use portcullis_domain::ports::{ComposedStore, MockUserRepository, StoreError};
+///
+/// let mut users = MockUserRepository::new();
+/// users.expect_user_by_email().returning(|_| Err(StoreError::Unavailable("down".into())));
+/// let (service, _handles) =
+///     portcullis_testing::test_service_with(Policy::default(), |memory| ComposedStore::new(memory).users(users));
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let address = portcullis_testing::fixtures::email("laura@example.com");
+/// let outcome = service.forgot_password(&address, &portcullis_testing::fixtures::request("192.0.2.1")).await;
+/// assert!(outcome.is_err(), "a user store that is down is an infrastructure error");
+/// # });
+/// ```
+pub fn test_service_with<S: Store>(
+    policy: Policy,
+    store: impl FnOnce(InMemoryStore) -> S,
+) -> (Portcullis<TestPorts<S>>, TestHandles) {
+    TestServiceBuilder::new().store(store).build(policy)
 }

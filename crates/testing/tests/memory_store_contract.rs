@@ -17,8 +17,8 @@ mod contract {
 #[tokio::test]
 async fn audit_ids_start_at_one() {
     let store = InMemoryStore::new();
-    let ids = store.commit(vec![Change::AppendAudit(audit(None, AuditAction::Signup, T0)); 3]).await.unwrap();
-    assert_eq!(ids, vec![1, 2, 3]);
+    let done = store.commit(vec![Change::AppendAudit(audit(None, AuditAction::Signup, T0)); 3]).await.unwrap();
+    assert_eq!([done.audit_id(0), done.audit_id(1), done.audit_id(2)], [Some(1), Some(2), Some(3)]);
 }
 
 #[tokio::test]

@@ -4,11 +4,13 @@
 //! generic service can be spawned on a multi-threaded runtime by embedders. With the `mocks`
 //! feature each port has a `mockall` mock named `Mock<Port>`.
 
+mod compose;
 mod enrich;
 mod mail;
 mod security;
 mod store;
 
+pub use compose::ComposedStore;
 pub use enrich::*;
 pub use mail::*;
 pub use security::*;

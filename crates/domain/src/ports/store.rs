@@ -175,7 +175,8 @@ pub enum Change {
         /// When.
         at: Timestamp,
     },
-    /// Append an audit entry; its id is returned by the commit.
+    /// Append an audit entry; the store numbers it, and [`Committed::audit_id`] tells the
+    /// number by the index of this change.
     AppendAudit(NewAuditEntry),
     /// Insert an in-app notification.
     InsertNotification(Notification),
@@ -194,6 +195,35 @@ pub enum Change {
     },
 }
 
+/// What a [`UnitOfWork::commit`] produced, looked up by the change that produced it, so a
+/// caller never depends on how many changes of a kind came before.
+///
+/// ```
+/// use portcullis_domain::ports::Committed;
+/// let mut done = Committed::default();
+/// done.record_audit_id(2, 41);
+/// assert_eq!(done.audit_id(2), Some(41));
+/// assert_eq!(done.audit_id(0), None);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Committed {
+    /// `(index of the change, id)` of each appended audit entry.
+    audit_ids: Vec<(usize, i64)>,
+}
+
+impl Committed {
+    /// The id the store gave the entry that `changes[change]` ([`Change::AppendAudit`])
+    /// appended; `None` when that change appended none.
+    pub fn audit_id(&self, change: usize) -> Option<i64> {
+        self.audit_ids.iter().find(|(index, _)| *index == change).map(|(_, id)| *id)
+    }
+
+    /// For stores: records that `changes[change]` appended the entry numbered `id`.
+    pub fn record_audit_id(&mut self, change: usize, id: i64) {
+        self.audit_ids.push((change, id));
+    }
+}
+
 /// Writes several changes atomically.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[trait_variant::make(Send)]
@@ -202,8 +232,8 @@ pub trait UnitOfWork: Send + Sync + 'static {
     ///
     /// # Errors
     /// MUST return [`StoreError::DuplicateEmail`] / [`StoreError::Conflict`] as documented on
-    /// [`Change`], with nothing applied. Returns the ids of appended audit entries, in order.
-    async fn commit(&self, changes: Vec<Change>) -> Result<Vec<i64>, StoreError>;
+    /// [`Change`], with nothing applied.
+    async fn commit(&self, changes: Vec<Change>) -> Result<Committed, StoreError>;
 }
 
 /// Reads users.

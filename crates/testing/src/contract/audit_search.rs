@@ -5,7 +5,7 @@ use std::time::Duration;
 use portcullis_domain::model::{AuditAction, AuditQuery, Timestamp, UserId};
 use portcullis_domain::ports::{Change, Store};
 
-use super::{T0, commit_ok, insert_user};
+use super::{T0, audit_ids, commit_ok, insert_user};
 use crate::fixtures::audit;
 
 fn t(seconds: u64) -> Timestamp {
@@ -15,7 +15,7 @@ fn t(seconds: u64) -> Timestamp {
 /// Appends one entry per `(user, action, at)`, in order; returns their ids.
 async fn append<S: Store>(store: &S, entries: &[(Option<UserId>, AuditAction, Timestamp)]) -> Vec<i64> {
     let changes = entries.iter().map(|&(user_id, action, at)| Change::AppendAudit(audit(user_id, action, at)));
-    commit_ok(store, changes.collect()).await
+    audit_ids(&commit_ok(store, changes.collect()).await, entries.len())
 }
 
 /// The ids of the first hundred matches of `query` (its paging ignored), and the total.

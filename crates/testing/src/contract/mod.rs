@@ -41,7 +41,7 @@ pub use user_search::*;
 pub use users::*;
 
 use portcullis_domain::model::{AuditAction, AuditEntry, Page, Timestamp, User};
-use portcullis_domain::ports::{Change, Store};
+use portcullis_domain::ports::{Change, Committed, Store};
 
 use crate::fixtures;
 
@@ -49,11 +49,16 @@ use crate::fixtures;
 pub const T0: Timestamp = crate::fakes::T0;
 
 /// Commits and expects success.
-async fn commit_ok<S: Store>(store: &S, changes: Vec<Change>) -> Vec<i64> {
+async fn commit_ok<S: Store>(store: &S, changes: Vec<Change>) -> Committed {
     match store.commit(changes).await {
-        Ok(ids) => ids,
+        Ok(done) => done,
         Err(e) => panic!("commit failed: {e:?}"),
     }
+}
+
+/// The ids of the entries appended by changes `0..count`, each of which appended one.
+fn audit_ids(done: &Committed, count: usize) -> Vec<i64> {
+    (0..count).map(|index| done.audit_id(index).expect("every change appended an entry")).collect()
 }
 
 /// Inserts an active, verified fixture user.

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use portcullis_domain::model::{AccountStatus, AuditAction, CodePurpose, Email};
-use portcullis_domain::ports::{Change, Store, StoreError};
+use portcullis_domain::ports::{Change, Committed, Store, StoreError};
 
 use super::{T0, commit_ok, history, insert_user};
 use crate::fixtures::{self, audit, mail, notification, session, unverified_user, user};
@@ -96,7 +96,7 @@ pub async fn failed_insert_among_inserts_applies_nothing<S: Store>(store: &S) {
     assert_eq!(history(store, &laura, &[AuditAction::LoginSuccess]).await.total_count, 0);
     assert_eq!(store.outbox_depth().await.expect("depth"), 0);
 
-    let ids = commit_ok(
+    let done = commit_ok(
         store,
         vec![
             Change::AppendAudit(audit(Some(laura.id), AuditAction::LoginSuccess, T0)),
@@ -106,7 +106,8 @@ pub async fn failed_insert_among_inserts_applies_nothing<S: Store>(store: &S) {
         ],
     )
     .await;
-    assert_eq!(ids.len(), 2);
+    let ids = [done.audit_id(0).expect("id of change 0"), done.audit_id(2).expect("id of change 2")];
+    assert_eq!((done.audit_id(1), done.audit_id(3)), (None, None), "{done:?}");
     assert!(ids[0] < ids[1], "{ids:?}");
     let page = history(store, &laura, &[AuditAction::LoginSuccess, AuditAction::LoginFailure]).await;
     let stored: Vec<i64> = page.items.iter().map(|e| e.id).collect();
@@ -149,7 +150,7 @@ pub async fn changes_apply_in_order<S: Store>(store: &S) {
         Change::InsertNotification(notification(&ana, T0)),
         Change::EnqueueMail(mail("ana@example.com", T0)),
     ];
-    assert_eq!(commit_ok(store, changes).await, Vec::<i64>::new());
+    assert_eq!(commit_ok(store, changes).await, Committed::default());
     let (read, owner) = store.session_with_user(s.id).await.expect("read").expect("session stored");
     assert_eq!(read.alert_token_hash, Some(alert));
     assert_eq!(owner.email_verified_at, Some(verified_at));
@@ -173,5 +174,5 @@ pub async fn mark_email_verified_sets_timestamps<S: Store>(store: &S) {
 
 /// An empty commit succeeds and returns no ids.
 pub async fn empty_commit_is_ok<S: Store>(store: &S) {
-    assert_eq!(commit_ok(store, Vec::new()).await, Vec::<i64>::new());
+    assert_eq!(commit_ok(store, Vec::new()).await, Committed::default());
 }

@@ -2,7 +2,7 @@
 //! when all of them succeeded. That is the all-or-nothing of a SQL transaction.
 
 use portcullis_domain::model::{AuditEntry, NewAuditEntry};
-use portcullis_domain::ports::{Change, StoreError, UnitOfWork};
+use portcullis_domain::ports::{Change, Committed, StoreError, UnitOfWork};
 
 use super::{InMemoryStore, QueuedMail, SpentRefresh, State};
 
@@ -13,7 +13,7 @@ fn constraint(what: &str) -> StoreError {
 
 impl State {
     /// Applies one change; the caller throws the whole copy away on error.
-    fn apply(&mut self, change: Change, audit_ids: &mut Vec<i64>) -> Result<(), StoreError> {
+    fn apply(&mut self, change: Change) -> Result<Option<i64>, StoreError> {
         match change {
             Change::InsertUser(user) => {
                 // The unique index is on the normalised email, soft-deleted rows included.
@@ -145,7 +145,7 @@ impl State {
                 self.next_audit_id += 1;
                 let id = self.next_audit_id;
                 self.audit.push(stored_entry(id, entry));
-                audit_ids.push(id);
+                return Ok(Some(id));
             }
             Change::InsertNotification(notification) => {
                 if !self.users.iter().any(|u| u.id == notification.user_id) {
@@ -166,7 +166,7 @@ impl State {
                 self.rate_events.retain(|e| e.key != key || e.at > at || e.pending_at(at));
             }
         }
-        Ok(())
+        Ok(None)
     }
 }
 
@@ -187,15 +187,17 @@ fn stored_entry(id: i64, entry: NewAuditEntry) -> AuditEntry {
 }
 
 impl UnitOfWork for InMemoryStore {
-    async fn commit(&self, changes: Vec<Change>) -> Result<Vec<i64>, StoreError> {
+    async fn commit(&self, changes: Vec<Change>) -> Result<Committed, StoreError> {
         self.enter_commit().await?;
         let mut state = self.lock();
         let mut draft = state.clone();
-        let mut audit_ids = Vec::new();
-        for change in changes {
-            draft.apply(change, &mut audit_ids)?;
+        let mut done = Committed::default();
+        for (index, change) in changes.into_iter().enumerate() {
+            if let Some(id) = draft.apply(change)? {
+                done.record_audit_id(index, id);
+            }
         }
         *state = draft;
-        Ok(audit_ids)
+        Ok(done)
     }
 }

@@ -5,208 +5,42 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use portcullis_domain::model::{
-    AccountStatus, AuditEntry, AuditQuery, CodeId, CodePurpose, Email, MailId, NotificationId, NotificationPage,
-    OutgoingMail, Page, Password, RefreshHit, SecretDigest, Session, SessionId, StoredCode, Timestamp, User, UserId,
-    UserQuery,
-};
-use portcullis_domain::ports::{
-    AttemptDecision, AuditRepository, Change, CodeRepository, MailOutbox, MockUnitOfWork, NotificationRepository,
-    Permit, Ports, RateDecision, RateLimiter, RateRule, SessionRepository, StoreError, StoreHealth, UnitOfWork,
-    UserRepository,
-};
+use portcullis_domain::model::{AccountStatus, Password};
+use portcullis_domain::ports::{Change, Committed, ComposedStore, MockUnitOfWork, Ports, StoreError, UnitOfWork};
 use portcullis_domain::{
-    Actor, AdminError, AlertRevokeError, AuthError, Deps, ForgotPasswordError, InfraError, Policy, Portcullis,
-    ReauthError, RefreshError, ResetPasswordError,
+    Actor, AdminError, AlertRevokeError, AuthError, ForgotPasswordError, InfraError, Policy, Portcullis, ReauthError,
+    RefreshError, ResetPasswordError,
 };
-use portcullis_testing::fakes::{
-    FakeTokens, FastHasher, FixedDevices, FixedGeo, ManualClock, PlainSecretHasher, SequenceRandom,
-};
+use portcullis_testing::fakes::FastHasher;
 use portcullis_testing::fixtures::PASSWORD;
-use portcullis_testing::{InMemoryStore, TestHandles, test_deps};
+use portcullis_testing::{InMemoryStore, TestHandles, test_service_with};
 
 use crate::support::{
     NEW_PASSWORD, alert_token, code, ctx, email, login_request, new_password, seed_verified, stored_session,
     stored_user,
 };
 
-/// The in-memory store with every commit shown to a `MockUnitOfWork` first. The mock's
+/// The in-memory writer with every commit shown to a `MockUnitOfWork` first. The mock's
 /// answer decides: an error fails the commit with nothing applied; `Ok` lets it through to
 /// the in-memory store, whose answer is returned.
-struct GatedStore {
+struct GatedWrites {
     inner: InMemoryStore,
     gate: MockUnitOfWork,
 }
 
-impl UnitOfWork for GatedStore {
-    async fn commit(&self, changes: Vec<Change>) -> Result<Vec<i64>, StoreError> {
+impl UnitOfWork for GatedWrites {
+    async fn commit(&self, changes: Vec<Change>) -> Result<Committed, StoreError> {
         self.gate.commit(changes.clone()).await?;
         self.inner.commit(changes).await
     }
 }
 
-impl UserRepository for GatedStore {
-    async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
-        self.inner.user_by_email(email).await
-    }
-    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        self.inner.user_by_id(id).await
-    }
-    async fn search_users(&self, query: UserQuery) -> Result<Page<User>, StoreError> {
-        self.inner.search_users(query).await
-    }
-}
-
-impl CodeRepository for GatedStore {
-    async fn active_code(&self, user_id: UserId, purpose: CodePurpose) -> Result<Option<StoredCode>, StoreError> {
-        self.inner.active_code(user_id, purpose).await
-    }
-    async fn count_code_attempt(&self, id: CodeId, max_attempts: u32) -> Result<Option<u32>, StoreError> {
-        self.inner.count_code_attempt(id, max_attempts).await
-    }
-}
-
-impl SessionRepository for GatedStore {
-    async fn session_with_user(&self, id: SessionId) -> Result<Option<(Session, User)>, StoreError> {
-        self.inner.session_with_user(id).await
-    }
-    async fn live_sessions(&self, user_id: UserId, now: Timestamp) -> Result<Vec<Session>, StoreError> {
-        self.inner.live_sessions(user_id, now).await
-    }
-    async fn session_by_refresh(
-        &self,
-        digest: SecretDigest,
-    ) -> Result<Option<(Session, User, RefreshHit)>, StoreError> {
-        self.inner.session_by_refresh(digest).await
-    }
-    async fn session_by_alert(&self, digest: SecretDigest) -> Result<Option<(Session, User)>, StoreError> {
-        self.inner.session_by_alert(digest).await
-    }
-    async fn purge_ended_sessions(&self, before: Timestamp) -> Result<u64, StoreError> {
-        self.inner.purge_ended_sessions(before).await
-    }
-}
-
-impl AuditRepository for GatedStore {
-    async fn audit_page(
-        &self,
-        user_id: UserId,
-        actions: Vec<portcullis_domain::model::AuditAction>,
-        limit: u32,
-        offset: u64,
-    ) -> Result<Page<AuditEntry>, StoreError> {
-        self.inner.audit_page(user_id, actions, limit, offset).await
-    }
-    async fn search_audit(&self, query: AuditQuery) -> Result<Page<AuditEntry>, StoreError> {
-        self.inner.search_audit(query).await
-    }
-}
-
-impl NotificationRepository for GatedStore {
-    async fn notifications_page(
-        &self,
-        user_id: UserId,
-        unread_only: bool,
-        limit: u32,
-        offset: u64,
-    ) -> Result<NotificationPage, StoreError> {
-        self.inner.notifications_page(user_id, unread_only, limit, offset).await
-    }
-    async fn mark_notification_read(
-        &self,
-        user_id: UserId,
-        id: NotificationId,
-        at: Timestamp,
-    ) -> Result<bool, StoreError> {
-        self.inner.mark_notification_read(user_id, id, at).await
-    }
-    async fn mark_all_notifications_read(&self, user_id: UserId, at: Timestamp) -> Result<u64, StoreError> {
-        self.inner.mark_all_notifications_read(user_id, at).await
-    }
-}
-
-impl RateLimiter for GatedStore {
-    async fn acquire(&self, key: &str, rules: Vec<RateRule>, now: Timestamp) -> Result<RateDecision, StoreError> {
-        self.inner.acquire(key, rules, now).await
-    }
-    async fn release(&self, permit: Permit) -> Result<(), StoreError> {
-        self.inner.release(permit).await
-    }
-    async fn reserve_attempt(
-        &self,
-        key: &str,
-        rules: Vec<RateRule>,
-        now: Timestamp,
-        hold: Duration,
-        patience: Duration,
-    ) -> Result<AttemptDecision, StoreError> {
-        self.inner.reserve_attempt(key, rules, now, hold, patience).await
-    }
-    async fn confirm_failure(&self, permit: Permit, at: Timestamp) -> Result<(), StoreError> {
-        self.inner.confirm_failure(permit, at).await
-    }
-    async fn purge_rate_events(&self, before: Timestamp) -> Result<u64, StoreError> {
-        self.inner.purge_rate_events(before).await
-    }
-}
-
-impl MailOutbox for GatedStore {
-    async fn claim_mail(&self, now: Timestamp, lease: Duration, limit: u32) -> Result<Vec<OutgoingMail>, StoreError> {
-        self.inner.claim_mail(now, lease, limit).await
-    }
-    async fn mail_sent(&self, id: MailId) -> Result<(), StoreError> {
-        self.inner.mail_sent(id).await
-    }
-    async fn mail_failed(&self, id: MailId, next_attempt_at: Timestamp) -> Result<(), StoreError> {
-        self.inner.mail_failed(id, next_attempt_at).await
-    }
-    async fn mail_abandoned(&self, id: MailId, at: Timestamp) -> Result<(), StoreError> {
-        self.inner.mail_abandoned(id, at).await
-    }
-    async fn outbox_depth(&self) -> Result<u64, StoreError> {
-        self.inner.outbox_depth().await
-    }
-    async fn outbox_failed_count(&self) -> Result<u64, StoreError> {
-        self.inner.outbox_failed_count().await
-    }
-}
-
-impl StoreHealth for GatedStore {
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.inner.ping().await
-    }
-}
-
-/// [`portcullis_testing::TestPorts`] with the gated store.
-struct GatedPorts;
-
-impl Ports for GatedPorts {
-    type Store = GatedStore;
-    type Hasher = FastHasher;
-    type Tokens = FakeTokens;
-    type Secrets = PlainSecretHasher;
-    type Random = SequenceRandom;
-    type Clock = ManualClock;
-    type Geo = FixedGeo;
-    type Devices = FixedDevices;
-}
-
-type GatedService = Portcullis<GatedPorts>;
-
-/// A service whose commits pass `gate` first; `h.store` is the in-memory store behind it.
-fn gated_service(gate: MockUnitOfWork) -> (GatedService, TestHandles) {
-    let (d, handles) = test_deps();
-    let deps = Deps::<GatedPorts> {
-        store: GatedStore { inner: d.store, gate },
-        hasher: d.hasher,
-        tokens: d.tokens,
-        secrets: d.secrets,
-        random: d.random,
-        clock: d.clock,
-        geo: d.geo,
-        devices: d.devices,
-    };
-    (Portcullis::new(deps, Policy::default()), handles)
+/// A service whose commits pass `gate` first; `h.store` is the in-memory store behind it,
+/// which also serves every other port.
+fn gated_service(gate: MockUnitOfWork) -> (Portcullis<impl Ports>, TestHandles) {
+    test_service_with(Policy::default(), |memory| {
+        ComposedStore::new(memory.clone()).writes(GatedWrites { inner: memory, gate })
+    })
 }
 
 fn store_failure() -> StoreError {
@@ -219,8 +53,9 @@ fn failing_gate() -> (MockUnitOfWork, Arc<AtomicBool>) {
     let armed = Arc::new(AtomicBool::new(false));
     let mut gate = MockUnitOfWork::new();
     let switch = armed.clone();
-    gate.expect_commit()
-        .returning(move |_| if switch.load(Ordering::SeqCst) { Err(store_failure()) } else { Ok(Vec::new()) });
+    gate.expect_commit().returning(move |_| {
+        if switch.load(Ordering::SeqCst) { Err(store_failure()) } else { Ok(Committed::default()) }
+    });
     (gate, armed)
 }
 
@@ -234,7 +69,7 @@ fn conflicting_gate(limit: usize, pick: fn(&Change) -> bool) -> (MockUnitOfWork,
         if changes.iter().any(pick) && count.fetch_add(1, Ordering::SeqCst) < limit {
             Err(StoreError::Conflict)
         } else {
-            Ok(Vec::new())
+            Ok(Committed::default())
         }
     });
     (gate, conflicts)
@@ -349,7 +184,7 @@ async fn a_rotation_losing_to_a_revocation_is_unauthorized() {
         let Some(Change::RotateRefreshToken { session_id, at, .. }) =
             changes.iter().find(|c| matches!(c, Change::RotateRefreshToken { .. }))
         else {
-            return Ok(Vec::new());
+            return Ok(Committed::default());
         };
         // A logout commits just before this rotation does.
         count.fetch_add(1, Ordering::SeqCst);
@@ -387,7 +222,7 @@ async fn a_rehash_does_not_undo_a_concurrent_password_change() {
             let store = store_for_gate.get().expect("the store handle is set");
             assert!(store.modify_user(*user_id, |u| u.password_hash = FastHasher::hash_of(NEW_PASSWORD)));
         }
-        Ok(Vec::new())
+        Ok(Committed::default())
     });
     let (svc, h) = gated_service(gate);
     assert!(store_slot.set(h.store.clone()).is_ok());

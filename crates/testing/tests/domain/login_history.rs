@@ -23,7 +23,8 @@ async fn own_entries_newest_first_filtered() {
         audit(Some(laura.id), AuditAction::Signup, at(5)),
         audit(Some(laura.id), AuditAction::LoginSuccess, at(2)),
     ];
-    let ids = h.store.commit(entries.into_iter().map(Change::AppendAudit).collect()).await.unwrap();
+    let done = h.store.commit(entries.into_iter().map(Change::AppendAudit).collect()).await.unwrap();
+    let ids: Vec<i64> = (0..6).map(|change| done.audit_id(change).unwrap()).collect();
 
     let page = svc.login_history(laura.id, HistoryFilter::All, 50, 0).await.unwrap();
     assert_eq!(page.total_count, 3);

@@ -4,47 +4,20 @@
 use mockall::predicate::always;
 use portcullis_domain::model::{PasswordHash, RequestContext};
 use portcullis_domain::ports::{MockPasswordHasher, Ports};
-use portcullis_domain::{Deps, LoginError, Policy, Portcullis};
-use portcullis_testing::fakes::{
-    FakeTokens, FastHasher, FixedDevices, FixedGeo, ManualClock, PlainSecretHasher, SequenceRandom,
-};
+use portcullis_domain::{LoginError, Policy, Portcullis};
+use portcullis_testing::fakes::FastHasher;
 use portcullis_testing::fixtures::PASSWORD;
-use portcullis_testing::{InMemoryStore, TestHandles, test_deps};
+use portcullis_testing::{TestHandles, TestServiceBuilder};
 
 use crate::support::{ctx, login_request, registration, seed_verified};
 
-/// [`portcullis_testing::TestPorts`] with a mock hasher.
-pub struct MockHasherPorts;
-
-impl Ports for MockHasherPorts {
-    type Store = InMemoryStore;
-    type Hasher = MockPasswordHasher;
-    type Tokens = FakeTokens;
-    type Secrets = PlainSecretHasher;
-    type Random = SequenceRandom;
-    type Clock = ManualClock;
-    type Geo = FixedGeo;
-    type Devices = FixedDevices;
-}
-
 /// A service whose password hasher is `hasher`, with the default policy.
-pub fn service_with(hasher: MockPasswordHasher) -> (Portcullis<MockHasherPorts>, TestHandles) {
+pub fn service_with(hasher: MockPasswordHasher) -> (Portcullis<impl Ports>, TestHandles) {
     service_with_policy(hasher, Policy::default())
 }
 
-fn service_with_policy(hasher: MockPasswordHasher, policy: Policy) -> (Portcullis<MockHasherPorts>, TestHandles) {
-    let (d, handles) = test_deps();
-    let deps = Deps::<MockHasherPorts> {
-        store: d.store,
-        hasher,
-        tokens: d.tokens,
-        secrets: d.secrets,
-        random: d.random,
-        clock: d.clock,
-        geo: d.geo,
-        devices: d.devices,
-    };
-    (Portcullis::new(deps, policy), handles)
+fn service_with_policy(hasher: MockPasswordHasher, policy: Policy) -> (Portcullis<impl Ports>, TestHandles) {
+    TestServiceBuilder::new().hasher(hasher).build(policy)
 }
 
 #[tokio::test]

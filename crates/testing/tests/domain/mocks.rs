@@ -54,3 +54,36 @@ fn every_mock_compiles_and_wires() {
         MockMailTransport::new(),
     );
 }
+
+/// One store port mocked, the rest in memory, in a few lines: the login reads the account
+/// through the mock, and only through it.
+#[tokio::test]
+async fn one_store_port_is_a_mock_and_the_rest_stay_in_memory() {
+    use portcullis_domain::ports::{ComposedStore, StoreError};
+    use portcullis_domain::{InfraError, LoginError};
+    use portcullis_testing::fixtures::{PASSWORD, email};
+    use portcullis_testing::test_service_with;
+
+    use crate::support::{ctx, login_request, seed_verified};
+
+    let mut users = MockUserRepository::new();
+    users
+        .expect_user_by_email()
+        .withf(|address| *address == email("laura@example.com"))
+        .times(2)
+        .returning(|_| Ok(None));
+    let (svc, h) = test_service_with(Policy::default(), |memory| ComposedStore::new(memory).users(users));
+    // Laura exists in memory, but the service reads users only through the mock.
+    seed_verified(&h, "laura@example.com").await;
+    for _ in 0..2 {
+        let err = svc.login(login_request("laura@example.com", PASSWORD, false), &ctx()).await.unwrap_err();
+        assert!(matches!(err, LoginError::InvalidCredentials), "{err:?}");
+    }
+    assert_eq!(h.store.sessions().len(), 0);
+
+    let mut down = MockUserRepository::new();
+    down.expect_user_by_email().returning(|_| Err(StoreError::Unavailable("users table unreachable".into())));
+    let (svc, _) = test_service_with(Policy::default(), |memory| ComposedStore::new(memory).users(down));
+    let err = svc.login(login_request("laura@example.com", PASSWORD, false), &ctx()).await.unwrap_err();
+    assert!(matches!(err, LoginError::Infra(InfraError::Unavailable(_))), "{err:?}");
+}
