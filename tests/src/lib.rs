@@ -13,9 +13,8 @@ use std::time::Duration;
 use actix_web::web;
 use awc::Client;
 use awc::http::header::HeaderMap;
-use portcullis_domain::Actor;
 use portcullis_domain::model::{Email, RequestContext, Role, Roles, User, UserQuery};
-use portcullis_domain::ports::UserRepository;
+use portcullis_domain::{Actor, AdminError};
 use portcullis_mailer_lettre::test_sink::SmtpSink;
 use portcullis_server::{Application, Service, Settings};
 use portcullis_store_diesel::test_db::TestDatabase;
@@ -292,10 +291,14 @@ impl TestApp {
         self.service.admin_set_roles(&operator, user.id, roles, &ctx).await.expect("roles set");
     }
 
-    /// The account of `email` as stored (password hash included), read through the store.
+    /// The account of `email` as stored (password hash included), read as an operator.
     pub async fn stored_user(&self, email: &str) -> Option<User> {
         let email = Email::parse(email).expect("a valid address");
-        self.service.store().user_by_email(&email).await.expect("store read")
+        match self.service.admin_user_by_email(&Actor::Operator, &email).await {
+            Ok(user) => Some(user),
+            Err(AdminError::NotFound) => None,
+            Err(e) => panic!("store read: {e}"),
+        }
     }
 
     /// Registers, verifies and signs in `email`, makes it an administrator and returns its

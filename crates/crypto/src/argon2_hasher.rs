@@ -120,10 +120,17 @@ impl Argon2Hasher {
     /// waited in the queue. Only one observer can be set: returns `false` (and drops
     /// `observer`) when one already is.
     pub fn observe_wait(&self, observer: impl Fn(Duration) + Send + Sync + 'static) -> bool {
-        let observer: WaitObserver = Arc::new(observer);
-        self.state.set_observer(observer)
+        self.gauge().observe_wait(observer)
     }
 
+    /// A handle that reads this pool's counters and nothing else, for a metrics exporter
+    /// that must not hold the hasher itself (it lives inside the service).
+    pub fn gauge(&self) -> HashPoolGauge {
+        HashPoolGauge { state: Arc::clone(&self.state) }
+    }
+}
+
+impl Argon2Hasher {
     /// Queues `job` now, at call time rather than first poll, so that saturation is reported
     /// immediately and a burst is judged in arrival order.
     fn submit(&self, job: Job) -> Result<(), HashError> {
@@ -150,6 +157,31 @@ impl std::fmt::Debug for Argon2Hasher {
 
 async fn receive<T>(reply: Result<oneshot::Receiver<Result<T, HashError>>, HashError>) -> Result<T, HashError> {
     reply?.await.map_err(|_| HashError::Internal("password hashing worker dropped the job".into()))?
+}
+
+/// The hashing pool's counters, readable without the hasher ([`Argon2Hasher::gauge`]).
+#[derive(Clone)]
+pub struct HashPoolGauge {
+    state: Arc<PoolState>,
+}
+
+impl std::fmt::Debug for HashPoolGauge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("HashPoolGauge").field(&self.stats()).finish()
+    }
+}
+
+impl HashPoolGauge {
+    /// As [`Argon2Hasher::stats`].
+    pub fn stats(&self) -> HashPoolStats {
+        self.state.snapshot()
+    }
+
+    /// As [`Argon2Hasher::observe_wait`].
+    pub fn observe_wait(&self, observer: impl Fn(Duration) + Send + Sync + 'static) -> bool {
+        let observer: WaitObserver = Arc::new(observer);
+        self.state.set_observer(observer)
+    }
 }
 
 impl PasswordHasher for Argon2Hasher {

@@ -11,7 +11,7 @@ mod os_random;
 mod paseto_issuer;
 mod pool_stats;
 
-pub use argon2_hasher::{Argon2Config, Argon2Hasher};
+pub use argon2_hasher::{Argon2Config, Argon2Hasher, HashPoolGauge};
 pub use error::CryptoError;
 pub use hmac_secret::HmacSecretHasher;
 pub use key_file::{DEVELOPMENT_MARKER, KeyFileKind, key_file_kind};

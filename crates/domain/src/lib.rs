@@ -19,6 +19,7 @@ pub use usecases::codes::RedeemCodeError;
 pub use usecases::deliver_mail::DeliveryReport;
 pub use usecases::login::{LoginError, LoginOutcome, LoginRequest};
 pub use usecases::notifications::{NotificationError, NotificationQuery};
+pub use usecases::operations::OutboxStatus;
 pub use usecases::password::{ForgotPasswordError, ResetPasswordError};
 pub use usecases::profile::{PictureError, ProfileUpdate, parse_picture_url};
 pub use usecases::reauth::ReauthError;

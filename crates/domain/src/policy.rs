@@ -49,6 +49,13 @@ pub struct Policy {
     pub public_url: String,
     /// Product name shown in mail.
     pub product_name: String,
+    /// How long rate-limit events are kept: longer than the longest window (a day).
+    pub rate_event_retention: Duration,
+    /// How long an ended (expired or revoked) session, and the spent refresh tokens that
+    /// detect its reuse, are kept: longer than a "Not you?" link works (7 days by default),
+    /// so the link of a session that already ended still signs nothing in and still mails a
+    /// reset code.
+    pub ended_session_retention: Duration,
 }
 
 impl Default for Policy {
@@ -73,6 +80,8 @@ impl Default for Policy {
             sign_in_reports_per_hour: 20,
             public_url: "http://127.0.0.1:8080".to_owned(),
             product_name: "Portcullis".to_owned(),
+            rate_event_retention: Duration::from_secs(25 * 3600),
+            ended_session_retention: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }

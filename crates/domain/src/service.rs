@@ -82,16 +82,6 @@ impl<P: Ports> Portcullis<P> {
         &self.policy
     }
 
-    /// The store, for wiring code that needs it directly (health checks, workers).
-    pub fn store(&self) -> &P::Store {
-        &self.store
-    }
-
-    /// The password hasher, for wiring code that reports on it (the server's metrics).
-    pub fn hasher(&self) -> &P::Hasher {
-        &self.hasher
-    }
-
     /// The clock.
     pub fn now(&self) -> Timestamp {
         self.clock.now()

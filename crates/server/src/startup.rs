@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Settings;
 use crate::http::{self, client_ip::TrustedProxies};
 use crate::metrics::{Metrics, MetricsError};
-use crate::wiring::{Service, WiringError, build_service};
+use crate::wiring::{Service, Wired, WiringError, build_service};
 use crate::worker;
 
 /// A built, bound, not yet running server.
@@ -57,10 +57,10 @@ impl Application {
         if settings.server.environment == crate::config::Environment::Development {
             tracing::info!("development environment: missing keys are created; production sets server.environment");
         }
-        let (service, mailer) = build_service(settings).await?;
+        let Wired { service, mailer, gauges } = build_service(settings).await?;
         let service = web::Data::from(service);
         let metrics =
-            if settings.server.metrics_enabled { Some(web::Data::new(Metrics::for_service(&service)?)) } else { None };
+            if settings.server.metrics_enabled { Some(web::Data::new(Metrics::for_adapters(gauges)?)) } else { None };
         let trusted = web::Data::new(TrustedProxies(settings.server.trusted_proxies.clone()));
         let addr = settings.server.addr;
         let listener = TcpListener::bind(addr).map_err(|source| StartError::Bind { addr, source })?;

@@ -4,14 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use portcullis_crypto::{Argon2Config, Argon2Hasher, HmacSecretHasher, OsRandom, PasetoIssuer};
+use portcullis_crypto::{Argon2Config, Argon2Hasher, HashPoolGauge, HmacSecretHasher, OsRandom, PasetoIssuer};
 use portcullis_device_uap::UapDeviceDetector;
 use portcullis_domain::model::Device;
 use portcullis_domain::ports::{DeviceDetector, Ports, SystemClock};
 use portcullis_domain::{Deps, Portcullis};
 use portcullis_geo_maxmind::OptionalGeo;
 use portcullis_mailer_lettre::{LettreMailer, MailerSettings, TransportKind};
-use portcullis_store_diesel::{DbConfig, DieselStore};
+use portcullis_store_diesel::{DbConfig, DieselStore, PoolGauge};
 
 use crate::config::Settings;
 
@@ -105,12 +105,32 @@ pub fn mailer_settings(settings: &Settings) -> Result<MailerSettings, WiringErro
     })
 }
 
+/// What [`build_service`] wires.
+pub struct Wired {
+    /// The service; every caller goes through its use cases.
+    pub service: Arc<Service>,
+    /// The transport the mail worker delivers through.
+    pub mailer: LettreMailer,
+    /// Read-only views of the adapters' own counters, for the metrics.
+    pub gauges: AdapterGauges,
+}
+
+/// Counters the adapters keep about themselves (not about users), which the metrics read
+/// without holding the adapters: the service owns those.
+#[derive(Clone, Debug)]
+pub struct AdapterGauges {
+    /// The password-hashing pool's queue and timings.
+    pub hashing: HashPoolGauge,
+    /// The store's connection pool.
+    pub pool: PoolGauge,
+}
+
 /// Builds the service and the mail transport from settings: opens (and migrates) the store,
 /// loads or creates the key files, and starts the hashing pool.
 ///
 /// # Errors
 /// [`WiringError`] naming the part that failed.
-pub async fn build_service(settings: &Settings) -> Result<(Arc<Service>, LettreMailer), WiringError> {
+pub async fn build_service(settings: &Settings) -> Result<Wired, WiringError> {
     let store = DieselStore::connect(&db_config(settings)).await?;
     let p = &settings.passwords;
     let defaults = Argon2Config::default();
@@ -136,7 +156,8 @@ pub async fn build_service(settings: &Settings) -> Result<(Arc<Service>, LettreM
         None
     });
     let mailer = LettreMailer::new(&mailer_settings(settings)?)?;
+    let gauges = AdapterGauges { hashing: hasher.gauge(), pool: store.pool_gauge() };
     let deps =
         Deps::<ServerPorts> { store, hasher, tokens, secrets, random: OsRandom, clock: SystemClock, geo, devices };
-    Ok((Arc::new(Portcullis::new(deps, settings.policy())), mailer))
+    Ok(Wired { service: Arc::new(Portcullis::new(deps, settings.policy())), mailer, gauges })
 }

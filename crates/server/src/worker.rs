@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use actix_web::web;
-use portcullis_domain::ports::{MailOutbox, MailTransport, RateLimiter, SessionRepository};
+use portcullis_domain::ports::MailTransport;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
@@ -11,13 +11,8 @@ use crate::wiring::Service;
 
 /// Messages handed to the transport per round.
 const BATCH: u32 = 50;
-/// Rate events are kept this long (the longest window is a day).
-const RATE_EVENT_RETENTION: Duration = Duration::from_secs(25 * 3600);
-/// How long an ended (expired or revoked) session, and the spent refresh tokens that detect
-/// its reuse, are kept: longer than a "Not you?" link works (7 days by default), so the link
-/// of a session that already ended still signs nothing in and still mails a reset code.
-const ENDED_SESSION_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
-/// How often old rate events are pruned.
+/// How often old rate events and ended sessions are pruned (how long each is kept is the
+/// policy's `rate_event_retention` and `ended_session_retention`).
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
 /// Delivers queued mail every `interval` (at once again after a full batch) until `cancel`
@@ -63,18 +58,16 @@ pub async fn run<T: MailTransport>(
         }
         if last_purge.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
             last_purge = Some(tokio::time::Instant::now());
-            let before = service.now().minus(RATE_EVENT_RETENTION);
-            if let Err(e) = service.store().purge_rate_events(before).await {
+            if let Err(e) = service.purge_rate_events().await {
                 tracing::warn!(error = %e, "pruning rate-limit events failed");
             }
-            let ended_before = service.now().minus(ENDED_SESSION_RETENTION);
-            if let Err(e) = service.store().purge_ended_sessions(ended_before).await {
+            if let Err(e) = service.purge_ended_sessions().await {
                 tracing::warn!(error = %e, "pruning ended sessions failed");
             }
             // Failed mail stays until an operator looks: say so now and then, not only once.
-            match service.store().outbox_failed_count().await {
-                Ok(0) => {}
-                Ok(failed) => tracing::warn!(failed, "mail outbox holds messages that were given up"),
+            match service.mail_outbox_status().await {
+                Ok(status) if status.failed == 0 => {}
+                Ok(status) => tracing::warn!(failed = status.failed, "mail outbox holds messages that were given up"),
                 Err(e) => tracing::debug!(error = %e, "counting failed mail"),
             }
         }

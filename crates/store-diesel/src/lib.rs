@@ -21,4 +21,4 @@ mod unit_of_work;
 mod users;
 
 pub use config::{DbConfig, check_url};
-pub use pool::{DieselStore, PoolStatus, migrate};
+pub use pool::{DieselStore, PoolGauge, PoolStatus, migrate};

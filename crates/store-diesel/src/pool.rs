@@ -14,6 +14,28 @@ use crate::backend::sqlite::{self, SqliteConn};
 use crate::config::{DbConfig, Target};
 use crate::detached::with_conn;
 
+/// The connection pool's usage, readable without the store ([`DieselStore::pool_gauge`]).
+#[derive(Clone)]
+pub struct PoolGauge {
+    pool: DbPool,
+}
+
+impl std::fmt::Debug for PoolGauge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PoolGauge").field(&self.status()).finish()
+    }
+}
+
+impl PoolGauge {
+    /// As [`DieselStore::pool_status`].
+    pub fn status(&self) -> PoolStatus {
+        match &self.pool {
+            DbPool::Sqlite(p) => p.status().into(),
+            DbPool::Postgres(p) => p.status().into(),
+        }
+    }
+}
+
 /// One pool per supported backend.
 #[derive(Clone)]
 pub(crate) enum DbPool {
@@ -84,10 +106,13 @@ impl From<deadpool::Status> for PoolStatus {
 impl DieselStore {
     /// The pool's usage now, on either backend. Reads counters only: never waits.
     pub fn pool_status(&self) -> PoolStatus {
-        match &self.pool {
-            DbPool::Sqlite(p) => p.status().into(),
-            DbPool::Postgres(p) => p.status().into(),
-        }
+        self.pool_gauge().status()
+    }
+
+    /// A handle that reads the pool's usage and can do nothing else, for a metrics exporter
+    /// that must not hold the store (it lives inside the service).
+    pub fn pool_gauge(&self) -> PoolGauge {
+        PoolGauge { pool: self.pool.clone() }
     }
 
     /// Runs pending migrations, then opens the pool.

@@ -125,6 +125,16 @@ impl<P: Ports> Portcullis<P> {
         self.store.user_by_id(id).await?.ok_or(AdminError::NotFound)
     }
 
+    /// One account by its address (`users:read`), deleted ones included: what an operator
+    /// types at the command line.
+    ///
+    /// # Errors
+    /// [`AdminError::NotFound`] when no account has the address.
+    pub async fn admin_user_by_email(&self, actor: &Actor, email: &Email) -> Result<User, AdminError> {
+        actor.require(Permission::UsersRead)?;
+        self.store.user_by_email(email).await?.ok_or(AdminError::NotFound)
+    }
+
     /// Sets an account's status (`users:write`), with an optional reason kept in the audit
     /// entry. Suspending or deactivating revokes every session of the account at once.
     pub async fn admin_set_status(

@@ -11,6 +11,7 @@ pub mod login;
 pub mod login_history;
 pub mod logout;
 pub mod notifications;
+pub mod operations;
 pub mod password;
 pub mod profile;
 pub mod reauth;

@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
 use portcullis_domain::model::{AccountStatus, Email, NewPassword, RequestContext, Role, Roles, UserId, UserName};
-use portcullis_domain::ports::UserRepository as _;
-use portcullis_domain::{Actor, NewAccount};
+use portcullis_domain::{Actor, AdminError, NewAccount};
 use secrecy::ExposeSecret as _;
 
 use super::CliError;
@@ -129,8 +128,13 @@ async fn set_status(args: SetStatusArgs, settings: &Settings) -> Result<(), CliE
         }
         (None, Some(email)) => {
             let email = Email::parse(email).map_err(|e| CliError::Refused(format!("--email: {e}")))?;
-            let user = service.store().user_by_email(&email).await.map_err(|e| CliError::Failed(e.to_string()))?;
-            user.ok_or_else(|| CliError::Refused(format!("no account with the email address {}", email.as_str())))?.id
+            match service.admin_user_by_email(&Actor::Operator, &email).await {
+                Ok(user) => user.id,
+                Err(AdminError::NotFound) => {
+                    return Err(CliError::Refused(format!("no account with the email address {}", email.as_str())));
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         // clap's argument group requires one of the two.
         (None, None) => return Err(CliError::Usage("give --email or --id".into())),
@@ -143,6 +147,6 @@ async fn set_status(args: SetStatusArgs, settings: &Settings) -> Result<(), CliE
 /// The service as the server builds it (opening the store runs pending migrations, so a
 /// fresh database works).
 async fn service(settings: &Settings) -> Result<std::sync::Arc<Service>, CliError> {
-    let (service, _mailer) = build_service(settings).await?;
+    let service = build_service(settings).await?.service;
     Ok(service)
 }

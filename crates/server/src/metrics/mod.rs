@@ -19,7 +19,7 @@ use std::time::Duration;
 use portcullis_domain::{DeliveryReport, LoginError, LoginOutcome};
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 
-use crate::wiring::Service;
+use crate::wiring::AdapterGauges;
 
 /// Upper bounds of the request-latency buckets, in seconds.
 const HTTP_BUCKETS: [f64; 13] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -40,6 +40,7 @@ pub struct Metrics {
     logins: IntCounterVec,
     hash_wait: Histogram,
     mail_deliveries: IntCounterVec,
+    gauges: AdapterGauges,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -49,11 +50,12 @@ impl std::fmt::Debug for Metrics {
 }
 
 impl Metrics {
-    /// Registers every counted series (login series at 0 for each outcome and reason).
+    /// Registers every counted series (login series at 0 for each outcome and reason); the
+    /// adapters' `gauges` are read at each scrape.
     ///
     /// # Errors
     /// [`MetricsError`] if a series is refused, which fixed names never are.
-    pub fn new() -> Result<Self, MetricsError> {
+    pub fn new(gauges: AdapterGauges) -> Result<Self, MetricsError> {
         let registry = Registry::new();
         let http_labels = ["method", "route", "status"];
         let http_requests = IntCounterVec::new(
@@ -99,17 +101,17 @@ impl Metrics {
         for result in ["sent", "retried", "dropped", "abandoned"] {
             mail_deliveries.with_label_values(&[result]).inc_by(0);
         }
-        Ok(Self { registry, http_requests, http_duration, logins, hash_wait, mail_deliveries })
+        Ok(Self { registry, http_requests, http_duration, logins, hash_wait, mail_deliveries, gauges })
     }
 
-    /// [`Metrics::new`], with the service's hashing threads reporting their queue waits.
+    /// [`Metrics::new`], with the hashing threads reporting their queue waits.
     ///
     /// # Errors
     /// As [`Metrics::new`].
-    pub fn for_service(service: &Service) -> Result<Self, MetricsError> {
-        let metrics = Self::new()?;
+    pub fn for_adapters(gauges: AdapterGauges) -> Result<Self, MetricsError> {
+        let metrics = Self::new(gauges)?;
         let wait = metrics.hash_wait.clone();
-        if !service.hasher().observe_wait(move |waited| wait.observe(waited.as_secs_f64())) {
+        if !metrics.gauges.hashing.observe_wait(move |waited| wait.observe(waited.as_secs_f64())) {
             tracing::warn!("the hashing pool already reports to other metrics; queue waits are not exported");
         }
         Ok(metrics)

@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{HttpResponse, web};
-use futures_util::future::try_join;
 use portcullis_crypto::HashPoolStats;
-use portcullis_domain::ports::MailOutbox;
 use portcullis_store_diesel::PoolStatus;
 use prometheus::proto::MetricFamily;
 use prometheus::{Counter, IntCounter, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
@@ -38,7 +36,7 @@ pub async fn metrics(
 ) -> Result<HttpResponse, ApiError> {
     let Some(metrics) = metrics else { return fallback::not_found().await };
     let outbox = read_outbox(&service).await;
-    let state = State { hash: service.hasher().stats(), pool: service.store().pool_status(), outbox };
+    let state = State { hash: metrics.gauges.hashing.stats(), pool: metrics.gauges.pool.status(), outbox };
     let mut families = metrics.gather();
     families.extend(state.families().map_err(ApiError::internal)?);
     families.sort_by(|a, b| a.name().cmp(b.name()));
@@ -53,9 +51,8 @@ pub async fn metrics(
 /// Outbox depth and failed count, or `None` when the store does not answer within
 /// [`STORE_BUDGET`].
 async fn read_outbox(service: &Service) -> Option<(u64, u64)> {
-    let store = service.store();
-    match tokio::time::timeout(STORE_BUDGET, try_join(store.outbox_depth(), store.outbox_failed_count())).await {
-        Ok(Ok(counts)) => Some(counts),
+    match tokio::time::timeout(STORE_BUDGET, service.mail_outbox_status()).await {
+        Ok(Ok(status)) => Some((status.pending, status.failed)),
         Ok(Err(e)) => {
             tracing::debug!(error = %e, "metrics: mail outbox unreadable");
             None

@@ -14,6 +14,7 @@ mod login_history;
 mod login_mocks;
 mod mocks;
 mod notifications;
+mod operations;
 mod password_reset;
 mod refresh;
 mod register;

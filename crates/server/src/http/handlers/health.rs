@@ -1,11 +1,8 @@
 //! `GET /health/live` and `GET /health/ready`.
 
-use actix_web::{HttpResponse, web};
-use portcullis_domain::InfraError;
-use portcullis_domain::ports::StoreHealth;
-
 use crate::http::problem::ApiError;
 use crate::wiring::Service;
+use actix_web::{HttpResponse, web};
 
 /// The process is up.
 #[utoipa::path(get, path = "/health/live", tag = "operations", responses((status = 200, description = "Alive")))]
@@ -20,6 +17,6 @@ pub async fn live() -> HttpResponse {
 ))]
 pub async fn ready(service: web::Data<Service>) -> Result<HttpResponse, ApiError> {
     // Any failure to answer means "do not send traffic here", whatever its cause.
-    service.store().ping().await.map_err(|e| ApiError::from(InfraError::Unavailable(Box::new(e))))?;
+    service.check_store().await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ok"})))
 }
