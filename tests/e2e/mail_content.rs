@@ -42,4 +42,31 @@ async fn alert_html_links_the_sign_out(backend: Backend) {
     }
 }
 
-portcullis_e2e::on_both_backends!(code_mail_has_a_text_and_an_html_part, alert_html_links_the_sign_out,);
+/// `mailer.templates_dir`: the operator's files replace the built-in templates of their name,
+/// subject included, and the others stay.
+async fn operator_templates_replace_the_built_in_ones(backend: Backend) {
+    let templates = tempfile::tempdir().expect("temp dir");
+    let write = |name: &str, source: &str| std::fs::write(templates.path().join(name), source).expect("write");
+    write("verification_code.subject.j2", "Ihr {{ product }} Code zur Bestaetigung\n");
+    write("verification_code.txt.j2", "Hallo {{ name }},\n\nIhr Code:\n\n    {{ code }}\n\nGültig: {{ lifetime }}.\n");
+    let dir = templates.path().to_owned();
+    let app = TestApp::spawn_with(backend, move |s| s.mailer.templates_dir = Some(dir)).await;
+    let r = app
+        .post("/api/v1/auth/register", json!({"name": "Laura", "email": "de@example.com", "password": PASSWORD}))
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let raw = app.mails_to("de@example.com", 1).await.remove(0).data;
+    assert!(raw.contains("Hallo Laura,"), "{raw}");
+    assert!(raw.contains("Subject: Ihr Portcullis Code zur Bestaetigung\r\n"), "{raw}");
+    let code = code_in(&raw).expect("the code on a line of its own");
+    // The HTML part was not replaced: it is still the built-in one, with the same code.
+    assert!(html_part(&raw).contains(&format!(">{code}</p>")), "{raw}");
+    let r = app.post("/api/v1/auth/verify-email", json!({"email": "de@example.com", "code": code})).await;
+    assert_eq!(r.status, 200, "the code in the replaced text works: {r:?}");
+}
+
+portcullis_e2e::on_both_backends!(
+    code_mail_has_a_text_and_an_html_part,
+    alert_html_links_the_sign_out,
+    operator_templates_replace_the_built_in_ones,
+);

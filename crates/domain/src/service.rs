@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::error::InfraError;
+use crate::mail_templates::MailTemplates;
 use crate::model::{Email, Enrichment, RequestContext, Timestamp};
 use crate::policy::Policy;
 use crate::ports::{
@@ -40,6 +41,7 @@ pub struct Portcullis<P: Ports> {
     pub(crate) geo: P::Geo,
     pub(crate) devices: P::Devices,
     pub(crate) policy: Policy,
+    pub(crate) templates: MailTemplates,
 }
 
 /// Outcome of a rate check inside a use case.
@@ -74,7 +76,30 @@ impl<P: Ports> Portcullis<P> {
             geo: deps.geo,
             devices: deps.devices,
             policy,
+            templates: MailTemplates::default(),
         }
+    }
+
+    /// The service rendering its mail with `templates` instead of the built-in ones (see
+    /// [`MailTemplates::with_overrides`]).
+    ///
+    /// ```
+    /// use portcullis_domain::Policy;
+    /// use portcullis_domain::mail_templates::MailTemplates;
+    ///
+    /// let plain = MailTemplates::with_overrides([(
+    ///     "verification_code.txt.j2".to_owned(),
+    ///     "{{ name }}, your code is {{ code }}. It expires in {{ lifetime }}.".to_owned(),
+    /// )])
+    /// .expect("valid templates");
+    /// let (service, _) = portcullis_testing::test_service(Policy::default());
+    /// let service = service.with_mail_templates(plain);
+    /// # let _ = service;
+    /// ```
+    #[must_use]
+    pub fn with_mail_templates(mut self, templates: MailTemplates) -> Self {
+        self.templates = templates;
+        self
     }
 
     /// The policy in force.

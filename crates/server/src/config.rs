@@ -142,6 +142,8 @@ pub struct MailerSection {
     pub timeout_secs: u64,
     /// How often the outbox worker looks for due mail, in milliseconds.
     pub poll_interval_ms: u64,
+    /// A directory of `*.j2` files, each replacing the built-in mail template of its name.
+    pub templates_dir: Option<PathBuf>,
 }
 
 impl Default for MailerSection {
@@ -154,6 +156,7 @@ impl Default for MailerSection {
             from: "Portcullis <no-reply@localhost>".to_owned(),
             timeout_secs: 10,
             poll_interval_ms: 500,
+            templates_dir: None,
         }
     }
 }
@@ -168,6 +171,7 @@ impl std::fmt::Debug for MailerSection {
             .field("from", &self.from)
             .field("timeout_secs", &self.timeout_secs)
             .field("poll_interval_ms", &self.poll_interval_ms)
+            .field("templates_dir", &self.templates_dir)
             .finish()
     }
 }

@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod mail_templates;
 pub mod metrics;
 pub mod production;
 pub mod startup;

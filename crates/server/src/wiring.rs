@@ -60,6 +60,9 @@ pub enum WiringError {
     /// Anything else in the settings.
     #[error("configuration: {0}")]
     Config(String),
+    /// A replaced mail template is unusable.
+    #[error("mailer.templates_dir: {0}")]
+    Templates(String),
 }
 
 /// `error` and its causes, outermost first, joined by `: ` (the store's errors say "store
@@ -159,5 +162,9 @@ pub async fn build_service(settings: &Settings) -> Result<Wired, WiringError> {
     let gauges = AdapterGauges { hashing: hasher.gauge(), pool: store.pool_gauge() };
     let deps =
         Deps::<ServerPorts> { store, hasher, tokens, secrets, random: OsRandom, clock: SystemClock, geo, devices };
-    Ok(Wired { service: Arc::new(Portcullis::new(deps, settings.policy())), mailer, gauges })
+    let mut service = Portcullis::new(deps, settings.policy());
+    if let Some(dir) = &settings.mailer.templates_dir {
+        service = service.with_mail_templates(crate::mail_templates::load(dir)?);
+    }
+    Ok(Wired { service: Arc::new(service), mailer, gauges })
 }

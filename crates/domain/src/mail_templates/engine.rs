@@ -1,69 +1,54 @@
-//! The template engine: one minijinja [`Environment`] with every template compiled in, built
-//! once, and rendering that never panics.
-
-use std::sync::OnceLock;
+//! The template engine's settings, the built-in templates, and the plain fallback used when a
+//! template fails at render time.
 
 use minijinja::syntax::SyntaxConfig;
 use minijinja::{Environment, UndefinedBehavior, Value};
 
-/// Every template, by name. The `.html.j2` ones are HTML-escaped (minijinja's default
-/// auto-escape callback looks at the name without the `.j2`); the `.txt.j2` ones are not.
-const TEMPLATES: &[(&str, &str)] = &[
+/// The built-in templates, by name. The `.html.j2` ones are HTML-escaped (minijinja's default
+/// auto-escape callback looks at the name without the `.j2`); the `.txt.j2` and `.subject.j2`
+/// ones are not.
+pub(super) const BUILTIN: &[(&str, &str)] = &[
     ("layout.html.j2", include_str!("../../templates/layout.html.j2")),
+    ("verification_code.subject.j2", include_str!("../../templates/verification_code.subject.j2")),
     ("verification_code.txt.j2", include_str!("../../templates/verification_code.txt.j2")),
     ("verification_code.html.j2", include_str!("../../templates/verification_code.html.j2")),
+    ("signup_attempt.subject.j2", include_str!("../../templates/signup_attempt.subject.j2")),
     ("signup_attempt.txt.j2", include_str!("../../templates/signup_attempt.txt.j2")),
     ("signup_attempt.html.j2", include_str!("../../templates/signup_attempt.html.j2")),
+    ("new_sign_in.subject.j2", include_str!("../../templates/new_sign_in.subject.j2")),
     ("new_sign_in.txt.j2", include_str!("../../templates/new_sign_in.txt.j2")),
     ("new_sign_in.html.j2", include_str!("../../templates/new_sign_in.html.j2")),
+    ("password_reset_code.subject.j2", include_str!("../../templates/password_reset_code.subject.j2")),
     ("password_reset_code.txt.j2", include_str!("../../templates/password_reset_code.txt.j2")),
     ("password_reset_code.html.j2", include_str!("../../templates/password_reset_code.html.j2")),
+    ("password_changed.subject.j2", include_str!("../../templates/password_changed.subject.j2")),
     ("password_changed.txt.j2", include_str!("../../templates/password_changed.txt.j2")),
     ("password_changed.html.j2", include_str!("../../templates/password_changed.html.j2")),
+    ("token_reuse.subject.j2", include_str!("../../templates/token_reuse.subject.j2")),
     ("token_reuse.txt.j2", include_str!("../../templates/token_reuse.txt.j2")),
     ("token_reuse.html.j2", include_str!("../../templates/token_reuse.html.j2")),
 ];
 
-/// The shared environment. A template that fails to parse is left out (and its renders take
-/// the fallback below) rather than panicking: the tests render every template, so a broken
-/// one cannot ship unnoticed.
-fn env() -> &'static Environment<'static> {
-    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        // A misspelt variable is an error, not a silent blank in a security mail.
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        // Block tags on lines of their own leave no blank lines behind, and the final newline
-        // of a text body stays. The builder only fails on custom delimiters, which we do not set.
-        if let Ok(syntax) =
-            SyntaxConfig::builder().trim_blocks(true).lstrip_blocks(true).keep_trailing_newline(true).build()
-        {
-            env.set_syntax(syntax);
-        }
-        env.add_filter("url", url_filter);
-        for (name, source) in TEMPLATES {
-            // Ignored on purpose: see the function's documentation.
-            let _ = env.add_template(name, source);
-        }
-        env
-    })
+/// An environment with the engine's settings and filters and no templates yet.
+pub(super) fn configured() -> Environment<'static> {
+    let mut env = Environment::new();
+    // A misspelt variable is an error, not a silent blank in a security mail.
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // Block tags on lines of their own leave no blank lines behind, and the final newline
+    // of a text body stays. The builder only fails on custom delimiters, which we do not set.
+    if let Ok(syntax) =
+        SyntaxConfig::builder().trim_blocks(true).lstrip_blocks(true).keep_trailing_newline(true).build()
+    {
+        env.set_syntax(syntax);
+    }
+    env.add_filter("url", url_filter);
+    env
 }
 
-/// One template's output, or the error as text (minijinja's error never holds context values,
-/// so it is safe to show).
-fn render_one(name: &str, ctx: &Value) -> Result<String, String> {
-    env().get_template(name).and_then(|t| t.render(ctx)).map_err(|e| e.to_string())
-}
-
-/// Renders `{stem}.txt.j2` and `{stem}.html.j2` with `ctx`.
-///
-/// Never fails, by design: a mail that must go out (a code, a security alert) matters more
-/// than its looks. A failed HTML part is dropped, so the mail goes out as plain text; a failed
-/// text part is replaced by [`fallback_text`], which lists the same facts without a template.
-pub(super) fn render(stem: &str, ctx: &Value) -> (String, Option<String>) {
-    let text = render_one(&format!("{stem}.txt.j2"), ctx).unwrap_or_else(|_| fallback_text(ctx));
-    let html = render_one(&format!("{stem}.html.j2"), ctx).ok();
-    (text, html)
+/// One template's output, or minijinja's error (which never holds context values, so it is
+/// safe to show).
+pub(super) fn render_one(env: &Environment<'_>, name: &str, ctx: &Value) -> Result<String, minijinja::Error> {
+    env.get_template(name).and_then(|t| t.render(ctx))
 }
 
 /// Every context value on a line of its own after its name, e.g. `code:` then `    123456`:

@@ -1,14 +1,16 @@
 //! The content of every message Portcullis sends: a subject, a plain-text body and an HTML
-//! body, from the minijinja templates in `crates/domain/templates/`.
+//! body, from minijinja templates: the built-in ones in `crates/domain/templates/`, any of
+//! which an embedder or operator can replace ([`MailTemplates::with_overrides`]).
 //!
 //! The text part is the reference: it renders everywhere and cannot hide a link behind other
 //! words, so it states every fact and spells every link out. The HTML part says the same with
 //! some layout; user-controlled values (display name, device, location) are HTML-escaped.
-//! Subjects are built here, not in templates, and never hold a code: subjects end up in logs,
-//! previews and lock-screen notifications.
+//! Subjects never hold a code: subjects end up in logs, previews and lock-screen
+//! notifications, so a replaced subject template that prints one is refused.
 
 mod engine;
 mod facts;
+mod set;
 #[cfg(test)]
 mod tests;
 
@@ -19,8 +21,10 @@ use minijinja::{Value, context};
 
 use crate::model::{Enrichment, Timestamp};
 pub use facts::SignInFacts;
+pub use set::{MailTemplates, TEMPLATE_NAMES, TemplateError};
 
 /// A subject, a plain-text body and, normally, an HTML body.
+#[derive(Clone, Debug)]
 pub struct MailText {
     /// Subject line.
     pub subject: String,
@@ -31,12 +35,25 @@ pub struct MailText {
     pub html: Option<String>,
 }
 
-impl MailText {
-    /// Renders the `stem` templates with `ctx` plus the fields every template uses.
-    fn render(stem: &str, subject: String, product: &str, name: &str, ctx: Value) -> Self {
-        let ctx = context! { subject => subject.as_str(), product => product, name => name, ..ctx };
-        let (body, html) = engine::render(stem, &ctx);
-        Self { subject, body, html }
+/// One message about to be rendered: which templates, the built-in subject (used when the
+/// subject template fails) and the values the templates may use.
+struct Prepared {
+    stem: &'static str,
+    subject: String,
+    ctx: Value,
+    /// A value that must never appear in the subject (the code of a code mail).
+    secret: Option<String>,
+}
+
+impl Prepared {
+    fn new(stem: &'static str, subject: String, product: &str, name: &str, ctx: Value) -> Self {
+        let ctx = context! { product => product, name => name, ..ctx };
+        Self { stem, subject, ctx, secret: None }
+    }
+
+    fn with_secret(mut self, secret: &str) -> Self {
+        self.secret = Some(secret.to_owned());
+        self
     }
 }
 
@@ -47,20 +64,77 @@ fn lifetime(ttl: Duration) -> String {
     if minutes == 1 { "1 minute".to_owned() } else { format!("{minutes} minutes") }
 }
 
-/// The verification code mail.
-pub fn verification_code(product: &str, name: &str, code: &str, ttl: Duration) -> MailText {
-    MailText::render(
+impl MailTemplates {
+    /// The verification code mail.
+    pub fn verification_code(&self, product: &str, name: &str, code: &str, ttl: Duration) -> MailText {
+        self.render(prepare_verification_code(product, name, code, ttl))
+    }
+
+    /// The mail to a verified owner when someone tries to register their address again.
+    pub fn signup_attempt(&self, product: &str, name: &str) -> MailText {
+        self.render(prepare_signup_attempt(product, name))
+    }
+
+    /// The new-sign-in security mail, with the one-click "Not you?" link and how to change the
+    /// password (`base_url` is the public URL, where a reset code is requested).
+    pub fn new_sign_in(
+        &self,
+        product: &str,
+        name: &str,
+        facts: &SignInFacts<'_>,
+        revoke_url: &str,
+        base_url: &str,
+    ) -> MailText {
+        self.render(prepare_new_sign_in(product, name, facts, revoke_url, base_url))
+    }
+
+    /// The password reset code mail.
+    pub fn password_reset_code(&self, product: &str, name: &str, code: &str, ttl: Duration) -> MailText {
+        self.render(prepare_password_reset_code(product, name, code, ttl))
+    }
+
+    /// The notice that the password was changed at `at`, from the request described by `from`
+    /// when known, with what to do if it was not the owner (`base_url` is the public URL, where
+    /// a reset code is requested).
+    pub fn password_changed(
+        &self,
+        product: &str,
+        name: &str,
+        at: Timestamp,
+        from: Option<&Enrichment>,
+        base_url: &str,
+    ) -> MailText {
+        self.render(prepare_password_changed(product, name, at, from, base_url))
+    }
+
+    /// The notice that a session was signed out because one of its refresh tokens was
+    /// presented again after it had been exchanged: `session` describes the session's
+    /// sign-in, `reuse` the request that presented the spent token.
+    pub fn token_reuse(
+        &self,
+        product: &str,
+        name: &str,
+        session: &SignInFacts<'_>,
+        reuse: &SignInFacts<'_>,
+        base_url: &str,
+    ) -> MailText {
+        self.render(prepare_token_reuse(product, name, session, reuse, base_url))
+    }
+}
+
+fn prepare_verification_code(product: &str, name: &str, code: &str, ttl: Duration) -> Prepared {
+    Prepared::new(
         "verification_code",
         format!("Your {product} verification code"),
         product,
         name,
         context! { code => code, lifetime => lifetime(ttl) },
     )
+    .with_secret(code)
 }
 
-/// The mail to a verified owner when someone tries to register their address again.
-pub fn signup_attempt(product: &str, name: &str) -> MailText {
-    MailText::render(
+fn prepare_signup_attempt(product: &str, name: &str) -> Prepared {
+    Prepared::new(
         "signup_attempt",
         format!("Someone tried to sign up for {product} with your address"),
         product,
@@ -69,10 +143,14 @@ pub fn signup_attempt(product: &str, name: &str) -> MailText {
     )
 }
 
-/// The new-sign-in security mail, with the one-click "Not you?" link and how to change the
-/// password (`base_url` is the public URL, where a reset code is requested).
-pub fn new_sign_in(product: &str, name: &str, facts: &SignInFacts<'_>, revoke_url: &str, base_url: &str) -> MailText {
-    MailText::render(
+fn prepare_new_sign_in(
+    product: &str,
+    name: &str,
+    facts: &SignInFacts<'_>,
+    revoke_url: &str,
+    base_url: &str,
+) -> Prepared {
+    Prepared::new(
         "new_sign_in",
         format!("New sign-in to your {product} account"),
         product,
@@ -88,30 +166,27 @@ pub fn new_sign_in(product: &str, name: &str, facts: &SignInFacts<'_>, revoke_ur
     )
 }
 
-/// The password reset code mail.
-pub fn password_reset_code(product: &str, name: &str, code: &str, ttl: Duration) -> MailText {
-    MailText::render(
+fn prepare_password_reset_code(product: &str, name: &str, code: &str, ttl: Duration) -> Prepared {
+    Prepared::new(
         "password_reset_code",
         format!("Your {product} password reset code"),
         product,
         name,
         context! { code => code, lifetime => lifetime(ttl) },
     )
+    .with_secret(code)
 }
 
-/// The notice that the password was changed at `at`, from the request described by `from`
-/// when known, with what to do if it was not the owner (`base_url` is the public URL, where a
-/// reset code is requested).
-pub fn password_changed(
+fn prepare_password_changed(
     product: &str,
     name: &str,
     at: Timestamp,
     from: Option<&Enrichment>,
     base_url: &str,
-) -> MailText {
+) -> Prepared {
     let facts = from.map(|enrichment| SignInFacts { enrichment, at });
     let ip: Option<IpAddr> = from.map(|e| e.ip_address);
-    MailText::render(
+    Prepared::new(
         "password_changed",
         format!("Your {product} password was changed"),
         product,
@@ -126,17 +201,14 @@ pub fn password_changed(
     )
 }
 
-/// The notice that a session was signed out because one of its refresh tokens was presented
-/// again after it had been exchanged: `session` describes the session's sign-in, `reuse` the
-/// request that presented the spent token.
-pub fn token_reuse(
+fn prepare_token_reuse(
     product: &str,
     name: &str,
     session: &SignInFacts<'_>,
     reuse: &SignInFacts<'_>,
     base_url: &str,
-) -> MailText {
-    MailText::render(
+) -> Prepared {
+    Prepared::new(
         "token_reuse",
         format!("We signed out one of your {product} sessions"),
         product,

@@ -5,6 +5,10 @@ use crate::model::{Device, Location};
 
 const TTL: Duration = Duration::from_secs(15 * 60);
 
+fn builtin() -> MailTemplates {
+    MailTemplates::default()
+}
+
 fn enrichment(device: Device, location: Option<Location>) -> Enrichment {
     Enrichment { ip_address: "81.2.69.142".parse().unwrap(), user_agent: None, device, location }
 }
@@ -34,13 +38,19 @@ fn every_mail(name: &str) -> Vec<MailText> {
     let e = firefox_in_london();
     let at = Timestamp::from_unix_millis(0);
     vec![
-        verification_code("Portcullis", name, "123456", TTL),
-        signup_attempt("Portcullis", name),
-        new_sign_in("Portcullis", name, &SignInFacts { enrichment: &e, at }, "https://x/revoke?token=t", "https://x"),
-        password_reset_code("Portcullis", name, "654321", TTL),
-        password_changed("Portcullis", name, at, Some(&e), "https://x"),
-        password_changed("Portcullis", name, at, None, "https://x"),
-        token_reuse(
+        builtin().verification_code("Portcullis", name, "123456", TTL),
+        builtin().signup_attempt("Portcullis", name),
+        builtin().new_sign_in(
+            "Portcullis",
+            name,
+            &SignInFacts { enrichment: &e, at },
+            "https://x/revoke?token=t",
+            "https://x",
+        ),
+        builtin().password_reset_code("Portcullis", name, "654321", TTL),
+        builtin().password_changed("Portcullis", name, at, Some(&e), "https://x"),
+        builtin().password_changed("Portcullis", name, at, None, "https://x"),
+        builtin().token_reuse(
             "Portcullis",
             name,
             &SignInFacts { enrichment: &e, at },
@@ -85,8 +95,9 @@ fn html_escapes_the_display_name() {
 fn html_escapes_device_strings() {
     let e = hostile_device();
     let at = Timestamp::from_unix_millis(0);
-    let alert = new_sign_in("P", "L", &SignInFacts { enrichment: &e, at }, "https://x/r?token=t", "https://x");
-    let changed = password_changed("P", "L", at, Some(&e), "https://x");
+    let alert =
+        builtin().new_sign_in("P", "L", &SignInFacts { enrichment: &e, at }, "https://x/r?token=t", "https://x");
+    let changed = builtin().password_changed("P", "L", at, Some(&e), "https://x");
     for m in [alert, changed] {
         assert!(html(&m).contains("&lt;img src=x onerror=alert(1)&gt;"), "{}", html(&m));
         assert!(!html(&m).contains("<img"), "{}", html(&m));
@@ -114,7 +125,7 @@ fn assert_code_placement(m: &MailText, code: &str) {
 
 #[test]
 fn verification_code_mail() {
-    let m = verification_code("Portcullis", "Laura", "123456", TTL);
+    let m = builtin().verification_code("Portcullis", "Laura", "123456", TTL);
     assert_eq!(m.subject, "Your Portcullis verification code");
     assert_code_placement(&m, "123456");
     for part in [m.body.as_str(), html(&m)] {
@@ -132,7 +143,7 @@ fn lifetimes_round_up_to_whole_minutes() {
 
 #[test]
 fn signup_attempt_mail() {
-    let m = signup_attempt("Portcullis", "Laura");
+    let m = builtin().signup_attempt("Portcullis", "Laura");
     assert_eq!(m.subject, "Someone tried to sign up for Portcullis with your address");
     for part in [m.body.as_str(), html(&m)] {
         assert_contains(
@@ -159,7 +170,7 @@ fn describes_known_and_unknown_devices_and_places() {
 fn alert_mail_states_everything_and_links() {
     let e = enrichment(Device::default(), None);
     let f = SignInFacts { enrichment: &e, at: Timestamp::from_unix_millis(0) };
-    let m = new_sign_in("Portcullis", "Laura", &f, "https://x/revoke?token=t&x=1", "https://x");
+    let m = builtin().new_sign_in("Portcullis", "Laura", &f, "https://x/revoke?token=t&x=1", "https://x");
     assert_eq!(m.subject, "New sign-in to your Portcullis account");
     assert_contains(
         &m.body,
@@ -194,7 +205,7 @@ fn alert_mail_states_everything_and_links() {
 fn alert_mail_names_known_device_and_place() {
     let e = firefox_in_london();
     let f = SignInFacts { enrichment: &e, at: Timestamp::from_unix_millis(0) };
-    let m = new_sign_in("Portcullis", "Laura", &f, "https://x/r?token=t", "https://x");
+    let m = builtin().new_sign_in("Portcullis", "Laura", &f, "https://x/r?token=t", "https://x");
     for part in [m.body.as_str(), html(&m)] {
         assert_contains(part, &["Firefox 128 on Linux", "London, United Kingdom"]);
     }
@@ -202,7 +213,7 @@ fn alert_mail_names_known_device_and_place() {
 
 #[test]
 fn password_reset_code_mail() {
-    let m = password_reset_code("Portcullis", "Laura", "654321", TTL);
+    let m = builtin().password_reset_code("Portcullis", "Laura", "654321", TTL);
     assert_eq!(m.subject, "Your Portcullis password reset code");
     assert_code_placement(&m, "654321");
     for part in [m.body.as_str(), html(&m)] {
@@ -216,7 +227,7 @@ fn password_reset_code_mail() {
 #[test]
 fn password_changed_mail_with_request_details() {
     let e = firefox_in_london();
-    let m = password_changed("Portcullis", "Laura", Timestamp::from_unix_millis(0), Some(&e), "https://x");
+    let m = builtin().password_changed("Portcullis", "Laura", Timestamp::from_unix_millis(0), Some(&e), "https://x");
     assert_eq!(m.subject, "Your Portcullis password was changed");
     assert_contains(
         &m.body,
@@ -243,7 +254,7 @@ fn password_changed_mail_with_request_details() {
 
 #[test]
 fn password_changed_mail_without_request_details() {
-    let m = password_changed("Portcullis", "Laura", Timestamp::from_unix_millis(0), None, "https://x");
+    let m = builtin().password_changed("Portcullis", "Laura", Timestamp::from_unix_millis(0), None, "https://x");
     assert!(m.body.contains("Time (UTC): 1970-01-01T00:00:00.000Z\n\nIf this was you"), "{}", m.body);
     for part in [m.body.as_str(), html(&m)] {
         assert!(!part.contains("IP address") && !part.contains("Device"), "{part}");
@@ -254,8 +265,9 @@ fn password_changed_mail_without_request_details() {
 #[test]
 fn a_missing_template_falls_back_to_the_facts() {
     let ctx = context! { code => "123456", revoke_url => "https://x/r?token=t", nothing => () };
-    let (text, html) = engine::render("no_such_template", &ctx);
-    assert_eq!(html, None);
+    let message = Prepared { stem: "no_such_template", subject: "Fallback".to_owned(), ctx, secret: None };
+    let MailText { subject, body: text, html } = builtin().render(message);
+    assert_eq!((subject.as_str(), html), ("Fallback", None));
     assert_contains(&text, &["code:\n    123456\n", "revoke url:\n    https://x/r?token=t\n"]);
     assert!(!text.contains("nothing"), "{text}");
 }
@@ -265,7 +277,7 @@ fn token_reuse_mail_describes_session_and_reuse() {
     let session = firefox_in_london();
     let mut reuse = enrichment(Device::default(), None);
     reuse.ip_address = "203.0.113.9".parse().unwrap();
-    let m = token_reuse(
+    let m = builtin().token_reuse(
         "Portcullis",
         "Laura",
         &SignInFacts { enrichment: &session, at: Timestamp::from_unix_millis(0) },
@@ -284,4 +296,87 @@ fn token_reuse_mail_describes_session_and_reuse() {
         ],
     );
     assert_contains(html(&m), &["<td>203.0.113.9</td>", "<td>Firefox 128 on Linux</td>", "<a href=\"https://x\">"]);
+}
+
+/// Overrides: each refusal names the file, and a valid override is what renders.
+mod overrides {
+    use super::*;
+
+    fn with(name: &str, source: &str) -> Result<MailTemplates, TemplateError> {
+        MailTemplates::with_overrides([(name.to_owned(), source.to_owned())])
+    }
+
+    #[test]
+    fn a_replaced_text_part_renders_and_the_rest_stay_built_in() {
+        let set =
+            with("verification_code.txt.j2", "Hallo {{ name }}, Ihr Code: {{ code }} ({{ lifetime }})\n").unwrap();
+        let m = set.verification_code("Acme", "Laura", "123456", TTL);
+        assert_eq!(m.body, "Hallo Laura, Ihr Code: 123456 (15 minutes)\n");
+        assert_eq!(m.subject, "Your Acme verification code");
+        assert_contains(html(&m), &["123456", "Laura"]);
+        assert_eq!(set.signup_attempt("Acme", "L").body, builtin().signup_attempt("Acme", "L").body);
+    }
+
+    #[test]
+    fn the_layout_can_be_replaced_for_every_html_part() {
+        let set = with("layout.html.j2", "<main>{{ product }}{% block content %}{% endblock %}</main>").unwrap();
+        for m in [set.signup_attempt("Acme", "L"), set.password_reset_code("Acme", "L", "123456", TTL)] {
+            assert!(html(&m).starts_with("<main>Acme"), "{}", html(&m));
+        }
+    }
+
+    #[test]
+    fn a_syntax_error_names_the_file() {
+        let err = with("new_sign_in.html.j2", "{% if device %}unclosed").unwrap_err();
+        assert!(matches!(&err, TemplateError::Syntax { name, .. } if name == "new_sign_in.html.j2"), "{err:?}");
+        assert!(err.to_string().starts_with("new_sign_in.html.j2: syntax error"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_variable_names_the_file_and_the_variable_even_on_a_branch_not_taken() {
+        let err = with("password_changed.txt.j2", "{% if false %}{{ revoke_url }}{% endif %}").unwrap_err();
+        let expected = TemplateError::UnknownVariable {
+            name: "password_changed.txt.j2".to_owned(),
+            variable: "revoke_url".to_owned(),
+            known: String::new(),
+        };
+        assert!(
+            matches!(&err, TemplateError::UnknownVariable { name, variable, .. }
+                if *name == "password_changed.txt.j2" && variable == "revoke_url"),
+            "{err:?} is not like {expected:?}"
+        );
+        // The layout sees only what every message has.
+        let err = with("layout.html.j2", "{{ code }}{% block content %}{% endblock %}").unwrap_err();
+        assert!(matches!(&err, TemplateError::UnknownVariable { name, .. } if name == "layout.html.j2"), "{err:?}");
+    }
+
+    #[test]
+    fn an_unknown_file_name_is_refused_rather_than_ignored() {
+        let err = with("verification_cod.txt.j2", "x").unwrap_err();
+        assert_eq!(err, TemplateError::UnknownName { name: "verification_cod.txt.j2".to_owned() });
+    }
+
+    #[test]
+    fn a_template_that_fails_with_sample_values_is_refused() {
+        let err = with("token_reuse.txt.j2", "{{ ip|no_such_filter }}").unwrap_err();
+        assert!(
+            matches!(&err, TemplateError::Syntax { name, .. } | TemplateError::Render { name, .. }
+            if name == "token_reuse.txt.j2"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_subject_that_shows_the_code_is_refused() {
+        for name in ["verification_code.subject.j2", "password_reset_code.subject.j2"] {
+            let err = with(name, "Code {{ code }}").unwrap_err();
+            assert_eq!(err, TemplateError::CodeInSubject { name: name.to_owned() });
+        }
+    }
+
+    #[test]
+    fn subjects_are_one_line() {
+        let set = with("signup_attempt.subject.j2", "Someone\r\nBcc: evil@example.com\n").unwrap();
+        assert_eq!(set.signup_attempt("Acme", "L").subject, "Someone Bcc: evil@example.com");
+    }
 }

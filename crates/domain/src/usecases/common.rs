@@ -1,6 +1,6 @@
 //! Building blocks several use cases share: queued mail, codes, sign-in alerts.
 
-use crate::mail_templates::{self, MailText, SignInFacts};
+use crate::mail_templates::{MailTemplates, MailText, SignInFacts};
 use crate::model::{
     AuditAction, CodeId, CodePurpose, Enrichment, MailId, NewAuditEntry, Notification, NotificationId, OutgoingMail,
     RequestContext, SecretDigest, SessionId, StoredCode, Timestamp, User, UserId,
@@ -98,10 +98,10 @@ impl<P: Ports> Portcullis<P> {
             created_at: now,
         };
         let render = match purpose {
-            CodePurpose::VerifyEmail => mail_templates::verification_code,
-            CodePurpose::ResetPassword => mail_templates::password_reset_code,
+            CodePurpose::VerifyEmail => MailTemplates::verification_code,
+            CodePurpose::ResetPassword => MailTemplates::password_reset_code,
         };
-        let text = render(&self.policy.product_name, user.name.as_str(), &code, self.policy.code_ttl);
+        let text = render(&self.templates, &self.policy.product_name, user.name.as_str(), &code, self.policy.code_ttl);
         [Change::ReplaceCode(stored), self.mail_to(user, text, now)]
     }
 
@@ -119,8 +119,7 @@ impl<P: Ports> Portcullis<P> {
         let facts = SignInFacts { enrichment, at: now };
         let base = self.policy.public_url.trim_end_matches('/');
         let revoke_url = format!("{base}/api/v1/auth/sessions/revoke-from-alert?token={alert_token}");
-        let text =
-            mail_templates::new_sign_in(&self.policy.product_name, user.name.as_str(), &facts, &revoke_url, base);
+        let text = self.templates.new_sign_in(&self.policy.product_name, user.name.as_str(), &facts, &revoke_url, base);
         let notification = Notification {
             id: NotificationId::new_v7(),
             user_id: user.id,

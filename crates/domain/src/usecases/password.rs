@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use crate::error::InfraError;
-use crate::mail_templates;
 use crate::model::{AuditAction, CodePurpose, Email, NewPassword, OneTimeCode, RequestContext, Timestamp, User};
 use crate::ports::{Change, PasswordHasher, Ports, StoreError, UnitOfWork, UserRepository};
 use crate::service::{Limit, Portcullis, clear_login_failures};
@@ -113,7 +112,7 @@ impl<P: Ports> Portcullis<P> {
     /// The "your password was changed" mail.
     fn password_notice(&self, user: &User, ctx: &RequestContext, now: Timestamp) -> Change {
         let from = self.enrich(ctx);
-        let text = mail_templates::password_changed(
+        let text = self.templates.password_changed(
             &self.policy.product_name,
             user.name.as_str(),
             now,

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use crate::error::InfraError;
-use crate::mail_templates::{self, SignInFacts};
+use crate::mail_templates::SignInFacts;
 use crate::model::{AuditAction, Enrichment, RefreshHit, RequestContext, Session, Timestamp, User};
 use crate::ports::{
     AccessClaims, Change, Ports, RandomSource, SecretHasher, SessionRepository, StoreError, TokenIssuer, UnitOfWork,
@@ -193,7 +193,7 @@ impl<P: Ports> Portcullis<P> {
         };
         let session_facts = SignInFacts { enrichment: &signed_in, at: session.created_at };
         let reuse_facts = SignInFacts { enrichment: &reuse, at: now };
-        let text = mail_templates::token_reuse(
+        let text = self.templates.token_reuse(
             &self.policy.product_name,
             user.name.as_str(),
             &session_facts,

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use crate::error::{FieldError, InfraError};
-use crate::mail_templates;
 use crate::model::{
     AccountStatus, AuditAction, CodePurpose, Email, NewAuditEntry, NewPassword, PasswordPolicy, RequestContext, Roles,
     User, UserId, UserName,
@@ -126,7 +125,7 @@ impl<P: Ports> Portcullis<P> {
             return Ok(());
         }
         let changes: Vec<Change> = if user.email_verified() {
-            let text = mail_templates::signup_attempt(&self.policy.product_name, user.name.as_str());
+            let text = self.templates.signup_attempt(&self.policy.product_name, user.name.as_str());
             vec![self.mail_to(user, text, now)]
         } else {
             self.fresh_code(user, CodePurpose::VerifyEmail, now).into()
