@@ -34,23 +34,47 @@ fn main() -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Finds `uap-core/regexes.yaml` in the `ua-parser` package this workspace resolves to.
+/// The `ua-parser` version this crate pins (`=0.2.2` in the workspace manifest, inlined into the published
+/// manifest), so every resolve of this crate, inside our workspace or in an embedder's, unpacks exactly this
+/// one. A test checks the two agree.
+const PINNED_VERSION: &str = "0.2.2";
+
+/// Finds `uap-core/regexes.yaml` in the pinned `ua-parser` package.
 ///
-/// First through `cargo metadata --offline`, as that is cargo's own answer. It can fail offline on a fresh
-/// checkout, because `cargo metadata` wants every package of the workspace (all platforms) unpacked while a
-/// `cargo build -p` only unpacks what it builds, so the fallback reads the pinned version from `Cargo.lock`
-/// and looks for the unpacked package in cargo's registry sources, which this build has just unpacked.
+/// First in cargo's registry sources: cargo unpacks every package of the build graph before it runs build
+/// scripts, and `ua-parser` is this crate's own dependency, so the pinned version is there wherever this crate
+/// is built from (our workspace, a path dependency, a registry), with no subprocess and no lockfile to find.
+/// Then, for builds whose sources are not in the registry cache (`cargo vendor`, a source replacement),
+/// through `cargo metadata --offline --locked`, which is cargo's own answer and writes no lockfile. Only when
+/// both fail does the build stop, with both reasons; nothing is printed when one succeeds.
 fn locate_rules() -> Result<PathBuf, BoxError> {
-    let metadata_err = match via_cargo_metadata() {
+    let registry_err = match via_registry() {
         Ok(p) => return Ok(p),
         Err(e) => e,
     };
-    println!(
-        "cargo::warning=cargo metadata could not locate {PACKAGE} ({metadata_err}); falling back to Cargo.lock + registry"
-    );
-    via_lockfile().map_err(|e| {
-        format!("cannot find {RULES} of the {PACKAGE} package: cargo metadata: {metadata_err}; registry: {e}").into()
+    via_cargo_metadata().map_err(|metadata_err| {
+        format!("cannot find {RULES} of {PACKAGE} {PINNED_VERSION}: registry: {registry_err}; cargo metadata: {metadata_err}")
+            .into()
     })
+}
+
+fn via_registry() -> Result<PathBuf, BoxError> {
+    let home = match env::var_os("CARGO_HOME") {
+        Some(h) => PathBuf::from(h),
+        None => PathBuf::from(env::var_os("HOME").ok_or("neither CARGO_HOME nor HOME is set")?).join(".cargo"),
+    };
+    let src = home.join("registry").join("src");
+    let mut indexes: Vec<PathBuf> = fs::read_dir(&src)
+        .map_err(|e| format!("{}: {e}", src.display()))?
+        .filter_map(|e| Some(e.ok()?.path()))
+        .collect();
+    // Deterministic when several registries hold the package (a published package never changes, so any will do).
+    indexes.sort();
+    indexes
+        .into_iter()
+        .map(|index| index.join(format!("{PACKAGE}-{PINNED_VERSION}")).join(RULES))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| format!("{PACKAGE}-{PINNED_VERSION} is not unpacked under {}", src.display()).into())
 }
 
 fn via_cargo_metadata() -> Result<PathBuf, BoxError> {
@@ -65,60 +89,13 @@ fn via_cargo_metadata() -> Result<PathBuf, BoxError> {
     }
     let meta: Value = serde_json::from_slice(&out.stdout)?;
     let packages = meta["packages"].as_array().ok_or("no packages in cargo metadata")?;
-    let mut found = packages
+    let pkg = packages
         .iter()
-        .filter(|p| p["name"] == PACKAGE && p["source"].as_str().is_some_and(|s| s.starts_with("registry+")));
-    let pkg = found.next().ok_or("package not in the resolve")?;
-    if found.next().is_some() {
-        // Two versions would make "the" rules ambiguous; the workspace pins exactly one.
-        return Err("more than one version of the package in the resolve".into());
-    }
+        .find(|p| p["name"] == PACKAGE && p["version"] == PINNED_VERSION)
+        .ok_or("the pinned version is not in the resolve")?;
     let manifest_path = pkg["manifest_path"].as_str().ok_or("package without manifest_path")?;
     let dir = Path::new(manifest_path).parent().ok_or("manifest_path without a parent")?;
     existing(dir.join(RULES))
-}
-
-fn via_lockfile() -> Result<PathBuf, BoxError> {
-    let lock = find_lockfile()?;
-    println!("cargo::rerun-if-changed={}", lock.display());
-    let text = fs::read_to_string(&lock)?;
-    let version = locked_version(&text).ok_or_else(|| format!("{PACKAGE} not in {}", lock.display()))?;
-    let home = match env::var_os("CARGO_HOME") {
-        Some(h) => PathBuf::from(h),
-        None => PathBuf::from(env::var_os("HOME").ok_or("neither CARGO_HOME nor HOME is set")?).join(".cargo"),
-    };
-    let src = home.join("registry").join("src");
-    for index in fs::read_dir(&src).map_err(|e| format!("{}: {e}", src.display()))? {
-        let candidate = index?.path().join(format!("{PACKAGE}-{version}")).join(RULES);
-        if candidate.is_file() {
-            return Ok(candidate);
-        }
-    }
-    Err(format!("{PACKAGE}-{version} is not unpacked under {}", src.display()).into())
-}
-
-/// The workspace's `Cargo.lock`: the nearest one above this crate.
-fn find_lockfile() -> Result<PathBuf, BoxError> {
-    let start = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
-    start
-        .ancestors()
-        .map(|d| d.join("Cargo.lock"))
-        .find(|p| p.is_file())
-        .ok_or_else(|| "no Cargo.lock above the crate".into())
-}
-
-/// The `version` of the `[[package]]` named [`PACKAGE`] from the registry.
-fn locked_version(lock: &str) -> Option<String> {
-    lock.split("[[package]]").find_map(|block| {
-        let field = |key: &str| {
-            block.lines().find_map(|l| {
-                let (k, v) = l.split_once('=')?;
-                (k.trim() == key).then(|| v.trim().trim_matches('"').to_owned())
-            })
-        };
-        let registry = field("source").is_some_and(|s| s.starts_with("registry+"));
-        (field("name")? == PACKAGE && registry).then(|| field("version")).flatten()
-    })
 }
 
 fn existing(p: PathBuf) -> Result<PathBuf, BoxError> {
