@@ -26,7 +26,7 @@ const DEFAULTS: [(HeaderName, &str); 6] = [
     (header::CROSS_ORIGIN_RESOURCE_POLICY, "same-origin"),
 ];
 
-/// Adds [`DEFAULTS`] to the response of `req`, and `Strict-Transport-Security` when the
+/// Adds the `DEFAULTS` headers to the response of `req`, and `Strict-Transport-Security` when the
 /// service is published over HTTPS ([`HttpOptions::hsts`]).
 pub async fn add(
     req: ServiceRequest,

@@ -62,7 +62,7 @@ impl FastHasher {
         PasswordHash::new(format!("{FAST_HASH_PREFIX}{}", sha256_hex(Password::new(password).expose().as_bytes())))
     }
 
-    /// A hash with "old parameters" ([`LEGACY_HASH_PREFIX`]), for rehash tests.
+    /// A hash with "old parameters" (prefixed `fake-old$`), for rehash tests.
     pub fn legacy_hash_of(password: &str) -> PasswordHash {
         PasswordHash::new(format!("{LEGACY_HASH_PREFIX}{}", sha256_hex(Password::new(password).expose().as_bytes())))
     }
