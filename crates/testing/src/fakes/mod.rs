@@ -13,4 +13,4 @@ pub use enrich::{FixedDevices, FixedGeo, firefox_on_linux, london};
 pub use hashers::{FAST_HASH_PREFIX, FastHasher, PlainSecretHasher};
 pub use random::SequenceRandom;
 pub use tokens::FakeTokens;
-pub use transport::{FakeMailTransport, SendOutcome};
+pub use transport::{FakeMailTransport, SendOutcome, code_in};

@@ -51,6 +51,17 @@ impl FakeMailTransport {
         self.lock().accepted.clone()
     }
 
+    /// Every accepted message to `address` (compared as typed, case-insensitively), in order.
+    pub fn sent_to(&self, address: &str) -> Vec<OutgoingMail> {
+        self.accepted().into_iter().filter(|m| m.to.as_str().eq_ignore_ascii_case(address)).collect()
+    }
+
+    /// The code of the last accepted message to `address` that carries one: the one-time
+    /// codes Portcullis mails stand on a line of their own in the text part.
+    pub fn last_code_to(&self, address: &str) -> Option<String> {
+        self.sent_to(address).iter().rev().find_map(|m| code_in(&m.body))
+    }
+
     /// Sends tried, failed ones included.
     pub fn attempts(&self) -> usize {
         self.lock().attempts
@@ -70,4 +81,18 @@ impl MailTransport for FakeMailTransport {
             SendOutcome::Permanent => Err(MailError::Permanent("scripted permanent failure".to_owned())),
         }
     }
+}
+
+/// The first line of `body` that is a six-digit code and nothing else (spaces around it
+/// aside), as the code mails print it.
+///
+/// ```
+/// assert_eq!(portcullis_testing::fakes::code_in("Your code is:\n\n    493817\n"), Some("493817".to_owned()));
+/// assert_eq!(portcullis_testing::fakes::code_in("call 0800 123456 now"), None);
+/// ```
+pub fn code_in(body: &str) -> Option<String> {
+    body.lines()
+        .map(str::trim)
+        .find(|line| line.len() == 6 && line.bytes().all(|b| b.is_ascii_digit()))
+        .map(str::to_owned)
 }
