@@ -6,6 +6,7 @@ use crate::ports::{BoxError, HashError, StoreError, TokenError};
 
 /// An infrastructure failure. HTTP maps `Unavailable` and `Busy` to 503, the rest to 500.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum InfraError {
     /// The store is unreachable or timed out.
     #[error("a dependency is unavailable")]

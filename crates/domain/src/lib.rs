@@ -1,13 +1,19 @@
 #![doc = include_str!("../README.md")]
 
-pub mod error;
+mod error;
 pub mod mail_templates;
 pub mod model;
-pub mod policy;
+mod policy;
 pub mod ports;
 pub mod redact;
 mod service;
-pub mod usecases;
+mod usecases;
+
+/// The mail outbox's retry schedule: how often and how long [`Portcullis::deliver_mail`]
+/// retries a message before it keeps it marked failed.
+pub mod outbox {
+    pub use crate::usecases::deliver_mail::{MAX_MAIL_ATTEMPTS, backoff, total_retry_window};
+}
 
 pub use error::{FieldError, InfraError};
 pub use policy::Policy;
@@ -18,6 +24,7 @@ pub use usecases::authenticate::{AuthError, Principal};
 pub use usecases::codes::RedeemCodeError;
 pub use usecases::deliver_mail::DeliveryReport;
 pub use usecases::login::{LoginError, LoginOutcome, LoginRequest};
+pub use usecases::login_history::HistoryQuery;
 pub use usecases::notifications::{NotificationError, NotificationQuery};
 pub use usecases::operations::OutboxStatus;
 pub use usecases::password::{ForgotPasswordError, ResetPasswordError};
@@ -26,6 +33,7 @@ pub use usecases::reauth::ReauthError;
 pub use usecases::refresh::{RefreshError, TokenPair};
 pub use usecases::register::{RegisterError, RegisterUser};
 pub use usecases::resend::ResendError;
+pub use usecases::security_events::SecurityEventQuery;
 pub use usecases::sessions::SessionError;
 pub use usecases::sign_in_event::{ReportedEvent, SignInEventError};
 pub use usecases::verify_email::VerifyEmailError;

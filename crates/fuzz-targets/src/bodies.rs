@@ -1,9 +1,9 @@
 //! Request bodies into commands: the JSON extractor's parser over every body type, then the
 //! domain parsing the use cases apply to the fields.
 
+use portcullis_domain::RegisterUser;
 use portcullis_domain::model::{Email, NewPassword, OneTimeCode, Password, PasswordPolicy, Role, UserName};
-use portcullis_domain::usecases::profile::parse_picture_url;
-use portcullis_domain::usecases::register::RegisterUser;
+use portcullis_domain::parse_picture_url;
 use portcullis_server::http::dto::{self, opaque_token};
 use portcullis_server::http::json_body::parse_json;
 use portcullis_server::http::problem::ApiError;

@@ -48,7 +48,8 @@ pub async fn join<P: Ports>(
         // The same answer for a new address and a taken one: Portcullis mails the owner of a
         // taken address instead, so the form never reveals who is a member.
         Ok(_) => Joining::CodeSent,
-        Err(RegisterError::RateLimited { .. } | RegisterError::Infra(_)) => Joining::TryLater,
+        // Portcullis's error enums are `#[non_exhaustive]`: outcomes added later land here.
+        Err(RegisterError::RateLimited { .. } | RegisterError::Infra(_) | _) => Joining::TryLater,
     }
 }
 

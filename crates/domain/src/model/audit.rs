@@ -11,6 +11,7 @@ pub const MAX_FINGERPRINT_LEN: usize = 256;
 
 /// Audit actions the use cases write. Stored and served as their dotted names.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[non_exhaustive]
 pub enum AuditAction {
     /// A successful sign-in (password or client-reported).
     LoginSuccess,

@@ -13,6 +13,7 @@ pub struct Email(String);
 
 /// Why a string is not an acceptable email address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EmailError {
     /// Nothing but white space.
     #[error("email is required")]

@@ -38,6 +38,7 @@ impl Default for PasswordPolicy {
 
 /// Why a new password was refused. Never carries the password itself.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PasswordError {
     /// Shorter than the policy's minimum.
     #[error("password must be at least {0} characters")]

@@ -2,6 +2,7 @@
 
 /// Something an administrator may do. Self-service needs no permission.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[non_exhaustive]
 pub enum Permission {
     /// List, search and view accounts.
     UsersRead,

@@ -11,6 +11,7 @@ pub struct UserName(String);
 
 /// Why a display name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum UserNameError {
     /// Empty after trimming.
     #[error("name is required")]
@@ -130,6 +131,7 @@ pub struct User {
 
 /// Why an account may not be used even with the right password, in the contract's order.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
 pub enum AccountBlock {
     /// Soft-deleted.
     Deleted,

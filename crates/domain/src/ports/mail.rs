@@ -4,6 +4,7 @@ use crate::model::OutgoingMail;
 
 /// Why a delivery failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MailError {
     /// Worth retrying (server down, timeout, 4xx).
     #[error("temporary mail failure: {0}")]

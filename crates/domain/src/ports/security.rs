@@ -5,6 +5,7 @@ use std::time::Duration;
 
 /// Why hashing failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum HashError {
     /// The bounded hashing pool is full: answer 503 and let the client retry.
     #[error("password hashing is saturated")]
@@ -51,6 +52,7 @@ pub struct AccessClaims {
 
 /// Why a token was refused. Deliberately coarse: every case is a 401.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TokenError {
     /// Not a token of ours, tampered with, or unknown key.
     #[error("invalid token")]

@@ -17,6 +17,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What a store can report. Driver errors are translated at the adapter boundary.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// An [`Change::InsertUser`] hit an existing normalised email.
     #[error("email address already registered")]

@@ -67,6 +67,7 @@ impl Actor {
 
 /// Why an administrative action was refused.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AdminError {
     /// The actor lacks the permission.
     #[error("forbidden")]

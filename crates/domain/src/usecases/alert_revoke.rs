@@ -11,6 +11,7 @@ use crate::usecases::common::{ALERT_DIGEST, metadata};
 /// Why a "Not you?" request was refused. A used, expired or unknown token is not an error:
 /// the answer is the same, so the link reveals nothing.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AlertRevokeError {
     /// Too many calls from this IP.
     #[error("too many requests")]

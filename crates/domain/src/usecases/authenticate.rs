@@ -24,6 +24,7 @@ pub const TOUCH_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Why a bearer token was refused.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AuthError {
     /// Missing, malformed, expired or revoked token, or an account that may not sign in.
     #[error("unauthorized")]

@@ -10,6 +10,7 @@ use crate::usecases::common::CODE_DIGEST;
 
 /// Why a use case that redeems a mailed code (email verification, password reset) refused.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RedeemCodeError {
     /// Wrong, unknown or used code, or unknown address: deliberately indistinguishable.
     #[error("invalid code")]

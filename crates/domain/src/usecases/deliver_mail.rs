@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
+use crate::error::InfraError;
 use crate::model::Timestamp;
-use crate::ports::{MailError, MailOutbox, MailTransport, Ports, StoreError};
+use crate::ports::{MailError, MailOutbox, MailTransport, Ports};
 use crate::service::Portcullis;
 
 /// How long a claimed message is reserved for one worker.
@@ -48,13 +49,24 @@ impl<P: Ports> Portcullis<P> {
     /// but marked failed. The caller logs and counts what the report says (the domain does
     /// no logging).
     ///
+    /// ```
+    /// use portcullis_domain::Policy;
+    /// use portcullis_testing::fakes::FakeMailTransport;
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (service, _) = portcullis_testing::test_service(Policy::default());
+    /// let report = service.deliver_mail(&FakeMailTransport::new(), 50).await.unwrap();
+    /// assert_eq!(report.sent, 0, "nothing queued yet");
+    /// # });
+    /// ```
+    ///
     /// # Errors
-    /// The store's error; messages already handled in this round stay handled.
+    /// [`InfraError`] when the store fails; messages already handled in this round stay
+    /// handled.
     pub async fn deliver_mail<T: MailTransport>(
         &self,
         transport: &T,
         batch: u32,
-    ) -> Result<DeliveryReport, StoreError> {
+    ) -> Result<DeliveryReport, InfraError> {
         let now: Timestamp = self.now();
         let mut report = DeliveryReport::default();
         for mail in self.store.claim_mail(now, MAIL_LEASE, batch).await? {

@@ -60,6 +60,7 @@ impl std::fmt::Debug for LoginOutcome {
 
 /// Why a login was refused.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoginError {
     /// Too many calls from this IP.
     #[error("too many requests")]

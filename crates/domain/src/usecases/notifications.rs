@@ -30,6 +30,7 @@ impl Default for NotificationQuery {
 
 /// Why a notification could not be marked read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum NotificationError {
     /// No notification of the caller has this id. Another user's id gets the same answer,
     /// so ids cannot be probed.

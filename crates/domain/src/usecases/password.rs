@@ -14,6 +14,7 @@ use crate::usecases::reauth::ReauthError;
 /// Why a reset-code request was refused (only the per-IP limit: the answer is otherwise the
 /// same for every address).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ForgotPasswordError {
     /// Too many calls from this IP.
     #[error("too many requests")]

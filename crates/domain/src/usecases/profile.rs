@@ -11,6 +11,7 @@ pub const MAX_PICTURE_URL_LEN: usize = 2048;
 
 /// Why a profile picture URL was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PictureError {
     /// Not an `http://` or `https://` URL with a host.
     #[error("profile_picture must be an http or https URL")]

@@ -10,6 +10,7 @@ use crate::usecases::common::metadata;
 
 /// Why a password-confirmed change was refused.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReauthError {
     /// The password given is not the account's.
     #[error("invalid credentials")]

@@ -73,6 +73,7 @@ fn unexpected(message: &str) -> RefreshError {
 
 /// Why a refresh was refused.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RefreshError {
     /// Unknown, spent (after the grace window), revoked or expired token, or an account that
     /// may not sign in.

@@ -43,6 +43,7 @@ impl RegisterUser {
 
 /// Why a registration was refused.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RegisterError {
     /// Too many calls from this IP.
     #[error("too many requests")]

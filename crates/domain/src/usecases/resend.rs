@@ -9,6 +9,7 @@ use crate::service::{Limit, Portcullis};
 
 /// Why a resend was refused.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ResendError {
     /// Too many calls from this IP or for this address (every address alike).
     #[error("too many requests")]

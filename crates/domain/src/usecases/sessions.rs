@@ -8,6 +8,7 @@ use crate::usecases::authenticate::Principal;
 
 /// Why a session could not be revoked.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SessionError {
     /// No live session of the caller has this id. Another user's id, and one already revoked
     /// or expired, get the same answer, so ids cannot be probed.

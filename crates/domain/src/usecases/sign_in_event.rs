@@ -21,6 +21,7 @@ pub enum ReportedEvent {
 
 /// Why a report was refused.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SignInEventError {
     /// More than the hourly allowance for this user.
     #[error("too many requests")]
@@ -31,6 +32,10 @@ pub enum SignInEventError {
     /// Infrastructure failure before anything was stored.
     #[error(transparent)]
     Infra(#[from] InfraError),
+    /// The limit was checked but the entry could not be stored. The caller's session is
+    /// unaffected: the server logs it and answers `{"success": false}`.
+    #[error("the event was not recorded")]
+    NotRecorded(#[source] InfraError),
 }
 
 impl From<StoreError> for SignInEventError {
@@ -40,15 +45,19 @@ impl From<StoreError> for SignInEventError {
 }
 
 impl<P: Ports> Portcullis<P> {
-    /// Stores the entry (and for `Login` the alert). `Ok(false)` when storing failed: the
-    /// caller's session is unaffected and the failure is the server's to log.
+    /// Stores the entry (and for `Login` the alert).
+    ///
+    /// # Errors
+    /// [`SignInEventError::RateLimited`] over the per-user limit,
+    /// [`SignInEventError::NotRecorded`] when storing failed (the caller's session is
+    /// unaffected), [`SignInEventError::Infra`] when the limit could not be checked.
     pub async fn record_sign_in_event(
         &self,
         principal: &Principal,
         event: ReportedEvent,
         fingerprint: Option<String>,
         ctx: &RequestContext,
-    ) -> Result<Result<(), StoreError>, SignInEventError> {
+    ) -> Result<(), SignInEventError> {
         let now = self.now();
         let key = format!("sign-in-report:{}", principal.user.id);
         if let Limit::Limited(retry_after) = self.limit(key, self.policy.sign_in_report_rules(), now).await? {
@@ -79,6 +88,6 @@ impl<P: Ports> Portcullis<P> {
                     .for_existing_session(principal.session_id),
             );
         }
-        Ok(self.store.commit(changes).await.map(|_| ()))
+        self.store.commit(changes).await.map(|_| ()).map_err(|e| SignInEventError::NotRecorded(e.into()))
     }
 }

@@ -48,6 +48,7 @@ impl From<AdminError> for CliError {
             ),
             AdminError::Forbidden | AdminError::SelfTarget => Self::Refused(e.to_string()),
             AdminError::Infra(infra) => Self::Failed(infra.to_string()),
+            other => Self::Failed(other.to_string()),
         }
     }
 }

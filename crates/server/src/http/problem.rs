@@ -92,6 +92,13 @@ impl ApiError {
         }
     }
 
+    /// A 500 for a domain outcome this server does not map yet: the domain's error enums are
+    /// `#[non_exhaustive]`, so a variant added to `portcullis-domain` compiles here before it
+    /// has its own answer. Logged as an error (as every 500 is), so it is noticed.
+    pub fn unmapped(outcome: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::internal(outcome)
+    }
+
     /// Replaces the 500 code (e.g. `HISTORY_FETCH_FAILED`).
     pub fn with_code(mut self, code: &'static str) -> Self {
         self.code = code;
@@ -171,6 +178,7 @@ impl From<InfraError> for ApiError {
                 )
             },
             InfraError::Unexpected(cause) => Self::internal(cause),
+            other => Self::internal(other),
         }
     }
 }
@@ -186,6 +194,7 @@ impl From<RegisterError> for ApiError {
         match e {
             RegisterError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
             RegisterError::Infra(e) => e.into(),
+            other => Self::unmapped(other),
         }
     }
 }
@@ -202,6 +211,7 @@ impl From<VerifyEmailError> for ApiError {
             }
             VerifyEmailError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
             VerifyEmailError::Infra(e) => e.into(),
+            other => Self::unmapped(other),
         }
     }
 }
@@ -211,6 +221,7 @@ impl From<ResendError> for ApiError {
         match e {
             ResendError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
             ResendError::Infra(e) => e.into(),
+            other => Self::unmapped(other),
         }
     }
 }
@@ -237,6 +248,7 @@ impl From<LoginError> for ApiError {
                 forbidden("ACCOUNT_NOT_VERIFIED", "Verify your email address before signing in.")
             }
             LoginError::Infra(e) => e.into(),
+            other => Self::unmapped(other),
         }
     }
 }
@@ -246,6 +258,7 @@ impl From<AuthError> for ApiError {
         match e {
             AuthError::Unauthorized => Self::unauthorized(),
             AuthError::Infra(e) => e.into(),
+            other => Self::unmapped(other),
         }
     }
 }
@@ -254,7 +267,8 @@ impl From<SignInEventError> for ApiError {
     fn from(e: SignInEventError) -> Self {
         match e {
             SignInEventError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
-            SignInEventError::Infra(e) => e.into(),
+            SignInEventError::Infra(e) | SignInEventError::NotRecorded(e) => e.into(),
+            other => Self::unmapped(other),
         }
     }
 }

@@ -71,6 +71,8 @@ pub fn login(result: &Result<LoginOutcome, LoginError>) -> (&'static str, &'stat
         Err(LoginError::Infra(InfraError::Busy { .. })) => "busy",
         Err(LoginError::Infra(InfraError::Unavailable(_))) => "unavailable",
         Err(LoginError::Infra(InfraError::Unexpected(_))) => "error",
+        // A newer outcome of the (non-exhaustive) error enum.
+        Err(_) => "error",
     };
     (FAILURE, reason)
 }

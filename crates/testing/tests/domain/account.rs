@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use portcullis_domain::model::{AuditAction, SessionId, UserName};
-use portcullis_domain::{AuthError, ProfileUpdate, SessionError};
+use portcullis_domain::{AuthError, ProfileUpdate, SecurityEventQuery, SessionError};
 
 use crate::support::{ctx, login_ok, seed_verified, service};
 
@@ -103,9 +103,12 @@ async fn security_events_lists_every_action_or_one() {
     let me = svc.authenticate(&out.access_token).await.unwrap();
     svc.logout(&me, &ctx()).await.unwrap();
 
-    let all = svc.security_events(laura.id, None, 50, 0).await.unwrap();
+    let all = svc.security_events(laura.id, SecurityEventQuery { action: None, limit: 50, offset: 0 }).await.unwrap();
     let actions: Vec<&str> = all.items.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, vec!["auth.logout", "auth.login.success"]);
-    let logouts = svc.security_events(laura.id, Some(AuditAction::Logout), 500, 0).await.unwrap();
+    let logouts = svc
+        .security_events(laura.id, SecurityEventQuery { action: Some(AuditAction::Logout), limit: 500, offset: 0 })
+        .await
+        .unwrap();
     assert_eq!((logouts.items.len(), logouts.total_count), (1, 1));
 }

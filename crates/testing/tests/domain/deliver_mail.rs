@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use portcullis_domain::DeliveryReport;
+use portcullis_domain::outbox::{MAX_MAIL_ATTEMPTS, backoff, total_retry_window};
 use portcullis_domain::ports::{Change, MailError, MailOutbox, MockMailTransport, UnitOfWork};
-use portcullis_domain::usecases::deliver_mail::{MAX_MAIL_ATTEMPTS, backoff, total_retry_window};
 use portcullis_testing::fakes::{FakeMailTransport, SendOutcome, T0};
 use portcullis_testing::fixtures::mail;
 

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use portcullis_domain::HistoryQuery;
 use portcullis_domain::model::{AuditAction, HistoryFilter};
 use portcullis_domain::ports::{Change, UnitOfWork};
 use portcullis_testing::fakes::T0;
@@ -26,16 +27,25 @@ async fn own_entries_newest_first_filtered() {
     let done = h.store.commit(entries.into_iter().map(Change::AppendAudit).collect()).await.unwrap();
     let ids: Vec<i64> = (0..6).map(|change| done.audit_id(change).unwrap()).collect();
 
-    let page = svc.login_history(laura.id, HistoryFilter::All, 50, 0).await.unwrap();
+    let page =
+        svc.login_history(laura.id, HistoryQuery { filter: HistoryFilter::All, limit: 50, offset: 0 }).await.unwrap();
     assert_eq!(page.total_count, 3);
     assert_eq!(page.items.iter().map(|e| e.id).collect::<Vec<_>>(), vec![ids[5], ids[1], ids[0]]);
-    let page = svc.login_history(laura.id, HistoryFilter::Success, 50, 0).await.unwrap();
+    let page = svc
+        .login_history(laura.id, HistoryQuery { filter: HistoryFilter::Success, limit: 50, offset: 0 })
+        .await
+        .unwrap();
     assert_eq!(page.items.iter().map(|e| e.id).collect::<Vec<_>>(), vec![ids[5], ids[1]]);
-    let page = svc.login_history(laura.id, HistoryFilter::Failure, 50, 0).await.unwrap();
+    let page = svc
+        .login_history(laura.id, HistoryQuery { filter: HistoryFilter::Failure, limit: 50, offset: 0 })
+        .await
+        .unwrap();
     assert_eq!((page.total_count, page.items[0].id), (1, ids[0]));
-    let page = svc.login_history(laura.id, HistoryFilter::All, 1, 1).await.unwrap();
+    let page =
+        svc.login_history(laura.id, HistoryQuery { filter: HistoryFilter::All, limit: 1, offset: 1 }).await.unwrap();
     assert_eq!((page.total_count, page.items.len(), page.items[0].id), (3, 1, ids[1]));
-    let page = svc.login_history(ana.id, HistoryFilter::All, 50, 0).await.unwrap();
+    let page =
+        svc.login_history(ana.id, HistoryQuery { filter: HistoryFilter::All, limit: 50, offset: 0 }).await.unwrap();
     assert_eq!((page.total_count, page.items[0].id), (1, ids[3]));
 }
 
@@ -46,7 +56,8 @@ async fn real_logins_show_up_with_their_metadata() {
     let _ = svc.login(crate::support::login_request("laura@example.com", "wrong", false), &crate::support::ctx()).await;
     h.clock.advance(Duration::from_secs(1));
     login_ok(&svc, "laura@example.com").await;
-    let page = svc.login_history(laura.id, HistoryFilter::All, 50, 0).await.unwrap();
+    let page =
+        svc.login_history(laura.id, HistoryQuery { filter: HistoryFilter::All, limit: 50, offset: 0 }).await.unwrap();
     let actions: Vec<&str> = page.items.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["auth.login.success", "auth.login.failure"]);
     assert_eq!(page.items[0].metadata["method"], "password");
@@ -61,9 +72,13 @@ async fn limit_is_clamped_to_one_through_a_hundred() {
         Change::AppendAudit(audit(Some(laura.id), AuditAction::LoginFailure, T0.plus(Duration::from_secs(i))))
     });
     h.store.commit(changes.collect()).await.unwrap();
-    let page = svc.login_history(laura.id, HistoryFilter::All, 1_000, 0).await.unwrap();
+    let page = svc
+        .login_history(laura.id, HistoryQuery { filter: HistoryFilter::All, limit: 1_000, offset: 0 })
+        .await
+        .unwrap();
     assert_eq!((page.items.len(), page.total_count), (100, 105));
-    let page = svc.login_history(laura.id, HistoryFilter::All, 0, 0).await.unwrap();
+    let page =
+        svc.login_history(laura.id, HistoryQuery { filter: HistoryFilter::All, limit: 0, offset: 0 }).await.unwrap();
     assert_eq!(page.items.len(), 1);
     assert_eq!(page.items[0].created_at, T0.plus(Duration::from_secs(104)));
 }
@@ -73,5 +88,7 @@ async fn a_store_failure_is_an_error() {
     let (svc, h) = service();
     let laura = seed_verified(&h, "laura@example.com").await;
     h.store.set_unavailable(true);
-    assert!(svc.login_history(laura.id, HistoryFilter::All, 50, 0).await.is_err());
+    assert!(
+        svc.login_history(laura.id, HistoryQuery { filter: HistoryFilter::All, limit: 50, offset: 0 }).await.is_err()
+    );
 }

@@ -1,6 +1,7 @@
 //! `GET /api/v1/auth/login-history`
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use portcullis_domain::HistoryQuery as DomainHistoryQuery;
 use portcullis_domain::model::HistoryFilter;
 
 use crate::http::auth::Authenticated;
@@ -66,7 +67,7 @@ pub async fn login_history(
 ) -> Result<HttpResponse, ApiError> {
     let q = parse_query(req.query_string())?;
     let page = service
-        .login_history(principal.user.id, q.filter, q.limit, q.offset)
+        .login_history(principal.user.id, DomainHistoryQuery { filter: q.filter, limit: q.limit, offset: q.offset })
         .await
         .map_err(|e| ApiError::internal(e).with_code("HISTORY_FETCH_FAILED"))?;
     Ok(HttpResponse::Ok().json(HistoryResponse {

@@ -1,6 +1,7 @@
 //! `GET /api/v1/auth/security-events`
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use portcullis_domain::SecurityEventQuery;
 use portcullis_domain::model::AuditAction;
 
 use crate::http::auth::Authenticated;
@@ -60,7 +61,8 @@ pub async fn security_events(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let q = parse_query(req.query_string())?;
-    let page = service.security_events(principal.user.id, q.action, q.limit, q.offset).await?;
+    let query = SecurityEventQuery { action: q.action, limit: q.limit, offset: q.offset };
+    let page = service.security_events(principal.user.id, query).await?;
     Ok(HttpResponse::Ok().json(SecurityEventsResponse {
         success: true,
         data: SecurityEventsPage {

@@ -1,8 +1,8 @@
 //! `POST /api/v1/auth/log`
 
 use actix_web::{HttpResponse, web};
-use portcullis_domain::ReportedEvent;
 use portcullis_domain::model::MAX_FINGERPRINT_LEN;
+use portcullis_domain::{ReportedEvent, SignInEventError};
 
 use crate::http::auth::{Authenticated, Ctx};
 use crate::http::dto::{ReportedEventKind, SignInLogBody, SuccessFlag};
@@ -39,9 +39,13 @@ pub async fn sign_in_log(
         ReportedEventKind::Login => ReportedEvent::Login,
         ReportedEventKind::Signup => ReportedEvent::Signup,
     };
-    let stored = service.record_sign_in_event(&principal, event, fingerprint, &ctx.0).await?;
-    if let Err(e) = &stored {
-        tracing::error!(error = %e, "storing a client-reported sign-in event failed");
-    }
-    Ok(HttpResponse::Ok().json(SuccessFlag { success: stored.is_ok() }))
+    let success = match service.record_sign_in_event(&principal, event, fingerprint, &ctx.0).await {
+        Ok(()) => true,
+        Err(SignInEventError::NotRecorded(e)) => {
+            tracing::error!(error = %crate::wiring::error_chain(&e), "storing a client-reported sign-in event failed");
+            false
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(HttpResponse::Ok().json(SuccessFlag { success }))
 }

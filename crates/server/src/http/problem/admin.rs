@@ -27,6 +27,7 @@ impl From<AdminError> for ApiError {
             AdminError::EmailTaken => Self::field("email", "is already registered"),
             AdminError::Invalid(errors) => Self::validation(errors),
             AdminError::Infra(e) => e.into(),
+            other => Self::unmapped(other),
         }
     }
 }

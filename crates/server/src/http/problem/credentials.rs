@@ -18,6 +18,7 @@ impl From<RefreshError> for ApiError {
             ),
             RefreshError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
             RefreshError::Infra(e) => e.into(),
+            other => Self::unmapped(other),
         }
     }
 }
@@ -27,6 +28,7 @@ impl From<AlertRevokeError> for ApiError {
         match e {
             AlertRevokeError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
             AlertRevokeError::Infra(e) => e.into(),
+            other => Self::unmapped(other),
         }
     }
 }
@@ -36,6 +38,7 @@ impl From<ForgotPasswordError> for ApiError {
         match e {
             ForgotPasswordError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
             ForgotPasswordError::Infra(e) => e.into(),
+            other => Self::unmapped(other),
         }
     }
 }
@@ -49,6 +52,7 @@ impl From<ReauthError> for ApiError {
             // Confirmations share the per-address failure limit of login.
             ReauthError::TooManyAttempts { retry_after } => Self::too_many("LOGIN_ATTEMPTS_EXCEEDED", retry_after),
             ReauthError::Infra(e) => e.into(),
+            other => Self::unmapped(other),
         }
     }
 }

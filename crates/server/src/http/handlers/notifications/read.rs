@@ -35,5 +35,6 @@ pub async fn mark_notification_read(
         Ok(()) => Ok(HttpResponse::Ok().json(SuccessFlag { success: true })),
         Err(NotificationError::NotFound) => Err(not_found()),
         Err(NotificationError::Infra(e)) => Err(e.into()),
+        Err(other) => Err(ApiError::unmapped(other)),
     }
 }

@@ -38,5 +38,6 @@ pub async fn revoke_session(
         Ok(()) => Ok(HttpResponse::Ok().json(SuccessFlag { success: true })),
         Err(SessionError::NotFound) => Err(not_found()),
         Err(SessionError::Infra(e)) => Err(e.into()),
+        Err(other) => Err(ApiError::unmapped(other)),
     }
 }
