@@ -16,7 +16,7 @@ pub enum PictureError {
     /// Not an `http://` or `https://` URL with a host.
     #[error("profile_picture must be an http or https URL")]
     NotHttp,
-    /// Longer than [`MAX_PICTURE_URL_LEN`].
+    /// Longer than 2048 characters.
     #[error("profile_picture must be at most {MAX_PICTURE_URL_LEN} characters")]
     TooLong,
     /// Holds control characters (or whitespace, which no valid URL has).
