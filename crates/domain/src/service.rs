@@ -64,7 +64,16 @@ pub(crate) fn clear_login_failures(email: &Email, at: Timestamp) -> Change {
 }
 
 impl<P: Ports> Portcullis<P> {
-    /// Builds the service.
+    /// Builds the service from its adapters and the numbers it enforces. The built-in mail
+    /// templates are used until [`Self::with_mail_templates`] replaces them.
+    ///
+    /// ```
+    /// use portcullis_domain::{Policy, Portcullis};
+    /// let (deps, _kit) = portcullis_testing::test_deps();
+    /// let policy = Policy { login_failures_per_account: 3, ..Policy::default() };
+    /// let auth = Portcullis::new(deps, policy);
+    /// assert_eq!(auth.policy().login_failures_per_account, 3);
+    /// ```
     pub fn new(deps: Deps<P>, policy: Policy) -> Self {
         Self {
             store: deps.store,

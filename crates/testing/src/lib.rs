@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
 
 pub mod contract;
 pub mod fakes;
@@ -7,4 +8,4 @@ mod memory_store;
 mod service;
 
 pub use memory_store::InMemoryStore;
-pub use service::{TestHandles, TestPorts, TestServiceBuilder, test_deps, test_service, test_service_with};
+pub use service::{TestHandles, TestPorts, TestServiceBuilder, sign_in, test_deps, test_service, test_service_with};

@@ -4,10 +4,12 @@
 use std::fmt;
 use std::marker::PhantomData;
 
+use portcullis_domain::model::{Password, User};
 use portcullis_domain::ports::{
-    Clock, DeviceDetector, GeoLookup, PasswordHasher, Ports, RandomSource, SecretHasher, Store, TokenIssuer,
+    Change, Clock, DeviceDetector, GeoLookup, PasswordHasher, Ports, RandomSource, SecretHasher, Store, TokenIssuer,
+    UnitOfWork,
 };
-use portcullis_domain::{Deps, Policy, Portcullis};
+use portcullis_domain::{Deps, LoginOutcome, LoginRequest, Policy, Portcullis, Principal};
 
 use crate::fakes::{
     FakeTokens, FastHasher, FixedDevices, FixedGeo, ManualClock, PlainSecretHasher, SequenceRandom, firefox_on_linux,
@@ -217,6 +219,49 @@ pub struct TestHandles {
     pub secrets: PlainSecretHasher,
     /// The token issuer, to forge tokens with chosen claims.
     pub tokens: FakeTokens,
+}
+
+impl TestHandles {
+    /// Stores `user` as it is (build it with [`crate::fixtures`]), bypassing the use cases.
+    ///
+    /// # Panics
+    /// When the store refuses it (a duplicate address, say): a bug in the calling test.
+    pub async fn seed(&self, user: User) -> User {
+        self.store.commit(vec![Change::InsertUser(user.clone())]).await.expect("seeding a user");
+        user
+    }
+
+    /// Stores an active, verified user of `address` whose password is
+    /// [`crate::fixtures::PASSWORD`], created at the clock's time.
+    pub async fn seed_verified(&self, address: &str) -> User {
+        self.seed(crate::fixtures::user(address, self.clock.now())).await
+    }
+}
+
+/// Signs `address` in with [`crate::fixtures::PASSWORD`] from London in Firefox, and
+/// authenticates the access token: the login's outcome and the caller as the use cases that
+/// need one take it.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let (auth, kit) = portcullis_testing::test_service(portcullis_domain::Policy::default());
+/// kit.seed_verified("laura@example.com").await;
+/// let (login, me) = portcullis_testing::sign_in(&auth, "laura@example.com").await;
+/// assert_eq!(login.session_id, me.session_id);
+/// # });
+/// ```
+///
+/// # Panics
+/// When the login or the authentication fails: a bug in the calling test.
+pub async fn sign_in<P: Ports>(service: &Portcullis<P>, address: &str) -> (LoginOutcome, Principal) {
+    let request = LoginRequest {
+        email: crate::fixtures::email(address),
+        password: Password::new(crate::fixtures::PASSWORD),
+        remember_me: false,
+    };
+    let login = service.login(request, &crate::fixtures::request(LONDON_IP)).await.expect("signing in");
+    let me = service.authenticate(&login.access_token).await.expect("a fresh access token");
+    (login, me)
 }
 
 /// Fresh adapters and handles onto them, for building a service by hand.

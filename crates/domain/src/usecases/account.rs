@@ -12,6 +12,22 @@ impl<P: Ports> Portcullis<P> {
     /// Sets the caller's account to `deactivated` after checking the password, and revokes
     /// every session (the current one included). Login then answers `ACCOUNT_DEACTIVATED`;
     /// an administrator can reactivate the account.
+    ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// kit.seed_verified("laura@example.com").await;
+    /// let (login, me) = portcullis_testing::sign_in(&auth, "laura@example.com").await;
+    /// auth.deactivate_account(&me, Password::new(PASSWORD), &ctx).await.unwrap();
+    /// assert_eq!(kit.store.users()[0].status, AccountStatus::Deactivated);
+    /// assert!(auth.authenticate(&login.access_token).await.is_err());
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
     pub async fn deactivate_account(
         &self,
         principal: &Principal,
@@ -25,6 +41,22 @@ impl<P: Ports> Portcullis<P> {
     /// Soft-deletes the caller's account (`deleted_at` set, the row and its address kept)
     /// after checking the password, and revokes every session. Login then answers
     /// `ACCOUNT_DELETED`; an administrator can restore the account.
+    ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// kit.seed_verified("laura@example.com").await;
+    /// let (login, me) = portcullis_testing::sign_in(&auth, "laura@example.com").await;
+    /// auth.delete_account(&me, Password::new(PASSWORD), &ctx).await.unwrap();
+    /// assert!(kit.store.users()[0].deleted_at.is_some());
+    /// assert!(auth.authenticate(&login.access_token).await.is_err());
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
     pub async fn delete_account(
         &self,
         principal: &Principal,

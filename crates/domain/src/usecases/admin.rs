@@ -114,6 +114,21 @@ pub struct NewAccount {
 
 impl<P: Ports> Portcullis<P> {
     /// A page of accounts (`users:read`); `limit` is clamped to `1..=100`.
+    ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// kit.seed_verified("laura@example.com").await;
+    /// let query = UserQuery { text: Some("laura".to_owned()), status: None, limit: 20, offset: 0 };
+    /// let page = auth.admin_users(&Actor::Operator, query).await.unwrap();
+    /// assert_eq!(page.total_count, 1);
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
     pub async fn admin_users(&self, actor: &Actor, mut query: UserQuery) -> Result<Page<User>, AdminError> {
         actor.require(Permission::UsersRead)?;
         query.limit = query.limit.clamp(1, MAX_HISTORY_LIMIT);
@@ -121,6 +136,20 @@ impl<P: Ports> Portcullis<P> {
     }
 
     /// One account (`users:read`).
+    ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// let laura = kit.seed_verified("laura@example.com").await;
+    /// assert_eq!(auth.admin_user(&Actor::Operator, laura.id).await.unwrap().email, laura.email);
+    /// assert!(matches!(auth.admin_user(&Actor::Operator, UserId::new_v7()).await, Err(AdminError::NotFound)));
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
     pub async fn admin_user(&self, actor: &Actor, id: UserId) -> Result<User, AdminError> {
         actor.require(Permission::UsersRead)?;
         self.store.user_by_id(id).await?.ok_or(AdminError::NotFound)
@@ -128,6 +157,20 @@ impl<P: Ports> Portcullis<P> {
 
     /// One account by its address (`users:read`), deleted ones included: what an operator
     /// types at the command line.
+    ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// let laura = kit.seed_verified("laura@example.com").await;
+    /// let found = auth.admin_user_by_email(&Actor::Operator, &email("laura@example.com")).await.unwrap();
+    /// assert_eq!(found.id, laura.id);
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
     ///
     /// # Errors
     /// [`AdminError::NotFound`] when no account has the address.
@@ -138,6 +181,21 @@ impl<P: Ports> Portcullis<P> {
 
     /// Sets an account's status (`users:write`), with an optional reason kept in the audit
     /// entry. Suspending or deactivating revokes every session of the account at once.
+    ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// let laura = kit.seed_verified("laura@example.com").await;
+    /// let reason = Some("chargeback".to_owned());
+    /// let user = auth.admin_set_status(&Actor::Operator, laura.id, AccountStatus::Suspended, reason, &ctx).await.unwrap();
+    /// assert_eq!(user.status, AccountStatus::Suspended);
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
     pub async fn admin_set_status(
         &self,
         actor: &Actor,
@@ -177,6 +235,20 @@ impl<P: Ports> Portcullis<P> {
 
     /// Soft-deletes an account (`users:write`) and revokes every session of it. Deleting a
     /// deleted account changes nothing.
+    ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// let laura = kit.seed_verified("laura@example.com").await;
+    /// let user = auth.admin_delete_user(&Actor::Operator, laura.id, &ctx).await.unwrap();
+    /// assert!(user.deleted_at.is_some());
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
     pub async fn admin_delete_user(&self, actor: &Actor, id: UserId, ctx: &RequestContext) -> Result<User, AdminError> {
         actor.require(Permission::UsersWrite)?;
         let mut user = self.admin_target(actor, id).await?;
@@ -197,6 +269,21 @@ impl<P: Ports> Portcullis<P> {
 
     /// Restores a soft-deleted account (`users:write`); its status is unchanged. Restoring
     /// an account that is not deleted changes nothing.
+    ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// let laura = kit.seed_verified("laura@example.com").await;
+    /// auth.admin_delete_user(&Actor::Operator, laura.id, &ctx).await.unwrap();
+    /// let user = auth.admin_restore_user(&Actor::Operator, laura.id, &ctx).await.unwrap();
+    /// assert!(user.deleted_at.is_none());
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
     pub async fn admin_restore_user(
         &self,
         actor: &Actor,
@@ -221,6 +308,25 @@ impl<P: Ports> Portcullis<P> {
 
     /// Replaces an account's roles (`users:write`). Every account keeps `user`; an
     /// administrator cannot remove their own `admin` role.
+    ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// let laura = kit.seed_verified("laura@example.com").await;
+    /// let roles = Roles::new([Role::parse("admin").unwrap()]);
+    /// let user = auth.admin_set_roles(&Actor::Operator, laura.id, roles.clone(), &ctx).await.unwrap();
+    /// assert_eq!(user.roles, roles);
+    /// kit.seed_verified("ana@example.com").await;
+    /// // A plain user's actor lacks the permission.
+    /// let (_, me) = portcullis_testing::sign_in(&auth, "ana@example.com").await;
+    /// assert!(matches!(auth.admin_user(&Actor::user(&me), laura.id).await, Err(AdminError::Forbidden)));
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
     pub async fn admin_set_roles(
         &self,
         actor: &Actor,
@@ -250,6 +356,21 @@ impl<P: Ports> Portcullis<P> {
     }
 
     /// Searches the whole audit log (`audit:read`); `limit` is clamped to `1..=100`.
+    ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// kit.seed_verified("laura@example.com").await;
+    /// portcullis_testing::sign_in(&auth, "laura@example.com").await;
+    /// let query = AuditQuery { action: Some(AuditAction::LoginSuccess), limit: 20, ..AuditQuery::default() };
+    /// assert_eq!(auth.admin_audit_log(&Actor::Operator, query).await.unwrap().total_count, 1);
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
     pub async fn admin_audit_log(&self, actor: &Actor, mut query: AuditQuery) -> Result<Page<AuditEntry>, AdminError> {
         actor.require(Permission::AuditRead)?;
         query.limit = query.limit.clamp(1, MAX_HISTORY_LIMIT);
@@ -258,6 +379,25 @@ impl<P: Ports> Portcullis<P> {
 
     /// Creates an active account with a verified address (`users:write`): how the first
     /// administrator is bootstrapped from the command line.
+    ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// let account = NewAccount {
+    ///     name: UserName::parse("Ana").unwrap(),
+    ///     email: email("ana@example.com"),
+    ///     password: NewPassword::parse("a long enough passphrase", None, auth.policy().password).unwrap(),
+    ///     roles: Roles::user(),
+    /// };
+    /// let user = auth.admin_create_user(&Actor::Operator, account, &ctx).await.unwrap();
+    /// assert!(user.email_verified_at.is_some(), "an operator's account needs no verification mail");
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
     pub async fn admin_create_user(
         &self,
         actor: &Actor,

@@ -35,6 +35,25 @@ impl<P: Ports> Portcullis<P> {
     /// owner a password-reset code (the likely next step for someone whose password is
     /// known to a stranger). The token works once, and only within
     /// [`crate::Policy::alert_token_ttl`] of the sign-in; otherwise nothing happens.
+    ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// kit.seed_verified("laura@example.com").await;
+    /// let (login, me) = portcullis_testing::sign_in(&auth, "laura@example.com").await;
+    /// // The new-sign-in mail carries a one-click "Not you?" link.
+    /// let alert = kit.store.queued_mail().pop().unwrap();
+    /// let token = alert.body.split("token=").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    /// auth.revoke_from_alert(&token, &ctx).await.unwrap();
+    /// assert!(auth.authenticate(&login.access_token).await.is_err(), "that session is signed out");
+    /// # let _ = me;
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
     pub async fn revoke_from_alert(&self, token: &str, ctx: &RequestContext) -> Result<(), AlertRevokeError> {
         let now = self.now();
         if let Some(retry_after) = self.limit_ip(ctx, now).await? {

@@ -43,6 +43,22 @@ impl From<StoreError> for AuthError {
 impl<P: Ports> Portcullis<P> {
     /// Checks the token, then (one store lookup) that its session is live and its account
     /// usable, so revocation and suspension act on the very next request on every instance.
+    ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// kit.seed_verified("laura@example.com").await;
+    /// let (login, me) = portcullis_testing::sign_in(&auth, "laura@example.com").await;
+    /// let caller = auth.authenticate(&login.access_token).await.unwrap();
+    /// assert_eq!((caller.user.id, caller.session_id), (me.user.id, me.session_id));
+    /// assert!(matches!(auth.authenticate("v4.local.forged").await, Err(AuthError::Unauthorized)));
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
         let now = self.now();
         let claims = self.tokens.verify(token, now).map_err(|_| AuthError::Unauthorized)?;

@@ -95,6 +95,23 @@ impl<P: Ports> Portcullis<P> {
     /// Logs in. Checks run in the contract's order: per-IP limit, per-account failure limit
     /// (before any password work), password (dummy hash for unknown addresses), then account
     /// state. Every attempt on an existing account is audited.
+    ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// kit.seed_verified("laura@example.com").await;
+    /// let request = LoginRequest { email: email("laura@example.com"), password: Password::new(PASSWORD), remember_me: false };
+    /// let outcome = auth.login(request, &ctx).await.unwrap();
+    /// assert!(!outcome.access_token.is_empty() && !outcome.refresh_token.is_empty());
+    /// let wrong = LoginRequest { email: email("laura@example.com"), password: Password::new("guess"), remember_me: false };
+    /// assert!(matches!(auth.login(wrong, &ctx).await, Err(LoginError::InvalidCredentials)));
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
     pub async fn login(&self, req: LoginRequest, ctx: &RequestContext) -> Result<LoginOutcome, LoginError> {
         let now = self.now();
         if let Some(retry_after) = self.limit_ip(ctx, now).await? {

@@ -45,6 +45,22 @@ impl<P: Ports> Portcullis<P> {
     /// The caller's notifications, newest first (ties by id descending), with the number the
     /// filter selects and the number unread.
     ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// kit.seed_verified("laura@example.com").await;
+    /// let (login, me) = portcullis_testing::sign_in(&auth, "laura@example.com").await;
+    /// let page = auth.notifications(&me, NotificationQuery::default()).await.unwrap();
+    /// assert_eq!((page.total_count, page.unread_count), (1, 1), "the new-sign-in notice");
+    /// # let _ = login;
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
+    ///
     /// # Errors
     /// [`InfraError`] when the store fails.
     pub async fn notifications(
@@ -58,6 +74,23 @@ impl<P: Ports> Portcullis<P> {
 
     /// Marks one of the caller's notifications read; one already read keeps its first
     /// `read_at`.
+    ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// kit.seed_verified("laura@example.com").await;
+    /// let (login, me) = portcullis_testing::sign_in(&auth, "laura@example.com").await;
+    /// let page = auth.notifications(&me, NotificationQuery::default()).await.unwrap();
+    /// auth.mark_notification_read(&me, page.items[0].id).await.unwrap();
+    /// assert_eq!(auth.notifications(&me, NotificationQuery::default()).await.unwrap().unread_count, 0);
+    /// # let _ = login;
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
     ///
     /// # Errors
     /// [`NotificationError::NotFound`] for an unknown id or another user's.
@@ -75,6 +108,22 @@ impl<P: Ports> Portcullis<P> {
     }
 
     /// Marks every unread notification of the caller read; returns how many changed.
+    ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// kit.seed_verified("laura@example.com").await;
+    /// let (login, me) = portcullis_testing::sign_in(&auth, "laura@example.com").await;
+    /// assert_eq!(auth.mark_all_notifications_read(&me).await.unwrap(), 1);
+    /// assert_eq!(auth.mark_all_notifications_read(&me).await.unwrap(), 0);
+    /// # let _ = login;
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
     ///
     /// # Errors
     /// [`InfraError`] when the store fails.

@@ -41,6 +41,22 @@ impl<P: Ports> Portcullis<P> {
     /// if there is one and it is not deleted. Past the per-address mail limit (the
     /// verification mail's numbers) nothing is sent, silently: the answer never depends on
     /// the address.
+    ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// kit.seed_verified("laura@example.com").await;
+    /// auth.forgot_password(&email("laura@example.com"), &ctx).await.unwrap();
+    /// // An unknown address gets the same answer, and no mail.
+    /// auth.forgot_password(&email("nobody@example.com"), &ctx).await.unwrap();
+    /// assert_eq!(kit.store.queued_mail().len(), 1);
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
     pub async fn forgot_password(&self, email: &Email, ctx: &RequestContext) -> Result<(), ForgotPasswordError> {
         let now = self.now();
         if let Some(retry_after) = self.limit_ip(ctx, now).await? {
@@ -61,6 +77,22 @@ impl<P: Ports> Portcullis<P> {
 
     /// Sets a new password with a mailed reset code (the same rules as verification codes),
     /// revokes every session of the account and mails a notice. The code works once.
+    ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// kit.seed_verified("laura@example.com").await;
+    /// auth.forgot_password(&email("laura@example.com"), &ctx).await.unwrap();
+    /// let code = OneTimeCode::parse(&kit.random.last_code().unwrap()).unwrap();
+    /// let new = NewPassword::parse("a brand new passphrase", None, auth.policy().password).unwrap();
+    /// auth.reset_password(&email("laura@example.com"), &code, &new, &ctx).await.unwrap();
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
     pub async fn reset_password(
         &self,
         email: &Email,
@@ -89,6 +121,25 @@ impl<P: Ports> Portcullis<P> {
 
     /// Changes the caller's password after checking the current one (counted like a login
     /// attempt), revokes every other session and mails a notice.
+    ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// kit.seed_verified("laura@example.com").await;
+    /// let (login, me) = portcullis_testing::sign_in(&auth, "laura@example.com").await;
+    /// let new = NewPassword::parse("a brand new passphrase", None, auth.policy().password).unwrap();
+    /// auth.change_password(&me, Password::new(PASSWORD), &new, &ctx).await.unwrap();
+    /// // The next request authenticates afresh and sees the new hash.
+    /// let me = auth.authenticate(&login.access_token).await.unwrap();
+    /// let again = auth.change_password(&me, Password::new(PASSWORD), &new, &ctx).await;
+    /// assert!(matches!(again, Err(ReauthError::WrongPassword)), "the old password is gone");
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
     pub async fn change_password(
         &self,
         principal: &Principal,

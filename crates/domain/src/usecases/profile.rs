@@ -57,6 +57,23 @@ impl<P: Ports> Portcullis<P> {
     /// Applies `update` to the caller's profile and audits which fields changed (names only,
     /// never values). An empty update writes nothing. Returns the user as now stored.
     ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// kit.seed_verified("laura@example.com").await;
+    /// let (login, me) = portcullis_testing::sign_in(&auth, "laura@example.com").await;
+    /// let update = ProfileUpdate { name: Some(UserName::parse("Laura B.").unwrap()), profile_picture: None };
+    /// let user = auth.update_profile(&me, update, &ctx).await.unwrap();
+    /// assert_eq!(user.name.as_str(), "Laura B.");
+    /// # let _ = login;
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
+    ///
     /// # Errors
     /// [`InfraError`] when the store fails.
     pub async fn update_profile(

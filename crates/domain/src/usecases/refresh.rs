@@ -98,6 +98,22 @@ impl From<StoreError> for RefreshError {
 
 impl<P: Ports> Portcullis<P> {
     /// Rotates `refresh_token`: see the module documentation.
+    ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// kit.seed_verified("laura@example.com").await;
+    /// let (login, me) = portcullis_testing::sign_in(&auth, "laura@example.com").await;
+    /// let pair = auth.refresh(&login.refresh_token, &ctx).await.unwrap();
+    /// assert_ne!(pair.refresh_token, login.refresh_token, "refresh tokens rotate");
+    /// # let _ = me;
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
     pub async fn refresh(&self, refresh_token: &str, ctx: &RequestContext) -> Result<TokenPair, RefreshError> {
         let now = self.now();
         if let Some(retry_after) = self.limit_ip(ctx, now).await? {

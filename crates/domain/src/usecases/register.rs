@@ -65,6 +65,23 @@ impl From<StoreError> for RegisterError {
 impl<P: Ports> Portcullis<P> {
     /// Registers an account (or re-mails a code, or warns the owner), answering the same way
     /// in every case.
+    ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// let form = RegisterUser::parse("Laura", "laura@example.com", PASSWORD, auth.policy().password).unwrap();
+    /// let address = auth.register(form, &ctx).await.unwrap();
+    /// assert_eq!(address.as_str(), "laura@example.com");
+    /// // A taken address gets the same answer (its owner is mailed instead): nothing to enumerate.
+    /// let again = RegisterUser::parse("Eve", "laura@example.com", PASSWORD, auth.policy().password).unwrap();
+    /// assert!(auth.register(again, &ctx).await.is_ok());
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
     pub async fn register(&self, req: RegisterUser, ctx: &RequestContext) -> Result<Email, RegisterError> {
         let now = self.now();
         if let Some(retry_after) = self.limit_ip(ctx, now).await? {

@@ -22,6 +22,22 @@ pub enum SessionError {
 impl<P: Ports> Portcullis<P> {
     /// The caller's live sessions, newest first.
     ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// kit.seed_verified("laura@example.com").await;
+    /// let (login, me) = portcullis_testing::sign_in(&auth, "laura@example.com").await;
+    /// let live = auth.sessions(&me).await.unwrap();
+    /// assert_eq!(live.len(), 1);
+    /// assert_eq!(live[0].id, login.session_id);
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
+    ///
     /// # Errors
     /// [`InfraError`] when the store fails.
     pub async fn sessions(&self, principal: &Principal) -> Result<Vec<Session>, InfraError> {
@@ -30,6 +46,23 @@ impl<P: Ports> Portcullis<P> {
 
     /// Revokes one of the caller's live sessions (the current one included: its token is
     /// refused from the next request on) and audits it.
+    ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// kit.seed_verified("laura@example.com").await;
+    /// let (phone, _) = portcullis_testing::sign_in(&auth, "laura@example.com").await;
+    /// let (login, me) = portcullis_testing::sign_in(&auth, "laura@example.com").await;
+    /// auth.revoke_session(&me, phone.session_id, &ctx).await.unwrap();
+    /// assert_eq!(auth.sessions(&me).await.unwrap().len(), 1, "only this one is left");
+    /// # let _ = login;
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
     ///
     /// # Errors
     /// [`SessionError::NotFound`] for an id that is not a live session of the caller.

@@ -47,6 +47,24 @@ impl From<StoreError> for SignInEventError {
 impl<P: Ports> Portcullis<P> {
     /// Stores the entry (and for `Login` the alert).
     ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// kit.seed_verified("laura@example.com").await;
+    /// let (login, me) = portcullis_testing::sign_in(&auth, "laura@example.com").await;
+    /// // A client that signed in elsewhere (a native app, say) reports it for the history.
+    /// auth.record_sign_in_event(&me, ReportedEvent::Login, Some("fp-123".to_owned()), &ctx).await.unwrap();
+    /// let history = auth.login_history(me.user.id, HistoryQuery::default()).await.unwrap();
+    /// assert_eq!(history.total_count, 2);
+    /// # let _ = login;
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
+    ///
     /// # Errors
     /// [`SignInEventError::RateLimited`] over the per-user limit,
     /// [`SignInEventError::NotRecorded`] when storing failed (the caller's session is

@@ -11,6 +11,22 @@ pub type VerifyEmailError = RedeemCodeError;
 impl<P: Ports> Portcullis<P> {
     /// Checks the code (see the shared code rules) and marks the address verified. The code
     /// is consumed by a guarded write, so it works exactly once.
+    ///
+    /// ```
+    /// # use portcullis_domain::*;
+    /// # use portcullis_domain::model::*;
+    /// # use portcullis_testing::fixtures::{PASSWORD, email, request};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (auth, kit) = portcullis_testing::test_service(Policy::default());
+    /// let ctx = request("192.0.2.1");
+    /// let form = RegisterUser::parse("Laura", "laura@example.com", PASSWORD, auth.policy().password).unwrap();
+    /// auth.register(form, &ctx).await.unwrap();
+    /// let code = OneTimeCode::parse(&kit.random.last_code().unwrap()).unwrap();
+    /// auth.verify_email(&email("laura@example.com"), &code, &ctx).await.unwrap();
+    /// assert!(auth.verify_email(&email("laura@example.com"), &code, &ctx).await.is_err(), "a code works once");
+    /// # let _ = (&kit, &ctx);
+    /// # });
+    /// ```
     pub async fn verify_email(
         &self,
         email: &Email,
