@@ -141,7 +141,8 @@ pub async fn rate_acquire_is_atomic<S: Store>(store: &S) {
     assert_eq!((allowed, limited), (5, 19), "{results:?}");
 }
 
-/// `purge_rate_events` deletes events older than `before`, and says how many.
+/// `purge_rate_events` deletes events older than `before` (one stamped exactly at `before`
+/// stays), and says how many.
 pub async fn rate_purge_deletes_old_events<S: Store>(store: &S) {
     let rules = [rule(3_600, 3)];
     for ms in [0, 10_000, 20_000] {
@@ -149,6 +150,7 @@ pub async fn rate_purge_deletes_old_events<S: Store>(store: &S) {
     }
     allowed(store, "other", &rules, at(0)).await;
     assert_eq!(store.purge_rate_events(at(15_000)).await.expect("purge"), 3);
+    assert_eq!(store.purge_rate_events(at(20_000)).await.expect("purge"), 0, "an event at `before` is not older");
     allowed(store, "k", &rules, at(30_000)).await;
     allowed(store, "k", &rules, at(30_000)).await;
     limited(store, "k", &rules, at(30_000)).await;

@@ -1,0 +1,604 @@
+//! A Portcullis store written from scratch: every store port of `portcullis_domain::ports` on
+//! `HashMap`s and `BTreeMap`s behind one mutex, as an embedder with their own persistence would
+//! start. It is proven by the published contract suite (`tests/contract.rs`, one line), the
+//! same suite the SQLite, PostgreSQL and in-memory stores pass.
+//!
+//! Two design points every store must get right, and how this one does:
+//! - **All or nothing.** A commit applies its changes to a copy of the tables and publishes the
+//!   copy only when every change succeeded, so a failed guard or constraint leaves nothing
+//!   behind (a SQL store gets this from its transaction).
+//! - **Atomic counters.** Rate limits, reservations and code tries are checked and counted in
+//!   one critical section, so racing callers cannot both take the last slot.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use portcullis_domain::model::{
+    AuditAction, AuditEntry, AuditQuery, CodeId, CodePurpose, Email, MailId, NewAuditEntry, Notification,
+    NotificationId, NotificationPage, OutgoingMail, Page, RefreshHit, SecretDigest, Session, SessionId, StoredCode,
+    Timestamp, User, UserId, UserQuery, UserStatusFilter,
+};
+use portcullis_domain::ports::{
+    AttemptDecision, AuditRepository, Change, CodeRepository, Committed, MailOutbox, NotificationRepository, Permit,
+    RateDecision, RateLimiter, RateRule, SessionRepository, StoreError, StoreHealth, UnitOfWork, UserRepository,
+};
+
+/// A spent refresh token: which session it belonged to and the pair it was exchanged for.
+#[derive(Clone)]
+struct Spent {
+    session_id: SessionId,
+    spent_at: Timestamp,
+    successor: String,
+}
+
+/// A queued message and its delivery state.
+#[derive(Clone)]
+struct Queued {
+    mail: OutgoingMail,
+    leased_until: Option<Timestamp>,
+    failed_at: Option<Timestamp>,
+}
+
+/// A counted rate event, or a reservation while `pending_until` is in the future.
+#[derive(Clone)]
+struct RateEvent {
+    key: String,
+    at: Timestamp,
+    pending_until: Option<Timestamp>,
+}
+
+impl RateEvent {
+    fn pending_at(&self, now: Timestamp) -> bool {
+        self.pending_until.is_some_and(|until| until > now)
+    }
+}
+
+#[derive(Clone, Default)]
+struct Tables {
+    users: HashMap<UserId, User>,
+    codes: HashMap<CodeId, StoredCode>,
+    sessions: HashMap<SessionId, Session>,
+    /// By the refresh token's digest.
+    spent: HashMap<Vec<u8>, Spent>,
+    /// By id, which increases with every append.
+    audit: BTreeMap<i64, AuditEntry>,
+    notifications: HashMap<NotificationId, Notification>,
+    mail: HashMap<MailId, Queued>,
+    /// By permit number.
+    rate: BTreeMap<i64, RateEvent>,
+    last_audit_id: i64,
+    last_permit: i64,
+}
+
+/// Every store port on maps behind one lock. Clones share the data.
+#[derive(Clone, Default)]
+pub struct MapStore {
+    tables: Arc<Mutex<Tables>>,
+}
+
+impl std::fmt::Debug for MapStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MapStore")
+    }
+}
+
+impl MapStore {
+    fn lock(&self) -> MutexGuard<'_, Tables> {
+        // A panic while holding the lock cannot leave a half-applied commit (commits swap a
+        // finished copy in), so the data is still consistent.
+        self.tables.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// What a SQL store reports for a broken key.
+fn constraint(what: &str) -> StoreError {
+    StoreError::Other(format!("constraint violated: {what}").into())
+}
+
+/// `limit` items of `sorted` from `offset`, and how many there are in all.
+fn page<T: Clone>(sorted: Vec<&T>, limit: u32, offset: u64) -> Page<T> {
+    let total_count = sorted.len() as u64;
+    let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+    let take = usize::try_from(limit).unwrap_or(usize::MAX);
+    Page { items: sorted.into_iter().skip(skip).take(take).cloned().collect(), total_count }
+}
+
+impl Tables {
+    fn require_user(&self, id: UserId, what: &str) -> Result<(), StoreError> {
+        if self.users.contains_key(&id) { Ok(()) } else { Err(constraint(what)) }
+    }
+
+    /// Applies one change; the caller discards the whole copy on error.
+    fn apply(&mut self, change: Change) -> Result<Option<i64>, StoreError> {
+        match change {
+            Change::InsertUser(user) => {
+                if self.users.values().any(|u| u.email == user.email) {
+                    return Err(StoreError::DuplicateEmail);
+                }
+                if self.users.insert(user.id, user).is_some() {
+                    return Err(constraint("users primary key"));
+                }
+            }
+            Change::ReplaceCode(code) => {
+                self.require_user(code.user_id, "codes.user_id")?;
+                self.codes
+                    .retain(|_, c| c.user_id != code.user_id || c.purpose != code.purpose || c.consumed_at.is_some());
+                if self.codes.insert(code.id, code).is_some() {
+                    return Err(constraint("codes primary key"));
+                }
+            }
+            Change::ConsumeCode { id, at } => match self.codes.get_mut(&id) {
+                Some(code) if code.consumed_at.is_none() => code.consumed_at = Some(at),
+                _ => return Err(StoreError::Conflict),
+            },
+            Change::MarkEmailVerified { user_id, at } => {
+                self.edit_user(user_id, at, |u| u.email_verified_at = Some(at))
+            }
+            Change::InsertSession(session) => {
+                self.require_user(session.user_id, "sessions.user_id")?;
+                if self.sessions.insert(session.id, session).is_some() {
+                    return Err(constraint("sessions primary key"));
+                }
+            }
+            Change::SetAlertToken { session_id, digest, expires_at } => {
+                if let Some(s) = self.sessions.get_mut(&session_id) {
+                    (s.alert_token_hash, s.alert_expires_at) = (Some(digest), Some(expires_at));
+                }
+            }
+            Change::ConsumeAlertToken { session_id, digest } => match self.sessions.get_mut(&session_id) {
+                Some(s) if s.alert_token_hash.as_ref().is_some_and(|d| d.as_bytes() == digest.as_bytes()) => {
+                    (s.alert_token_hash, s.alert_expires_at) = (None, None);
+                }
+                _ => return Err(StoreError::Conflict),
+            },
+            Change::RotateRefreshToken { session_id, current, next, successor, at } => {
+                match self.sessions.get_mut(&session_id) {
+                    Some(s) if s.revoked_at.is_none() && s.refresh_token_hash.as_bytes() == current.as_bytes() => {
+                        s.refresh_token_hash = next;
+                    }
+                    _ => return Err(StoreError::Conflict),
+                }
+                let spent = Spent { session_id, spent_at: at, successor };
+                if self.spent.insert(current.as_bytes().to_vec(), spent).is_some() {
+                    return Err(constraint("spent refresh tokens primary key"));
+                }
+            }
+            Change::RevokeSession { session_id, at } => {
+                if let Some(s) = self.sessions.get_mut(&session_id) {
+                    s.revoked_at.get_or_insert(at);
+                }
+            }
+            Change::TouchSession { session_id, at } => {
+                if let Some(s) = self.sessions.get_mut(&session_id) {
+                    s.last_seen_at = s.last_seen_at.max(at);
+                }
+            }
+            Change::RevokeUserSessions { user_id, except, at } => {
+                for s in self.sessions.values_mut() {
+                    if s.user_id == user_id && s.revoked_at.is_none() && Some(s.id) != except {
+                        s.revoked_at = Some(at);
+                    }
+                }
+            }
+            Change::SetPassword { user_id, hash, at } => self.edit_user(user_id, at, |u| u.password_hash = hash),
+            Change::RehashPassword { user_id, previous, hash, at } => {
+                if self.users.get(&user_id).is_some_and(|u| u.password_hash == previous) {
+                    self.edit_user(user_id, at, |u| u.password_hash = hash);
+                }
+            }
+            Change::SetStatus { user_id, status, at } => self.edit_user(user_id, at, |u| u.status = status),
+            Change::SetDeleted { user_id, deleted_at, at } => {
+                self.edit_user(user_id, at, |u| u.deleted_at = deleted_at)
+            }
+            Change::SetRoles { user_id, roles, at } => self.edit_user(user_id, at, |u| u.roles = roles),
+            Change::UpdateProfile { user_id, name, profile_picture, at } => self.edit_user(user_id, at, |u| {
+                if let Some(name) = name {
+                    u.name = name;
+                }
+                if let Some(picture) = profile_picture {
+                    u.profile_picture = picture;
+                }
+            }),
+            Change::AppendAudit(entry) => {
+                self.last_audit_id += 1;
+                let id = self.last_audit_id;
+                self.audit.insert(id, audit_row(id, entry));
+                return Ok(Some(id));
+            }
+            Change::InsertNotification(n) => {
+                self.require_user(n.user_id, "notifications.user_id")?;
+                if self.notifications.insert(n.id, n).is_some() {
+                    return Err(constraint("notifications primary key"));
+                }
+            }
+            Change::EnqueueMail(mail) => {
+                let queued = Queued { mail, leased_until: None, failed_at: None };
+                if self.mail.insert(queued.mail.id, queued).is_some() {
+                    return Err(constraint("mail primary key"));
+                }
+            }
+            Change::ClearFailures { key, at } => {
+                self.rate.retain(|_, e| e.key != key || e.at > at || e.pending_at(at));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Changes a user and stamps `updated_at`; a no-op for an absent user, like an UPDATE.
+    fn edit_user(&mut self, id: UserId, at: Timestamp, edit: impl FnOnce(&mut User)) {
+        if let Some(user) = self.users.get_mut(&id) {
+            edit(user);
+            user.updated_at = at;
+        }
+    }
+
+    /// Events of `key` within `rule`'s window at `now` that `keep` selects, oldest first.
+    fn window(&self, key: &str, rule: RateRule, now: Timestamp, keep: impl Fn(&RateEvent) -> bool) -> Vec<Timestamp> {
+        let start = now.minus(rule.window);
+        let mut times: Vec<Timestamp> =
+            self.rate.values().filter(|e| e.key == key && e.at > start && keep(e)).map(|e| e.at).collect();
+        times.sort();
+        times
+    }
+
+    /// How long until every rule has room for one more of the events `keep` selects, or
+    /// `None` when all have room now.
+    fn wait(
+        &self,
+        key: &str,
+        rules: &[RateRule],
+        now: Timestamp,
+        keep: impl Fn(&RateEvent) -> bool,
+    ) -> Option<Duration> {
+        rules
+            .iter()
+            .filter_map(|&rule| {
+                let times = self.window(key, rule, now, &keep);
+                let max = usize::try_from(rule.max).unwrap_or(usize::MAX);
+                if times.len() < max {
+                    return None;
+                }
+                let Some(&leaving) = times.len().checked_sub(max).and_then(|i| times.get(i)) else {
+                    return Some(rule.window.max(Duration::from_secs(1)));
+                };
+                Some(now.until(leaving.plus(rule.window)).max(Duration::from_secs(1)))
+            })
+            .max()
+    }
+
+    fn count(&mut self, key: &str, at: Timestamp, pending_until: Option<Timestamp>) -> Permit {
+        self.last_permit += 1;
+        self.rate.insert(self.last_permit, RateEvent { key: key.to_owned(), at, pending_until });
+        Permit(self.last_permit)
+    }
+}
+
+/// The stored form of an appended entry.
+fn audit_row(id: i64, entry: NewAuditEntry) -> AuditEntry {
+    AuditEntry {
+        id,
+        user_id: entry.user_id,
+        action: entry.action.as_str().to_owned(),
+        ip_address: Some(entry.enrichment.ip_address),
+        user_agent: entry.enrichment.user_agent,
+        device: entry.enrichment.device,
+        location: entry.enrichment.location,
+        fingerprint: entry.fingerprint,
+        metadata: entry.metadata,
+        created_at: entry.created_at,
+    }
+}
+
+impl UnitOfWork for MapStore {
+    async fn commit(&self, changes: Vec<Change>) -> Result<Committed, StoreError> {
+        let mut tables = self.lock();
+        let mut draft = tables.clone();
+        let mut done = Committed::default();
+        for (index, change) in changes.into_iter().enumerate() {
+            if let Some(id) = draft.apply(change)? {
+                done.record_audit_id(index, id);
+            }
+        }
+        *tables = draft;
+        Ok(done)
+    }
+}
+
+impl UserRepository for MapStore {
+    async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        Ok(self.lock().users.values().find(|u| &u.email == email).cloned())
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        Ok(self.lock().users.get(&id).cloned())
+    }
+
+    async fn search_users(&self, query: UserQuery) -> Result<Page<User>, StoreError> {
+        let needle = query.text.as_deref().map(str::to_lowercase);
+        let tables = self.lock();
+        let mut found: Vec<&User> = tables
+            .users
+            .values()
+            .filter(|u| {
+                needle
+                    .as_deref()
+                    .is_none_or(|t| u.email.as_str().contains(t) || u.name.as_str().to_lowercase().contains(t))
+            })
+            .filter(|u| match query.status {
+                None => true,
+                Some(UserStatusFilter::Deleted) => u.deleted_at.is_some(),
+                Some(UserStatusFilter::Status(status)) => u.deleted_at.is_none() && u.status == status,
+            })
+            .collect();
+        found.sort_by_key(|u| (u.created_at, u.id));
+        Ok(page(found, query.limit, query.offset))
+    }
+}
+
+impl CodeRepository for MapStore {
+    async fn active_code(&self, user_id: UserId, purpose: CodePurpose) -> Result<Option<StoredCode>, StoreError> {
+        let tables = self.lock();
+        let open =
+            tables.codes.values().filter(|c| c.user_id == user_id && c.purpose == purpose && c.consumed_at.is_none());
+        Ok(open.max_by_key(|c| (c.created_at, c.id)).cloned())
+    }
+
+    async fn count_code_attempt(&self, id: CodeId, max_attempts: u32) -> Result<Option<u32>, StoreError> {
+        let mut tables = self.lock();
+        Ok(tables.codes.get_mut(&id).filter(|c| c.consumed_at.is_none() && c.attempts < max_attempts).map(|c| {
+            c.attempts += 1;
+            c.attempts
+        }))
+    }
+}
+
+impl SessionRepository for MapStore {
+    async fn session_with_user(&self, id: SessionId) -> Result<Option<(Session, User)>, StoreError> {
+        let tables = self.lock();
+        let Some(session) = tables.sessions.get(&id) else { return Ok(None) };
+        Ok(tables.users.get(&session.user_id).map(|u| (session.clone(), u.clone())))
+    }
+
+    async fn live_sessions(&self, user_id: UserId, now: Timestamp) -> Result<Vec<Session>, StoreError> {
+        let tables = self.lock();
+        let mut live: Vec<Session> =
+            tables.sessions.values().filter(|s| s.user_id == user_id && s.is_live(now)).cloned().collect();
+        live.sort_by_key(|x| std::cmp::Reverse((x.created_at, x.id)));
+        Ok(live)
+    }
+
+    async fn session_by_refresh(
+        &self,
+        digest: SecretDigest,
+    ) -> Result<Option<(Session, User, RefreshHit)>, StoreError> {
+        let tables = self.lock();
+        let current = tables.sessions.values().find(|s| s.refresh_token_hash.as_bytes() == digest.as_bytes());
+        let (session, hit) = match (current, tables.spent.get(digest.as_bytes())) {
+            (Some(session), _) => (session, RefreshHit::Current),
+            (None, Some(spent)) => {
+                let Some(session) = tables.sessions.get(&spent.session_id) else { return Ok(None) };
+                (session, RefreshHit::Spent { spent_at: spent.spent_at, successor: spent.successor.clone() })
+            }
+            (None, None) => return Ok(None),
+        };
+        Ok(tables.users.get(&session.user_id).map(|u| (session.clone(), u.clone(), hit)))
+    }
+
+    async fn session_by_alert(&self, digest: SecretDigest) -> Result<Option<(Session, User)>, StoreError> {
+        let tables = self.lock();
+        let found = tables
+            .sessions
+            .values()
+            .find(|s| s.alert_token_hash.as_ref().is_some_and(|d| d.as_bytes() == digest.as_bytes()));
+        Ok(found.and_then(|s| tables.users.get(&s.user_id).map(|u| (s.clone(), u.clone()))))
+    }
+
+    async fn purge_ended_sessions(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let mut tables = self.lock();
+        let before_count = tables.sessions.len();
+        tables.sessions.retain(|_, s| s.expires_at >= before && s.revoked_at.is_none_or(|r| r >= before));
+        let Tables { sessions, spent, .. } = &mut *tables;
+        spent.retain(|_, r| sessions.contains_key(&r.session_id));
+        Ok((before_count - tables.sessions.len()) as u64)
+    }
+}
+
+impl AuditRepository for MapStore {
+    async fn audit_page(
+        &self,
+        user_id: UserId,
+        actions: Vec<AuditAction>,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        let tables = self.lock();
+        let mut found: Vec<&AuditEntry> = tables
+            .audit
+            .values()
+            .filter(|e| e.user_id == Some(user_id) && actions.iter().any(|a| a.as_str() == e.action))
+            .collect();
+        found.sort_by_key(|x| std::cmp::Reverse((x.created_at, x.id)));
+        Ok(page(found, limit, offset))
+    }
+
+    async fn search_audit(&self, query: AuditQuery) -> Result<Page<AuditEntry>, StoreError> {
+        let tables = self.lock();
+        let mut found: Vec<&AuditEntry> = tables
+            .audit
+            .values()
+            .filter(|e| query.user_id.is_none_or(|u| e.user_id == Some(u)))
+            .filter(|e| query.action.is_none_or(|a| e.action == a.as_str()))
+            .filter(|e| {
+                query.from.is_none_or(|from| e.created_at >= from) && query.to.is_none_or(|to| e.created_at < to)
+            })
+            .collect();
+        found.sort_by_key(|x| std::cmp::Reverse((x.created_at, x.id)));
+        Ok(page(found, query.limit, query.offset))
+    }
+}
+
+impl NotificationRepository for MapStore {
+    async fn notifications_page(
+        &self,
+        user_id: UserId,
+        unread_only: bool,
+        limit: u32,
+        offset: u64,
+    ) -> Result<NotificationPage, StoreError> {
+        let tables = self.lock();
+        let own: Vec<&Notification> = tables.notifications.values().filter(|n| n.user_id == user_id).collect();
+        let unread_count = own.iter().filter(|n| n.read_at.is_none()).count() as u64;
+        let mut shown: Vec<&Notification> = own.into_iter().filter(|n| !unread_only || n.read_at.is_none()).collect();
+        shown.sort_by_key(|x| std::cmp::Reverse((x.created_at, x.id)));
+        let Page { items, total_count } = page(shown, limit, offset);
+        Ok(NotificationPage { items, total_count, unread_count })
+    }
+
+    async fn mark_notification_read(
+        &self,
+        user_id: UserId,
+        id: NotificationId,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut tables = self.lock();
+        match tables.notifications.get_mut(&id).filter(|n| n.user_id == user_id) {
+            Some(n) => {
+                n.read_at.get_or_insert(at);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn mark_all_notifications_read(&self, user_id: UserId, at: Timestamp) -> Result<u64, StoreError> {
+        let mut tables = self.lock();
+        let mut changed = 0;
+        for n in tables.notifications.values_mut().filter(|n| n.user_id == user_id && n.read_at.is_none()) {
+            n.read_at = Some(at);
+            changed += 1;
+        }
+        Ok(changed)
+    }
+}
+
+impl RateLimiter for MapStore {
+    async fn acquire(&self, key: &str, rules: Vec<RateRule>, now: Timestamp) -> Result<RateDecision, StoreError> {
+        let mut tables = self.lock();
+        Ok(match tables.wait(key, &rules, now, |_| true) {
+            Some(retry_after) => RateDecision::Limited { retry_after },
+            None => RateDecision::Allowed(tables.count(key, now, None)),
+        })
+    }
+
+    async fn release(&self, permit: Permit) -> Result<(), StoreError> {
+        self.lock().rate.remove(&permit.0);
+        Ok(())
+    }
+
+    /// Waits on tokio's timer between tries (a few milliseconds: the attempts it waits for
+    /// take one password hash), never holding the lock while asleep.
+    async fn reserve_attempt(
+        &self,
+        key: &str,
+        rules: Vec<RateRule>,
+        now: Timestamp,
+        hold: Duration,
+        patience: Duration,
+    ) -> Result<AttemptDecision, StoreError> {
+        let started = Instant::now();
+        loop {
+            let waited = started.elapsed();
+            let at = now.plus(waited);
+            let decision = {
+                let mut tables = self.lock();
+                if let Some(retry_after) = tables.wait(key, &rules, at, |e| !e.pending_at(at)) {
+                    AttemptDecision::Limited { retry_after }
+                } else if tables.wait(key, &rules, at, |_| true).is_some() {
+                    AttemptDecision::Busy
+                } else {
+                    AttemptDecision::Reserved(tables.count(key, at, Some(at.plus(hold))))
+                }
+            };
+            if decision != AttemptDecision::Busy || waited >= patience {
+                return Ok(decision);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn confirm_failure(&self, permit: Permit, at: Timestamp) -> Result<(), StoreError> {
+        if let Some(event) = self.lock().rate.get_mut(&permit.0) {
+            (event.at, event.pending_until) = (at, None);
+        }
+        Ok(())
+    }
+
+    async fn purge_rate_events(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let mut tables = self.lock();
+        let count = tables.rate.len();
+        tables.rate.retain(|_, e| e.at >= before);
+        Ok((count - tables.rate.len()) as u64)
+    }
+}
+
+impl MailOutbox for MapStore {
+    async fn claim_mail(&self, now: Timestamp, lease: Duration, limit: u32) -> Result<Vec<OutgoingMail>, StoreError> {
+        let mut tables = self.lock();
+        let mut due: Vec<(Timestamp, Timestamp, MailId)> = tables
+            .mail
+            .values()
+            .filter(|q| {
+                q.failed_at.is_none() && q.mail.next_attempt_at <= now && q.leased_until.is_none_or(|end| end <= now)
+            })
+            .map(|q| (q.mail.next_attempt_at, q.mail.created_at, q.mail.id))
+            .collect();
+        due.sort();
+        due.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let mut claimed = Vec::with_capacity(due.len());
+        for (_, _, id) in due {
+            if let Some(q) = tables.mail.get_mut(&id) {
+                q.leased_until = Some(now.plus(lease));
+                claimed.push(q.mail.clone());
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn mail_sent(&self, id: MailId) -> Result<(), StoreError> {
+        self.lock().mail.remove(&id);
+        Ok(())
+    }
+
+    async fn mail_failed(&self, id: MailId, next_attempt_at: Timestamp) -> Result<(), StoreError> {
+        if let Some(q) = self.lock().mail.get_mut(&id) {
+            q.mail.attempts += 1;
+            q.mail.next_attempt_at = next_attempt_at;
+            q.leased_until = None;
+        }
+        Ok(())
+    }
+
+    async fn mail_abandoned(&self, id: MailId, at: Timestamp) -> Result<(), StoreError> {
+        if let Some(q) = self.lock().mail.get_mut(&id).filter(|q| q.failed_at.is_none()) {
+            q.mail.attempts += 1;
+            q.leased_until = None;
+            q.failed_at = Some(at);
+        }
+        Ok(())
+    }
+
+    async fn outbox_depth(&self) -> Result<u64, StoreError> {
+        Ok(self.lock().mail.values().filter(|q| q.failed_at.is_none()).count() as u64)
+    }
+
+    async fn outbox_failed_count(&self) -> Result<u64, StoreError> {
+        Ok(self.lock().mail.values().filter(|q| q.failed_at.is_some()).count() as u64)
+    }
+}
+
+impl StoreHealth for MapStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
