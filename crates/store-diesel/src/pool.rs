@@ -29,10 +29,7 @@ impl std::fmt::Debug for PoolGauge {
 impl PoolGauge {
     /// As [`DieselStore::pool_status`].
     pub fn status(&self) -> PoolStatus {
-        match &self.pool {
-            DbPool::Sqlite(p) => p.status().into(),
-            DbPool::Postgres(p) => p.status().into(),
-        }
+        self.pool.status()
     }
 }
 
@@ -43,6 +40,16 @@ pub(crate) enum DbPool {
     Sqlite(Pool<SqliteConn>),
     /// PostgreSQL server.
     Postgres(Pool<PgConn>),
+}
+
+impl DbPool {
+    /// Usage counters now, on either backend; never waits.
+    fn status(&self) -> PoolStatus {
+        match self {
+            Self::Sqlite(p) => p.status().into(),
+            Self::Postgres(p) => p.status().into(),
+        }
+    }
 }
 
 /// The two budgets every operation runs under.
@@ -106,7 +113,7 @@ impl From<deadpool::Status> for PoolStatus {
 impl DieselStore {
     /// The pool's usage now, on either backend. Reads counters only: never waits.
     pub fn pool_status(&self) -> PoolStatus {
-        self.pool_gauge().status()
+        self.pool.status()
     }
 
     /// A handle that reads the pool's usage and can do nothing else, for a metrics exporter

@@ -6,6 +6,7 @@ use std::time::Duration;
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{HttpResponse, web};
 use portcullis_crypto::HashPoolStats;
+use portcullis_domain::OutboxStatus;
 use portcullis_store_diesel::PoolStatus;
 use prometheus::proto::MetricFamily;
 use prometheus::{Counter, IntCounter, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
@@ -50,9 +51,9 @@ pub async fn metrics(
 
 /// Outbox depth and failed count, or `None` when the store does not answer within
 /// [`STORE_BUDGET`].
-async fn read_outbox(service: &Service) -> Option<(u64, u64)> {
+async fn read_outbox(service: &Service) -> Option<OutboxStatus> {
     match tokio::time::timeout(STORE_BUDGET, service.mail_outbox_status()).await {
-        Ok(Ok(status)) => Some((status.pending, status.failed)),
+        Ok(Ok(status)) => Some(status),
         Ok(Err(e)) => {
             tracing::debug!(error = %e, "metrics: mail outbox unreadable");
             None
@@ -68,7 +69,7 @@ async fn read_outbox(service: &Service) -> Option<(u64, u64)> {
 struct State {
     hash: HashPoolStats,
     pool: PoolStatus,
-    outbox: Option<(u64, u64)>,
+    outbox: Option<OutboxStatus>,
 }
 
 impl State {
@@ -115,7 +116,7 @@ impl State {
         let up = IntGauge::new("portcullis_store_up", "1 if the store answered this scrape in time, else 0.")?;
         up.set(i64::from(self.outbox.is_some()));
         r.register(Box::new(up))?;
-        if let Some((depth, failed)) = self.outbox {
+        if let Some(OutboxStatus { pending: depth, failed, .. }) = self.outbox {
             gauge(&r, "portcullis_mail_outbox_depth", "Mail waiting for delivery (failed mail excluded).", depth)?;
             gauge(&r, "portcullis_mail_outbox_failed", "Mail given up on and kept for operators.", failed)?;
         }
