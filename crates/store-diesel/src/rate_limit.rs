@@ -61,9 +61,13 @@ impl RateLimiter for DieselStore {
     ) -> Result<AttemptDecision, StoreError> {
         let started = Instant::now();
         let mut pause = BUSY_PAUSE_MIN;
+        // Zero until the first wait: the first try is at exactly the caller's `now`, so the
+        // reservation's time and expiry are the caller's, not shifted by however long the
+        // call took to get here.
+        let mut waited = Duration::ZERO;
         loop {
             // The clock moves on while we wait, so expiring reservations are seen expire.
-            let now = now.plus(started.elapsed());
+            let now = now.plus(waited);
             let key = key.to_owned();
             let rules = rules.clone();
             let decision = dispatch!(self, |c, _db|
@@ -76,6 +80,7 @@ impl RateLimiter for DieselStore {
             // No connection is held while waiting.
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(BUSY_PAUSE_MAX);
+            waited = started.elapsed();
         }
     }
 

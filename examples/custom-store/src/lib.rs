@@ -507,8 +507,9 @@ impl RateLimiter for MapStore {
         patience: Duration,
     ) -> Result<AttemptDecision, StoreError> {
         let started = Instant::now();
+        // Zero until the first wait, so the first try is at exactly the caller's `now`.
+        let mut waited = Duration::ZERO;
         loop {
-            let waited = started.elapsed();
             let at = now.plus(waited);
             let decision = {
                 let mut tables = self.lock();
@@ -524,6 +525,7 @@ impl RateLimiter for MapStore {
                 return Ok(decision);
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
+            waited = started.elapsed();
         }
     }
 
