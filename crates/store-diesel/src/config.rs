@@ -21,6 +21,8 @@ pub struct DbConfig {
     /// also bounds opening a new connection and verifying an idle one.
     pub acquire_timeout: Duration,
     /// Longest run of one store operation (after checkout) before answering `Unavailable`.
+    /// On PostgreSQL it is also the sessions' `statement_timeout`, so the server ends a
+    /// statement the store gave up on even when the cancel request is lost.
     pub query_timeout: Duration,
 }
 

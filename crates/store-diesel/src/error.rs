@@ -124,6 +124,8 @@ const POSTGRES_UNAVAILABLE: &[&str] = &[
     "the database system is in recovery mode",
     "sorry, too many clients already",
     "remaining connection slots are reserved",
+    // The session's `statement_timeout`, the server-side copy of the query budget.
+    "canceling statement due to statement timeout",
 ];
 
 /// Whether a statement failed because the database could not be reached or was busy.

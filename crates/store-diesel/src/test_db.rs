@@ -59,7 +59,7 @@ impl TestDatabase {
     /// but refuses to create the database.
     pub async fn create() -> Option<TestDatabase> {
         let admin_url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
-        let mut admin = match establish(&admin_url, PROBE_TIMEOUT).await {
+        let mut admin = match establish(&admin_url, PROBE_TIMEOUT, None).await {
             Ok(conn) => conn,
             Err(e) => {
                 let shown = portcullis_domain::redact::url_password(&admin_url);
@@ -117,7 +117,7 @@ impl Drop for TestDatabase {
                 let runtime =
                     tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
                 runtime.block_on(async {
-                    let mut admin = establish(&admin_url, DROP_TIMEOUT).await.map_err(|e| e.to_string())?;
+                    let mut admin = establish(&admin_url, DROP_TIMEOUT, None).await.map_err(|e| e.to_string())?;
                     match tokio::time::timeout(DROP_TIMEOUT, admin.batch_execute(&sql)).await {
                         Ok(result) => result.map_err(|e| e.to_string()),
                         Err(_) => Err(format!("no answer within {DROP_TIMEOUT:?}")),

@@ -30,11 +30,21 @@ const MIGRATION_LOCK: &str = "SELECT pg_advisory_lock(hashtextextended('portcull
 /// Opens one connection within `within`, however the host misbehaves: tokio-postgres'
 /// `connect_timeout` (unless the URL sets its own) bounds each TCP connect, and the outer
 /// timeout the whole handshake, which a host that accepts and then stalls would drag out.
-pub(crate) async fn establish(url: &str, within: Duration) -> ConnectionResult<PgConn> {
+///
+/// With `statement_budget`, the server ends any statement of this session that runs longer
+/// (see [`server_side_budget`]); migrations open their connection without one.
+pub(crate) async fn establish(
+    url: &str,
+    within: Duration,
+    statement_budget: Option<Duration>,
+) -> ConnectionResult<PgConn> {
     let mut config: tokio_postgres::Config =
         url.parse().map_err(|e: tokio_postgres::Error| ConnectionError::InvalidConnectionUrl(e.to_string()))?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(within);
+    }
+    if let Some(budget) = statement_budget {
+        server_side_budget(&mut config, budget);
     }
     let connect = async {
         let (client, connection) =
@@ -44,6 +54,24 @@ pub(crate) async fn establish(url: &str, within: Duration) -> ConnectionResult<P
     tokio::time::timeout(within, connect)
         .await
         .map_err(|_| ConnectionError::BadConnection(format!("no connection within {within:?}")))?
+}
+
+/// Sets the session's `statement_timeout` to the store's query budget, in the startup
+/// packet (no extra round trip), unless the URL's `options` set one already.
+///
+/// The client gives up on an operation after the budget and asks the server to cancel it, but
+/// that request is best effort: it travels on a new connection that may not get through, and
+/// one that arrives before the statement does is discarded by the server. A backend waiting on
+/// a lock does not notice that its client went away, so without this it would keep waiting (and
+/// then run its transaction for nobody) for as long as the lock is held. No statement of an
+/// operation can rightly outlast the whole operation's budget, so the server may end it then.
+fn server_side_budget(config: &mut tokio_postgres::Config, budget: Duration) {
+    let existing = config.get_options().unwrap_or_default().to_owned();
+    if existing.contains("statement_timeout") {
+        return;
+    }
+    let ours = format!("-c statement_timeout={}", budget.as_millis().max(1));
+    config.options(if existing.is_empty() { ours } else { format!("{existing} {ours}") });
 }
 
 /// tokio-postgres' connect errors say "error connecting to server" and keep the reason
@@ -63,7 +91,7 @@ fn with_causes(e: &dyn std::error::Error) -> String {
 /// runs in the blocking pool on `AsyncConnectionWrapper` (diesel-async's own
 /// `AsyncMigrationHarness` panics on a current-thread runtime).
 pub(crate) async fn run_migrations(url: &str, connect_within: Duration) -> Result<usize, DbError> {
-    let conn = establish(url, connect_within).await.map_err(DbError::Connect)?;
+    let conn = establish(url, connect_within, None).await.map_err(DbError::Connect)?;
     tokio::task::spawn_blocking(move || -> Result<usize, DbError> {
         let mut conn = AsyncConnectionWrapper::<PgConn>::from(conn);
         diesel::connection::SimpleConnection::batch_execute(&mut conn, MIGRATION_LOCK)?;
@@ -90,11 +118,12 @@ const VERIFY_AFTER_IDLE: Duration = Duration::from_secs(5);
 /// that fails or stalls there is dropped and the next one tried).
 pub(crate) fn pool(url: &str, cfg: &DbConfig) -> Result<Pool<PgConn>, DbError> {
     let within = cfg.acquire_timeout;
+    let budget = cfg.query_timeout;
     let mut manager = ManagerConfig::<PgConn>::default();
     manager.recycling_method = RecyclingMethod::Fast;
     manager.custom_setup = Box::new(move |url| {
         let url = url.to_owned();
-        async move { establish(&url, within).await }.boxed()
+        async move { establish(&url, within, Some(budget)).await }.boxed()
     });
     Pool::builder(AsyncDieselConnectionManager::<PgConn>::new_with_config(url, manager))
         .max_size(cfg.max_connections.max(1))
@@ -163,6 +192,38 @@ macro_rules! skip_locked {
 
 pub(crate) use skip_locked;
 
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+
+    fn options_for(url: &str) -> Option<String> {
+        let mut config: tokio_postgres::Config = url.parse().unwrap();
+        server_side_budget(&mut config, Duration::from_millis(1_500));
+        config.get_options().map(str::to_owned)
+    }
+
+    #[test]
+    fn the_query_budget_becomes_the_sessions_statement_timeout() {
+        assert_eq!(options_for("postgres://u@h/db").as_deref(), Some("-c statement_timeout=1500"));
+    }
+
+    #[test]
+    fn other_options_in_the_url_are_kept() {
+        assert_eq!(
+            options_for("postgres://u@h/db?options=-c%20search_path%3Dauth").as_deref(),
+            Some("-c search_path=auth -c statement_timeout=1500")
+        );
+    }
+
+    #[test]
+    fn an_operators_own_statement_timeout_wins() {
+        assert_eq!(
+            options_for("postgres://u@h/db?options=-c%20statement_timeout%3D30s").as_deref(),
+            Some("-c statement_timeout=30s")
+        );
+    }
+}
+
 #[cfg(all(test, feature = "test-db"))]
 mod tests {
     use super::*;
@@ -172,7 +233,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn migrations_revert_and_reapply() {
         let Some(db) = TestDatabase::create().await else { return };
-        let conn = establish(db.url(), Duration::from_secs(5)).await.unwrap();
+        let conn = establish(db.url(), Duration::from_secs(5), None).await.unwrap();
         tokio::task::spawn_blocking(move || {
             let mut conn = AsyncConnectionWrapper::<PgConn>::from(conn);
             let applied = conn.run_pending_migrations(MIGRATIONS).unwrap().len();

@@ -107,6 +107,26 @@ async fn server_down_or_stalled_is_unavailable_within_budgets_and_the_store_reco
     assert_eq!(store.claim_mail(T0, Duration::from_secs(60), 10).await.unwrap().len(), 2);
 }
 
+/// How many statements of the store wait on a lock on the server.
+async fn statements_waiting_on_a_lock(url: &str) -> usize {
+    let mut conn = AsyncPgConnection::establish(url).await.expect("connect to read pg_stat_activity");
+    diesel::sql_query("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1")
+        .bind::<Text, _>("%portcullis_rate_acquire%")
+        .execute(&mut conn)
+        .await
+        .expect("read pg_stat_activity")
+}
+
+/// Waits (up to 5 s, well past the query budget) for the server to stop running the statement
+/// the store gave up on.
+async fn no_statement_left_waiting(url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while statements_waiting_on_a_lock(url).await > 0 {
+        assert!(Instant::now() < deadline, "the timed-out statement still waits on the server");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn a_statement_over_budget_is_unavailable_and_cancelled_on_the_server() {
     let Some(db) = TestDatabase::create().await else { return };
@@ -119,20 +139,43 @@ async fn a_statement_over_budget_is_unavailable_and_cancelled_on_the_server() {
     let rules = vec![RateRule { window: Duration::from_secs(60), max: 5 }];
     expect_unavailable("acquire", store.acquire("ip:81.2.69.142", rules.clone(), T0)).await;
     // The abandoned statement does not keep waiting on the server.
-    let waiting = || async {
-        let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
-        diesel::sql_query("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1")
-            .bind::<Text, _>("%portcullis_rate_acquire%")
-            .execute(&mut conn)
-            .await
-            .unwrap()
-    };
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while waiting().await > 0 {
-        assert!(Instant::now() < deadline, "the timed-out statement still waits on the server");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    no_statement_left_waiting(db.url()).await;
 
+    holder.batch_execute("SELECT pg_advisory_unlock_all()").await.unwrap();
+    let decision = store.acquire("ip:81.2.69.142", rules, T0).await.unwrap();
+    assert!(matches!(decision, RateDecision::Allowed(_)), "{decision:?}");
+}
+
+/// The cancel request travels on a new connection; when none can be opened, the session's own
+/// `statement_timeout` still ends the statement, instead of it waiting for as long as the lock
+/// is held (a backend waiting on a lock does not notice that its client went away).
+#[tokio::test(flavor = "current_thread")]
+async fn a_statement_whose_cancel_cannot_reach_the_server_is_ended_by_the_server() {
+    let Some(db) = TestDatabase::create().await else { return };
+    let proxy = Proxy::start(upstream(db.url())).await;
+    let cfg = DbConfig { max_connections: 2, query_timeout: QUERY, ..DbConfig::new(through(db.url(), proxy.addr())) };
+    let store = DieselStore::connect(&cfg).await.unwrap();
+    store.ping().await.unwrap();
+    let mut holder = AsyncPgConnection::establish(db.url()).await.unwrap();
+    holder.batch_execute("SELECT pg_advisory_lock(hashtextextended('ip:81.2.69.142', 0))").await.unwrap();
+
+    proxy.set(Mode::RefuseNew);
+    let rules = vec![RateRule { window: Duration::from_secs(60), max: 5 }];
+    let acquire = tokio::spawn({
+        let (store, rules) = (store.clone(), rules.clone());
+        async move { expect_unavailable("acquire", store.acquire("ip:81.2.69.142", rules, T0)).await }
+    });
+    // The statement reached the server on the live connection (so there is something to end).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while statements_waiting_on_a_lock(db.url()).await == 0 {
+        assert!(Instant::now() < deadline, "the acquire never waited on the lock");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    acquire.await.unwrap();
+    // The lock is still held, so only the server's budget can end the wait.
+    no_statement_left_waiting(db.url()).await;
+
+    proxy.set(Mode::Forward);
     holder.batch_execute("SELECT pg_advisory_unlock_all()").await.unwrap();
     let decision = store.acquire("ip:81.2.69.142", rules, T0).await.unwrap();
     assert!(matches!(decision, RateDecision::Allowed(_)), "{decision:?}");

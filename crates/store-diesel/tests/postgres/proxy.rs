@@ -1,6 +1,7 @@
 //! A TCP proxy in front of the PostgreSQL server that the test switches between forwarding,
 //! refusing (a server that is down or restarting: live connections are cut, new ones closed at
-//! once) and stalling (a network partition: nothing gets through, nothing is closed).
+//! once), refusing only new connections (a full listen queue, a firewall change) and stalling (a
+//! network partition: nothing gets through, nothing is closed).
 
 use std::net::SocketAddr;
 
@@ -16,6 +17,8 @@ pub enum Mode {
     Forward,
     /// Close live connections and every new one.
     Refuse,
+    /// Keep relaying on live connections; close every new one.
+    RefuseNew,
     /// Relay nothing and close nothing, until the mode changes (then close).
     Stall,
 }
@@ -62,7 +65,7 @@ impl Drop for Proxy {
 async fn serve(client: TcpStream, upstream: SocketAddr, mut mode: watch::Receiver<Mode>) {
     let now = *mode.borrow_and_update();
     match now {
-        Mode::Refuse => return,
+        Mode::Refuse | Mode::RefuseNew => return,
         Mode::Stall => {
             // Accepted, then silence: the client's handshake hangs.
             let _ = mode.changed().await;
@@ -72,12 +75,26 @@ async fn serve(client: TcpStream, upstream: SocketAddr, mut mode: watch::Receive
     }
     let Ok(mut server) = TcpStream::connect(upstream).await else { return };
     let mut client = client;
-    tokio::select! {
-        _ = copy_bidirectional(&mut client, &mut server) => {}
-        changed = mode.changed() => {
-            // Refuse: both sockets close now. Stall: hold them, silent, until the next change.
-            if changed.is_ok() && *mode.borrow_and_update() == Mode::Stall {
-                let _ = mode.changed().await;
+    let relay = copy_bidirectional(&mut client, &mut server);
+    tokio::pin!(relay);
+    loop {
+        tokio::select! {
+            _ = &mut relay => return,
+            changed = mode.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let now = *mode.borrow_and_update();
+                match now {
+                    Mode::Forward | Mode::RefuseNew => {}
+                    // Both sockets close now.
+                    Mode::Refuse => return,
+                    // Hold them, silent, until the next change; then close.
+                    Mode::Stall => {
+                        let _ = mode.changed().await;
+                        return;
+                    }
+                }
             }
         }
     }
