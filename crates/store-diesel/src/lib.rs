@@ -8,6 +8,7 @@ mod detached;
 mod error;
 mod notifications;
 mod outbox;
+pub mod own_users;
 mod pool;
 mod rate_limit;
 mod rows;

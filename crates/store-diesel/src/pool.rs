@@ -13,6 +13,7 @@ use crate::backend::postgres::{self, PgConn};
 use crate::backend::sqlite::{self, SqliteConn};
 use crate::config::{DbConfig, Target};
 use crate::detached::with_conn;
+use crate::error::DbError;
 
 /// The connection pool's usage, readable without the store ([`DieselStore::pool_gauge`]).
 #[derive(Clone)]
@@ -135,7 +136,7 @@ impl DieselStore {
                 DbPool::Sqlite(sqlite::pool(&path, cfg.max_connections, cfg.acquire_timeout)?)
             }
             Target::Postgres(url) => {
-                postgres::run_migrations(&url, cfg.acquire_timeout).await?;
+                postgres::run_migrations(&url, cfg.acquire_timeout, None).await?;
                 DbPool::Postgres(postgres::pool(&url, cfg)?)
             }
         };
@@ -148,11 +149,17 @@ impl DieselStore {
 /// # Errors
 /// As [`DieselStore::connect`].
 pub async fn migrate(url: &str) -> Result<usize, StoreError> {
+    Ok(migrate_then(url, None).await?)
+}
+
+/// [`migrate`], then on PostgreSQL `then` (SQL) under the same migration lock.
+pub(crate) async fn migrate_then(url: &str, then: Option<String>) -> Result<usize, DbError> {
     let connect_within = DbConfig::new(url).acquire_timeout;
-    Ok(match Target::parse(url)? {
-        Target::Sqlite(path) => sqlite::run_migrations(path).await?,
-        Target::Postgres(url) => postgres::run_migrations(&url, connect_within).await?,
-    })
+    match (Target::parse(url)?, then) {
+        (Target::Sqlite(path), None) => sqlite::run_migrations(path).await,
+        (Target::Sqlite(_), Some(_)) => Err(DbError::Config("an own user table needs PostgreSQL".into())),
+        (Target::Postgres(url), then) => postgres::run_migrations(&url, connect_within, then).await,
+    }
 }
 
 impl StoreHealth for DieselStore {

@@ -33,35 +33,64 @@ impl UnitOfWork for DieselStore {
                 Ok(done)
             }).await,
             postgres => ::diesel_async::AsyncConnection::transaction::<_, DbError, _>(conn, async |c| {
-                let mut done = Committed::default();
-                let mut index = 0;
-                while index < changes.len() {
-                    let run = changes[index..].iter().take_while(|change| is_plain_insert(change)).count();
-                    if run > 1 {
-                        let shared: &PgConn = &*c;
-                        let ids = try_join_all(changes[index..index + run].iter().map(|change| async move {
-                            let mut conn = shared;
-                            apply!(&mut conn, change).await
-                        }))
-                        .await?;
-                        for (offset, id) in ids.into_iter().enumerate() {
-                            if let Some(id) = id {
-                                done.record_audit_id(index + offset, id);
-                            }
-                        }
-                        index += run;
-                    } else {
-                        if let Some(id) = apply!(&mut *c, &changes[index]).await? {
-                            done.record_audit_id(index, id);
-                        }
-                        index += 1;
-                    }
-                }
-                Ok(done)
+                apply_all_pg(c, &changes, &OurUsersTable).await
             }).await
         )?;
         Ok(done)
     }
+}
+
+/// Where a PostgreSQL commit sends the changes to users: our own `users` table (through
+/// `apply!`, like every other change) or an embedder's table ([`crate::own_users`]).
+pub(crate) trait UserWrites: Sync {
+    /// Applies `change` when it is a user change this writer takes; `Ok(false)` otherwise.
+    fn apply_user_change(&self, c: &mut PgConn, change: &Change) -> impl Future<Output = Result<bool, DbError>> + Send;
+}
+
+/// Users live in our `users` table: `apply!` writes them.
+pub(crate) struct OurUsersTable;
+
+impl UserWrites for OurUsersTable {
+    async fn apply_user_change(&self, _: &mut PgConn, _: &Change) -> Result<bool, DbError> {
+        Ok(false)
+    }
+}
+
+/// Applies `changes` in order on `c`, which the caller holds in a transaction: runs of plain
+/// inserts are pipelined (see [`is_plain_insert`]), user changes go to `users`.
+pub(crate) async fn apply_all_pg(
+    c: &mut PgConn,
+    changes: &[Change],
+    users: &impl UserWrites,
+) -> Result<Committed, DbError> {
+    let mut done = Committed::default();
+    let mut index = 0;
+    while index < changes.len() {
+        let run = changes[index..].iter().take_while(|change| is_plain_insert(change)).count();
+        if run > 1 {
+            let shared: &PgConn = &*c;
+            let ids = try_join_all(changes[index..index + run].iter().map(|change| async move {
+                let mut conn = shared;
+                apply!(&mut conn, change).await
+            }))
+            .await?;
+            for (offset, id) in ids.into_iter().enumerate() {
+                if let Some(id) = id {
+                    done.record_audit_id(index + offset, id);
+                }
+            }
+            index += run;
+        } else {
+            let change = &changes[index];
+            if !users.apply_user_change(c, change).await?
+                && let Some(id) = apply!(&mut *c, change).await?
+            {
+                done.record_audit_id(index, id);
+            }
+            index += 1;
+        }
+    }
+    Ok(done)
 }
 
 /// An unguarded write of rows that no other change of these kinds reads or changes: in a run

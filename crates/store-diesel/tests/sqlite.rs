@@ -314,3 +314,49 @@ fn sqlite_is_built_with_the_planner_stability_guarantee() {
     .expect("compile options");
     assert_eq!(row.used, 1, "build with LIBSQLITE3_FLAGS=SQLITE_ENABLE_QPSG");
 }
+
+/// A user table that holds nobody: enough to show what `own_users` refuses on SQLite.
+struct NoAccounts;
+
+impl portcullis_store_diesel::own_users::PgUserTable for NoAccounts {
+    async fn user_by_email(
+        &self,
+        _: &mut diesel_async::AsyncPgConnection,
+        _: &portcullis_domain::model::Email,
+    ) -> Result<Option<User>, portcullis_store_diesel::own_users::UserTableError> {
+        Ok(None)
+    }
+    async fn user_by_id(
+        &self,
+        _: &mut diesel_async::AsyncPgConnection,
+        _: portcullis_domain::model::UserId,
+    ) -> Result<Option<User>, portcullis_store_diesel::own_users::UserTableError> {
+        Ok(None)
+    }
+    async fn search_users(
+        &self,
+        _: &mut diesel_async::AsyncPgConnection,
+        _: &portcullis_domain::model::UserQuery,
+    ) -> Result<portcullis_domain::model::Page<User>, portcullis_store_diesel::own_users::UserTableError> {
+        Ok(portcullis_domain::model::Page { items: Vec::new(), total_count: 0 })
+    }
+    async fn apply(
+        &self,
+        _: &mut diesel_async::AsyncPgConnection,
+        _: &Change,
+    ) -> Result<(), portcullis_store_diesel::own_users::UserTableError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn an_own_user_table_is_refused_on_sqlite_before_anything_runs() {
+    use portcullis_store_diesel::own_users::{OwnUsers, UserTableRef, migrate_with_user_table};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("own.db").display());
+    let users = UserTableRef::new("accounts", "id").unwrap();
+    assert!(matches!(migrate_with_user_table(&url, &users).await, Err(StoreError::Other(_))));
+    assert!(!dir.path().join("own.db").exists(), "nothing was migrated");
+    let store = DieselStore::connect(&DbConfig::new(url)).await.unwrap();
+    assert!(matches!(OwnUsers::new(store, NoAccounts), Err(StoreError::Other(_))));
+}

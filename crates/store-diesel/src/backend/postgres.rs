@@ -87,16 +87,24 @@ fn with_causes(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// Applies the pending migrations; returns how many ran. The harness is synchronous, so it
-/// runs in the blocking pool on `AsyncConnectionWrapper` (diesel-async's own
-/// `AsyncMigrationHarness` panics on a current-thread runtime).
-pub(crate) async fn run_migrations(url: &str, connect_within: Duration) -> Result<usize, DbError> {
+/// Applies the pending migrations, then `then` (SQL, still under the lock); returns how many
+/// migrations ran. The harness is synchronous, so it runs in the blocking pool on
+/// `AsyncConnectionWrapper` (diesel-async's own `AsyncMigrationHarness` panics on a
+/// current-thread runtime).
+pub(crate) async fn run_migrations(
+    url: &str,
+    connect_within: Duration,
+    then: Option<String>,
+) -> Result<usize, DbError> {
     let conn = establish(url, connect_within, None).await.map_err(DbError::Connect)?;
     tokio::task::spawn_blocking(move || -> Result<usize, DbError> {
         let mut conn = AsyncConnectionWrapper::<PgConn>::from(conn);
         diesel::connection::SimpleConnection::batch_execute(&mut conn, MIGRATION_LOCK)?;
         // The lock is the session's: it goes when this connection is dropped.
         let applied = conn.run_pending_migrations(MIGRATIONS).map_err(DbError::Migration)?.len();
+        if let Some(sql) = then {
+            diesel::connection::SimpleConnection::batch_execute(&mut conn, &sql)?;
+        }
         if applied > 0 {
             tracing::info!(applied, "applied database migrations");
         }
