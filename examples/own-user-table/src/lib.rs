@@ -70,27 +70,11 @@ diesel::define_sql_function! {
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
-/// The columns Portcullis reads.
-#[derive(Queryable, Selectable)]
+/// The columns Portcullis reads and writes (`plan` is left to the application; a new account
+/// takes its default).
+#[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = accounts, check_for_backend(diesel::pg::Pg))]
 struct AccountRow {
-    account_id: Uuid,
-    mail: String,
-    display_name: String,
-    password_phc: String,
-    avatar_url: Option<String>,
-    state: String,
-    roles: Vec<String>,
-    mail_verified_at: Option<OffsetDateTime>,
-    created_at: OffsetDateTime,
-    updated_at: OffsetDateTime,
-    deleted_at: Option<OffsetDateTime>,
-}
-
-/// The columns Portcullis writes when it creates a user (`plan` takes its default).
-#[derive(Insertable)]
-#[diesel(table_name = accounts)]
-struct NewAccount {
     account_id: Uuid,
     mail: String,
     display_name: String,
@@ -132,7 +116,7 @@ impl TryFrom<AccountRow> for User {
     }
 }
 
-impl From<&User> for NewAccount {
+impl From<&User> for AccountRow {
     fn from(u: &User) -> Self {
         Self {
             account_id: u.id.as_uuid(),
@@ -229,7 +213,7 @@ impl PgUserTable for Accounts {
         let one = |id: &UserId| accounts::table.find(id.as_uuid());
         match change {
             Change::InsertUser(user) => {
-                return match diesel::insert_into(accounts::table).values(NewAccount::from(user)).execute(conn).await {
+                return match diesel::insert_into(accounts::table).values(AccountRow::from(user)).execute(conn).await {
                     Err(QueryError::DatabaseError(DatabaseErrorKind::UniqueViolation, info))
                         if info.constraint_name() == Some("accounts_mail_key") =>
                     {
