@@ -26,18 +26,21 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
 
+/// Both Argon2 engines at the default parameters, one thread each: hash and verify.
 fn passwords(c: &mut Criterion) {
-    let hasher = portcullis_bench::default_hasher().unwrap();
     let rt = runtime();
-    let hash = rt.block_on(hasher.hash(Password::new("correct horse battery staple"))).unwrap();
     let mut group = c.benchmark_group("argon2id");
     group.sample_size(20);
-    group.bench_function("hash", |b| {
-        b.iter(|| rt.block_on(hasher.hash(Password::new("correct horse battery staple"))).unwrap());
-    });
-    group.bench_function("verify", |b| {
-        b.iter(|| rt.block_on(hasher.verify(Password::new("correct horse battery staple"), hash.clone())).unwrap());
-    });
+    for engine in portcullis_crypto::Argon2Engine::ALL {
+        let hasher = portcullis_bench::hasher_on(engine, 1).unwrap();
+        let hash = rt.block_on(hasher.hash(Password::new("correct horse battery staple"))).unwrap();
+        group.bench_function(format!("hash/{}", engine.name()), |b| {
+            b.iter(|| rt.block_on(hasher.hash(Password::new("correct horse battery staple"))).unwrap());
+        });
+        group.bench_function(format!("verify/{}", engine.name()), |b| {
+            b.iter(|| rt.block_on(hasher.verify(Password::new("correct horse battery staple"), hash.clone())).unwrap());
+        });
+    }
     group.finish();
 }
 

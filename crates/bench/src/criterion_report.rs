@@ -5,8 +5,13 @@ use std::path::Path;
 
 /// Benchmarks reported, as (criterion id, what it measures).
 const ROWS: &[(&str, &str)] = &[
-    ("argon2id/hash", "Argon2id hash, default parameters (m=19456 KiB, t=2, p=1), through the pool"),
-    ("argon2id/verify", "Argon2id verify, default parameters, through the pool"),
+    (
+        "argon2id/hash/argon2-rust",
+        "Argon2id hash, default parameters (m=19456 KiB, t=2, p=1), through the pool, `argon2-rust` (default engine)",
+    ),
+    ("argon2id/verify/argon2-rust", "Argon2id verify, default parameters, through the pool, `argon2-rust`"),
+    ("argon2id/hash/rustcrypto", "Argon2id hash, default parameters, through the pool, RustCrypto `argon2`"),
+    ("argon2id/verify/rustcrypto", "Argon2id verify, default parameters, through the pool, RustCrypto `argon2`"),
     ("paseto_v4_local/issue", "access token issue (PASETO v4.local)"),
     ("paseto_v4_local/verify", "access token check"),
     ("enrichment/geo_lookup_hit", "GeoIP City lookup + decode (fixture database, hit)"),
@@ -65,7 +70,7 @@ mod tests {
     #[test]
     fn reads_criterion_estimates() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("argon2id/hash/new");
+        let path = dir.path().join("argon2id/hash/argon2-rust/new");
         std::fs::create_dir_all(&path).unwrap();
         std::fs::write(
             path.join("estimates.json"),
@@ -73,7 +78,7 @@ mod tests {
         )
         .unwrap();
         let text = section(dir.path());
-        assert!(text.contains("| Argon2id hash, default parameters (m=19456 KiB, t=2, p=1), through the pool | 20.12 ms | 19.00 ms – 21.00 ms |"), "{text}");
+        assert!(text.contains("| Argon2id hash, default parameters (m=19456 KiB, t=2, p=1), through the pool, `argon2-rust` (default engine) | 20.12 ms | 19.00 ms – 21.00 ms |"), "{text}");
         assert!(text.contains("| access token check | not measured:"), "{text}");
         assert_eq!(human(850.0), "850 ns");
         assert_eq!(human(1_500.0), "1.50 µs");

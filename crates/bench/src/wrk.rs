@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use portcullis_domain::model::Password;
-use portcullis_domain::ports::PasswordHasher;
+use portcullis_crypto::Argon2Engine;
 use portcullis_server::Settings;
 
 /// Seconds each wrk run lasts.
@@ -320,16 +319,31 @@ pub(crate) fn get_script(token: &str) -> String {
     format!("wrk.headers[\"Authorization\"] = \"Bearer {token}\"\n")
 }
 
-/// Mean time of one Argon2id verification at the default parameters, on one thread.
-async fn hash_time() -> Result<Duration, String> {
-    let hasher = portcullis_bench::default_hasher()?;
-    let hash = hasher.hash(Password::new(PASSWORD)).await.map_err(|e| e.to_string())?;
-    const ROUNDS: u32 = 20;
-    let started = Instant::now();
-    for _ in 0..ROUNDS {
-        hasher.verify(Password::new(PASSWORD), hash.clone()).await.map_err(|e| e.to_string())?;
+/// How long one hashing run of [`hash_limit`] lasts per engine.
+const HASH_RATE_SECS: u64 = 10;
+
+/// The login limit on `threads` hashing threads: the verification rate of the fastest engine,
+/// each measured here, now; and a Markdown sentence with every engine's rate.
+async fn hash_limit(threads: usize) -> Result<(f64, String), String> {
+    let mut rates = Vec::new();
+    for engine in Argon2Engine::ALL {
+        let rate = portcullis_bench::hash_rate(engine, threads, Duration::from_secs(HASH_RATE_SECS)).await?;
+        rates.push((engine, rate));
     }
-    Ok(started.elapsed() / ROUNDS)
+    let (fastest, limit) = rates.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1)).ok_or("no engine")?;
+    let each: Vec<String> = rates
+        .iter()
+        .map(|(engine, rate)| {
+            format!("`{}` {rate:.1}/s ({:.1} ms of a thread each)", engine.name(), threads as f64 * 1e3 / rate)
+        })
+        .collect();
+    let sentence = format!(
+        "Argon2id verifications on a pool of {threads} hashing threads kept busy for {HASH_RATE_SECS} s each, \
+         in this run: {}. The limit is the fastest, `{}`: **{limit:.0} logins/s**.",
+        each.join(", "),
+        fastest.name()
+    );
+    Ok((limit, sentence))
 }
 
 fn ms(d: Duration) -> String {
@@ -375,27 +389,25 @@ fn login_script() -> String {
 /// The Markdown section for every store in `stores` (name, database URL).
 pub async fn section(bin: &Path, dir: &Path, stores: &[(&'static str, String)]) -> Result<String, String> {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let standalone = hash_time().await?;
+    let (limit, rates) = hash_limit(cores).await?;
     let mut out = String::new();
     let _ = writeln!(
         out,
         "## HTTP load with wrk on the release binary\n\n`wrk -t2 -c<connections> -d{RUN_SECS}s --latency` on loopback against \
-         `target/release/portcullis serve` (default Argon2id m=19456 KiB t=2 p=1, hashing pool of {cores} workers and 64 \
-         waiting jobs, log mailer, per-IP limit lifted). The limit is N / t_hash with N = {cores} cores and t_hash the \
-         server's own time per verification during the 1-connection runs (from `portcullis_hash_seconds_total` / \
-         `portcullis_hash_jobs_total`); a standalone hasher in the benchmark process took {} per verification.\n",
-        ms(standalone)
+         `target/release/portcullis serve` (default Argon2id m=19456 KiB t=2 p=1 on the default engine, hashing pool of \
+         {cores} workers and 64 waiting jobs, log mailer, per-IP limit lifted).\n\n{rates} t_hash is the server's own \
+         time per verification during the 1-connection runs (from `portcullis_hash_seconds_total` / \
+         `portcullis_hash_jobs_total`).\n"
     );
     for (name, url) in stores {
         let Seeded { server, token, login, login_url } = seeded(bin, dir, name, url).await?;
         let token = &token;
 
-        let runs = login_runs(&server, dir, &login_url, &login, &LOGIN_CONNECTIONS, cores, None).await?;
+        let runs = login_runs(&server, dir, &login_url, &login, &LOGIN_CONNECTIONS, limit, None).await?;
         let _ = writeln!(
             out,
-            "### {name}\n\nt_hash in the server: {:.1} ms, so the limit is **{:.0} logins/s**.\n",
+            "### {name}\n\nt_hash in the server: {:.1} ms; the limit is **{limit:.0} logins/s** (above).\n",
             runs.t_hash * 1e3,
-            runs.limit
         );
         let _ = writeln!(
             out,
@@ -476,25 +488,27 @@ pub(crate) async fn own_core_logins(
     {
         return Ok(format!("\nNot measured with the database on its own core: {e}.\n"));
     }
+    let n = cores - 1;
+    // Measured before this process is pinned to the other core.
+    let (limit, rates) = hash_limit(n).await?;
     let _myself = crate::pin::Pinned::pin(crate::pin::Who::Myself)?;
     let store_dir = dir.join(name.split_whitespace().next().unwrap_or("store"));
     let server = start(bin, &store_dir, url, Some(&server_cpus)).await?;
     let script = login_script();
     let login_url = format!("{}/api/v1/auth/login", server.base);
-    let n = cores - 1;
     let runs =
-        login_runs(&server, dir, &login_url, &script, &OWN_CORE_CONNECTIONS, n, Some(crate::pin::OTHERS_CPUS)).await?;
+        login_runs(&server, dir, &login_url, &script, &OWN_CORE_CONNECTIONS, limit, Some(crate::pin::OTHERS_CPUS))
+            .await?;
     let database =
         if postgres.is_ok() { "wrk, this benchmark and PostgreSQL's processes" } else { "wrk and this benchmark" };
     Ok(format!(
         "\n#### Logins with the database on its own core\n\nThe same store with the server restarted under \
          `taskset -c {server_cpus}` (so N = {n} and a hashing pool of {n}) and {database} on core {others}: in \
          production the database and the clients run on hosts of their own, while on this machine they \
-         otherwise take their CPU from the hashing threads (see the CPU per login above). t_hash in the server: {:.1} ms, so the limit is \
-         **{:.0} logins/s**.\n\n\
+         otherwise take their CPU from the hashing threads (see the CPU per login above). {rates} t_hash in the \
+         server: {:.1} ms.\n\n\
          | logins, connections | logins/s, median of {LOGIN_REPEATS} runs (range) | p50 | p99 | non-2xx in all runs | median / limit |\n|---|---|---|---|---|---|\n{}{}",
         runs.t_hash * 1e3,
-        runs.limit,
         runs.table,
         runs.cpu_split,
         others = crate::pin::OTHERS_CPUS,
@@ -510,24 +524,22 @@ struct LoginRuns {
     table: String,
     /// The server's time per verification in the 1-connection runs, in seconds.
     t_hash: f64,
-    /// N / t_hash, logins per second.
-    limit: f64,
     /// CPU per login of the server and of PostgreSQL's processes, in the last count's runs.
     cpu_split: String,
 }
 
 /// [`LOGIN_REPEATS`] login runs per entry of `connections` (which starts with 1, whose runs
-/// give t_hash and so the limit `cores` / t_hash), with wrk on `wrk_cpus`.
+/// give t_hash), each compared with `limit` (logins per second), with wrk on `wrk_cpus`.
 async fn login_runs(
     server: &Server,
     dir: &Path,
     login_url: &str,
     script: &str,
     connections: &[usize],
-    cores: usize,
+    limit: f64,
     wrk_cpus: Option<&str>,
 ) -> Result<LoginRuns, String> {
-    let mut out = LoginRuns { table: String::new(), t_hash: f64::NAN, limit: f64::NAN, cpu_split: String::new() };
+    let mut out = LoginRuns { table: String::new(), t_hash: f64::NAN, cpu_split: String::new() };
     for &count in connections {
         let mut runs = Vec::with_capacity(LOGIN_REPEATS);
         let mut hashing = (0.0, 0.0);
@@ -544,7 +556,6 @@ async fn login_runs(
         }
         if count == 1 {
             out.t_hash = hashing.0 / hashing.1.max(1.0);
-            out.limit = cores as f64 / out.t_hash;
         }
         if Some(&count) == connections.last() {
             let per_login = |secs: f64| secs * 1e3 / hashing.1.max(1.0);
@@ -567,7 +578,7 @@ async fn login_runs(
             ms(r.p50),
             ms(r.p99),
             failures(&runs),
-            100.0 * r.requests_per_sec / out.limit
+            100.0 * r.requests_per_sec / limit
         );
     }
     Ok(out)

@@ -14,14 +14,14 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::PasswordHasher as _;
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash as PhcHash, Salt};
-use argon2::{Algorithm, Argon2, Block, Params, Version};
+use argon2::{Algorithm, Params, Version};
 use portcullis_domain::model::{Password, PasswordHash};
 use portcullis_domain::ports::{HashError, PasswordHasher};
 use tokio::sync::oneshot;
 
 use crate::CryptoError;
+use crate::argon2_engine::{Argon2Engine, EngineState, TagError, TagSpec};
 use crate::pool_stats::{HashPoolStats, PoolState, WaitObserver};
 
 /// What a client is told to wait when the pool is saturated.
@@ -40,6 +40,8 @@ pub struct Argon2Config {
     pub workers: usize,
     /// Jobs that may wait for a thread before callers get [`HashError::Busy`].
     pub max_queue: usize,
+    /// The implementation that computes the tags (the PHC strings are the same).
+    pub engine: Argon2Engine,
 }
 
 impl Default for Argon2Config {
@@ -52,6 +54,7 @@ impl Default for Argon2Config {
             parallelism: Params::DEFAULT_P_COST,
             workers: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
             max_queue: 64,
+            engine: Argon2Engine::default(),
         }
     }
 }
@@ -88,24 +91,26 @@ impl Argon2Hasher {
         }
         let params = Params::new(cfg.memory_kib, cfg.iterations, cfg.parallelism, None)
             .map_err(|e| CryptoError::Config(format!("argon2 parameters: {e}")))?;
-        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
 
         // Hashed once here, on the calling thread, so unknown-address logins verify against a
         // hash with exactly the configured cost.
         let mut random_password = [0u8; 32];
         getrandom::fill(&mut random_password).map_err(|e| CryptoError::Random(e.to_string()))?;
-        let dummy = argon2.hash_password(&random_password).map_err(|e| CryptoError::Hash(e.to_string()))?;
-        let dummy = PasswordHash::new(dummy.to_string());
+        let random_password =
+            Password::new(&base64::Engine::encode(&base64::engine::general_purpose::STANDARD_NO_PAD, random_password));
+        let dummy = hash(&params, &mut EngineState::new(cfg.engine), &random_password)
+            .map_err(|e| CryptoError::Hash(e.to_string()))?;
 
         let (jobs, queue) = sync_channel(cfg.max_queue);
         let queue = Arc::new(Mutex::new(queue));
         let state = Arc::new(PoolState::new(cfg.max_queue, cfg.workers));
         for i in 0..cfg.workers {
-            let (argon2, queue, state) = (argon2.clone(), Arc::clone(&queue), Arc::clone(&state));
+            let (params, queue, state) = (params.clone(), Arc::clone(&queue), Arc::clone(&state));
+            let engine = cfg.engine;
             // On failure `jobs` is dropped on return, which stops the threads already started.
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
-                .spawn(move || work(&argon2, &queue, &state))
+                .spawn(move || work(&params, EngineState::new(engine), &queue, &state))
                 .map_err(CryptoError::Worker)?;
         }
         Ok(Self { jobs, state, dummy, params })
@@ -222,8 +227,7 @@ impl PasswordHasher for Argon2Hasher {
 }
 
 /// A worker thread: runs jobs until the hasher is dropped.
-fn work(argon2: &Argon2<'static>, queue: &Mutex<Receiver<Queued>>, state: &PoolState) {
-    let mut scratch = Scratch::default();
+fn work(params: &Params, mut engine: EngineState, queue: &Mutex<Receiver<Queued>>, state: &PoolState) {
     loop {
         // The lock is held only while waiting, so the hashing itself runs in parallel. A
         // poisoned lock only means another worker panicked while waiting; the receiver is fine.
@@ -234,12 +238,12 @@ fn work(argon2: &Argon2<'static>, queue: &Mutex<Receiver<Queued>>, state: &PoolS
             Job::Hash { password, reply } => {
                 // Skip work nobody waits for (the request was cancelled).
                 if !reply.is_closed() {
-                    let _ = reply.send(timed(state, || guarded(|| hash(argon2, &mut scratch, &password))));
+                    let _ = reply.send(timed(state, || guarded(|| hash(params, &mut engine, &password))));
                 }
             }
             Job::Verify { password, hash, reply } => {
                 if !reply.is_closed() {
-                    let _ = reply.send(timed(state, || guarded(|| verify(&mut scratch, &password, &hash))));
+                    let _ = reply.send(timed(state, || guarded(|| verify(&mut engine, &password, &hash))));
                 }
             }
         }
@@ -259,42 +263,35 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, HashError>) -> Result<T, HashError> 
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| Err(HashError::Internal("password hashing panicked".into())))
 }
 
-/// A hashing thread's Argon2 working memory (`m` KiB), allocated on first use and reused by
-/// every later hash on that thread. Allocating it per hash made the allocator keep freed
-/// 19 MiB blocks around in per-thread arenas (hundreds of MiB resident under load) and cost
-/// page faults on every hash; reused, the pool holds `workers × m` and no more. Every block
-/// is written before it is read, so leftovers of an earlier hash never reach a result.
-#[derive(Default)]
-struct Scratch(Vec<Block>);
-
-impl Scratch {
-    /// The first `count` blocks, growing once if a stored hash asks for more memory than any
-    /// hash before it.
-    fn blocks(&mut self, count: usize) -> &mut [Block] {
-        if self.0.len() < count {
-            self.0.resize(count, Block::default());
-        }
-        &mut self.0[..count]
-    }
-}
-
 /// Salt bytes of new hashes (the PHC recommendation).
 const SALT_LEN: usize = 16;
 
-fn hash(argon2: &Argon2<'static>, scratch: &mut Scratch, password: &Password) -> Result<PasswordHash, HashError> {
+impl From<TagError> for HashError {
+    fn from(e: TagError) -> Self {
+        match e {
+            TagError::OutOfMemory => HashError::Internal(e.to_string()),
+            // Bad salt, output or parameters: only a stored string can bring those.
+            TagError::Invalid(_) => HashError::Malformed,
+        }
+    }
+}
+
+/// A new Argon2id v19 hash of `password` under `params`, with a random salt.
+fn hash(params: &Params, engine: &mut EngineState, password: &Password) -> Result<PasswordHash, HashError> {
     let internal = |e: &dyn std::fmt::Display| HashError::Internal(e.to_string());
     let mut salt = [0u8; SALT_LEN];
     getrandom::fill(&mut salt).map_err(|e| internal(&e))?;
-    let params = argon2.params();
     let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
-    argon2
-        .hash_password_into_with_memory(
-            password.expose().as_bytes(),
-            &salt,
-            &mut out,
-            scratch.blocks(params.block_count()),
-        )
-        .map_err(|e| internal(&e))?;
+    let spec = TagSpec {
+        algorithm: Algorithm::Argon2id,
+        version: Version::V0x13,
+        m_kib: params.m_cost(),
+        t: params.t_cost(),
+        p: params.p_cost(),
+        secret: &[],
+        data: &[],
+    };
+    engine.tag(&spec, password.expose().as_bytes(), &salt, &mut out).map_err(|e| internal(&e))?;
     let phc = PhcHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
@@ -307,28 +304,30 @@ fn hash(argon2: &Argon2<'static>, scratch: &mut Scratch, password: &Password) ->
 
 /// Verifies with the algorithm, version and parameters stored in `hash`: the configured ones
 /// only apply to new hashes, so raising the cost never locks anyone out. The comparison is
-/// constant-time (`Output`'s equality).
-fn verify(scratch: &mut Scratch, password: &Password, hash: &PasswordHash) -> Result<bool, HashError> {
+/// constant-time (`subtle`), whichever engine computed the tag.
+fn verify(engine: &mut EngineState, password: &Password, hash: &PasswordHash) -> Result<bool, HashError> {
     let stored = PhcHash::new(hash.as_str()).map_err(|_| HashError::Malformed)?;
     let algorithm = Algorithm::new(stored.algorithm.as_str()).map_err(|_| HashError::Malformed)?;
     let version = match stored.version {
         Some(v) => Version::try_from(v).map_err(|_| HashError::Malformed)?,
         None => Version::default(),
     };
-    // Also takes the output length from the stored hash.
     let params = Params::try_from(&stored).map_err(|_| HashError::Malformed)?;
     let (Some(salt), Some(expected)) = (&stored.salt, &stored.hash) else { return Err(HashError::Malformed) };
+    // The tag length is the stored one.
     let mut out = [0u8; Output::MAX_LENGTH];
     let out = out.get_mut(..expected.len()).ok_or(HashError::Malformed)?;
-    let count = params.block_count();
-    Argon2::new(algorithm, version, params)
-        .hash_password_into_with_memory(password.expose().as_bytes(), salt.as_ref(), out, scratch.blocks(count))
-        .map_err(|e| match e {
-            argon2::Error::OutOfMemory => HashError::Internal(e.to_string()),
-            // Bad salt, output or parameters: the stored string is bad.
-            _ => HashError::Malformed,
-        })?;
-    Ok(Output::new(out).map_err(|_| HashError::Malformed)? == *expected)
+    let spec = TagSpec {
+        algorithm,
+        version,
+        m_kib: params.m_cost(),
+        t: params.t_cost(),
+        p: params.p_cost(),
+        secret: &[],
+        data: &[],
+    };
+    engine.tag(&spec, password.expose().as_bytes(), salt.as_ref(), out)?;
+    Ok(bool::from(subtle::ConstantTimeEq::ct_eq(&*out, expected.as_ref())))
 }
 
 #[cfg(test)]

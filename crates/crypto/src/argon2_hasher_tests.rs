@@ -4,7 +4,19 @@
 use super::*;
 
 fn small(workers: usize, max_queue: usize) -> Argon2Config {
-    Argon2Config { memory_kib: 1024, iterations: 1, parallelism: 1, workers, max_queue }
+    Argon2Config {
+        memory_kib: 1024,
+        iterations: 1,
+        parallelism: 1,
+        workers,
+        max_queue,
+        engine: Argon2Engine::default(),
+    }
+}
+
+/// [`small`] on `engine`.
+fn small_on(engine: Argon2Engine) -> Argon2Config {
+    Argon2Config { engine, ..small(1, 2) }
 }
 
 fn pw(s: &str) -> Password {
@@ -260,8 +272,40 @@ fn a_panicking_wait_observer_does_not_stop_the_pool() {
     assert_eq!(hasher.stats().started, 2);
 }
 
+/// A store may hold hashes made by either engine (a switch, or instances configured apart):
+/// each pool verifies the other's, and the argon2-rust crate's own verifier reads ours.
+#[test]
+fn hashes_made_on_one_engine_verify_on_the_other_and_with_argon2_rust_itself() {
+    let reference = Argon2Hasher::new(small_on(Argon2Engine::ReferencePort)).unwrap();
+    let rust_crypto = Argon2Hasher::new(small_on(Argon2Engine::RustCrypto)).unwrap();
+    for (maker, checker) in [(&reference, &rust_crypto), (&rust_crypto, &reference)] {
+        let hash = block_on(maker.hash(pw("correct horse battery staple"))).unwrap();
+        assert!(block_on(checker.verify(pw("correct horse battery staple"), hash.clone())).unwrap());
+        assert!(!block_on(checker.verify(pw("correct horse battery stapler"), hash.clone())).unwrap());
+        assert!(!checker.needs_rehash(&hash));
+        let own = argon2_rust::Argon2::verify_password(
+            hash.as_str(),
+            b"correct horse battery staple",
+            argon2_rust::Algorithm::Argon2id,
+        );
+        assert_eq!(own, Ok(()));
+    }
+    // argon2-rust's own PHC string, at a cost neither pool has used yet, read by both.
+    let params =
+        argon2_rust::Params::builder().memory(argon2_rust::params::Memory::kib(2048)).passes(2).build().unwrap();
+    let theirs = argon2_rust::Argon2::new(argon2_rust::Algorithm::Argon2id, argon2_rust::Version::V0x13, params)
+        .hash_password(b"a stored older hash", b"sixteen byte sal")
+        .unwrap();
+    for pool in [&reference, &rust_crypto] {
+        assert!(block_on(pool.verify(pw("a stored older hash"), PasswordHash::new(theirs.clone()))).unwrap());
+        assert!(!block_on(pool.verify(pw("a stored older hash?"), PasswordHash::new(theirs.clone()))).unwrap());
+        assert!(pool.needs_rehash(&PasswordHash::new(theirs.clone())));
+    }
+}
+
 #[test]
 fn hashes_interoperate_with_the_stock_argon2_api_both_ways() {
+    use argon2::Argon2;
     use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
     let hasher = Argon2Hasher::new(small(1, 2)).unwrap();
     // Ours, checked by the argon2 crate's own verifier.

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod argon2_engine;
 mod argon2_hasher;
 mod atomic_write;
 mod error;
@@ -11,6 +12,7 @@ mod os_random;
 mod paseto_issuer;
 mod pool_stats;
 
+pub use argon2_engine::Argon2Engine;
 pub use argon2_hasher::{Argon2Config, Argon2Hasher, HashPoolGauge};
 pub use error::CryptoError;
 pub use hmac_secret::HmacSecretHasher;

@@ -265,6 +265,9 @@ pub struct PasswordSettings {
     pub argon2_iterations: u32,
     /// Argon2id lanes.
     pub argon2_parallelism: u32,
+    /// The Argon2 implementation: `argon2-rust` (default, the faster) or `rustcrypto`. Both
+    /// read and write the same PHC strings.
+    pub argon2_engine: String,
     /// Hashing threads (0: one per core).
     pub hash_workers: usize,
     /// Hash requests allowed to wait; beyond it requests get 503.
@@ -278,6 +281,7 @@ impl Default for PasswordSettings {
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
             argon2_parallelism: 1,
+            argon2_engine: portcullis_crypto::Argon2Engine::default().name().to_owned(),
             hash_workers: 0,
             hash_queue: 64,
         }

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use portcullis_crypto::{Argon2Config, Argon2Hasher, HashPoolGauge, HmacSecretHasher, OsRandom, PasetoIssuer};
+use portcullis_crypto::{
+    Argon2Config, Argon2Engine, Argon2Hasher, HashPoolGauge, HmacSecretHasher, OsRandom, PasetoIssuer,
+};
 use portcullis_device_uap::UapDeviceDetector;
 use portcullis_domain::model::Device;
 use portcullis_domain::ports::{DeviceDetector, Ports, SystemClock};
@@ -137,12 +139,19 @@ pub async fn build_service(settings: &Settings) -> Result<Wired, WiringError> {
     let store = DieselStore::connect(&db_config(settings)).await?;
     let p = &settings.passwords;
     let defaults = Argon2Config::default();
+    let engine = Argon2Engine::parse(&p.argon2_engine).ok_or_else(|| {
+        WiringError::Config(format!(
+            "passwords.argon2_engine must be argon2-rust or rustcrypto, not {:?}",
+            p.argon2_engine
+        ))
+    })?;
     let hasher = Argon2Hasher::new(Argon2Config {
         memory_kib: p.argon2_memory_kib,
         iterations: p.argon2_iterations,
         parallelism: p.argon2_parallelism,
         workers: if p.hash_workers == 0 { defaults.workers } else { p.hash_workers },
         max_queue: p.hash_queue.max(1),
+        engine,
     })?;
     // The current key and the retired ones of `portcullis keys rotate` (`<key_file>.retired`):
     // read once, here, so after a rotation every instance must be restarted to sign with the

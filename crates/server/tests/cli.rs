@@ -103,6 +103,31 @@ async fn admin_create_makes_an_active_verified_admin_from_a_piped_password() {
     }
 }
 
+/// The engine is a setting: a name it does not know stops the command, naming the key; the
+/// other engine makes hashes the default one reads.
+#[tokio::test]
+async fn the_argon2_engine_is_chosen_by_name_and_an_unknown_one_stops_the_start() {
+    let install = Install::new();
+    let engine = |name| [("PORTCULLIS__PASSWORDS__ARGON2_ENGINE", name)];
+    let unknown = install.run_with_env(
+        &["admin", "create", "--email", "ada@example.com", "--name", "Ada"],
+        &engine("libargon2"),
+        PASSWORD,
+    );
+    assert_eq!(unknown.status.code(), Some(2), "{}", describe(&unknown));
+    assert!(text(&unknown.stderr).contains("passwords.argon2_engine"), "{}", describe(&unknown));
+    assert!(install.user("ada@example.com").await.is_none());
+
+    let other = install.run_with_env(
+        &["admin", "create", "--email", "ada@example.com", "--name", "Ada"],
+        &engine("rustcrypto"),
+        PASSWORD,
+    );
+    assert_eq!(other.status.code(), Some(0), "{}", describe(&other));
+    let user = install.user("ada@example.com").await.expect("account created");
+    assert!(password_matches(&user, PASSWORD).await, "made by rustcrypto, read by the default engine");
+}
+
 #[tokio::test]
 async fn a_weak_password_is_refused_and_nothing_is_created() {
     let install = Install::new();
