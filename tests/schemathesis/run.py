@@ -1,4 +1,4 @@
-"""Schema-driven API tests: schemathesis against the OpenAPI document a running release
+"""Schema-driven API tests: schemathesis against the OpenAPI document a running
 server serves.
 
 Starts `portcullis serve` (the binary given as the first argument) on a fresh SQLite
