@@ -43,6 +43,8 @@ async fn main() {
         Some("profile") => return profile_main().await,
         Some("own-core") => return own_core_main().await,
         Some("soak") => return soak_main().await,
+        // The micro-benchmark table alone, from the estimates criterion left in target/.
+        Some("micro") => return println!("{}", criterion_report::section(std::path::Path::new("target/criterion"))),
         _ => {}
     }
     let mut sections = vec![criterion_report::section(std::path::Path::new("target/criterion"))];
