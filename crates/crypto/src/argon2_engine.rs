@@ -53,6 +53,22 @@ pub(crate) struct TagSpec<'a> {
     pub(crate) data: &'a [u8],
 }
 
+impl TagSpec<'static> {
+    /// A password hash's spec: `algorithm` and `version` with the costs of `params`, no
+    /// secret, no associated data.
+    pub(crate) fn password(algorithm: Algorithm, version: Version, params: &Params) -> Self {
+        Self {
+            algorithm,
+            version,
+            m_kib: params.m_cost(),
+            t: params.t_cost(),
+            p: params.p_cost(),
+            secret: &[],
+            data: &[],
+        }
+    }
+}
+
 /// Why no tag came out.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum TagError {

@@ -282,15 +282,7 @@ fn hash(params: &Params, engine: &mut EngineState, password: &Password) -> Resul
     let mut salt = [0u8; SALT_LEN];
     getrandom::fill(&mut salt).map_err(|e| internal(&e))?;
     let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
-    let spec = TagSpec {
-        algorithm: Algorithm::Argon2id,
-        version: Version::V0x13,
-        m_kib: params.m_cost(),
-        t: params.t_cost(),
-        p: params.p_cost(),
-        secret: &[],
-        data: &[],
-    };
+    let spec = TagSpec::password(Algorithm::Argon2id, Version::V0x13, params);
     engine.tag(&spec, password.expose().as_bytes(), &salt, &mut out).map_err(|e| internal(&e))?;
     let phc = PhcHash {
         algorithm: Algorithm::Argon2id.ident(),
@@ -317,15 +309,7 @@ fn verify(engine: &mut EngineState, password: &Password, hash: &PasswordHash) ->
     // The tag length is the stored one.
     let mut out = [0u8; Output::MAX_LENGTH];
     let out = out.get_mut(..expected.len()).ok_or(HashError::Malformed)?;
-    let spec = TagSpec {
-        algorithm,
-        version,
-        m_kib: params.m_cost(),
-        t: params.t_cost(),
-        p: params.p_cost(),
-        secret: &[],
-        data: &[],
-    };
+    let spec = TagSpec::password(algorithm, version, &params);
     engine.tag(&spec, password.expose().as_bytes(), salt.as_ref(), out)?;
     Ok(bool::from(subtle::ConstantTimeEq::ct_eq(&*out, expected.as_ref())))
 }

@@ -342,7 +342,9 @@ pub struct UserTableRef {
 pub struct BadIdentifier(String);
 
 impl UserTableRef {
-    /// The table (`accounts` or `app.accounts`) and its `uuid` key column (`id`).
+    /// The table (`accounts` or `app.accounts`) and its `uuid` key column (`id`). They are
+    /// quoted as given, so write them as the catalogue stores them (lower case, unless the
+    /// table was created with a quoted mixed-case name).
     ///
     /// # Errors
     /// When either is not a plain identifier: they are written into DDL, so nothing that would
