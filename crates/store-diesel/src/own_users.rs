@@ -1,7 +1,7 @@
 //! An embedder's own user table on PostgreSQL, with every other table of ours.
 //!
-//! The embedder implements [`PgUserTable`]: four queries of its own on its own table. The
-//! store then runs them on its own connections, and a commit's user changes inside the same
+//! The embedder implements [`PgUserTable`]: three reads and the writes of the eight user
+//! changes, on its own table. The store then runs them on its own connections, and a commit's user changes inside the same
 //! transaction as the rest of the commit, so a registration (user, code, audit entry, mail)
 //! stays all-or-nothing. [`OwnUsers::into_store`] gives the complete store;
 //! [`migrate_with_user_table`] points our tables' `user_id` references at the embedder's table.
@@ -394,12 +394,17 @@ END $$"#,
     }
 }
 
-/// Applies our migrations to `url`'s PostgreSQL database, then points every reference to our
-/// `users` table (sessions, codes, notifications) at `users` instead, under the migration
-/// lock, so instances starting together do it once. Our `users` table stays, empty.
+/// Applies our migrations to `url`'s PostgreSQL database, then points every foreign key that
+/// references our `users` table (today those of sessions, codes and notifications) at `users`
+/// (the embedder's table) instead, under the migration lock, so instances starting together
+/// do it once. Our `users` table stays, empty. The audit log has no such key: its entries keep
+/// a deleted account's id.
 ///
-/// Run it before [`DieselStore::connect`] (which then finds nothing to migrate) and after
-/// every upgrade. Existing rows of ours must reference ids present in the new table.
+/// Call it on every start, after the embedder's own migrations (its table must exist) and
+/// before [`DieselStore::connect`], which then finds nothing to migrate: a new migration of
+/// ours applied by `connect` instead would reference our empty table until the next call.
+/// Existing rows of ours must reference ids present in the embedder's table. Returns how many
+/// of our migrations ran.
 ///
 /// # Errors
 /// As [`crate::migrate`]; `Other` for a SQLite URL.
