@@ -4,10 +4,11 @@ use std::time::Duration;
 
 use crate::error::InfraError;
 use crate::mail_templates::MailTemplates;
-use crate::model::{Email, Enrichment, RequestContext, Timestamp};
+use crate::model::{Email, Enrichment, RequestContext, Timestamp, User};
 use crate::policy::Policy;
 use crate::ports::{
-    AttemptDecision, Change, Clock, DeviceDetector, GeoLookup, Permit, Ports, RateDecision, RateLimiter, RateRule,
+    AttemptDecision, Change, Clock, DeviceDetector, GeoLookup, PasswordAttempts, Permit, Ports, RateDecision,
+    RateLimiter, RateRule,
 };
 
 /// The adapters a service is built from.
@@ -48,6 +49,16 @@ pub struct Portcullis<P: Ports> {
 pub(crate) enum Limit {
     Allowed(Permit),
     Limited(Duration),
+}
+
+/// A reservation's answer as the use cases take it: `Busy` (the room stayed held by
+/// parallel checks for all of the policy's patience) is a 503 to retry shortly.
+fn attempt_limit(decision: AttemptDecision) -> Result<Limit, InfraError> {
+    match decision {
+        AttemptDecision::Reserved(p) => Ok(Limit::Allowed(p)),
+        AttemptDecision::Limited { retry_after } => Ok(Limit::Limited(retry_after.max(Duration::from_secs(1)))),
+        AttemptDecision::Busy => Err(InfraError::Busy { retry_after: Duration::from_secs(1) }),
+    }
 }
 
 /// The rate key under which failed password attempts for `email` count: logins and password
@@ -158,16 +169,39 @@ impl<P: Ports> Portcullis<P> {
                 &login_key(email),
                 self.policy.login_rules(),
                 now,
-                // A reservation must count before it could leave the window unseen.
-                self.policy.login_attempt_hold.min(self.policy.login_failure_window),
+                self.attempt_hold(),
                 self.policy.login_attempt_patience,
             )
             .await?;
-        match decision {
-            AttemptDecision::Reserved(p) => Ok(Limit::Allowed(p)),
-            AttemptDecision::Limited { retry_after } => Ok(Limit::Limited(retry_after.max(Duration::from_secs(1)))),
-            AttemptDecision::Busy => Err(InfraError::Busy { retry_after: Duration::from_secs(1) }),
-        }
+        attempt_limit(decision)
+    }
+
+    /// [`Self::reserve_password_attempt`] for a login, which does not know the account yet:
+    /// the account of `email` comes back with the decision, from the same store call (see
+    /// [`PasswordAttempts`]).
+    pub(crate) async fn reserve_login_attempt(
+        &self,
+        email: &Email,
+        now: Timestamp,
+    ) -> Result<(Limit, Option<User>), InfraError> {
+        let (decision, user) = self
+            .store
+            .reserve_attempt_reading_user(
+                email,
+                &login_key(email),
+                self.policy.login_rules(),
+                now,
+                self.attempt_hold(),
+                self.policy.login_attempt_patience,
+            )
+            .await?;
+        Ok((attempt_limit(decision)?, user))
+    }
+
+    /// How long a reservation holds its room: it must count before it could leave the
+    /// window unseen.
+    fn attempt_hold(&self) -> Duration {
+        self.policy.login_attempt_hold.min(self.policy.login_failure_window)
     }
 
     /// Counts a reserved password attempt as failed, from now.

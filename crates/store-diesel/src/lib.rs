@@ -2,6 +2,7 @@
 
 mod audit;
 mod backend;
+mod cached_sql;
 mod codes;
 mod config;
 mod detached;
@@ -9,6 +10,7 @@ mod error;
 mod notifications;
 mod outbox;
 pub mod own_users;
+mod password_attempts;
 mod pool;
 mod rate_limit;
 mod rows;

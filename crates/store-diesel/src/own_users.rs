@@ -119,7 +119,8 @@ pub fn is_user_change(change: &Change) -> bool {
         | Change::AppendAudit(_)
         | Change::InsertNotification(_)
         | Change::EnqueueMail(_)
-        | Change::ClearFailures { .. } => false,
+        | Change::ClearFailures { .. }
+        | Change::ReleasePermit(_) => false,
     }
 }
 

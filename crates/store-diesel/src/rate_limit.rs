@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
+use diesel::sql_types::{BigInt, Bool, Nullable};
 use diesel_async::RunQueryDsl;
 use portcullis_domain::model::Timestamp;
 use portcullis_domain::ports::{AttemptDecision, Permit, RateDecision, RateLimiter, RateRule, StoreError};
@@ -13,10 +13,11 @@ use portcullis_domain::ports::{AttemptDecision, Permit, RateDecision, RateLimite
 use crate::DieselStore;
 use crate::backend::postgres::PgConn;
 use crate::backend::sqlite::SqliteConn;
+use crate::cached_sql::{Arg, CachedSql};
 use crate::detached::{dispatch, with_conn};
 use crate::error::DbError;
 use crate::schema::rate_events;
-use crate::sql_types::{DbTime, UtcMillis};
+use crate::sql_types::DbTime;
 
 /// Shortest wait ever advertised, so clients never get a zero `Retry-After`.
 const MIN_RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -59,29 +60,19 @@ impl RateLimiter for DieselStore {
         hold: Duration,
         patience: Duration,
     ) -> Result<AttemptDecision, StoreError> {
-        let started = Instant::now();
-        let mut pause = BUSY_PAUSE_MIN;
-        // Zero until the first wait: the first try is at exactly the caller's `now`, so the
-        // reservation's time and expiry are the caller's, not shifted by however long the
-        // call took to get here.
-        let mut waited = Duration::ZERO;
-        loop {
-            // The clock moves on while we wait, so expiring reservations are seen expire.
-            let now = now.plus(waited);
+        let tried = until_not_busy(now, patience, |now| {
             let key = key.to_owned();
             let rules = rules.clone();
-            let decision = dispatch!(self, |c, _db|
-                sqlite => c.immediate_transaction::<_, DbError, _>(async |c| sqlite_reserve(c, &key, &rules, now, hold).await).await,
-                postgres => postgres_reserve(c, &key, &rules, now, hold).await
-            )?;
-            if decision != AttemptDecision::Busy || started.elapsed() + pause > patience {
-                return Ok(decision);
+            async move {
+                let decision = dispatch!(self, |c, _db|
+                    sqlite => c.immediate_transaction::<_, DbError, _>(async |c| sqlite_reserve(c, &key, &rules, now, hold).await).await,
+                    postgres => postgres_reserve(c, &key, &rules, now, hold).await
+                )?;
+                Ok((decision, ()))
             }
-            // No connection is held while waiting.
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(BUSY_PAUSE_MAX);
-            waited = started.elapsed();
-        }
+        })
+        .await?;
+        Ok(tried.0)
     }
 
     async fn confirm_failure(&self, permit: Permit, at: Timestamp) -> Result<(), StoreError> {
@@ -100,6 +91,36 @@ impl RateLimiter for DieselStore {
             Ok(diesel::delete(rate_events::table.filter(rate_events::at.lt(DbTime(before)))).execute(c).await?)
         })?;
         Ok(u64::try_from(deleted).unwrap_or(0))
+    }
+}
+
+/// Runs `try_once` (one try of a reservation, at the time it is given) until its answer is
+/// not [`AttemptDecision::Busy`] or `patience` runs out (see [`RateLimiter::reserve_attempt`]),
+/// pausing between tries with no connection or lock held.
+pub(crate) async fn until_not_busy<T, F, Fut>(
+    now: Timestamp,
+    patience: Duration,
+    mut try_once: F,
+) -> Result<(AttemptDecision, T), StoreError>
+where
+    F: FnMut(Timestamp) -> Fut,
+    Fut: Future<Output = Result<(AttemptDecision, T), StoreError>>,
+{
+    let started = Instant::now();
+    let mut pause = BUSY_PAUSE_MIN;
+    // Zero until the first wait: the first try is at exactly the caller's `now`, so the
+    // reservation's time and expiry are the caller's, not shifted by however long the call
+    // took to get here.
+    let mut waited = Duration::ZERO;
+    loop {
+        // The clock moves on while we wait, so expiring reservations are seen expire.
+        let tried = try_once(now.plus(waited)).await?;
+        if tried.0 != AttemptDecision::Busy || started.elapsed() + pause > patience {
+            return Ok(tried);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(BUSY_PAUSE_MAX);
+        waited = started.elapsed();
     }
 }
 
@@ -161,7 +182,7 @@ async fn forget_old(c: &mut SqliteConn, key: &str, rules: &[RateRule], now: Time
 /// [`RateLimiter::reserve_attempt`]'s one try, in the caller's `BEGIN IMMEDIATE`
 /// transaction. The PostgreSQL store runs the same algorithm as `portcullis_attempt_reserve`
 /// (migration 000007).
-async fn sqlite_reserve(
+pub(crate) async fn sqlite_reserve(
     c: &mut SqliteConn,
     key: &str,
     rules: &[RateRule],
@@ -216,13 +237,44 @@ async fn sqlite_reserve(
 /// What `portcullis_attempt_reserve` answers: a permit, the wait until a failure leaves the
 /// window, or busy.
 #[derive(QueryableByName)]
-struct PgReserved {
+pub(crate) struct PgReserved {
     #[diesel(sql_type = Nullable<BigInt>)]
     permit: Option<i64>,
     #[diesel(sql_type = Nullable<BigInt>)]
     retry_after_ms: Option<i64>,
     #[diesel(sql_type = Bool)]
     busy: bool,
+}
+
+impl PgReserved {
+    /// The function's answer as a decision.
+    pub(crate) fn decision(&self) -> Result<AttemptDecision, DbError> {
+        match (self.permit, self.retry_after_ms, self.busy) {
+            (Some(id), _, _) => Ok(AttemptDecision::Reserved(Permit(id))),
+            (None, Some(wait), _) => Ok(AttemptDecision::Limited { retry_after: retry_after(wait) }),
+            (None, None, true) => Ok(AttemptDecision::Busy),
+            (None, None, false) => Err(DbError::Internal("portcullis_attempt_reserve answered nothing")),
+        }
+    }
+}
+
+/// The arguments of `portcullis_attempt_reserve` (key, now, windows, maxes, hold), for the
+/// first five placeholders of a statement that calls it: one try of
+/// [`RateLimiter::reserve_attempt`].
+pub(crate) fn reserve_args<'a>(key: &'a str, rules: &[RateRule], now: Timestamp, hold: Duration) -> Vec<Arg<'a>> {
+    let mut args = rule_args(key, rules, now);
+    args.push(Arg::BigInt(millis(hold)));
+    args
+}
+
+/// Key, now, windows and maxes: the arguments both rate-limit functions start with.
+fn rule_args<'a>(key: &'a str, rules: &[RateRule], now: Timestamp) -> Vec<Arg<'a>> {
+    vec![
+        Arg::Text(key),
+        Arg::Time(DbTime(now)),
+        Arg::BigInts(rules.iter().map(|r| millis(r.window)).collect()),
+        Arg::BigInts(rules.iter().map(|r| i64::from(r.max)).collect()),
+    ]
 }
 
 /// [`RateLimiter::reserve_attempt`]'s one try in one statement (see `postgres_acquire`).
@@ -233,23 +285,9 @@ async fn postgres_reserve(
     now: Timestamp,
     hold: Duration,
 ) -> Result<AttemptDecision, DbError> {
-    let windows: Vec<i64> = rules.iter().map(|r| millis(r.window)).collect();
-    let maxes: Vec<i64> = rules.iter().map(|r| i64::from(r.max)).collect();
-    let row: PgReserved =
-        diesel::sql_query("SELECT permit, retry_after_ms, busy FROM portcullis_attempt_reserve($1, $2, $3, $4, $5)")
-            .bind::<Text, _>(key)
-            .bind::<UtcMillis, _>(DbTime(now))
-            .bind::<Array<BigInt>, _>(windows)
-            .bind::<Array<BigInt>, _>(maxes)
-            .bind::<BigInt, _>(millis(hold))
-            .get_result(c)
-            .await?;
-    match (row.permit, row.retry_after_ms, row.busy) {
-        (Some(id), _, _) => Ok(AttemptDecision::Reserved(Permit(id))),
-        (None, Some(wait), _) => Ok(AttemptDecision::Limited { retry_after: retry_after(wait) }),
-        (None, None, true) => Ok(AttemptDecision::Busy),
-        (None, None, false) => Err(DbError::Internal("portcullis_attempt_reserve answered nothing")),
-    }
+    const SQL: &str = "SELECT permit, retry_after_ms, busy FROM portcullis_attempt_reserve(?, ?, ?, ?, ?)";
+    let row: PgReserved = CachedSql::new(SQL, reserve_args(key, rules, now, hold)).get_result(c).await?;
+    row.decision()
 }
 
 /// What `portcullis_rate_acquire` answers: a permit, or the wait until there is room.
@@ -272,16 +310,8 @@ async fn postgres_acquire(
     rules: &[RateRule],
     now: Timestamp,
 ) -> Result<RateDecision, DbError> {
-    let windows: Vec<i64> = rules.iter().map(|r| millis(r.window)).collect();
-    let maxes: Vec<i64> = rules.iter().map(|r| i64::from(r.max)).collect();
-    let row: PgAcquired =
-        diesel::sql_query("SELECT permit, retry_after_ms FROM portcullis_rate_acquire($1, $2, $3, $4)")
-            .bind::<Text, _>(key)
-            .bind::<UtcMillis, _>(DbTime(now))
-            .bind::<Array<BigInt>, _>(windows)
-            .bind::<Array<BigInt>, _>(maxes)
-            .get_result(c)
-            .await?;
+    const SQL: &str = "SELECT permit, retry_after_ms FROM portcullis_rate_acquire(?, ?, ?, ?)";
+    let row: PgAcquired = CachedSql::new(SQL, rule_args(key, rules, now)).get_result(c).await?;
     match (row.permit, row.retry_after_ms) {
         (Some(id), _) => Ok(RateDecision::Allowed(Permit(id))),
         (None, Some(wait)) => Ok(limited(wait)),

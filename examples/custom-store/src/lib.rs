@@ -20,8 +20,9 @@ use portcullis_domain::model::{
     Timestamp, User, UserId, UserQuery, UserStatusFilter,
 };
 use portcullis_domain::ports::{
-    AttemptDecision, AuditRepository, Change, CodeRepository, Committed, MailOutbox, NotificationRepository, Permit,
-    RateDecision, RateLimiter, RateRule, SessionRepository, StoreError, StoreHealth, UnitOfWork, UserRepository,
+    AttemptDecision, AuditRepository, Change, CodeRepository, Committed, MailOutbox, NotificationRepository,
+    PasswordAttempts, Permit, RateDecision, RateLimiter, RateRule, SessionRepository, StoreError, StoreHealth,
+    UnitOfWork, UserRepository,
 };
 
 /// A spent refresh token: which session it belonged to and the pair it was exchanged for.
@@ -220,6 +221,9 @@ impl Tables {
             }
             Change::ClearFailures { key, at } => {
                 self.rate.retain(|_, e| e.key != key || e.at > at || e.pending_at(at));
+            }
+            Change::ReleasePermit(permit) => {
+                self.rate.remove(&permit.0);
             }
         }
         Ok(None)
@@ -598,6 +602,9 @@ impl MailOutbox for MapStore {
         Ok(self.lock().mail.values().filter(|q| q.failed_at.is_some()).count() as u64)
     }
 }
+
+/// A store with nothing to gain from answering both at once takes the provided two calls.
+impl PasswordAttempts for MapStore {}
 
 impl StoreHealth for MapStore {
     async fn ping(&self) -> Result<(), StoreError> {

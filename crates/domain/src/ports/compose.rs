@@ -3,8 +3,9 @@
 use std::fmt;
 
 use super::{
-    AttemptDecision, AuditRepository, CodeRepository, Committed, MailOutbox, NotificationRepository, Permit,
-    RateDecision, RateLimiter, RateRule, SessionRepository, StoreError, StoreHealth, UnitOfWork, UserRepository,
+    AttemptDecision, AuditRepository, CodeRepository, Committed, MailOutbox, NotificationRepository, PasswordAttempts,
+    Permit, RateDecision, RateLimiter, RateRule, SessionRepository, StoreError, StoreHealth, UnitOfWork,
+    UserRepository,
 };
 use crate::model::{
     AuditAction, AuditEntry, AuditQuery, CodeId, CodePurpose, Email, MailId, NotificationId, NotificationPage,
@@ -261,6 +262,13 @@ impl<W: Slot, U: Slot, C: Slot, S: Slot, A: Slot, N: Slot, R: RateLimiter, O: Sl
     async fn purge_rate_events(&self, before: Timestamp) -> Result<u64, StoreError> {
         self.rates.purge_rate_events(before).await
     }
+}
+
+/// The provided two calls, each to its own slot: the rate limiter and the users may be
+/// different adapters (an embedder's user table), so neither may answer for the other.
+impl<W: Slot, U: UserRepository, C: Slot, S: Slot, A: Slot, N: Slot, R: RateLimiter, O: Slot, H: Slot> PasswordAttempts
+    for ComposedStore<W, U, C, S, A, N, R, O, H>
+{
 }
 
 impl<W: Slot, U: Slot, C: Slot, S: Slot, A: Slot, N: Slot, R: Slot, O: MailOutbox, H: Slot> MailOutbox

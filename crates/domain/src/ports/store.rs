@@ -194,6 +194,11 @@ pub enum Change {
         /// When.
         at: Timestamp,
     },
+    /// Un-count a permitted event or drop a reservation, as [`RateLimiter::release`] does,
+    /// but as part of the commit: a login whose password was right gives its reservation
+    /// back in the transaction that starts its session, rather than in a round trip of its
+    /// own. A no-op for an unknown permit.
+    ReleasePermit(Permit),
 }
 
 /// What a [`UnitOfWork::commit`] produced, looked up by the change that produced it, so a
@@ -444,6 +449,44 @@ pub trait RateLimiter: Send + Sync + 'static {
     async fn purge_rate_events(&self, before: Timestamp) -> Result<u64, StoreError>;
 }
 
+/// A password attempt's reservation and the account it is for, in one call.
+///
+/// A login needs both before it can check a password: room under the account's
+/// failed-attempt limit ([`RateLimiter::reserve_attempt`]) and the account's hash
+/// ([`UserRepository::user_by_email`]). The provided method makes those two calls; a store
+/// that can answer both at once overrides it (the diesel store: one statement on
+/// PostgreSQL, one transaction on SQLite). A store opts in with an empty
+/// `impl PasswordAttempts for MyStore {}`, which is always correct, because the provided
+/// method only calls the store's own two ports: in a [`ComposedStore`](super::ComposedStore)
+/// it reaches whichever adapters fill those slots.
+pub trait PasswordAttempts: RateLimiter + UserRepository {
+    /// [`RateLimiter::reserve_attempt`] on `key`, then the account of `email`.
+    ///
+    /// # Errors
+    /// MUST decide the reservation exactly as `reserve_attempt` does (atomic per key across
+    /// every instance), and MUST return the account of `email` as `user_by_email` would
+    /// when the answer is `Reserved` or `Limited` (a refused login is audited on it). With
+    /// `Busy` nothing will be checked, and the account may be left unread (`None`).
+    fn reserve_attempt_reading_user(
+        &self,
+        email: &Email,
+        key: &str,
+        rules: Vec<RateRule>,
+        now: Timestamp,
+        hold: Duration,
+        patience: Duration,
+    ) -> impl Future<Output = Result<(AttemptDecision, Option<User>), StoreError>> + Send {
+        async move {
+            let decision = self.reserve_attempt(key, rules, now, hold, patience).await?;
+            let user = match decision {
+                AttemptDecision::Busy => None,
+                AttemptDecision::Reserved(_) | AttemptDecision::Limited { .. } => self.user_by_email(email).await?,
+            };
+            Ok((decision, user))
+        }
+    }
+}
+
 /// The durable mail queue, drained by a background worker.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[trait_variant::make(Send)]
@@ -487,6 +530,7 @@ pub trait Store:
     + AuditRepository
     + NotificationRepository
     + RateLimiter
+    + PasswordAttempts
     + MailOutbox
     + StoreHealth
 {
@@ -500,6 +544,7 @@ impl<T> Store for T where
         + AuditRepository
         + NotificationRepository
         + RateLimiter
+        + PasswordAttempts
         + MailOutbox
         + StoreHealth
 {

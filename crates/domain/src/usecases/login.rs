@@ -10,8 +10,8 @@ use crate::model::{
     User,
 };
 use crate::ports::{
-    AccessClaims, Change, PasswordHasher, Ports, RandomSource, SecretHasher, StoreError, TokenIssuer, UnitOfWork,
-    UserRepository,
+    AccessClaims, Change, PasswordHasher, Permit, Ports, RandomSource, SecretHasher, StoreError, TokenIssuer,
+    UnitOfWork,
 };
 use crate::service::{Limit, Portcullis, clear_login_failures};
 use crate::usecases::common::REFRESH_DIGEST;
@@ -119,31 +119,34 @@ impl<P: Ports> Portcullis<P> {
         }
         // Reserve a failure slot before the password check, so N parallel guesses cannot
         // all slip under the limit. Only a wrong password makes it a counted failure: N
-        // parallel right ones take turns for the slots instead of being refused.
-        let permit = match self.reserve_password_attempt(&req.email, now).await? {
-            Limit::Allowed(p) => p,
-            Limit::Limited(retry_after) => {
-                if let Some(user) = self.store.user_by_email(&req.email).await? {
-                    self.audit_failure(&user, "too_many_attempts", ctx, now).await?;
+        // parallel right ones take turns for the slots instead of being refused. The account
+        // comes with the decision, in the same store call.
+        let (permit, user) = match self.reserve_login_attempt(&req.email, now).await? {
+            (Limit::Allowed(p), user) => (p, user),
+            (Limit::Limited(retry_after), user) => {
+                if let Some(user) = user {
+                    self.audit_failure(&user, "too_many_attempts", ctx, now, None).await?;
                 }
                 return Err(LoginError::TooManyAttempts { retry_after });
             }
         };
-        let (user, matches) = match self.check_password(&req).await {
-            Ok(checked) => checked,
+        // An unknown address is checked against a dummy hash, so timing does not reveal it.
+        let hash = user.as_ref().map_or_else(|| self.hasher.dummy_hash(), |u| u.password_hash.clone());
+        let matches = match self.hasher.verify(req.password.clone(), hash).await {
+            Ok(matches) => matches,
             Err(e) => {
-                // No password was checked (the store failed, or the hashing pool is full):
-                // not a failed attempt. Should the release fail too, the reservation
-                // expires into a counted failure, which errs on the safe side.
+                // No password was checked (the hashing pool is full, say): not a failed
+                // attempt. Should the release fail too, the reservation expires into a
+                // counted failure, which errs on the safe side.
                 let _ = self.release(permit).await;
-                return Err(e.into());
+                return Err(InfraError::from(e).into());
             }
         };
         let user = match user {
             Some(user) if matches => user,
             Some(user) => {
                 self.count_failure(permit).await?;
-                self.audit_failure(&user, "invalid_password", ctx, now).await?;
+                self.audit_failure(&user, "invalid_password", ctx, now, None).await?;
                 return Err(LoginError::InvalidCredentials);
             }
             None => {
@@ -151,25 +154,13 @@ impl<P: Ports> Portcullis<P> {
                 return Err(LoginError::InvalidCredentials);
             }
         };
-        // The password was right: give the slot back. Best effort: should the store fail
-        // here, the reservation expires into one counted failure, which is better than
-        // refusing a right password.
-        let _ = self.release(permit).await;
+        // The password was right: the slot goes back in the commit that follows, whichever it is.
         if let Some(block) = user.sign_in_block() {
-            self.audit_failure(&user, block.audit_reason(), ctx, now).await?;
+            self.audit_failure(&user, block.audit_reason(), ctx, now, Some(permit)).await?;
             return Err(LoginError::Blocked(block));
         }
         let rehash = self.rehash(&user, req.password, now).await;
-        self.start_session(user, req.remember_me, rehash, ctx, now).await
-    }
-
-    /// The account of `req.email` (if any) and whether `req.password` is its password; an
-    /// unknown address is checked against a dummy hash, so timing does not reveal it.
-    async fn check_password(&self, req: &LoginRequest) -> Result<(Option<User>, bool), InfraError> {
-        let user = self.store.user_by_email(&req.email).await?;
-        let hash = user.as_ref().map_or_else(|| self.hasher.dummy_hash(), |u| u.password_hash.clone());
-        let matches = self.hasher.verify(req.password.clone(), hash).await?;
-        Ok((user, matches))
+        self.start_session(user, req.remember_me, rehash, permit, ctx, now).await
     }
 
     /// A fresh hash of the right `password` when `user`'s was made with other parameters
@@ -183,12 +174,28 @@ impl<P: Ports> Portcullis<P> {
         Some(Change::RehashPassword { user_id: user.id, previous: user.password_hash.clone(), hash, at: now })
     }
 
+    /// Commits `changes`, which release `permit` (a right password's reservation), and
+    /// releases it on its own should the commit fail: a right password must not turn into
+    /// a counted failure because the store failed once. Should that release fail too, the
+    /// reservation expires into one counted failure, which errs on the safe side.
+    async fn commit_releasing(&self, permit: Permit, mut changes: Vec<Change>) -> Result<(), LoginError> {
+        changes.push(Change::ReleasePermit(permit));
+        if let Err(e) = self.store.commit(changes).await {
+            let _ = self.release(permit).await;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Audits a refused login on `user`'s account; `release` is the reservation of a right
+    /// password (a blocked account), given back in the same commit.
     async fn audit_failure(
         &self,
         user: &User,
         reason: &str,
         ctx: &RequestContext,
         now: Timestamp,
+        release: Option<Permit>,
     ) -> Result<(), LoginError> {
         let mut metadata = serde_json::Map::new();
         metadata.insert("reason".to_owned(), json!(reason));
@@ -200,17 +207,25 @@ impl<P: Ports> Portcullis<P> {
             metadata,
             created_at: now,
         };
-        self.store.commit(vec![Change::AppendAudit(entry)]).await?;
-        Ok(())
+        let changes = vec![Change::AppendAudit(entry)];
+        match release {
+            Some(permit) => self.commit_releasing(permit, changes).await,
+            None => {
+                self.store.commit(changes).await?;
+                Ok(())
+            }
+        }
     }
 
     /// Creates the session, the audit entry, the alert notification and the queued alert
-    /// mail in one commit, then issues the tokens.
+    /// mail in one commit, which also gives back the attempt's reservation `permit`, then
+    /// issues the tokens.
     async fn start_session(
         &self,
         user: User,
         remember_me: bool,
         rehash: Option<Change>,
+        permit: Permit,
         ctx: &RequestContext,
         now: Timestamp,
     ) -> Result<LoginOutcome, LoginError> {
@@ -254,7 +269,7 @@ impl<P: Ports> Portcullis<P> {
             vec![Change::InsertSession(session), Change::AppendAudit(audit), clear_login_failures(&user.email, now)];
         changes.extend(rehash);
         changes.extend(alert.changes);
-        self.store.commit(changes).await?;
+        self.commit_releasing(permit, changes).await?;
         Ok(LoginOutcome {
             location: enrichment.location,
             user,

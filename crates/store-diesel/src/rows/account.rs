@@ -12,8 +12,9 @@ use crate::schema::{sessions, spent_refresh_tokens, users, verification_codes};
 use crate::sql_types::{DbIp, DbJson, DbTime, DbUuid};
 
 /// A `users` row.
-#[derive(Queryable, Selectable, Insertable)]
+#[derive(Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = users, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct UserRow {
     id: DbUuid,
     name: String,
@@ -70,6 +71,7 @@ impl TryFrom<UserRow> for User {
 /// A `verification_codes` row.
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = verification_codes, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct CodeRow {
     pub(crate) id: DbUuid,
     pub(crate) user_id: DbUuid,
@@ -116,6 +118,7 @@ impl TryFrom<CodeRow> for StoredCode {
 /// A `sessions` row.
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = sessions, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct SessionRow {
     id: DbUuid,
     user_id: DbUuid,
@@ -180,6 +183,7 @@ impl TryFrom<SessionRow> for Session {
 /// A `spent_refresh_tokens` row: a refresh token its session has rotated away from.
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = spent_refresh_tokens, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct SpentRefreshRow {
     pub(crate) digest: Vec<u8>,
     pub(crate) session_id: DbUuid,

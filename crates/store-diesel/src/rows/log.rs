@@ -12,6 +12,7 @@ use crate::sql_types::{DbIp, DbJson, DbTime, DbUuid};
 /// An `audit_log` row about to be inserted (the id is the database's).
 #[derive(Insertable)]
 #[diesel(table_name = audit_log, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct NewAuditRow {
     user_id: Option<DbUuid>,
     action: String,
@@ -78,6 +79,7 @@ impl TryFrom<AuditRow> for AuditEntry {
 /// A `notifications` row.
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = notifications, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct NotificationRow {
     id: DbUuid,
     user_id: DbUuid,
@@ -125,6 +127,7 @@ impl TryFrom<NotificationRow> for Notification {
 /// touch).
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = mail_outbox, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct MailRow {
     pub(crate) id: DbUuid,
     to_email: String,

@@ -165,6 +165,7 @@ impl State {
             Change::ClearFailures { key, at } => {
                 self.rate_events.retain(|e| e.key != key || e.at > at || e.pending_at(at));
             }
+            Change::ReleasePermit(permit) => self.rate_events.retain(|e| e.id != permit.0),
         }
         Ok(None)
     }

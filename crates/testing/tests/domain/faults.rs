@@ -235,3 +235,36 @@ async fn a_rehash_does_not_undo_a_concurrent_password_change() {
     assert_eq!(rehashes.load(Ordering::SeqCst), 1, "the login did try to rehash");
     assert_eq!(stored_user(&h, laura.id).password_hash, FastHasher::hash_of(NEW_PASSWORD), "the newer password stands");
 }
+
+/// A right password's reservation goes back inside the commit that starts the session (no
+/// release of its own); when that commit fails, it is released on its own, so a store
+/// failure never turns a right password into a counted failure.
+#[tokio::test]
+async fn a_right_password_gives_its_reservation_back_even_when_the_session_commit_fails() {
+    let released = Arc::new(AtomicUsize::new(0));
+    let armed = Arc::new(AtomicBool::new(false));
+    let mut gate = MockUnitOfWork::new();
+    let (seen, switch) = (released.clone(), armed.clone());
+    gate.expect_commit().returning(move |changes| {
+        if changes.iter().any(|c| matches!(c, Change::ReleasePermit(_))) {
+            seen.fetch_add(1, Ordering::SeqCst);
+        }
+        if switch.load(Ordering::SeqCst) { Err(store_failure()) } else { Ok(Committed::default()) }
+    });
+    let (svc, h) = gated_service(gate);
+    seed_verified(&h, "laura@example.com").await;
+    let key = "login:laura@example.com";
+
+    svc.login(login_request("laura@example.com", PASSWORD, false), &ctx()).await.unwrap();
+    assert_eq!(released.load(Ordering::SeqCst), 1, "the session commit carries the release");
+    assert_eq!(h.store.rate_events(key), 0);
+
+    armed.store(true, Ordering::SeqCst);
+    for _ in 0..6 {
+        let err = svc.login(login_request("laura@example.com", PASSWORD, false), &ctx()).await.unwrap_err();
+        assert!(matches!(err, portcullis_domain::LoginError::Infra(_)), "{err:?}");
+        assert_eq!(h.store.rate_events(key), 0, "released although the commit failed");
+    }
+    armed.store(false, Ordering::SeqCst);
+    svc.login(login_request("laura@example.com", PASSWORD, false), &ctx()).await.unwrap();
+}

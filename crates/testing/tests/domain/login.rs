@@ -198,6 +198,8 @@ async fn a_successful_login_clears_the_failures() {
         let _ = login(&svc, "laura@example.com", "wrong password").await;
     }
     login(&svc, "laura@example.com", PASSWORD).await.unwrap();
+    // The failures are cleared and the success's own reservation released, in its commit.
+    assert_eq!(h.store.rate_events("login:laura@example.com"), 0);
     // Four failures before the success no longer count: five more are checked.
     for _ in 0..5 {
         assert!(matches!(
@@ -217,6 +219,8 @@ async fn a_right_password_refused_for_the_account_state_clears_nothing() {
         let _ = login(&svc, "new@example.com", "wrong password").await;
     }
     assert!(matches!(login(&svc, "new@example.com", PASSWORD).await, Err(LoginError::Blocked(_))));
+    // The refusal's audit commit gave the reservation back: the four failures are all there is.
+    assert_eq!(h.store.rate_events("login:new@example.com"), 4);
     let _ = login(&svc, "new@example.com", "wrong password").await;
     assert!(matches!(login(&svc, "new@example.com", PASSWORD).await, Err(LoginError::TooManyAttempts { .. })));
 }

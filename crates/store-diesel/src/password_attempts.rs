@@ -1,0 +1,89 @@
+//! [`PasswordAttempts`]: a login's reservation and the account it is for, in one store call
+//! (one statement on PostgreSQL, one transaction on SQLite) instead of two.
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use portcullis_domain::model::{Email, Timestamp, User};
+use portcullis_domain::ports::{AttemptDecision, PasswordAttempts, RateRule, StoreError};
+
+use crate::DieselStore;
+use crate::backend::postgres::PgConn;
+use crate::cached_sql::{Arg, CachedSql};
+use crate::detached::dispatch;
+use crate::error::DbError;
+use crate::rate_limit::{PgReserved, reserve_args, sqlite_reserve, until_not_busy};
+use crate::rows::UserRow;
+use crate::schema::users;
+
+impl PasswordAttempts for DieselStore {
+    async fn reserve_attempt_reading_user(
+        &self,
+        email: &Email,
+        key: &str,
+        rules: Vec<RateRule>,
+        now: Timestamp,
+        hold: Duration,
+        patience: Duration,
+    ) -> Result<(AttemptDecision, Option<User>), StoreError> {
+        let (decision, row) = until_not_busy(now, patience, |now| {
+            let (email, key, rules) = (email.as_str().to_owned(), key.to_owned(), rules.clone());
+            async move {
+                Ok(dispatch!(self, |c, _db|
+                    sqlite => c.immediate_transaction::<_, DbError, _>(async |c| {
+                        let decision = sqlite_reserve(c, &key, &rules, now, hold).await?;
+                        if decision == AttemptDecision::Busy {
+                            return Ok((decision, None));
+                        }
+                        let user = users::table
+                            .filter(users::email.eq(&email))
+                            .select(UserRow::as_select())
+                            .first(c)
+                            .await
+                            .optional()?;
+                        Ok((decision, user))
+                    }).await,
+                    postgres => postgres_reserve_reading_user(c, &key, &rules, now, hold, &email).await
+                )?)
+            }
+        })
+        .await?;
+        Ok((decision, row.map(User::try_from).transpose()?))
+    }
+}
+
+/// `portcullis_attempt_reserve`'s answer with the account row, when there is one.
+#[derive(QueryableByName)]
+struct PgReservedFor {
+    #[diesel(embed)]
+    reserved: PgReserved,
+    /// `None` when the join found no account: the row's columns are all NULL.
+    #[diesel(embed)]
+    user: Option<UserRow>,
+}
+
+/// One try in one statement, prepared once per connection: the reservation function joined
+/// with the account's row. The function runs once (a function scan), whether or not the
+/// address has an account.
+async fn postgres_reserve_reading_user(
+    c: &mut PgConn,
+    key: &str,
+    rules: &[RateRule],
+    now: Timestamp,
+    hold: Duration,
+    email: &str,
+) -> Result<(AttemptDecision, Option<UserRow>), DbError> {
+    // The columns are named, not `u.*`: the statement stays prepared on the connection, and
+    // a column added by a later migration (run by another instance) would change a `*`'s
+    // result type under it, which PostgreSQL refuses for a cached plan.
+    const SQL: &str = "SELECT r.permit, r.retry_after_ms, r.busy, u.id, u.name, u.email, u.password_hash, \
+                       u.profile_picture, u.status, u.email_verified_at, u.created_at, u.updated_at, \
+                       u.deleted_at, u.roles \
+                       FROM portcullis_attempt_reserve(?, ?, ?, ?, ?) AS r \
+                       LEFT JOIN users AS u ON u.email = ?";
+    let mut args = reserve_args(key, rules, now, hold);
+    args.push(Arg::Text(email));
+    let row: PgReservedFor = CachedSql::new(SQL, args).get_result(c).await?;
+    Ok((row.reserved.decision()?, row.user))
+}
