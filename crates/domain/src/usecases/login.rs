@@ -253,7 +253,14 @@ impl<P: Ports> Portcullis<P> {
         };
         let access_ttl = self.policy.access_ttl;
         let claims = AccessClaims { user_id: user.id, session_id, issued_at: now, expires_at: now.plus(access_ttl) };
-        let access_token = self.tokens.issue(&claims).map_err(InfraError::from)?;
+        let access_token = match self.tokens.issue(&claims) {
+            Ok(token) => token,
+            Err(e) => {
+                // Nothing was committed: give the right password's slot back (best effort).
+                let _ = self.release(permit).await;
+                return Err(InfraError::from(e).into());
+            }
+        };
         let mut metadata = serde_json::Map::new();
         metadata.insert("method".to_owned(), json!("password"));
         metadata.insert("remember_me".to_owned(), json!(remember_me));

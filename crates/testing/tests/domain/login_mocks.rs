@@ -94,3 +94,16 @@ async fn registration_hashes_exactly_once_whether_or_not_the_address_is_known() 
         assert_eq!(h.store.users().len(), 1);
     }
 }
+
+#[tokio::test]
+async fn a_token_that_cannot_be_issued_fails_the_login_and_gives_the_slot_back() {
+    use portcullis_domain::ports::{MockTokenIssuer, TokenError};
+    let mut tokens = MockTokenIssuer::new();
+    tokens.expect_issue().returning(|_| Err(TokenError::Issue("key unavailable".into())));
+    let (svc, h) = TestServiceBuilder::new().tokens(tokens).build(Policy::default());
+    seed_verified(&h, "laura@example.com").await;
+    let err = svc.login(login_request("laura@example.com", PASSWORD, false), &ctx()).await.unwrap_err();
+    assert!(matches!(err, LoginError::Infra(_)), "{err:?}");
+    assert!(h.store.sessions().is_empty());
+    assert_eq!(h.store.rate_events("login:laura@example.com"), 0, "the right password's slot is back");
+}
