@@ -96,8 +96,10 @@ mod tests {
     }
 
     #[test]
-    fn is_cacheable() {
+    fn is_cacheable_by_its_text() {
         let q = CachedSql::new("SELECT f(?)", vec![Arg::Text("k")]);
         assert!(q.is_safe_to_cache_prepared(&Pg).unwrap());
+        // No id per type: texts of one type must not share a cache entry.
+        assert!(<CachedSql<'_> as QueryId>::query_id().is_none());
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use portcullis_domain::model::{Email, Timestamp, User};
-use portcullis_domain::ports::{AttemptDecision, PasswordAttempts, RateRule, StoreError};
+use portcullis_domain::ports::{AttemptDecision, PasswordAttempts, RateLimiter, RateRule, StoreError};
 
 use crate::DieselStore;
 use crate::backend::postgres::PgConn;
@@ -49,7 +49,19 @@ impl PasswordAttempts for DieselStore {
             }
         })
         .await?;
-        Ok((decision, row.map(User::try_from).transpose()?))
+        match row.map(User::try_from).transpose() {
+            Ok(user) => Ok((decision, user)),
+            Err(e) => {
+                // The account's row does not make a `User`: no password will be checked, so
+                // the reservation goes back (best effort; else it expires into one counted
+                // failure). A row that does not even decode fails the statement's read
+                // before the permit is known, and is left to expire the same way.
+                if let AttemptDecision::Reserved(permit) = decision {
+                    let _ = self.release(permit).await;
+                }
+                Err(e.into())
+            }
+        }
     }
 }
 

@@ -116,6 +116,13 @@ impl<W, U, C, S, A, N, R, O, H> ComposedStore<W, U, C, S, A, N, R, O, H> {
     }
 
     /// Rate limiting goes to `rates` instead (a shared counter such as Redis, say).
+    ///
+    /// Two kinds of [`Change`] act on rate events inside a commit:
+    /// [`Change::ClearFailures`] (a login, reset or verification lifts a lockout) and
+    /// [`Change::ReleasePermit`] (a right password gives its reservation back). They reach
+    /// the writer, like every change, so the writer must apply them to the events `rates`
+    /// keeps: replace the writer along with the rate limiter (or have it forward those two),
+    /// or successful logins would leave their reservations to expire into counted failures.
     pub fn rates<X: RateLimiter>(self, rates: X) -> ComposedStore<W, U, C, S, A, N, X, O, H> {
         let Self { writes, users, codes, sessions, audit, notifications, outbox, health, .. } = self;
         ComposedStore { writes, users, codes, sessions, audit, notifications, rates, outbox, health }

@@ -466,7 +466,9 @@ pub trait PasswordAttempts: RateLimiter + UserRepository {
     /// MUST decide the reservation exactly as `reserve_attempt` does (atomic per key across
     /// every instance), and MUST return the account of `email` as `user_by_email` would
     /// when the answer is `Reserved` or `Limited` (a refused login is audited on it). With
-    /// `Busy` nothing will be checked, and the account may be left unread (`None`).
+    /// `Busy` nothing will be checked, and the account may be left unread (`None`). When the
+    /// account cannot be read after a reservation was made, SHOULD release the reservation
+    /// before returning the error: no password was checked, so it must not count.
     fn reserve_attempt_reading_user(
         &self,
         email: &Email,
@@ -480,7 +482,16 @@ pub trait PasswordAttempts: RateLimiter + UserRepository {
             let decision = self.reserve_attempt(key, rules, now, hold, patience).await?;
             let user = match decision {
                 AttemptDecision::Busy => None,
-                AttemptDecision::Reserved(_) | AttemptDecision::Limited { .. } => self.user_by_email(email).await?,
+                AttemptDecision::Reserved(permit) => match self.user_by_email(email).await {
+                    Ok(user) => user,
+                    Err(e) => {
+                        // Best effort: should this fail too, the reservation expires into one
+                        // counted failure (fail closed).
+                        let _ = self.release(permit).await;
+                        return Err(e);
+                    }
+                },
+                AttemptDecision::Limited { .. } => self.user_by_email(email).await?,
             };
             Ok((decision, user))
         }

@@ -159,29 +159,35 @@ impl<P: Ports> Portcullis<P> {
             self.audit_failure(&user, block.audit_reason(), ctx, now, Some(permit)).await?;
             return Err(LoginError::Blocked(block));
         }
-        let rehash = self.rehash(&user, req.password, now).await;
-        self.start_session(user, req.remember_me, rehash, permit, ctx, now).await
+        // A rehash is a second hash: give the slot back before it rather than hold it through.
+        let (rehash, unreleased) = if self.hasher.needs_rehash(&user.password_hash) {
+            let _ = self.release(permit).await;
+            (self.rehash(&user, req.password, now).await, None)
+        } else {
+            (None, Some(permit))
+        };
+        self.start_session(user, req.remember_me, rehash, unreleased, ctx, now).await
     }
 
-    /// A fresh hash of the right `password` when `user`'s was made with other parameters
-    /// than the hasher's current ones. Best effort: a busy hashing pool leaves the old hash
-    /// (still valid) for the next login to replace.
+    /// A fresh hash of the right `password`, for a `user` whose hash was made with other
+    /// parameters than the hasher's current ones. Best effort: a busy hashing pool leaves the
+    /// old hash (still valid) for the next login to replace.
     async fn rehash(&self, user: &User, password: Password, now: Timestamp) -> Option<Change> {
-        if !self.hasher.needs_rehash(&user.password_hash) {
-            return None;
-        }
         let hash = self.hasher.hash(password).await.ok()?;
         Some(Change::RehashPassword { user_id: user.id, previous: user.password_hash.clone(), hash, at: now })
     }
 
-    /// Commits `changes`, which release `permit` (a right password's reservation), and
-    /// releases it on its own should the commit fail: a right password must not turn into
-    /// a counted failure because the store failed once. Should that release fail too, the
-    /// reservation expires into one counted failure, which errs on the safe side.
-    async fn commit_releasing(&self, permit: Permit, mut changes: Vec<Change>) -> Result<(), LoginError> {
-        changes.push(Change::ReleasePermit(permit));
+    /// Commits `changes` and, with them, releases `permit` (a right password's reservation
+    /// not given back yet); should the commit fail, releases it on its own: a right password
+    /// must not turn into a counted failure because the store failed once. Should that
+    /// release fail too, the reservation expires into one counted failure, which errs on the
+    /// safe side.
+    async fn commit_releasing(&self, permit: Option<Permit>, mut changes: Vec<Change>) -> Result<(), LoginError> {
+        changes.extend(permit.map(Change::ReleasePermit));
         if let Err(e) = self.store.commit(changes).await {
-            let _ = self.release(permit).await;
+            if let Some(permit) = permit {
+                let _ = self.release(permit).await;
+            }
             return Err(e.into());
         }
         Ok(())
@@ -207,25 +213,18 @@ impl<P: Ports> Portcullis<P> {
             metadata,
             created_at: now,
         };
-        let changes = vec![Change::AppendAudit(entry)];
-        match release {
-            Some(permit) => self.commit_releasing(permit, changes).await,
-            None => {
-                self.store.commit(changes).await?;
-                Ok(())
-            }
-        }
+        self.commit_releasing(release, vec![Change::AppendAudit(entry)]).await
     }
 
     /// Creates the session, the audit entry, the alert notification and the queued alert
-    /// mail in one commit, which also gives back the attempt's reservation `permit`, then
-    /// issues the tokens.
+    /// mail in one commit, which also gives back the attempt's reservation `permit` (unless
+    /// it went back already), then issues the tokens.
     async fn start_session(
         &self,
         user: User,
         remember_me: bool,
         rehash: Option<Change>,
-        permit: Permit,
+        permit: Option<Permit>,
         ctx: &RequestContext,
         now: Timestamp,
     ) -> Result<LoginOutcome, LoginError> {
@@ -257,7 +256,9 @@ impl<P: Ports> Portcullis<P> {
             Ok(token) => token,
             Err(e) => {
                 // Nothing was committed: give the right password's slot back (best effort).
-                let _ = self.release(permit).await;
+                if let Some(permit) = permit {
+                    let _ = self.release(permit).await;
+                }
                 return Err(InfraError::from(e).into());
             }
         };

@@ -95,36 +95,39 @@ impl<P: Ports> Portcullis<P> {
             self.limit(format!("resend:{}", req.email), self.policy.resend_rules(), now).await?,
             Limit::Allowed(_)
         );
-        // Insert first: a new address (the usual case) costs one commit and no read; a
-        // known one is found by the unique address refusing the insert, and only then read.
-        let user = User {
-            id: UserId::new_v7(),
-            name: req.name.clone(),
-            email: req.email.clone(),
-            password_hash: hash,
-            profile_picture: None,
-            status: AccountStatus::Active,
-            email_verified_at: None,
-            created_at: now,
-            updated_at: now,
-            deleted_at: None,
-            roles: Roles::user(),
-        };
-        let mut changes = vec![Change::InsertUser(user.clone())];
-        changes.extend(self.fresh_code(&user, CodePurpose::VerifyEmail, now));
-        changes.push(Change::AppendAudit(NewAuditEntry {
-            user_id: Some(user.id),
-            action: AuditAction::Registered,
-            enrichment: self.enrich(ctx),
-            fingerprint: None,
-            metadata: serde_json::Map::new(),
-            created_at: now,
-        }));
-        let existing = match self.store.commit(changes).await {
-            Ok(_) => None,
-            // Registered before, or just now by a concurrent request.
-            Err(StoreError::DuplicateEmail) => self.store.user_by_email(&req.email).await?,
-            Err(e) => return Err(e.into()),
+        let existing = match self.store.user_by_email(&req.email).await? {
+            Some(user) => Some(user),
+            None => {
+                let user = User {
+                    id: UserId::new_v7(),
+                    name: req.name.clone(),
+                    email: req.email.clone(),
+                    password_hash: hash,
+                    profile_picture: None,
+                    status: AccountStatus::Active,
+                    email_verified_at: None,
+                    created_at: now,
+                    updated_at: now,
+                    deleted_at: None,
+                    roles: Roles::user(),
+                };
+                let mut changes = vec![Change::InsertUser(user.clone())];
+                changes.extend(self.fresh_code(&user, CodePurpose::VerifyEmail, now));
+                changes.push(Change::AppendAudit(NewAuditEntry {
+                    user_id: Some(user.id),
+                    action: AuditAction::Registered,
+                    enrichment: self.enrich(ctx),
+                    fingerprint: None,
+                    metadata: serde_json::Map::new(),
+                    created_at: now,
+                }));
+                match self.store.commit(changes).await {
+                    Ok(_) => None,
+                    // Lost a race with a concurrent registration of the same address.
+                    Err(StoreError::DuplicateEmail) => self.store.user_by_email(&req.email).await?,
+                    Err(e) => return Err(e.into()),
+                }
+            }
         };
         if let Some(user) = existing
             && may_mail

@@ -57,6 +57,17 @@ pub async fn attempt_reading_user_brings_the_account<S: Store>(store: &S) {
     assert_eq!(decision, AttemptDecision::Limited { retry_after: Duration::from_secs(58) });
     assert_eq!(user, Some(laura));
 
+    // Every field comes back, nullable ones set included.
+    let mut ana = fixtures::user("ana@example.com", T0);
+    ana.profile_picture = Some("https://cdn.example.com/ana.png".to_owned());
+    ana.deleted_at = Some(T0.plus(Duration::from_secs(9)));
+    commit_ok(store, vec![Change::InsertUser(ana.clone())]).await;
+    let (_, user) = store
+        .reserve_attempt_reading_user(&ana.email, "login:ana@example.com", rules(2), at(0), HOLD, Duration::ZERO)
+        .await
+        .expect("reserve_attempt_reading_user");
+    assert_eq!(user, Some(ana));
+
     let nobody = fixtures::email("nobody@example.com");
     let (decision, user) = store
         .reserve_attempt_reading_user(&nobody, "login:nobody@example.com", rules(2), at(0), HOLD, Duration::ZERO)

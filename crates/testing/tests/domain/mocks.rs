@@ -83,7 +83,12 @@ async fn one_store_port_is_a_mock_and_the_rest_stay_in_memory() {
 
     let mut down = MockUserRepository::new();
     down.expect_user_by_email().returning(|_| Err(StoreError::Unavailable("users table unreachable".into())));
-    let (svc, _) = test_service_with(Policy::default(), |memory| ComposedStore::new(memory).users(down));
-    let err = svc.login(login_request("laura@example.com", PASSWORD, false), &ctx()).await.unwrap_err();
-    assert!(matches!(err, LoginError::Infra(InfraError::Unavailable(_))), "{err:?}");
+    let (svc, h) = test_service_with(Policy::default(), |memory| ComposedStore::new(memory).users(down));
+    for _ in 0..6 {
+        let err = svc.login(login_request("laura@example.com", PASSWORD, false), &ctx()).await.unwrap_err();
+        assert!(matches!(err, LoginError::Infra(InfraError::Unavailable(_))), "{err:?}");
+        // The reservation made before the account read failed went back: no password was
+        // checked, so nothing counts, and the sixth try is not locked out.
+        assert_eq!(h.store.rate_events("login:laura@example.com"), 0);
+    }
 }

@@ -92,10 +92,9 @@ async fn existing_verified_account_gets_a_warning_and_nothing_changes() {
     assert_eq!(svc.register(other, &ctx()).await.unwrap(), email("laura@example.com"));
 
     assert_eq!(h.store.users(), vec![laura]);
-    // No code is stored or sent (one is drawn for the insert the taken address refuses:
-    // registration inserts first and reads only when refused).
     assert!(h.store.codes().is_empty());
     assert!(h.store.audit_entries().is_empty());
+    assert!(h.random.codes().is_empty());
     let mails = h.store.queued_mail();
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].to, email("laura@example.com"));

@@ -105,3 +105,25 @@ async fn the_rehash_is_asked_about_the_stored_hash_and_hashes_the_typed_password
     svc.login(login_request("laura@example.com", PASSWORD, false), &ctx()).await.unwrap();
     assert_eq!(stored_user(&h, laura.id).password_hash, FastHasher::hash_of(PASSWORD));
 }
+
+#[tokio::test]
+async fn the_slot_goes_back_before_the_rehash_not_after_it() {
+    use std::sync::{Arc, OnceLock};
+    let store: Arc<OnceLock<portcullis_testing::InMemoryStore>> = Arc::new(OnceLock::new());
+    let seen = store.clone();
+    let mut hasher = MockPasswordHasher::new();
+    hasher.expect_verify().times(1).returning(|_, _| Ok(true));
+    hasher.expect_needs_rehash().times(1).return_const(true);
+    hasher.expect_hash().times(1).returning(move |_| {
+        // While the second hash runs, no reservation of this login is held.
+        let held = seen.get().map(|s| s.rate_events("login:laura@example.com"));
+        assert_eq!(held, Some(0), "the reservation is held through the rehash");
+        Ok(FastHasher::hash_of(PASSWORD))
+    });
+    let (svc, h) = service_with(hasher);
+    let _ = store.set(h.store.clone());
+    let laura = seed(&h, legacy_user("laura@example.com")).await;
+    svc.login(login_request("laura@example.com", PASSWORD, false), &ctx()).await.unwrap();
+    assert_eq!(stored_user(&h, laura.id).password_hash, FastHasher::hash_of(PASSWORD));
+    assert_eq!(h.store.rate_events("login:laura@example.com"), 0);
+}
