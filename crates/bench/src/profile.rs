@@ -1,5 +1,5 @@
-//! `make profile`: where the server spends its CPU on an authenticated read, a history page
-//! and a login, per store. The profiling build (release plus line tables) runs as its own
+//! `make profile`: where the server spends its CPU on an authenticated read, a history page,
+//! a login and a registration, per store. The profiling build (release plus line tables) runs as its own
 //! process under wrk while `perf record` samples it; the report lists the shares of the parts
 //! an authenticated request should consist of (one PASETO check, one session + account
 //! look-up) and of everything else, so anything new shows up.
@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::wrk::{Seeded, get_script, run_wrk_now, seeded};
+use crate::wrk::{Seeded, get_script, register_script, run_wrk_now, seeded};
 
 /// Seconds of sampling per scenario (wrk runs a little longer on both sides).
 const SAMPLE_SECS: u64 = 6;
@@ -26,7 +26,10 @@ const PARTS: &[(&str, &str)] = &[
     ("sqlite3Reprepare", "SQLite re-preparing a cached statement"),
     ("spawn_blocking", "hand-off to the blocking pool (SQLite)"),
     ("drive_connection", "PostgreSQL connection I/O"),
-    ("argon2::", "Argon2id"),
+    ("argon2::", "Argon2id (RustCrypto)"),
+    ("argon2_rust::", "Argon2id (`argon2-rust`)"),
+    ("zxcvbn", "password strength (`zxcvbn`)"),
+    ("deliver_mail", "mail outbox worker (`deliver_mail`)"),
     ("serde_json", "JSON"),
 ];
 
@@ -51,10 +54,11 @@ fn shares(data: &Path) -> Result<(usize, Vec<usize>), String> {
     Ok((total, hits))
 }
 
-/// The symbols with the most self time, `perf report`'s own text.
-fn top_symbols(data: &Path) -> Result<String, String> {
+/// The first `rows` lines of `perf report --sort <key>` without call graphs, the columns
+/// squeezed to single spaces.
+fn perf_rows(data: &Path, key: &str, rows: usize) -> Result<String, String> {
     let out = Command::new("perf")
-        .args(["report", "--no-children", "--sort", "symbol", "--stdio", "-g", "none", "--percent-limit", "2", "-i"])
+        .args(["report", "--no-children", "--sort", key, "--stdio", "-g", "none", "--percent-limit", "0.5", "-i"])
         .arg(data)
         .output()
         .map_err(|e| format!("running perf report: {e}"))?;
@@ -63,7 +67,7 @@ fn top_symbols(data: &Path) -> Result<String, String> {
         .lines()
         .filter(|l| l.contains('%') && !l.starts_with('#'))
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .take(8)
+        .take(rows)
         .collect::<Vec<_>>()
         .join("\n"))
 }
@@ -118,6 +122,12 @@ pub async fn report(
             ("me", "GET /users/me", format!("{base}/api/v1/users/me"), me.clone()),
             ("history", "GET /auth/login-history?limit=50", format!("{base}/api/v1/auth/login-history?limit=50"), me),
             ("login", "POST /auth/login", seeded.login_url.clone(), seeded.login.clone()),
+            (
+                "register",
+                "POST /auth/register (new addresses)",
+                format!("{base}/api/v1/auth/register"),
+                register_script(),
+            ),
         ];
         for (short, label, url, script) in scenarios {
             crate::wrk::drained(&base).await?;
@@ -131,7 +141,11 @@ pub async fn report(
                     let _ = writeln!(out, "| {name} | {:.1}% |", 100.0 * n as f64 / total.max(1) as f64);
                 }
             }
-            let _ = writeln!(out, "\nMost self time:\n\n```\n{}\n```", top_symbols(&data)?);
+            let _ = writeln!(out, "\nMost self time:\n\n```\n{}\n```", perf_rows(&data, "symbol", 10)?);
+            // Thread names: `argon2-N` hash, `actix-rt|system` serve, `tokio-rt-worker` is
+            // SQLite's blocking pool, `portcullis` the main thread, where the background workers
+            // (mail among them) run.
+            let _ = writeln!(out, "\nBy thread:\n\n```\n{}\n```", perf_rows(&data, "comm", 8)?);
         }
     }
     Ok(out)

@@ -411,6 +411,14 @@ fn login_script() -> String {
     post_script("/api/v1/auth/login", &prelude, &login_body)
 }
 
+/// A wrk script registering a new address with every request.
+pub(crate) fn register_script() -> String {
+    let body = format!(
+        r#"'{{"name":"Load","email":"reg' .. id .. '-' .. i .. '-' .. os.time() .. '@example.com","password":"{PASSWORD}"}}'"#
+    );
+    post_script("/api/v1/auth/register", "", &body)
+}
+
 /// The Markdown section for every store in `stores` (name, database URL).
 pub async fn section(bin: &Path, dir: &Path, stores: &[(&'static str, String)]) -> Result<String, String> {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
@@ -444,10 +452,7 @@ pub async fn section(bin: &Path, dir: &Path, stores: &[(&'static str, String)]) 
             out,
             "\n| other load, {READ_CONNECTIONS} connections | requests/s | p50 | p99 | non-2xx | server CPU per request | PostgreSQL CPU per request |\n|---|---|---|---|---|---|---|"
         );
-        let register_body = format!(
-            r#"'{{"name":"Load","email":"reg' .. id .. '-' .. i .. '-' .. os.time() .. '@example.com","password":"{PASSWORD}"}}'"#
-        );
-        let register = post_script("/api/v1/auth/register", "", &register_body);
+        let register = register_script();
         let loads = [
             (
                 "GET /auth/login-history?limit=50 (1,000 entries)",

@@ -84,8 +84,11 @@ pub(crate) enum TagError {
 /// the thread's life, so the pool holds `workers × m` and no more (allocating per hash left
 /// freed 19 MiB blocks in per-thread malloc arenas: hundreds of MiB resident under load).
 /// Every block is written before it is read, so nothing of an earlier hash reaches a result.
+///
+/// Neither engine wipes that memory when a tag is done; [`EngineState::scrub`] overwrites it,
+/// and the pool calls it when the thread has had nothing to do for a moment.
 pub(crate) enum EngineState {
-    /// `argon2-rust`'s `Hasher` keeps its arena (mapped, wiped when released) between calls.
+    /// `argon2-rust`'s `Hasher` keeps its arena (an anonymous mapping on Linux) between calls.
     ReferencePort(Option<argon2_rust::Hasher>),
     /// RustCrypto's blocks, grown once if a stored hash asks for more memory.
     RustCrypto(Vec<Block>),
@@ -98,6 +101,53 @@ impl EngineState {
             Argon2Engine::ReferencePort => Self::ReferencePort(None),
             Argon2Engine::RustCrypto => Self::RustCrypto(Vec::new()),
         }
+    }
+
+    /// The engine this state belongs to.
+    pub(crate) fn engine(&self) -> Argon2Engine {
+        match self {
+            Self::ReferencePort(_) => Argon2Engine::ReferencePort,
+            Self::RustCrypto(_) => Argon2Engine::RustCrypto,
+        }
+    }
+
+    /// Blocks (1 KiB each) of working memory the thread holds: 0 before its first tag, then
+    /// the largest `m` it has hashed with.
+    pub(crate) fn memory_blocks(&self) -> usize {
+        match self {
+            Self::ReferencePort(hasher) => hasher.as_ref().map_or(0, argon2_rust::Hasher::reserved_blocks),
+            Self::RustCrypto(blocks) => blocks.len(),
+        }
+    }
+
+    /// Overwrites what earlier tags left in this thread's memory with values derived from
+    /// public inputs only, so nothing there helps anyone test password guesses.
+    ///
+    /// The arena holds blocks derived from the last password (and the stack its pre-hash
+    /// `H0`): with either, a guess costs one BLAKE2b instead of an Argon2 run. The reference
+    /// wipes the arena after every hash, about 1 ms of memset at the default 19 MiB (8% of a
+    /// login's CPU); under load the next hash overwrites it anyway. So this is done once per
+    /// idle spell instead: one pass (`t = 1`) of Argon2id with an empty password and a fixed
+    /// salt over the whole memory held (the first pass writes every block of its window, and
+    /// the window is all of it), then [`scrub_stack`]. About half a hash's time.
+    pub(crate) fn scrub(&mut self) -> Result<(), TagError> {
+        let blocks = self.memory_blocks();
+        if blocks > 0 {
+            let m_kib = u32::try_from(blocks).map_err(|_| TagError::Invalid(format!("{blocks} blocks")))?;
+            let spec = TagSpec {
+                algorithm: Algorithm::Argon2id,
+                version: Version::V0x13,
+                m_kib,
+                t: 1,
+                p: 1,
+                secret: &[],
+                data: &[],
+            };
+            let mut tag = [0u8; 32];
+            self.tag(&spec, b"", SCRUB_SALT, &mut tag)?;
+        }
+        scrub_stack();
+        Ok(())
     }
 
     /// Computes the tag of `password` and `salt` under `spec` into `out` (its length is the
@@ -114,6 +164,23 @@ impl EngineState {
             Self::RustCrypto(blocks) => rust_crypto_tag(blocks, spec, password, salt, out),
         }
     }
+}
+
+/// The salt of [`EngineState::scrub`]'s hash: public, like its empty password.
+const SCRUB_SALT: &[u8] = b"portcullis-scrub";
+
+/// Stack bytes [`scrub_stack`] zeroes: well above what one tag's calls use (a few blocks of
+/// 1 KiB and BLAKE2b states), far below a thread's 2 MiB.
+const STACK_SCRUB_BYTES: usize = 128 * 1024;
+
+/// Zeroes the stack below the caller, where a tag's frames held `H0`, BLAKE2b states and
+/// copies of blocks: called from the thread's loop, its frame lies over the region the hash's
+/// calls used. `zeroize` writes volatilely, so the compiler cannot drop the stores.
+#[inline(never)]
+fn scrub_stack() {
+    let mut area = [0u8; STACK_SCRUB_BYTES];
+    zeroize::Zeroize::zeroize(&mut area[..]);
+    std::hint::black_box(&area);
 }
 
 fn reference_port_tag(
@@ -260,6 +327,54 @@ mod tests {
             let tiny_tag =
                 state.tag(&spec(Algorithm::Argon2id, Version::V0x13, 64, 1, 1), b"pw", b"somesalt", &mut too_short);
             assert!(matches!(tiny_tag, Err(TagError::Invalid(_))), "{engine:?}: {tiny_tag:?}");
+        }
+    }
+
+    /// The words of a RustCrypto state's memory, to compare.
+    fn words(state: &EngineState) -> Vec<u64> {
+        match state {
+            EngineState::RustCrypto(blocks) => blocks.iter().flat_map(|b| b.as_ref().to_vec()).collect(),
+            EngineState::ReferencePort(_) => unreachable!("argon2-rust's arena cannot be read"),
+        }
+    }
+
+    /// After a scrub the memory holds nothing of the password hashed before it: two threads
+    /// that hashed different passwords (with more memory than the scrub would need, and more
+    /// lanes) hold the very same bytes afterwards. Only RustCrypto's blocks can be read; the
+    /// engines run the same algorithm over the same window (the tag tests above).
+    #[test]
+    fn a_scrub_leaves_nothing_of_the_password_before_it() {
+        let costs = spec(Algorithm::Argon2id, Version::V0x13, 96, 2, 3);
+        let mut after = Vec::new();
+        for password in [&b"first password"[..], b"second password"] {
+            let mut state = EngineState::new(Argon2Engine::RustCrypto);
+            let mut tag = [0u8; 32];
+            state.tag(&costs, password, b"somesalt", &mut tag).unwrap();
+            let used = words(&state);
+            assert_eq!(state.memory_blocks(), 96);
+            state.scrub().unwrap();
+            assert_eq!(state.memory_blocks(), 96, "a scrub neither grows nor frees the memory");
+            let scrubbed = words(&state);
+            assert_ne!(used, scrubbed);
+            after.push((used, scrubbed));
+        }
+        assert_ne!(after[0].0, after[1].0, "different passwords leave different memory");
+        assert_eq!(after[0].1, after[1].1, "a scrub leaves the same memory whatever came before");
+    }
+
+    #[test]
+    fn scrubbing_keeps_the_memory_and_the_tags() {
+        for engine in Argon2Engine::ALL {
+            let mut state = EngineState::new(engine);
+            state.scrub().unwrap();
+            assert_eq!(state.memory_blocks(), 0, "{engine:?}: nothing to scrub before the first tag");
+            let costs = spec(Algorithm::Argon2id, Version::V0x13, 256, 1, 2);
+            let (mut before, mut after) = ([0u8; 32], [0u8; 32]);
+            state.tag(&costs, b"pw", b"somesalt", &mut before).unwrap();
+            state.scrub().unwrap();
+            assert_eq!(state.memory_blocks(), 256, "{engine:?}");
+            state.tag(&costs, b"pw", b"somesalt", &mut after).unwrap();
+            assert_eq!(before, after, "{engine:?}");
         }
     }
 

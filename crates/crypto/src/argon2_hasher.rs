@@ -2,20 +2,21 @@
 //!
 //! One hash costs about 30 ms of a core. Run on the async workers it would stall every other
 //! request; run on an unbounded blocking pool it would queue without limit under a login
-//! flood. So `workers` threads take jobs from a `sync_channel` of `max_queue` slots, and a
+//! flood. So `workers` threads take jobs from a bounded channel of `max_queue` slots, and a
 //! full queue answers [`HashError::Busy`] at once. Results come back through
 //! `tokio::sync::oneshot`, which needs no runtime. [`Argon2Hasher::stats`] and
 //! [`Argon2Hasher::observe_wait`] tell operators how full the queue is and how long jobs wait.
+//! A thread that has hashed and then finds no job for [`SCRUB_AFTER`] scrubs its memory.
 
 use std::future::Future;
 use std::num::NonZeroUsize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash as PhcHash, Salt};
 use argon2::{Algorithm, Params, Version};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
 use portcullis_domain::model::{Password, PasswordHash};
 use portcullis_domain::ports::{HashError, PasswordHasher};
 use tokio::sync::oneshot;
@@ -26,6 +27,12 @@ use crate::pool_stats::{HashPoolStats, PoolState, WaitObserver};
 
 /// What a client is told to wait when the pool is saturated.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// How long a hashing thread that holds password-derived memory waits for its next job
+/// before it scrubs that memory ([`EngineState::scrub`]). Under load the next job comes
+/// sooner and overwrites the memory itself, so a busy pool never pays for a wipe; an idle
+/// one holds nothing derived from a password for longer than this after its last hash.
+pub const SCRUB_AFTER: Duration = Duration::from_millis(50);
 
 /// Argon2id cost and pool size.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,7 +80,7 @@ enum Job {
 ///
 /// Dropping the hasher closes the queue; the threads finish the jobs already queued and exit.
 pub struct Argon2Hasher {
-    jobs: SyncSender<Queued>,
+    jobs: Sender<Queued>,
     state: Arc<PoolState>,
     dummy: PasswordHash,
     params: Params,
@@ -98,14 +105,15 @@ impl Argon2Hasher {
         getrandom::fill(&mut random_password).map_err(|e| CryptoError::Random(e.to_string()))?;
         let random_password =
             Password::new(&base64::Engine::encode(&base64::engine::general_purpose::STANDARD_NO_PAD, random_password));
-        let dummy = hash(&params, &mut EngineState::new(cfg.engine), &random_password)
-            .map_err(|e| CryptoError::Hash(e.to_string()))?;
+        let mut engine = EngineState::new(cfg.engine);
+        let dummy = hash(&params, &mut engine, &random_password).map_err(|e| CryptoError::Hash(e.to_string()))?;
+        // Its password is thrown away; the memory that could reveal it goes the same way.
+        engine.scrub().map_err(|e| CryptoError::Hash(e.to_string()))?;
 
-        let (jobs, queue) = sync_channel(cfg.max_queue);
-        let queue = Arc::new(Mutex::new(queue));
+        let (jobs, queue) = bounded(cfg.max_queue);
         let state = Arc::new(PoolState::new(cfg.max_queue, cfg.workers));
         for i in 0..cfg.workers {
-            let (params, queue, state) = (params.clone(), Arc::clone(&queue), Arc::clone(&state));
+            let (params, queue, state) = (params.clone(), queue.clone(), Arc::clone(&state));
             let engine = cfg.engine;
             // On failure `jobs` is dropped on return, which stops the threads already started.
             std::thread::Builder::new()
@@ -226,14 +234,32 @@ impl PasswordHasher for Argon2Hasher {
     }
 }
 
-/// A worker thread: runs jobs until the hasher is dropped.
-fn work(params: &Params, mut engine: EngineState, queue: &Mutex<Receiver<Queued>>, state: &PoolState) {
+/// A worker thread: runs jobs until the hasher is dropped, scrubbing its memory whenever it
+/// has hashed and then waited [`SCRUB_AFTER`] for nothing, and before it exits.
+fn work(params: &Params, mut engine: EngineState, queue: &Receiver<Queued>, state: &PoolState) {
+    let mut holds_secrets = false;
     loop {
-        // The lock is held only while waiting, so the hashing itself runs in parallel. A
-        // poisoned lock only means another worker panicked while waiting; the receiver is fine.
-        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
-        let Ok((queued_at, job)) = next else { return };
+        let next = if holds_secrets {
+            match queue.recv_timeout(SCRUB_AFTER) {
+                Ok(next) => Some(next),
+                Err(RecvTimeoutError::Timeout) => {
+                    scrub(&mut engine, state);
+                    holds_secrets = false;
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => None,
+            }
+        } else {
+            queue.recv().ok()
+        };
+        let Some((queued_at, job)) = next else {
+            if holds_secrets {
+                scrub(&mut engine, state);
+            }
+            return;
+        };
         state.taken(queued_at.elapsed());
+        holds_secrets = true;
         match job {
             Job::Hash { password, reply } => {
                 // Skip work nobody waits for (the request was cancelled).
@@ -248,6 +274,17 @@ fn work(params: &Params, mut engine: EngineState, queue: &Mutex<Receiver<Queued>
             }
         }
     }
+}
+
+/// [`EngineState::scrub`], counted. It needs no memory beyond what the thread holds, so it
+/// should not fail; if it does, the memory is let go instead (unmapped, on Linux) and the
+/// next job allocates afresh.
+fn scrub(engine: &mut EngineState, state: &PoolState) {
+    let scrubbed = catch_unwind(AssertUnwindSafe(|| engine.scrub())).is_ok_and(|r| r.is_ok());
+    if !scrubbed {
+        *engine = EngineState::new(engine.engine());
+    }
+    state.scrubbed();
 }
 
 /// Runs `f`, adding its duration to the pool's hashing time.

@@ -1,6 +1,8 @@
 //! Tests of the Argon2 pool. Small parameters (m = 1024 KiB, t = 1) keep them fast, except
 //! for one run at the defaults.
 
+use std::sync::Mutex;
+
 use super::*;
 
 fn small(workers: usize, max_queue: usize) -> Argon2Config {
@@ -199,6 +201,7 @@ fn stats_start_with_the_configuration() {
         started: 0,
         finished: 0,
         hashing_time: Duration::ZERO,
+        scrubs: 0,
     };
     assert_eq!(stats, idle);
 }
@@ -260,6 +263,46 @@ async fn stats_count_queued_jobs_refusals_and_waits() {
     }
     let stats = hasher.stats();
     assert_eq!((stats.queued, stats.started, stats.busy_rejections), (0, 3, 1), "{stats:?}");
+}
+
+/// Waits up to 10 s for the pool's scrub count to reach `want`.
+fn wait_for_scrubs(gauge: &HashPoolGauge, want: u64) -> u64 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while gauge.stats().scrubs < want && std::time::Instant::now() < deadline {
+        std::thread::sleep(SCRUB_AFTER / 5);
+    }
+    gauge.stats().scrubs
+}
+
+/// A thread that hashed scrubs its memory once when no job follows: not before it has hashed,
+/// not again while it stays idle, and the pool hashes as before afterwards.
+#[test]
+fn an_idle_thread_scrubs_its_memory_once() {
+    for engine in Argon2Engine::ALL {
+        let hasher = Argon2Hasher::new(Argon2Config { engine, ..small(2, 4) }).unwrap();
+        let gauge = hasher.gauge();
+        std::thread::sleep(SCRUB_AFTER * 3);
+        assert_eq!(gauge.stats().scrubs, 0, "{engine:?}: a thread that never hashed has nothing to scrub");
+
+        assert!(!block_on(hasher.verify(pw("x"), hasher.dummy_hash())).unwrap());
+        assert_eq!(wait_for_scrubs(&gauge, 1), 1, "{engine:?}");
+        std::thread::sleep(SCRUB_AFTER * 3);
+        assert_eq!(gauge.stats().scrubs, 1, "{engine:?}: scrubbed memory is not scrubbed again");
+
+        let hash = block_on(hasher.hash(pw("after the scrub"))).unwrap();
+        assert!(block_on(hasher.verify(pw("after the scrub"), hash)).unwrap(), "{engine:?}");
+    }
+}
+
+/// Dropping the hasher stops its threads, and one that still holds a password's memory
+/// scrubs it on the way out.
+#[test]
+fn a_stopping_thread_scrubs_what_it_holds() {
+    let hasher = Argon2Hasher::new(small(1, 2)).unwrap();
+    let gauge = hasher.gauge();
+    assert!(!block_on(hasher.verify(pw("x"), hasher.dummy_hash())).unwrap());
+    drop(hasher);
+    assert_eq!(wait_for_scrubs(&gauge, 1), 1);
 }
 
 #[test]

@@ -29,6 +29,9 @@ pub struct HashPoolStats {
     /// Time threads spent hashing or verifying those jobs, in total: `hashing_time /
     /// finished` is the cost of one hash on this machine under the current load.
     pub hashing_time: Duration,
+    /// Times a thread scrubbed its memory after going idle, since start
+    /// (`argon2_hasher::SCRUB_AFTER`).
+    pub scrubs: u64,
 }
 
 /// The counters shared by the hasher handle and its threads.
@@ -40,6 +43,7 @@ pub(crate) struct PoolState {
     started: AtomicU64,
     finished: AtomicU64,
     hashing_nanos: AtomicU64,
+    scrubs: AtomicU64,
     observer: OnceLock<WaitObserver>,
 }
 
@@ -53,6 +57,7 @@ impl PoolState {
             started: AtomicU64::new(0),
             finished: AtomicU64::new(0),
             hashing_nanos: AtomicU64::new(0),
+            scrubs: AtomicU64::new(0),
             observer: OnceLock::new(),
         }
     }
@@ -87,6 +92,11 @@ impl PoolState {
         self.hashing_nanos.fetch_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
+    /// A thread scrubbed its memory.
+    pub(crate) fn scrubbed(&self) {
+        self.scrubs.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Sets the observer once; `false` when one was already set.
     pub(crate) fn set_observer(&self, observer: WaitObserver) -> bool {
         self.observer.set(observer).is_ok()
@@ -103,6 +113,7 @@ impl PoolState {
             started: self.started.load(Ordering::Relaxed),
             finished: self.finished.load(Ordering::Relaxed),
             hashing_time: Duration::from_nanos(self.hashing_nanos.load(Ordering::Relaxed)),
+            scrubs: self.scrubs.load(Ordering::Relaxed),
         }
     }
 }
