@@ -30,6 +30,7 @@ pub fn hasher_on(engine: Argon2Engine, workers: usize) -> Result<Argon2Hasher, S
         workers,
         max_queue: workers * 4,
         engine,
+        ..Argon2Config::default()
     })
     .map_err(|e| e.to_string())
 }

@@ -86,7 +86,7 @@ pub(crate) enum TagError {
 /// Every block is written before it is read, so nothing of an earlier hash reaches a result.
 ///
 /// Neither engine wipes that memory when a tag is done; [`EngineState::scrub`] overwrites it,
-/// and the pool calls it when the thread has had nothing to do for a moment.
+/// and the pool calls it when the thread has had nothing to do for a while.
 pub(crate) enum EngineState {
     /// `argon2-rust`'s `Hasher` keeps its arena (an anonymous mapping on Linux) between calls.
     ReferencePort(Option<argon2_rust::Hasher>),
@@ -120,34 +120,47 @@ impl EngineState {
         }
     }
 
-    /// Overwrites what earlier tags left in this thread's memory with values derived from
-    /// public inputs only, so nothing there helps anyone test password guesses.
+    /// Overwrites what earlier tags left in this thread's Argon2 memory with values derived
+    /// from public inputs only, so nothing there helps anyone test password guesses.
     ///
-    /// The arena holds blocks derived from the last password (and the stack its pre-hash
-    /// `H0`): with either, a guess costs one BLAKE2b instead of an Argon2 run. The reference
-    /// wipes the arena after every hash, about 1 ms of memset at the default 19 MiB (8% of a
-    /// login's CPU); under load the next hash overwrites it anyway. So this is done once per
-    /// idle spell instead: one pass (`t = 1`) of Argon2id with an empty password and a fixed
-    /// salt over the whole memory held (the first pass writes every block of its window, and
-    /// the window is all of it), then [`scrub_stack`]. About half a hash's time.
+    /// The memory holds blocks derived from the last password: with them, a guess costs one
+    /// BLAKE2b instead of an Argon2 run. The reference wipes it after every hash, a 19 MiB
+    /// memset at the default cost (8% of a login's CPU) that buys nothing under load, where
+    /// the next hash overwrites it anyway; the pool calls this once a thread has been idle
+    /// for a while instead. It is one pass (`t = 1`) of Argon2id with an empty password and a
+    /// fixed salt over all the memory held: the first pass writes every block of its window,
+    /// and with `p = 1` and `m` = the blocks held, the window is all of them. About half a
+    /// hash's time. The stack is [`scrub_stack`]'s job.
     pub(crate) fn scrub(&mut self) -> Result<(), TagError> {
         let blocks = self.memory_blocks();
-        if blocks > 0 {
-            let m_kib = u32::try_from(blocks).map_err(|_| TagError::Invalid(format!("{blocks} blocks")))?;
-            let spec = TagSpec {
-                algorithm: Algorithm::Argon2id,
-                version: Version::V0x13,
-                m_kib,
-                t: 1,
-                p: 1,
-                secret: &[],
-                data: &[],
-            };
-            let mut tag = [0u8; 32];
-            self.tag(&spec, b"", SCRUB_SALT, &mut tag)?;
+        if blocks == 0 {
+            return Ok(());
         }
-        scrub_stack();
-        Ok(())
+        let m_kib = u32::try_from(blocks).map_err(|_| TagError::Invalid(format!("{blocks} blocks")))?;
+        let spec = TagSpec {
+            algorithm: Algorithm::Argon2id,
+            version: Version::V0x13,
+            m_kib,
+            t: 1,
+            p: 1,
+            secret: &[],
+            data: &[],
+        };
+        let mut tag = [0u8; 32];
+        self.tag(&spec, b"", SCRUB_SALT, &mut tag)
+    }
+
+    /// Lets go of the memory when [`EngineState::scrub`] failed (it should not: it needs no
+    /// memory beyond what is held). RustCrypto's blocks are zeroed first; `argon2-rust`'s
+    /// arena cannot be reached, so it is only released: unmapped on Linux when it is at least
+    /// 2 MiB (the default is 19 MiB), returned to the allocator otherwise.
+    pub(crate) fn forget(&mut self) {
+        if let Self::RustCrypto(blocks) = self {
+            for block in blocks.iter_mut() {
+                zeroize::Zeroize::zeroize(block.as_mut());
+            }
+        }
+        *self = Self::new(self.engine());
     }
 
     /// Computes the tag of `password` and `salt` under `spec` into `out` (its length is the
@@ -159,6 +172,12 @@ impl EngineState {
         salt: &[u8],
         out: &mut [u8],
     ) -> Result<(), TagError> {
+        // Memory is grown (a stored hash asks for a larger `m`) only after a scrub: growing
+        // frees or moves the old memory without wiping it.
+        let held = self.memory_blocks();
+        if held > 0 && window_blocks(spec) > held {
+            self.scrub()?;
+        }
         match self {
             Self::ReferencePort(hasher) => reference_port_tag(hasher, spec, password, salt, out),
             Self::RustCrypto(blocks) => rust_crypto_tag(blocks, spec, password, salt, out),
@@ -169,15 +188,24 @@ impl EngineState {
 /// The salt of [`EngineState::scrub`]'s hash: public, like its empty password.
 const SCRUB_SALT: &[u8] = b"portcullis-scrub";
 
+/// The blocks a tag under `spec` uses: `m` rounded down to a multiple of `4p` (RFC 9106 §3.2).
+fn window_blocks(spec: &TagSpec<'_>) -> usize {
+    let step = 4 * spec.p.max(1) as usize;
+    spec.m_kib as usize / step * step
+}
+
 /// Stack bytes [`scrub_stack`] zeroes: well above what one tag's calls use (a few blocks of
 /// 1 KiB and BLAKE2b states), far below a thread's 2 MiB.
 const STACK_SCRUB_BYTES: usize = 128 * 1024;
 
-/// Zeroes the stack below the caller, where a tag's frames held `H0`, BLAKE2b states and
-/// copies of blocks: called from the thread's loop, its frame lies over the region the hash's
-/// calls used. `zeroize` writes volatilely, so the compiler cannot drop the stores.
+/// Zeroes the stack below the caller, where a tag's frames held the pre-hash `H0`, BLAKE2b
+/// states and copies of blocks (neither engine wipes them: `argon2-rust` without
+/// `zeroize-memory`, RustCrypto without `zeroize`). Best effort: called straight from the
+/// hashing thread's loop, its frame lies over the region the hash's calls used, but what the
+/// compiler kept in the loop's own frame is out of its reach. `zeroize` writes volatilely, so
+/// the stores are not optimised away.
 #[inline(never)]
-fn scrub_stack() {
+pub(crate) fn scrub_stack() {
     let mut area = [0u8; STACK_SCRUB_BYTES];
     zeroize::Zeroize::zeroize(&mut area[..]);
     std::hint::black_box(&area);

@@ -6,7 +6,8 @@
 //! full queue answers [`HashError::Busy`] at once. Results come back through
 //! `tokio::sync::oneshot`, which needs no runtime. [`Argon2Hasher::stats`] and
 //! [`Argon2Hasher::observe_wait`] tell operators how full the queue is and how long jobs wait.
-//! A thread that has hashed and then finds no job for [`SCRUB_AFTER`] scrubs its memory.
+//! A thread that has hashed and then finds no job for [`Argon2Config::scrub_after`] scrubs
+//! its memory.
 
 use std::future::Future;
 use std::num::NonZeroUsize;
@@ -22,17 +23,22 @@ use portcullis_domain::ports::{HashError, PasswordHasher};
 use tokio::sync::oneshot;
 
 use crate::CryptoError;
-use crate::argon2_engine::{Argon2Engine, EngineState, TagError, TagSpec};
+use crate::argon2_engine::{Argon2Engine, EngineState, TagError, TagSpec, scrub_stack};
 use crate::pool_stats::{HashPoolStats, PoolState, WaitObserver};
 
 /// What a client is told to wait when the pool is saturated.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// How long a hashing thread that holds password-derived memory waits for its next job
-/// before it scrubs that memory ([`EngineState::scrub`]). Under load the next job comes
-/// sooner and overwrites the memory itself, so a busy pool never pays for a wipe; an idle
-/// one holds nothing derived from a password for longer than this after its last hash.
-pub const SCRUB_AFTER: Duration = Duration::from_millis(50);
+/// The default of [`Argon2Config::scrub_after`].
+///
+/// A second bounds both sides. A scrub costs about half a hash (5 ms at the defaults), and a
+/// thread scrubs at most once per idle spell of this length, so scrubbing can never take more
+/// than `workers × 5 ms` of CPU a second (0.5% of each core), whatever the load: with jobs
+/// handed round the threads in turn, a shorter delay would scrub after nearly every hash at
+/// a moderate rate (below `workers / delay` jobs a second), where it would cost more than
+/// the per-hash wipe it replaces. And password-derived memory outlives its hash by at most
+/// this, plus the scrub's own few milliseconds, when no other job overwrites it first.
+pub const SCRUB_AFTER: Duration = Duration::from_secs(1);
 
 /// Argon2id cost and pool size.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,6 +55,9 @@ pub struct Argon2Config {
     pub max_queue: usize,
     /// The implementation that computes the tags (the PHC strings are the same).
     pub engine: Argon2Engine,
+    /// How long a thread that has hashed waits for its next job before it scrubs its memory
+    /// (see [`SCRUB_AFTER`] and `crates/crypto/README.md`).
+    pub scrub_after: Duration,
 }
 
 impl Default for Argon2Config {
@@ -62,6 +71,7 @@ impl Default for Argon2Config {
             workers: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
             max_queue: 64,
             engine: Argon2Engine::default(),
+            scrub_after: SCRUB_AFTER,
         }
     }
 }
@@ -109,16 +119,17 @@ impl Argon2Hasher {
         let dummy = hash(&params, &mut engine, &random_password).map_err(|e| CryptoError::Hash(e.to_string()))?;
         // Its password is thrown away; the memory that could reveal it goes the same way.
         engine.scrub().map_err(|e| CryptoError::Hash(e.to_string()))?;
+        scrub_stack();
 
         let (jobs, queue) = bounded(cfg.max_queue);
         let state = Arc::new(PoolState::new(cfg.max_queue, cfg.workers));
         for i in 0..cfg.workers {
             let (params, queue, state) = (params.clone(), queue.clone(), Arc::clone(&state));
-            let engine = cfg.engine;
+            let (engine, scrub_after) = (cfg.engine, cfg.scrub_after);
             // On failure `jobs` is dropped on return, which stops the threads already started.
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
-                .spawn(move || work(&params, EngineState::new(engine), &queue, &state))
+                .spawn(move || work(&params, EngineState::new(engine), &queue, &state, scrub_after))
                 .map_err(CryptoError::Worker)?;
         }
         Ok(Self { jobs, state, dummy, params })
@@ -235,12 +246,12 @@ impl PasswordHasher for Argon2Hasher {
 }
 
 /// A worker thread: runs jobs until the hasher is dropped, scrubbing its memory whenever it
-/// has hashed and then waited [`SCRUB_AFTER`] for nothing, and before it exits.
-fn work(params: &Params, mut engine: EngineState, queue: &Receiver<Queued>, state: &PoolState) {
+/// has hashed and then waited `scrub_after` for nothing, and before it exits.
+fn work(params: &Params, mut engine: EngineState, queue: &Receiver<Queued>, state: &PoolState, scrub_after: Duration) {
     let mut holds_secrets = false;
     loop {
         let next = if holds_secrets {
-            match queue.recv_timeout(SCRUB_AFTER) {
+            match queue.recv_timeout(scrub_after) {
                 Ok(next) => Some(next),
                 Err(RecvTimeoutError::Timeout) => {
                     scrub(&mut engine, state);
@@ -259,16 +270,17 @@ fn work(params: &Params, mut engine: EngineState, queue: &Receiver<Queued>, stat
             return;
         };
         state.taken(queued_at.elapsed());
-        holds_secrets = true;
         match job {
             Job::Hash { password, reply } => {
                 // Skip work nobody waits for (the request was cancelled).
                 if !reply.is_closed() {
+                    holds_secrets = true;
                     let _ = reply.send(timed(state, || guarded(|| hash(params, &mut engine, &password))));
                 }
             }
             Job::Verify { password, hash, reply } => {
                 if !reply.is_closed() {
+                    holds_secrets = true;
                     let _ = reply.send(timed(state, || guarded(|| verify(&mut engine, &password, &hash))));
                 }
             }
@@ -276,14 +288,16 @@ fn work(params: &Params, mut engine: EngineState, queue: &Receiver<Queued>, stat
     }
 }
 
-/// [`EngineState::scrub`], counted. It needs no memory beyond what the thread holds, so it
-/// should not fail; if it does, the memory is let go instead (unmapped, on Linux) and the
-/// next job allocates afresh.
+/// [`EngineState::scrub`] and [`scrub_stack`], counted. Called from [`work`] itself, so the
+/// stack scrub's frame lies where the hash's frames were. The memory scrub needs nothing
+/// beyond what the thread holds, so it should not fail; if it does, the memory is let go
+/// instead ([`EngineState::forget`]) and the next job allocates afresh.
 fn scrub(engine: &mut EngineState, state: &PoolState) {
     let scrubbed = catch_unwind(AssertUnwindSafe(|| engine.scrub())).is_ok_and(|r| r.is_ok());
     if !scrubbed {
-        *engine = EngineState::new(engine.engine());
+        engine.forget();
     }
+    scrub_stack();
     state.scrubbed();
 }
 

@@ -13,6 +13,7 @@ fn small(workers: usize, max_queue: usize) -> Argon2Config {
         workers,
         max_queue,
         engine: Argon2Engine::default(),
+        scrub_after: SCRUB_AFTER,
     }
 }
 
@@ -269,7 +270,7 @@ async fn stats_count_queued_jobs_refusals_and_waits() {
 fn wait_for_scrubs(gauge: &HashPoolGauge, want: u64) -> u64 {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while gauge.stats().scrubs < want && std::time::Instant::now() < deadline {
-        std::thread::sleep(SCRUB_AFTER / 5);
+        std::thread::sleep(Duration::from_millis(5));
     }
     gauge.stats().scrubs
 }
@@ -278,15 +279,16 @@ fn wait_for_scrubs(gauge: &HashPoolGauge, want: u64) -> u64 {
 /// not again while it stays idle, and the pool hashes as before afterwards.
 #[test]
 fn an_idle_thread_scrubs_its_memory_once() {
+    let quick = Duration::from_millis(20);
     for engine in Argon2Engine::ALL {
-        let hasher = Argon2Hasher::new(Argon2Config { engine, ..small(2, 4) }).unwrap();
+        let hasher = Argon2Hasher::new(Argon2Config { engine, scrub_after: quick, ..small(2, 4) }).unwrap();
         let gauge = hasher.gauge();
-        std::thread::sleep(SCRUB_AFTER * 3);
+        std::thread::sleep(quick * 5);
         assert_eq!(gauge.stats().scrubs, 0, "{engine:?}: a thread that never hashed has nothing to scrub");
 
         assert!(!block_on(hasher.verify(pw("x"), hasher.dummy_hash())).unwrap());
         assert_eq!(wait_for_scrubs(&gauge, 1), 1, "{engine:?}");
-        std::thread::sleep(SCRUB_AFTER * 3);
+        std::thread::sleep(quick * 5);
         assert_eq!(gauge.stats().scrubs, 1, "{engine:?}: scrubbed memory is not scrubbed again");
 
         let hash = block_on(hasher.hash(pw("after the scrub"))).unwrap();
@@ -294,15 +296,28 @@ fn an_idle_thread_scrubs_its_memory_once() {
     }
 }
 
+/// Jobs do not scrub: only an idle spell of `scrub_after` (or stopping) does.
+#[test]
+fn hashing_does_not_scrub_before_the_delay() {
+    let hasher = Argon2Hasher::new(Argon2Config { scrub_after: Duration::from_secs(3600), ..small(2, 4) }).unwrap();
+    for _ in 0..4 {
+        assert!(!block_on(hasher.verify(pw("x"), hasher.dummy_hash())).unwrap());
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(hasher.stats().scrubs, 0);
+}
+
 /// Dropping the hasher stops its threads, and one that still holds a password's memory
-/// scrubs it on the way out.
+/// scrubs it on the way out (the delay is an hour, so nothing else could have).
 #[test]
 fn a_stopping_thread_scrubs_what_it_holds() {
-    let hasher = Argon2Hasher::new(small(1, 2)).unwrap();
+    let hasher = Argon2Hasher::new(Argon2Config { scrub_after: Duration::from_secs(3600), ..small(2, 4) }).unwrap();
     let gauge = hasher.gauge();
     assert!(!block_on(hasher.verify(pw("x"), hasher.dummy_hash())).unwrap());
     drop(hasher);
-    assert_eq!(wait_for_scrubs(&gauge, 1), 1);
+    assert_eq!(wait_for_scrubs(&gauge, 1), 1, "only the thread that hashed scrubs");
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(gauge.stats().scrubs, 1, "the other thread held nothing");
 }
 
 #[test]

@@ -29,8 +29,8 @@ pub struct HashPoolStats {
     /// Time threads spent hashing or verifying those jobs, in total: `hashing_time /
     /// finished` is the cost of one hash on this machine under the current load.
     pub hashing_time: Duration,
-    /// Times a thread scrubbed its memory after going idle, since start
-    /// (`argon2_hasher::SCRUB_AFTER`).
+    /// Times a thread scrubbed its memory, since start: after an idle spell of
+    /// `Argon2Config::scrub_after`, or when stopping with password-derived memory.
     pub scrubs: u64,
 }
 

@@ -152,6 +152,7 @@ pub async fn build_service(settings: &Settings) -> Result<Wired, WiringError> {
         workers: if p.hash_workers == 0 { defaults.workers } else { p.hash_workers },
         max_queue: p.hash_queue.max(1),
         engine,
+        scrub_after: defaults.scrub_after,
     })?;
     // The current key and the retired ones of `portcullis keys rotate` (`<key_file>.retired`):
     // read once, here, so after a rotation every instance must be restarted to sign with the
