@@ -13,7 +13,7 @@ mod paseto_issuer;
 mod pool_stats;
 
 pub use argon2_engine::Argon2Engine;
-pub use argon2_hasher::{Argon2Config, Argon2Hasher, HashPoolGauge};
+pub use argon2_hasher::{Argon2Config, Argon2Hasher, HashPoolGauge, SCRUB_AFTER};
 pub use error::CryptoError;
 pub use hmac_secret::HmacSecretHasher;
 pub use key_file::{DEVELOPMENT_MARKER, KeyFileKind, key_file_kind};

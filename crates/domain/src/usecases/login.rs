@@ -154,7 +154,8 @@ impl<P: Ports> Portcullis<P> {
                 return Err(LoginError::InvalidCredentials);
             }
         };
-        // The password was right: the slot goes back in the commit that follows, whichever it is.
+        // The password was right: the slot goes back in the commit that follows (the refusal's
+        // audit, or the session), or just before a rehash.
         if let Some(block) = user.sign_in_block() {
             self.audit_failure(&user, block.audit_reason(), ctx, now, Some(permit)).await?;
             return Err(LoginError::Blocked(block));
