@@ -1,10 +1,10 @@
 //! Argon2id password hashing on a dedicated, bounded pool of OS threads.
 //!
-//! One hash costs about 30 ms of a core. Run on the async workers it would stall every other
-//! request; run on an unbounded blocking pool it would queue without limit under a login
-//! flood. So `workers` threads take jobs from a bounded channel of `max_queue` slots, and a
-//! full queue answers [`HashError::Busy`] at once. Results come back through
-//! `tokio::sync::oneshot`, which needs no runtime. [`Argon2Hasher::stats`] and
+//! One hash costs 10 to 30 ms of a core (engine and machine). Run on the async workers it
+//! would stall every other request; run on an unbounded blocking pool it would queue without
+//! limit under a login flood. So `workers` threads take jobs from a bounded channel of
+//! `max_queue` slots, and a full queue answers [`HashError::Busy`] at once. Results come back
+//! through `tokio::sync::oneshot`, which needs no runtime. [`Argon2Hasher::stats`] and
 //! [`Argon2Hasher::observe_wait`] tell operators how full the queue is and how long jobs wait.
 //! A thread that has hashed and then finds no job for [`Argon2Config::scrub_after`] scrubs
 //! its memory.
