@@ -51,6 +51,16 @@ pub(crate) enum Limit {
     Limited(Duration),
 }
 
+impl From<RateDecision> for Limit {
+    /// A refusal advertises a wait of at least a second.
+    fn from(decision: RateDecision) -> Self {
+        match decision {
+            RateDecision::Allowed(p) => Limit::Allowed(p),
+            RateDecision::Limited { retry_after } => Limit::Limited(retry_after.max(Duration::from_secs(1))),
+        }
+    }
+}
+
 /// A reservation's answer as the use cases take it: `Busy` (the room stayed held by
 /// parallel checks for all of the policy's patience) is a 503 to retry shortly.
 fn attempt_limit(decision: AttemptDecision) -> Result<Limit, InfraError> {
@@ -143,10 +153,20 @@ impl<P: Ports> Portcullis<P> {
     }
 
     pub(crate) async fn limit(&self, key: String, rules: Vec<RateRule>, now: Timestamp) -> Result<Limit, InfraError> {
-        Ok(match self.store.acquire(&key, rules, now).await? {
-            RateDecision::Allowed(p) => Limit::Allowed(p),
-            RateDecision::Limited { retry_after } => Limit::Limited(retry_after.max(Duration::from_secs(1))),
-        })
+        Ok(Limit::from(self.store.acquire(&key, rules, now).await?))
+    }
+
+    /// The mail allowance of `email` (the `resend:` key, shared by registration and resend)
+    /// and the address's account, in one store call
+    /// ([`PasswordAttempts::acquire_reading_user`]).
+    pub(crate) async fn mail_allowance_reading_user(
+        &self,
+        email: &Email,
+        now: Timestamp,
+    ) -> Result<(Limit, Option<User>), InfraError> {
+        let key = format!("resend:{email}");
+        let (decision, user) = self.store.acquire_reading_user(email, &key, self.policy.resend_rules(), now).await?;
+        Ok((Limit::from(decision), user))
     }
 
     /// The per-IP limit on unauthenticated calls; `Err(Some(wait))` when over it.

@@ -127,7 +127,7 @@ where
 /// The sliding-window check in the caller's write transaction (SQLite's `BEGIN IMMEDIATE`
 /// already keeps every other writer out until it commits). The PostgreSQL store runs the same
 /// algorithm as one SQL function, `portcullis_rate_acquire` (migration 000006).
-async fn sqlite_acquire(
+pub(crate) async fn sqlite_acquire(
     c: &mut SqliteConn,
     key: &str,
     rules: &[RateRule],
@@ -267,8 +267,9 @@ pub(crate) fn reserve_args<'a>(key: &'a str, rules: &[RateRule], now: Timestamp,
     args
 }
 
-/// Key, now, windows and maxes: the arguments both rate-limit functions start with.
-fn rule_args<'a>(key: &'a str, rules: &[RateRule], now: Timestamp) -> Vec<Arg<'a>> {
+/// Key, now, windows and maxes: the arguments both rate-limit functions start with, for the
+/// first four placeholders of a statement that calls `portcullis_rate_acquire`.
+pub(crate) fn rule_args<'a>(key: &'a str, rules: &[RateRule], now: Timestamp) -> Vec<Arg<'a>> {
     vec![
         Arg::Text(key),
         Arg::Time(DbTime(now)),
@@ -292,11 +293,22 @@ async fn postgres_reserve(
 
 /// What `portcullis_rate_acquire` answers: a permit, or the wait until there is room.
 #[derive(QueryableByName)]
-struct PgAcquired {
+pub(crate) struct PgAcquired {
     #[diesel(sql_type = Nullable<BigInt>)]
     permit: Option<i64>,
     #[diesel(sql_type = Nullable<BigInt>)]
     retry_after_ms: Option<i64>,
+}
+
+impl PgAcquired {
+    /// The function's answer as a decision.
+    pub(crate) fn decision(&self) -> Result<RateDecision, DbError> {
+        match (self.permit, self.retry_after_ms) {
+            (Some(id), _) => Ok(RateDecision::Allowed(Permit(id))),
+            (None, Some(wait)) => Ok(limited(wait)),
+            (None, None) => Err(DbError::Internal("portcullis_rate_acquire answered neither permit nor wait")),
+        }
+    }
 }
 
 /// The check in one statement, outside any transaction, so the key's advisory lock is held
@@ -312,11 +324,7 @@ async fn postgres_acquire(
 ) -> Result<RateDecision, DbError> {
     const SQL: &str = "SELECT permit, retry_after_ms FROM portcullis_rate_acquire(?, ?, ?, ?)";
     let row: PgAcquired = CachedSql::new(SQL, rule_args(key, rules, now)).get_result(c).await?;
-    match (row.permit, row.retry_after_ms) {
-        (Some(id), _) => Ok(RateDecision::Allowed(Permit(id))),
-        (None, Some(wait)) => Ok(limited(wait)),
-        (None, None) => Err(DbError::Internal("portcullis_rate_acquire answered neither permit nor wait")),
-    }
+    row.decision()
 }
 
 /// Milliseconds from `now` until the event at `leaving` is out of a `window_ms` window; a

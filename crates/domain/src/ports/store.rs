@@ -449,16 +449,17 @@ pub trait RateLimiter: Send + Sync + 'static {
     async fn purge_rate_events(&self, before: Timestamp) -> Result<u64, StoreError>;
 }
 
-/// A password attempt's reservation and the account it is for, in one call.
+/// A limit's decision and the account it is for, in one call.
 ///
 /// A login needs both before it can check a password: room under the account's
 /// failed-attempt limit ([`RateLimiter::reserve_attempt`]) and the account's hash
-/// ([`UserRepository::user_by_email`]). The provided method makes those two calls; a store
-/// that can answer both at once overrides it (the diesel store: one statement on
-/// PostgreSQL, one transaction on SQLite). A store opts in with an empty
-/// `impl PasswordAttempts for MyStore {}`, which is always correct, because the provided
-/// method only calls the store's own two ports: in a [`ComposedStore`](super::ComposedStore)
-/// it reaches whichever adapters fill those slots.
+/// ([`UserRepository::user_by_email`]). A registration or a resent code needs the
+/// address's mail allowance ([`RateLimiter::acquire`]) and its account, if any. The
+/// provided methods make those two calls; a store that can answer both at once overrides
+/// them (the diesel store: one statement on PostgreSQL, one transaction on SQLite). A store
+/// opts in with an empty `impl PasswordAttempts for MyStore {}`, which is always correct,
+/// because the provided methods only call the store's own two ports: in a
+/// [`ComposedStore`](super::ComposedStore) they reach whichever adapters fill those slots.
 pub trait PasswordAttempts: RateLimiter + UserRepository {
     /// [`RateLimiter::reserve_attempt`] on `key`, then the account of `email`.
     ///
@@ -494,6 +495,36 @@ pub trait PasswordAttempts: RateLimiter + UserRepository {
                 AttemptDecision::Limited { .. } => self.user_by_email(email).await?,
             };
             Ok((decision, user))
+        }
+    }
+
+    /// [`RateLimiter::acquire`] on `key`, then the account of `email`, whatever the decision.
+    ///
+    /// # Errors
+    /// MUST decide exactly as `acquire` does (atomic per key across every instance), and
+    /// MUST return the account of `email` as `user_by_email` would, allowed or limited (a
+    /// registration inserts the account in both cases when there is none). When the account
+    /// cannot be read after the call was allowed, SHOULD release the permit before returning
+    /// the error: the caller fails, so nothing the allowance stands for happens.
+    fn acquire_reading_user(
+        &self,
+        email: &Email,
+        key: &str,
+        rules: Vec<RateRule>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(RateDecision, Option<User>), StoreError>> + Send {
+        async move {
+            let decision = self.acquire(key, rules, now).await?;
+            match self.user_by_email(email).await {
+                Ok(user) => Ok((decision, user)),
+                Err(e) => {
+                    if let RateDecision::Allowed(permit) = decision {
+                        // Best effort: should this fail too, the allowance stays used.
+                        let _ = self.release(permit).await;
+                    }
+                    Err(e)
+                }
+            }
         }
     }
 }

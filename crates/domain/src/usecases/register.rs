@@ -91,11 +91,9 @@ impl<P: Ports> Portcullis<P> {
         let hash = self.hasher.hash(req.password.as_password().clone()).await.map_err(InfraError::from)?;
         // Every registration uses the address's mail allowance, new or not, so a resend right
         // after it is limited alike and repeated registrations cannot flood an inbox.
-        let may_mail = matches!(
-            self.limit(format!("resend:{}", req.email), self.policy.resend_rules(), now).await?,
-            Limit::Allowed(_)
-        );
-        let existing = match self.store.user_by_email(&req.email).await? {
+        let (allowance, existing) = self.mail_allowance_reading_user(&req.email, now).await?;
+        let may_mail = matches!(allowance, Limit::Allowed(_));
+        let existing = match existing {
             Some(user) => Some(user),
             None => {
                 let user = User {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::error::InfraError;
 use crate::model::{CodePurpose, Email, RequestContext};
-use crate::ports::{Ports, StoreError, UnitOfWork, UserRepository};
+use crate::ports::{Ports, StoreError, UnitOfWork};
 use crate::service::{Limit, Portcullis};
 
 /// Why a resend was refused.
@@ -52,12 +52,11 @@ impl<P: Ports> Portcullis<P> {
         if let Some(retry_after) = self.limit_ip(ctx, now).await? {
             return Err(ResendError::RateLimited { retry_after });
         }
-        if let Limit::Limited(retry_after) =
-            self.limit(format!("resend:{email}"), self.policy.resend_rules(), now).await?
-        {
+        let (allowance, user) = self.mail_allowance_reading_user(email, now).await?;
+        if let Limit::Limited(retry_after) = allowance {
             return Err(ResendError::RateLimited { retry_after });
         }
-        if let Some(user) = self.store.user_by_email(email).await?
+        if let Some(user) = user
             && !user.email_verified()
             && user.deleted_at.is_none()
         {

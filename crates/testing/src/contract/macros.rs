@@ -111,9 +111,11 @@ macro_rules! store_contract_tests {
             rate_clear_keeps_failures_confirmed_after_it,
             rate_reserve_attempt_is_atomic,
             rate_busy_reservation_waits_for_a_release,
-            // a login's reservation with its account, and released in a commit
+            // a limit's decision with its account, and a reservation released in a commit
             attempt_reading_user_brings_the_account,
             attempt_reading_user_is_atomic,
+            acquire_reading_user_brings_the_account_either_way,
+            acquire_reading_user_is_atomic,
             release_permit_in_a_commit_frees_the_slot,
             release_permit_in_a_failed_commit_is_not_applied,
             // outbox

@@ -1,12 +1,12 @@
 //! [`PasswordAttempts`](portcullis_domain::ports::PasswordAttempts) and
-//! [`Change::ReleasePermit`]: a login's reservation with its account, and the reservation
-//! given back inside a commit.
+//! [`Change::ReleasePermit`]: a login's reservation or a mail allowance with its account, and
+//! the reservation given back inside a commit.
 
 use std::time::Duration;
 
 use futures_util::future::join_all;
 use portcullis_domain::model::{Email, Timestamp, User};
-use portcullis_domain::ports::{AttemptDecision, Change, Permit, RateRule, Store, StoreError};
+use portcullis_domain::ports::{AttemptDecision, Change, Permit, RateDecision, RateRule, Store, StoreError};
 
 use super::{T0, commit_ok, insert_user};
 use crate::fixtures;
@@ -89,6 +89,45 @@ pub async fn attempt_reading_user_is_atomic<S: Store>(store: &S) {
     let busy = results.iter().filter(|r| matches!(r, Ok((AttemptDecision::Busy, _)))).count();
     assert_eq!((reserved.len(), busy), (5, 19), "{results:?}");
     assert!(reserved.iter().all(|r| matches!(r, Ok((_, Some(u))) if *u == laura)), "{reserved:?}");
+}
+
+/// The decision is `acquire`'s, and the account comes with it whether the call is allowed or
+/// limited; `None` for an unknown address.
+pub async fn acquire_reading_user_brings_the_account_either_way<S: Store>(store: &S) {
+    const MAIL: &str = "resend:laura@example.com";
+    let laura = insert_user(store, "laura@example.com").await;
+    let acquire = |now| store.acquire_reading_user(&laura.email, MAIL, rules(1), now);
+    let (decision, user) = acquire(at(0)).await.expect("acquire_reading_user");
+    assert!(matches!(decision, RateDecision::Allowed(_)), "{decision:?}");
+    assert_eq!(user.as_ref(), Some(&laura));
+    let (decision, user) = acquire(at(1_000)).await.expect("acquire_reading_user");
+    assert_eq!(decision, RateDecision::Limited { retry_after: Duration::from_secs(59) });
+    assert_eq!(user.as_ref(), Some(&laura));
+    // The limited call counted nothing: room again once the first one leaves the window.
+    let (decision, _) = acquire(at(60_001)).await.expect("acquire_reading_user");
+    assert!(matches!(decision, RateDecision::Allowed(_)), "{decision:?}");
+
+    let nobody = fixtures::email("nobody@example.com");
+    let (decision, user) = store
+        .acquire_reading_user(&nobody, "resend:nobody@example.com", rules(1), at(0))
+        .await
+        .expect("acquire_reading_user");
+    assert!(matches!(decision, RateDecision::Allowed(_)), "{decision:?}");
+    assert_eq!(user, None);
+}
+
+/// Twenty-four concurrent calls with room for five: exactly five are allowed, and every one
+/// brings the account.
+pub async fn acquire_reading_user_is_atomic<S: Store>(store: &S) {
+    let laura = insert_user(store, "laura@example.com").await;
+    let results = join_all(
+        (0..24).map(|_| store.acquire_reading_user(&laura.email, "resend:laura@example.com", rules(5), at(0))),
+    )
+    .await;
+    let allowed = results.iter().filter(|r| matches!(r, Ok((RateDecision::Allowed(_), _)))).count();
+    let limited = results.iter().filter(|r| matches!(r, Ok((RateDecision::Limited { .. }, _)))).count();
+    assert_eq!((allowed, limited), (5, 19), "{results:?}");
+    assert!(results.iter().all(|r| matches!(r, Ok((_, Some(u))) if *u == laura)), "{results:?}");
 }
 
 /// `Change::ReleasePermit` in a commit frees the slot as `release` does, along with the

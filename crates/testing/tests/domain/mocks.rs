@@ -92,3 +92,31 @@ async fn one_store_port_is_a_mock_and_the_rest_stay_in_memory() {
         assert_eq!(h.store.rate_events("login:laura@example.com"), 0);
     }
 }
+
+/// Registration and resend read the account through the users slot too, together with the
+/// address's mail allowance; when that read fails, the allowance goes back (no mail was sent)
+/// and nothing is stored.
+#[tokio::test]
+async fn registration_reads_the_account_through_the_users_slot_and_returns_the_allowance_on_failure() {
+    use portcullis_domain::ports::{ComposedStore, StoreError};
+    use portcullis_domain::{InfraError, RegisterError, ResendError};
+    use portcullis_testing::fixtures::email;
+    use portcullis_testing::test_service_with;
+
+    use crate::support::{ctx, registration};
+
+    let mut down = MockUserRepository::new();
+    down.expect_user_by_email()
+        .withf(|address| *address == email("laura@example.com"))
+        .times(2)
+        .returning(|_| Err(StoreError::Unavailable("users table unreachable".into())));
+    let (svc, h) = test_service_with(Policy::default(), |memory| ComposedStore::new(memory).users(down));
+    let err = svc.register(registration("laura@example.com"), &ctx()).await.unwrap_err();
+    assert!(matches!(err, RegisterError::Infra(InfraError::Unavailable(_))), "{err:?}");
+    assert_eq!(h.store.rate_events("resend:laura@example.com"), 0, "the allowance went back");
+    let err = svc.resend_verification(&email("laura@example.com"), &ctx()).await.unwrap_err();
+    assert!(matches!(err, ResendError::Infra(InfraError::Unavailable(_))), "{err:?}");
+    assert_eq!(h.store.rate_events("resend:laura@example.com"), 0, "the allowance went back");
+    assert!(h.store.users().is_empty());
+    assert!(h.store.queued_mail().is_empty());
+}
