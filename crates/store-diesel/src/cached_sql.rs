@@ -12,7 +12,7 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Text, Untyped};
 use diesel::{QueryResult, result::Error};
 
-use crate::sql_types::{DbTime, UtcMillis};
+use crate::sql_types::{DbTime, DbUuid, UtcMillis, Uuid};
 
 /// One bound parameter of a [`CachedSql`].
 pub(crate) enum Arg<'a> {
@@ -24,6 +24,8 @@ pub(crate) enum Arg<'a> {
     BigInt(i64),
     /// `bigint[]`.
     BigInts(Vec<i64>),
+    /// `uuid`.
+    Uuid(DbUuid),
 }
 
 /// A constant SQL text whose `?`s are replaced, in order, by the bound `args` (`$1`, `$2`,
@@ -59,6 +61,7 @@ impl QueryFragment<Pg> for CachedSql<'_> {
                 Arg::Time(time) => out.push_bind_param::<UtcMillis, DbTime>(time)?,
                 Arg::BigInt(n) => out.push_bind_param::<BigInt, i64>(n)?,
                 Arg::BigInts(ns) => out.push_bind_param::<Array<BigInt>, Vec<i64>>(ns)?,
+                Arg::Uuid(id) => out.push_bind_param::<Uuid, DbUuid>(id)?,
             }
             out.push_sql(piece);
         }
