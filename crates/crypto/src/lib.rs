@@ -11,6 +11,7 @@ mod keyring;
 mod os_random;
 mod paseto_issuer;
 mod pool_stats;
+mod secret_cipher;
 
 pub use argon2_engine::Argon2Engine;
 pub use argon2_hasher::{Argon2Config, Argon2Hasher, HashPoolGauge, SCRUB_AFTER};
@@ -22,3 +23,4 @@ pub use keyring::retired_keys_path;
 pub use os_random::OsRandom;
 pub use paseto_issuer::PasetoIssuer;
 pub use pool_stats::{HashPoolStats, WaitObserver};
+pub use secret_cipher::MfaSecretCipher;

@@ -49,6 +49,10 @@ impl RandomSource for OsRandom {
         Self::fill(&mut bytes);
         URL_SAFE_NO_PAD.encode(bytes)
     }
+
+    fn fill_bytes(&self, out: &mut [u8]) {
+        Self::fill(out);
+    }
 }
 
 #[cfg(test)]
@@ -83,6 +87,24 @@ mod tests {
             assert_eq!(token.len(), 43, "32 bytes in unpadded base64");
             assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{token}");
             assert_eq!(URL_SAFE_NO_PAD.decode(token).unwrap().len(), URL_TOKEN_BYTES);
+        }
+    }
+
+    #[test]
+    fn filled_bytes_are_unique_and_every_bit_varies() {
+        let draws: HashSet<[u8; 20]> = (0..1_000)
+            .map(|_| {
+                let mut seed = [0u8; 20];
+                OsRandom.fill_bytes(&mut seed);
+                seed
+            })
+            .collect();
+        assert_eq!(draws.len(), 1_000);
+        // Each of the 160 bit positions is set in about half the draws (500 expected; the
+        // bounds are about 9.5 standard deviations wide).
+        for bit in 0..160 {
+            let set = draws.iter().filter(|d| d[bit / 8] & (1 << (bit % 8)) != 0).count();
+            assert!((350..=650).contains(&set), "bit {bit}: {set}");
         }
     }
 }

@@ -110,6 +110,8 @@ pub trait RandomSource: Send + Sync + 'static {
     fn six_digits(&self) -> String;
     /// An unguessable URL-safe token (at least 256 bits).
     fn url_token(&self) -> String;
+    /// Fills `out` with uniformly random bytes: a TOTP seed, a recovery code's bits.
+    fn fill_bytes(&self, out: &mut [u8]);
 }
 
 /// The current time.
@@ -127,4 +129,47 @@ impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         Timestamp::from_datetime(time::OffsetDateTime::now_utc())
     }
+}
+
+/// What the store keeps of a secret the server must read back (a TOTP factor's seed): the
+/// secret encrypted and authenticated by a [`SecretCipher`]. `Debug` shows only its length.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedSecret(pub Vec<u8>);
+
+impl std::fmt::Debug for SealedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SealedSecret({} bytes)", self.0.len())
+    }
+}
+
+/// Why a secret could not be sealed or opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CipherError {
+    /// The sealed bytes do not open under this key and context: another key, another
+    /// context (a row copied onto another factor), or tampering.
+    #[error("the sealed secret does not open under this key and context")]
+    Unopenable,
+    /// Sealing failed (no randomness for the nonce).
+    #[error("sealing failed: {0}")]
+    Seal(String),
+}
+
+/// Authenticated encryption of the secrets a second factor must read back, under a key of
+/// its own (`mfa.secret_key_file`) that the database never holds: a copy of the database
+/// alone yields no TOTP seed. Codes and recovery codes, which are only compared, are keyed
+/// hashes instead ([`SecretHasher`]).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait SecretCipher: Send + Sync + 'static {
+    /// `secret` encrypted and authenticated, bound to `context` (the factor's id): it opens
+    /// only with the same key *and* context.
+    ///
+    /// # Errors
+    /// [`CipherError::Seal`] when no nonce can be drawn.
+    fn seal(&self, context: &str, secret: &[u8]) -> Result<SealedSecret, CipherError>;
+    /// The secret [`SecretCipher::seal`] sealed for `context`, in memory zeroed on drop.
+    ///
+    /// # Errors
+    /// [`CipherError::Unopenable`] for anything else.
+    fn open(&self, context: &str, sealed: &SealedSecret) -> Result<zeroize::Zeroizing<Vec<u8>>, CipherError>;
 }
