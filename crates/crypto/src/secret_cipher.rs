@@ -35,7 +35,8 @@ impl MfaSecretCipher {
     /// # Errors
     /// [`CryptoError`] when the file cannot be read or created, or holds no valid key.
     pub fn from_key_file(path: &Path) -> Result<Self, CryptoError> {
-        key_file::load_or_create(path).and_then(|key| Self::from_key(&key))
+        let key = Zeroizing::new(key_file::load_or_create(path)?);
+        Self::from_key(&key)
     }
 
     /// Uses `key` directly.

@@ -81,7 +81,9 @@ impl PasswordAttempts for DieselStore {
         match row.map(User::try_from).transpose() {
             Ok(user) => Ok((decision, user)),
             Err(e) => {
-                // As above: the caller fails, so the allowance goes back (best effort).
+                // As above: the caller fails, so the allowance goes back (best effort). A row
+                // that does not even decode fails the PostgreSQL statement's read after its
+                // insert committed, and that allowance stays used (it only limits mail).
                 if let RateDecision::Allowed(permit) = decision {
                     let _ = self.release(permit).await;
                 }

@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 /// Codes a user gets at once.
@@ -23,8 +24,18 @@ const CHARS: usize = 12;
 
 /// One recovery code, normalised (twelve alphabet characters, no dashes). Never printed by
 /// `Debug`; zeroed when dropped.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct RecoveryCode(Zeroizing<String>);
+
+/// Constant-time, like every comparison of a secret (production compares digests; this keeps
+/// a later `==` from leaking timing).
+impl PartialEq for RecoveryCode {
+    fn eq(&self, other: &Self) -> bool {
+        bool::from(self.0.as_bytes().ct_eq(other.0.as_bytes()))
+    }
+}
+
+impl Eq for RecoveryCode {}
 
 /// The text is not a recovery code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,7 +61,8 @@ impl RecoveryCode {
     /// spaces and dashes are set aside.
     pub fn parse(raw: &str) -> Result<Self, RecoveryCodeFormatError> {
         let mut code = Zeroizing::new(String::with_capacity(CHARS));
-        for c in raw.chars().filter(|c| !c.is_whitespace() && *c != '-') {
+        // ASCII, en and em dashes: a code copied from a rendered page may carry either.
+        for c in raw.chars().filter(|c| !c.is_whitespace() && !matches!(c, '-' | '\u{2013}' | '\u{2014}')) {
             let c = match c.to_ascii_lowercase() {
                 'i' | 'l' => '1',
                 'o' => '0',
@@ -70,9 +82,9 @@ impl RecoveryCode {
         &self.0
     }
 
-    /// The code as shown to the user, once: three groups of four.
-    pub fn display(&self) -> String {
-        format!("{}-{}-{}", &self.0[0..4], &self.0[4..8], &self.0[8..12])
+    /// The code as shown to the user, once: three groups of four (zeroed when dropped too).
+    pub fn display(&self) -> Zeroizing<String> {
+        Zeroizing::new(format!("{}-{}-{}", &self.0[0..4], &self.0[4..8], &self.0[8..12]))
     }
 }
 
@@ -92,7 +104,7 @@ mod tests {
     fn sixty_bits_make_twelve_characters_in_three_groups() {
         let code = RecoveryCode::from_random([0xff; 8]);
         assert_eq!(code.expose(), "zzzzzzzzzzzz");
-        assert_eq!(code.display(), "zzzz-zzzz-zzzz");
+        assert_eq!(code.display().as_str(), "zzzz-zzzz-zzzz");
         assert_eq!(RecoveryCode::from_random([0; 8]).expose(), "000000000000");
         // The top four bits of the draw are not used: 60 bits, not 64.
         assert_eq!(RecoveryCode::from_random([0xf0, 0, 0, 0, 0, 0, 0, 0]).expose(), "000000000000");
@@ -116,6 +128,7 @@ mod tests {
         assert_eq!(RecoveryCode::parse(&code.display()), Ok(code.clone()));
         assert_eq!(RecoveryCode::parse(&code.display().to_uppercase()), Ok(code.clone()));
         assert_eq!(RecoveryCode::parse(&format!(" {} ", code.display().replace('-', " "))), Ok(code.clone()));
+        assert_eq!(RecoveryCode::parse(&code.display().replace('-', "\u{2013}")), Ok(code.clone()));
         // Misread letters read as the digits they look like.
         assert_eq!(RecoveryCode::parse("OIL0-0000-0000").unwrap().expose(), "011000000000");
     }

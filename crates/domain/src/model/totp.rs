@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, Builder, Totp};
 use zeroize::Zeroizing;
 
@@ -19,8 +20,17 @@ pub const TOTP_DRIFT_STEPS: u64 = 1;
 pub const TOTP_SECRET_BYTES: usize = 20;
 
 /// A TOTP factor's shared secret. Zeroed when dropped; `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct TotpSecret(Zeroizing<Vec<u8>>);
+
+/// Constant-time, like every comparison of a secret.
+impl PartialEq for TotpSecret {
+    fn eq(&self, other: &Self) -> bool {
+        bool::from(self.0.as_slice().ct_eq(other.0.as_slice()))
+    }
+}
+
+impl Eq for TotpSecret {}
 
 /// The secret is shorter than [`TOTP_SECRET_BYTES`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
