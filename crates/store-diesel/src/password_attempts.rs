@@ -7,7 +7,9 @@ use std::time::Duration;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use portcullis_domain::model::{Email, Timestamp, User};
-use portcullis_domain::ports::{AttemptDecision, PasswordAttempts, RateDecision, RateLimiter, RateRule, StoreError};
+use portcullis_domain::ports::{
+    AttemptDecision, PasswordAttempts, Permit, RateDecision, RateLimiter, RateRule, StoreError,
+};
 
 use crate::DieselStore;
 use crate::backend::postgres::PgConn;
@@ -47,19 +49,15 @@ impl PasswordAttempts for DieselStore {
             }
         })
         .await?;
-        match row.map(User::try_from).transpose() {
-            Ok(user) => Ok((decision, user)),
-            Err(e) => {
-                // The account's row does not make a `User`: no password will be checked, so
-                // the reservation goes back (best effort; else it expires into one counted
-                // failure). A row that does not even decode fails the statement's read
-                // before the permit is known, and is left to expire the same way.
-                if let AttemptDecision::Reserved(permit) = decision {
-                    let _ = self.release(permit).await;
-                }
-                Err(e.into())
-            }
-        }
+        // No password will be checked on an account that does not read, so its reservation
+        // goes back (else it expires into one counted failure). A row that does not even
+        // decode fails the statement's read before the permit is known, and is left to
+        // expire the same way.
+        let permit = match decision {
+            AttemptDecision::Reserved(permit) => Some(permit),
+            _ => None,
+        };
+        Ok((decision, self.user_or_release(row, permit).await?))
     }
 
     async fn acquire_reading_user(
@@ -78,13 +76,25 @@ impl PasswordAttempts for DieselStore {
             }).await,
             postgres => postgres_acquire_reading_user(c, &key, &rules, now, &email).await
         )?;
+        // The caller fails on an account that does not read, so the allowance goes back. A
+        // row that does not even decode fails the PostgreSQL statement's read after its
+        // insert committed, and that allowance stays used (it only limits mail).
+        let permit = match decision {
+            RateDecision::Allowed(permit) => Some(permit),
+            RateDecision::Limited { .. } => None,
+        };
+        Ok((decision, self.user_or_release(row, permit).await?))
+    }
+}
+
+impl DieselStore {
+    /// `row` as a [`User`]; when it does not make one, `permit` is released first (best
+    /// effort) and the conversion's error returned.
+    async fn user_or_release(&self, row: Option<UserRow>, permit: Option<Permit>) -> Result<Option<User>, StoreError> {
         match row.map(User::try_from).transpose() {
-            Ok(user) => Ok((decision, user)),
+            Ok(user) => Ok(user),
             Err(e) => {
-                // As above: the caller fails, so the allowance goes back (best effort). A row
-                // that does not even decode fails the PostgreSQL statement's read after its
-                // insert committed, and that allowance stays used (it only limits mail).
-                if let RateDecision::Allowed(permit) = decision {
+                if let Some(permit) = permit {
                     let _ = self.release(permit).await;
                 }
                 Err(e.into())
