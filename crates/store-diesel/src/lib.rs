@@ -7,6 +7,7 @@ mod codes;
 mod config;
 mod detached;
 mod error;
+mod factors;
 mod notifications;
 mod outbox;
 pub mod own_users;

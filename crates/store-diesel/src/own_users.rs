@@ -120,7 +120,16 @@ pub fn is_user_change(change: &Change) -> bool {
         | Change::InsertNotification(_)
         | Change::EnqueueMail(_)
         | Change::ClearFailures { .. }
-        | Change::ReleasePermit(_) => false,
+        | Change::ReleasePermit(_)
+        | Change::InsertCode(_)
+        | Change::InsertFactor(_)
+        | Change::ConfirmFactor { .. }
+        | Change::UseTotpStep { .. }
+        | Change::DeleteFactor { .. }
+        | Change::DeleteUserFactors { .. }
+        | Change::ReplaceRecoveryCodes { .. }
+        | Change::SpendRecoveryCode { .. }
+        | Change::ExpectNoSecondFactor { .. } => false,
     }
 }
 
@@ -163,6 +172,7 @@ pub type OwnUsersStore<T> = ComposedStore<
     OwnUsers<T>,
     DieselStore,
     OwnUsers<T>,
+    DieselStore,
     DieselStore,
     DieselStore,
     DieselStore,

@@ -60,6 +60,37 @@ diesel::table! {
         expires_at -> UtcMillis,
         revoked_at -> Nullable<UtcMillis>,
         alert_expires_at -> Nullable<UtcMillis>,
+        aal -> SmallInt,
+        amr -> Jsonb,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{UtcMillis, Uuid};
+
+    mfa_factors (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        kind -> Text,
+        name -> Text,
+        secret -> Binary,
+        created_at -> UtcMillis,
+        confirmed_at -> Nullable<UtcMillis>,
+        last_used_step -> Nullable<BigInt>,
+        last_used_at -> Nullable<UtcMillis>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{UtcMillis, Uuid};
+
+    recovery_codes (user_id, digest) {
+        user_id -> Uuid,
+        digest -> Binary,
+        created_at -> UtcMillis,
+        used_at -> Nullable<UtcMillis>,
     }
 }
 
@@ -144,6 +175,8 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(spent_refresh_tokens -> sessions (session_id));
 diesel::joinable!(verification_codes -> users (user_id));
 diesel::joinable!(notifications -> users (user_id));
+diesel::joinable!(mfa_factors -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -154,4 +187,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     notifications,
     mail_outbox,
     rate_events,
+    mfa_factors,
+    recovery_codes,
 );

@@ -10,10 +10,13 @@ use futures_util::future::try_join_all;
 use crate::backend::postgres::PgConn;
 use crate::detached::dispatch;
 use crate::error::{DbError, is_email_taken};
-use crate::rows::{CodeRow, MailRow, NewAuditRow, NotificationRow, SessionRow, SpentRefreshRow, UserRow, roles_to_db};
+use crate::rows::{
+    CodeRow, FactorRow, MailRow, NewAuditRow, NotificationRow, RecoveryCodeRow, SessionRow, SpentRefreshRow, UserRow,
+    roles_to_db, step_to_db,
+};
 use crate::schema::{
-    audit_log, mail_outbox, notifications, rate_events, sessions, spent_refresh_tokens, users,
-    verification_codes as codes,
+    audit_log, mail_outbox, mfa_factors, notifications, rate_events, recovery_codes, sessions, spent_refresh_tokens,
+    users, verification_codes as codes,
 };
 use crate::sql_types::{DbTime, DbUuid};
 
@@ -98,7 +101,9 @@ pub(crate) async fn apply_all_pg(
 /// trip instead of one each (a login commits six: session, audit entry, cleared failures,
 /// notification, mail and the released reservation). The two deletes qualify: they touch
 /// only rate events, which no insert here writes, and deleting a row both select is the
-/// same in either order.
+/// same in either order. So does the check that a user has no active second factor: it only
+/// reads factors, which none of these writes, so a password-only login pays no round trip
+/// for it.
 fn is_plain_insert(change: &Change) -> bool {
     matches!(
         change,
@@ -108,6 +113,8 @@ fn is_plain_insert(change: &Change) -> bool {
             | Change::EnqueueMail(_)
             | Change::ClearFailures { .. }
             | Change::ReleasePermit(_)
+            | Change::InsertCode(_)
+            | Change::ExpectNoSecondFactor { .. }
     )
 }
 
@@ -313,6 +320,112 @@ macro_rules! apply {
                 }
                 Change::ReleasePermit(permit) => {
                     diesel::delete(rate_events::table.find(permit.0)).execute(c).await?;
+                }
+                Change::InsertCode(code) => {
+                    diesel::insert_into(codes::table).values(&CodeRow::from(code)).execute(c).await?;
+                }
+                Change::InsertFactor(factor) => {
+                    let row = FactorRow::try_from(factor)?;
+                    diesel::insert_into(mfa_factors::table).values(&row).execute(c).await?;
+                }
+                Change::ConfirmFactor { factor_id, step, at } => {
+                    // Guarded: a factor is confirmed once, by one of racing requests.
+                    let confirmed = diesel::update(
+                        mfa_factors::table.find(DbUuid::from(*factor_id)).filter(mfa_factors::confirmed_at.is_null()),
+                    )
+                    .set((
+                        mfa_factors::confirmed_at.eq(Some(DbTime(*at))),
+                        mfa_factors::last_used_step.eq(Some(step_to_db(*step)?)),
+                    ))
+                    .execute(c)
+                    .await?;
+                    if confirmed == 0 {
+                        return Err(DbError::Conflict);
+                    }
+                }
+                Change::UseTotpStep { factor_id, step, at } => {
+                    // Guarded (RFC 6238 §5.2): the step only moves forward, so a code is
+                    // accepted once; PostgreSQL re-checks the WHERE on the row version a
+                    // racing winner committed, and the loser matches nothing.
+                    let step = step_to_db(*step)?;
+                    let used = diesel::update(
+                        mfa_factors::table
+                            .find(DbUuid::from(*factor_id))
+                            .filter(mfa_factors::confirmed_at.is_not_null())
+                            .filter(mfa_factors::last_used_step.is_null().or(mfa_factors::last_used_step.lt(step))),
+                    )
+                    .set((mfa_factors::last_used_step.eq(Some(step)), mfa_factors::last_used_at.eq(Some(DbTime(*at)))))
+                    .execute(c)
+                    .await?;
+                    if used == 0 {
+                        return Err(DbError::Conflict);
+                    }
+                }
+                Change::DeleteFactor { user_id, factor_id } => {
+                    let owner = DbUuid::from(*user_id);
+                    // Lock the user's factors first (a no-op write; SQLite's write transaction
+                    // is exclusive anyway): two removals racing on PostgreSQL then run one
+                    // after the other, and the second sees the first's deletion when it asks
+                    // below whether an active factor is left.
+                    diesel::update(mfa_factors::table.filter(mfa_factors::user_id.eq(owner)))
+                        .set(mfa_factors::name.eq(mfa_factors::name))
+                        .execute(&mut *c)
+                        .await?;
+                    diesel::delete(
+                        mfa_factors::table.find(DbUuid::from(*factor_id)).filter(mfa_factors::user_id.eq(owner)),
+                    )
+                    .execute(&mut *c)
+                    .await?;
+                    let active = mfa_factors::table
+                        .filter(mfa_factors::user_id.eq(owner))
+                        .filter(mfa_factors::confirmed_at.is_not_null());
+                    diesel::delete(
+                        recovery_codes::table
+                            .filter(recovery_codes::user_id.eq(owner))
+                            .filter(diesel::dsl::not(diesel::dsl::exists(active))),
+                    )
+                    .execute(c)
+                    .await?;
+                }
+                Change::DeleteUserFactors { user_id } => {
+                    let owner = DbUuid::from(*user_id);
+                    diesel::delete(mfa_factors::table.filter(mfa_factors::user_id.eq(owner))).execute(&mut *c).await?;
+                    diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(owner))).execute(c).await?;
+                }
+                Change::ReplaceRecoveryCodes { user_id, digests, at } => {
+                    diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(DbUuid::from(*user_id))))
+                        .execute(&mut *c)
+                        .await?;
+                    // One statement each: SQLite has no multi-row insert in diesel, and this
+                    // runs when a user sets up or renews their codes, not per sign-in.
+                    for digest in digests {
+                        diesel::insert_into(recovery_codes::table)
+                            .values(&RecoveryCodeRow::unused(*user_id, digest, *at))
+                            .execute(&mut *c)
+                            .await?;
+                    }
+                }
+                Change::SpendRecoveryCode { user_id, digest, at } => {
+                    // Guarded like ConsumeCode: of racing requests, one spends the code.
+                    let spent = diesel::update(
+                        recovery_codes::table
+                            .find((DbUuid::from(*user_id), digest.as_bytes()))
+                            .filter(recovery_codes::used_at.is_null()),
+                    )
+                    .set(recovery_codes::used_at.eq(Some(DbTime(*at))))
+                    .execute(c)
+                    .await?;
+                    if spent == 0 {
+                        return Err(DbError::Conflict);
+                    }
+                }
+                Change::ExpectNoSecondFactor { user_id } => {
+                    let active = mfa_factors::table
+                        .filter(mfa_factors::user_id.eq(DbUuid::from(*user_id)))
+                        .filter(mfa_factors::confirmed_at.is_not_null());
+                    if diesel::select(diesel::dsl::exists(active)).get_result::<bool>(c).await? {
+                        return Err(DbError::Conflict);
+                    }
                 }
             }
             Ok::<Option<i64>, DbError>(None)

@@ -7,9 +7,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use portcullis_domain::model::{
-    AccountStatus, AuditAction, CodeId, CodePurpose, Email, Enrichment, MailId, NewAuditEntry, Notification,
-    NotificationId, OutgoingMail, RequestContext, Roles, SecretDigest, Session, SessionId, StoredCode, Timestamp, User,
-    UserId, UserName,
+    Aal, AccountStatus, AuditAction, AuthMethod, CodeId, CodePurpose, Email, Enrichment, Factor, FactorId, FactorKind,
+    FactorName, MailId, NewAuditEntry, Notification, NotificationId, OutgoingMail, RequestContext, Roles, SealedSecret,
+    SecretDigest, Session, SessionId, StoredCode, Timestamp, User, UserId, UserName,
 };
 use portcullis_domain::ports::SecretHasher;
 
@@ -81,6 +81,8 @@ pub fn session(user: &User, at: Timestamp) -> Session {
         last_seen_at: at,
         expires_at: at.plus(Duration::from_secs(24 * 3600)),
         revoked_at: None,
+        aal: Aal::One,
+        amr: vec![AuthMethod::Password],
     }
 }
 
@@ -96,6 +98,25 @@ pub fn code(user: &User, purpose: CodePurpose, digits: &str, at: Timestamp) -> S
         expires_at: at.plus(Duration::from_secs(15 * 60)),
         consumed_at: None,
         created_at: at,
+    }
+}
+
+/// A pending TOTP factor of `user` named "Phone", created at `at`, whose "sealed" secret is
+/// 57 bytes of its own id (stores keep it opaque; only a `SecretCipher` opens it).
+pub fn factor(user: &User, at: Timestamp) -> Factor {
+    let id = FactorId::new_v7();
+    let mut secret = id.as_uuid().as_bytes().repeat(4);
+    secret.truncate(57);
+    Factor {
+        id,
+        user_id: user.id,
+        kind: FactorKind::Totp,
+        name: FactorName::parse("Phone").expect("fixture factor name"),
+        secret: SealedSecret(secret),
+        created_at: at,
+        confirmed_at: None,
+        last_used_step: None,
+        last_used_at: None,
     }
 }
 

@@ -15,14 +15,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use portcullis_domain::model::{
-    AuditAction, AuditEntry, AuditQuery, CodeId, CodePurpose, Email, MailId, NewAuditEntry, Notification,
-    NotificationId, NotificationPage, OutgoingMail, Page, RefreshHit, SecretDigest, Session, SessionId, StoredCode,
-    Timestamp, User, UserId, UserQuery, UserStatusFilter,
+    AuditAction, AuditEntry, AuditQuery, CodeId, CodePurpose, Email, Factor, FactorId, MailId, NewAuditEntry,
+    Notification, NotificationId, NotificationPage, OutgoingMail, Page, RefreshHit, SecretDigest, Session, SessionId,
+    StoredCode, StoredRecoveryCode, Timestamp, User, UserId, UserQuery, UserStatusFilter,
 };
 use portcullis_domain::ports::{
-    AttemptDecision, AuditRepository, Change, CodeRepository, Committed, MailOutbox, NotificationRepository,
-    PasswordAttempts, Permit, RateDecision, RateLimiter, RateRule, SessionRepository, StoreError, StoreHealth,
-    UnitOfWork, UserRepository,
+    AttemptDecision, AuditRepository, Change, CodeRepository, Committed, FactorRepository, MailOutbox,
+    NotificationRepository, PasswordAttempts, Permit, RateDecision, RateLimiter, RateRule, SessionRepository,
+    StoreError, StoreHealth, UnitOfWork, UserRepository,
 };
 
 /// A spent refresh token: which session it belonged to and the pair it was exchanged for.
@@ -70,6 +70,9 @@ struct Tables {
     rate: BTreeMap<i64, RateEvent>,
     last_audit_id: i64,
     last_permit: i64,
+    factors: HashMap<FactorId, Factor>,
+    /// Each user's recovery codes.
+    recovery: HashMap<UserId, Vec<StoredRecoveryCode>>,
 }
 
 /// Every store port on maps behind one lock. Clones share the data.
@@ -224,6 +227,59 @@ impl Tables {
             }
             Change::ReleasePermit(permit) => {
                 self.rate.remove(&permit.0);
+            }
+            Change::InsertCode(code) => {
+                self.require_user(code.user_id, "codes.user_id")?;
+                if self.codes.insert(code.id, code).is_some() {
+                    return Err(constraint("codes primary key"));
+                }
+            }
+            Change::InsertFactor(factor) => {
+                self.require_user(factor.user_id, "factors.user_id")?;
+                if self.factors.insert(factor.id, factor).is_some() {
+                    return Err(constraint("factors primary key"));
+                }
+            }
+            // The three guarded writes of second factors: each checks and writes under the one
+            // lock a commit holds, so of racing requests exactly one gets through.
+            Change::ConfirmFactor { factor_id, step, at } => match self.factors.get_mut(&factor_id) {
+                Some(f) if f.confirmed_at.is_none() => (f.confirmed_at, f.last_used_step) = (Some(at), Some(step)),
+                _ => return Err(StoreError::Conflict),
+            },
+            Change::UseTotpStep { factor_id, step, at } => match self.factors.get_mut(&factor_id) {
+                Some(f) if f.is_active() && f.last_used_step.is_none_or(|last| last < step) => {
+                    (f.last_used_step, f.last_used_at) = (Some(step), Some(at));
+                }
+                _ => return Err(StoreError::Conflict),
+            },
+            Change::SpendRecoveryCode { user_id, digest, at } => {
+                let codes = self.recovery.get_mut(&user_id).map(Vec::as_mut_slice).unwrap_or_default();
+                match codes.iter_mut().find(|c| c.used_at.is_none() && c.digest == digest) {
+                    Some(code) => code.used_at = Some(at),
+                    None => return Err(StoreError::Conflict),
+                }
+            }
+            Change::DeleteFactor { user_id, factor_id } => {
+                if self.factors.get(&factor_id).is_some_and(|f| f.user_id == user_id) {
+                    self.factors.remove(&factor_id);
+                }
+                if !self.factors.values().any(|f| f.user_id == user_id && f.is_active()) {
+                    self.recovery.remove(&user_id);
+                }
+            }
+            Change::DeleteUserFactors { user_id } => {
+                self.factors.retain(|_, f| f.user_id != user_id);
+                self.recovery.remove(&user_id);
+            }
+            Change::ReplaceRecoveryCodes { user_id, digests, at: _ } => {
+                self.require_user(user_id, "recovery_codes.user_id")?;
+                let codes = digests.into_iter().map(|digest| StoredRecoveryCode { digest, used_at: None }).collect();
+                self.recovery.insert(user_id, codes);
+            }
+            Change::ExpectNoSecondFactor { user_id } => {
+                if self.factors.values().any(|f| f.user_id == user_id && f.is_active()) {
+                    return Err(StoreError::Conflict);
+                }
             }
         }
         Ok(None)
@@ -605,6 +661,31 @@ impl MailOutbox for MapStore {
 
 /// A store with nothing to gain from answering both at once takes the provided two calls.
 impl PasswordAttempts for MapStore {}
+
+impl FactorRepository for MapStore {
+    async fn factors(&self, user_id: UserId) -> Result<Vec<Factor>, StoreError> {
+        let tables = self.lock();
+        let mut factors: Vec<Factor> = tables.factors.values().filter(|f| f.user_id == user_id).cloned().collect();
+        factors.sort_by_key(|f| (f.created_at, f.id));
+        Ok(factors)
+    }
+
+    async fn recovery_codes(&self, user_id: UserId) -> Result<Vec<StoredRecoveryCode>, StoreError> {
+        Ok(self.lock().recovery.get(&user_id).cloned().unwrap_or_default())
+    }
+
+    async fn mfa_challenge(&self, digest: SecretDigest) -> Result<Option<StoredCode>, StoreError> {
+        let tables = self.lock();
+        Ok(tables.codes.values().find(|c| c.purpose == CodePurpose::MfaChallenge && c.digest == digest).cloned())
+    }
+
+    async fn purge_pending_factors(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let mut tables = self.lock();
+        let count = tables.factors.len();
+        tables.factors.retain(|_, f| f.is_active() || f.created_at >= before);
+        Ok((count - tables.factors.len()) as u64)
+    }
+}
 
 impl StoreHealth for MapStore {
     async fn ping(&self) -> Result<(), StoreError> {

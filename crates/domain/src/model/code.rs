@@ -9,6 +9,9 @@ pub enum CodePurpose {
     VerifyEmail,
     /// Password reset.
     ResetPassword,
+    /// The second step of a sign-in: the `mfa_token` a correct password earns when the
+    /// account has an active second factor. Never mailed; its "code" is the token.
+    MfaChallenge,
 }
 
 impl CodePurpose {
@@ -17,6 +20,7 @@ impl CodePurpose {
         match self {
             Self::VerifyEmail => "verify_email",
             Self::ResetPassword => "reset_password",
+            Self::MfaChallenge => "mfa_challenge",
         }
     }
     /// Parses the storage name.
@@ -24,6 +28,7 @@ impl CodePurpose {
         match s {
             "verify_email" => Some(Self::VerifyEmail),
             "reset_password" => Some(Self::ResetPassword),
+            "mfa_challenge" => Some(Self::MfaChallenge),
             _ => None,
         }
     }
@@ -72,7 +77,7 @@ pub struct StoredCode {
     pub user_id: UserId,
     /// What it is for.
     pub purpose: CodePurpose,
-    /// Keyed digest of the six digits.
+    /// Keyed digest of the six digits (of the token, for an [`CodePurpose::MfaChallenge`]).
     pub digest: SecretDigest,
     /// Tries made so far (each try is counted before the comparison).
     pub attempts: u32,

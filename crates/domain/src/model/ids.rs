@@ -58,8 +58,12 @@ uuid_id!(
     MailId
 );
 uuid_id!(
-    /// A one-time code (email verification, password reset).
+    /// A one-time code (email verification, password reset, second-factor challenge).
     CodeId
+);
+uuid_id!(
+    /// A second factor of an account (a TOTP authenticator, later a passkey).
+    FactorId
 );
 
 #[cfg(test)]

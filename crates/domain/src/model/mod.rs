@@ -3,6 +3,7 @@
 mod audit;
 mod code;
 mod email;
+mod factor;
 mod ids;
 mod notification;
 mod password;
@@ -16,6 +17,7 @@ mod user;
 pub use audit::*;
 pub use code::*;
 pub use email::*;
+pub use factor::*;
 pub use ids::*;
 pub use notification::*;
 pub use password::*;

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use super::{Device, Location, SessionId, Timestamp, UserId};
+use super::{Aal, AuthMethod, Device, Location, SessionId, Timestamp, UserId};
 
 /// A keyed hash of a secret (verification code, refresh token, alert token).
 /// Only this is stored; the secret itself leaves the server once, to its owner.
@@ -62,6 +62,10 @@ pub struct Session {
     pub expires_at: Timestamp,
     /// When it was revoked, if it was.
     pub revoked_at: Option<Timestamp>,
+    /// How sure the sign-in was of the holder: [`Aal::Two`] after a second factor.
+    pub aal: Aal,
+    /// How the holder proved who they are, in the order they did (`["pwd", "otp"]`).
+    pub amr: Vec<AuthMethod>,
 }
 
 impl Session {

@@ -3,13 +3,14 @@
 use std::fmt;
 
 use super::{
-    AttemptDecision, AuditRepository, CodeRepository, Committed, MailOutbox, NotificationRepository, PasswordAttempts,
-    Permit, RateDecision, RateLimiter, RateRule, SessionRepository, StoreError, StoreHealth, UnitOfWork,
-    UserRepository,
+    AttemptDecision, AuditRepository, CodeRepository, Committed, FactorRepository, MailOutbox, NotificationRepository,
+    PasswordAttempts, Permit, RateDecision, RateLimiter, RateRule, SessionRepository, StoreError, StoreHealth,
+    UnitOfWork, UserRepository,
 };
 use crate::model::{
-    AuditAction, AuditEntry, AuditQuery, CodeId, CodePurpose, Email, MailId, NotificationId, NotificationPage,
-    OutgoingMail, Page, RefreshHit, SecretDigest, Session, SessionId, StoredCode, Timestamp, User, UserId, UserQuery,
+    AuditAction, AuditEntry, AuditQuery, CodeId, CodePurpose, Email, Factor, MailId, NotificationId, NotificationPage,
+    OutgoingMail, Page, RefreshHit, SecretDigest, Session, SessionId, StoredCode, StoredRecoveryCode, Timestamp, User,
+    UserId, UserQuery,
 };
 use crate::ports::Change;
 
@@ -40,7 +41,7 @@ use crate::ports::Change;
 /// `UserRepository` for a mock keeps the in-memory writer, and an embedder keeping users in
 /// its own table also provides the writer that commits to it (see `docs/ARCHITECTURE.md`).
 #[derive(Clone)]
-pub struct ComposedStore<W, U = W, C = W, S = W, A = W, N = W, R = W, O = W, H = W> {
+pub struct ComposedStore<W, U = W, C = W, S = W, A = W, N = W, R = W, O = W, H = W, F = W> {
     writes: W,
     users: U,
     codes: C,
@@ -50,6 +51,7 @@ pub struct ComposedStore<W, U = W, C = W, S = W, A = W, N = W, R = W, O = W, H =
     rates: R,
     outbox: O,
     health: H,
+    factors: F,
 }
 
 impl<W> fmt::Debug for ComposedStore<W> {
@@ -70,49 +72,50 @@ impl<T: Clone> ComposedStore<T> {
             notifications: store.clone(),
             rates: store.clone(),
             outbox: store.clone(),
-            health: store,
+            health: store.clone(),
+            factors: store,
         }
     }
 }
 
-impl<W, U, C, S, A, N, R, O, H> ComposedStore<W, U, C, S, A, N, R, O, H> {
+impl<W, U, C, S, A, N, R, O, H, F> ComposedStore<W, U, C, S, A, N, R, O, H, F> {
     /// Commits go to `writes` instead.
-    pub fn writes<X: UnitOfWork>(self, writes: X) -> ComposedStore<X, U, C, S, A, N, R, O, H> {
-        let Self { users, codes, sessions, audit, notifications, rates, outbox, health, .. } = self;
-        ComposedStore { writes, users, codes, sessions, audit, notifications, rates, outbox, health }
+    pub fn writes<X: UnitOfWork>(self, writes: X) -> ComposedStore<X, U, C, S, A, N, R, O, H, F> {
+        let Self { users, codes, sessions, audit, notifications, rates, outbox, health, factors, .. } = self;
+        ComposedStore { writes, users, codes, sessions, audit, notifications, rates, outbox, health, factors }
     }
 
     /// User reads go to `users` instead.
-    pub fn users<X: UserRepository>(self, users: X) -> ComposedStore<W, X, C, S, A, N, R, O, H> {
-        let Self { writes, codes, sessions, audit, notifications, rates, outbox, health, .. } = self;
-        ComposedStore { writes, users, codes, sessions, audit, notifications, rates, outbox, health }
+    pub fn users<X: UserRepository>(self, users: X) -> ComposedStore<W, X, C, S, A, N, R, O, H, F> {
+        let Self { writes, codes, sessions, audit, notifications, rates, outbox, health, factors, .. } = self;
+        ComposedStore { writes, users, codes, sessions, audit, notifications, rates, outbox, health, factors }
     }
 
     /// Code reads and try counting go to `codes` instead.
-    pub fn codes<X: CodeRepository>(self, codes: X) -> ComposedStore<W, U, X, S, A, N, R, O, H> {
-        let Self { writes, users, sessions, audit, notifications, rates, outbox, health, .. } = self;
-        ComposedStore { writes, users, codes, sessions, audit, notifications, rates, outbox, health }
+    pub fn codes<X: CodeRepository>(self, codes: X) -> ComposedStore<W, U, X, S, A, N, R, O, H, F> {
+        let Self { writes, users, sessions, audit, notifications, rates, outbox, health, factors, .. } = self;
+        ComposedStore { writes, users, codes, sessions, audit, notifications, rates, outbox, health, factors }
     }
 
     /// Session reads and housekeeping go to `sessions` instead.
-    pub fn sessions<X: SessionRepository>(self, sessions: X) -> ComposedStore<W, U, C, X, A, N, R, O, H> {
-        let Self { writes, users, codes, audit, notifications, rates, outbox, health, .. } = self;
-        ComposedStore { writes, users, codes, sessions, audit, notifications, rates, outbox, health }
+    pub fn sessions<X: SessionRepository>(self, sessions: X) -> ComposedStore<W, U, C, X, A, N, R, O, H, F> {
+        let Self { writes, users, codes, audit, notifications, rates, outbox, health, factors, .. } = self;
+        ComposedStore { writes, users, codes, sessions, audit, notifications, rates, outbox, health, factors }
     }
 
     /// Audit log reads go to `audit` instead.
-    pub fn audit<X: AuditRepository>(self, audit: X) -> ComposedStore<W, U, C, S, X, N, R, O, H> {
-        let Self { writes, users, codes, sessions, notifications, rates, outbox, health, .. } = self;
-        ComposedStore { writes, users, codes, sessions, audit, notifications, rates, outbox, health }
+    pub fn audit<X: AuditRepository>(self, audit: X) -> ComposedStore<W, U, C, S, X, N, R, O, H, F> {
+        let Self { writes, users, codes, sessions, notifications, rates, outbox, health, factors, .. } = self;
+        ComposedStore { writes, users, codes, sessions, audit, notifications, rates, outbox, health, factors }
     }
 
     /// Notification reads and marks go to `notifications` instead.
     pub fn notifications<X: NotificationRepository>(
         self,
         notifications: X,
-    ) -> ComposedStore<W, U, C, S, A, X, R, O, H> {
-        let Self { writes, users, codes, sessions, audit, rates, outbox, health, .. } = self;
-        ComposedStore { writes, users, codes, sessions, audit, notifications, rates, outbox, health }
+    ) -> ComposedStore<W, U, C, S, A, X, R, O, H, F> {
+        let Self { writes, users, codes, sessions, audit, rates, outbox, health, factors, .. } = self;
+        ComposedStore { writes, users, codes, sessions, audit, notifications, rates, outbox, health, factors }
     }
 
     /// Rate limiting goes to `rates` instead (a shared counter such as Redis, say).
@@ -123,22 +126,28 @@ impl<W, U, C, S, A, N, R, O, H> ComposedStore<W, U, C, S, A, N, R, O, H> {
     /// the writer, like every change, so the writer must apply them to the events `rates`
     /// keeps: replace the writer along with the rate limiter (or have it forward those two),
     /// or successful logins would leave their reservations to expire into counted failures.
-    pub fn rates<X: RateLimiter>(self, rates: X) -> ComposedStore<W, U, C, S, A, N, X, O, H> {
-        let Self { writes, users, codes, sessions, audit, notifications, outbox, health, .. } = self;
-        ComposedStore { writes, users, codes, sessions, audit, notifications, rates, outbox, health }
+    pub fn rates<X: RateLimiter>(self, rates: X) -> ComposedStore<W, U, C, S, A, N, X, O, H, F> {
+        let Self { writes, users, codes, sessions, audit, notifications, outbox, health, factors, .. } = self;
+        ComposedStore { writes, users, codes, sessions, audit, notifications, rates, outbox, health, factors }
     }
 
     /// The mail queue's claims and outcomes go to `outbox` instead. Queuing itself is a
     /// [`Change::EnqueueMail`], committed by the writer.
-    pub fn outbox<X: MailOutbox>(self, outbox: X) -> ComposedStore<W, U, C, S, A, N, R, X, H> {
-        let Self { writes, users, codes, sessions, audit, notifications, rates, health, .. } = self;
-        ComposedStore { writes, users, codes, sessions, audit, notifications, rates, outbox, health }
+    pub fn outbox<X: MailOutbox>(self, outbox: X) -> ComposedStore<W, U, C, S, A, N, R, X, H, F> {
+        let Self { writes, users, codes, sessions, audit, notifications, rates, health, factors, .. } = self;
+        ComposedStore { writes, users, codes, sessions, audit, notifications, rates, outbox, health, factors }
+    }
+
+    /// Second-factor reads go to `factors` instead.
+    pub fn factors<X: FactorRepository>(self, factors: X) -> ComposedStore<W, U, C, S, A, N, R, O, H, X> {
+        let Self { writes, users, codes, sessions, audit, notifications, rates, outbox, health, .. } = self;
+        ComposedStore { writes, users, codes, sessions, audit, notifications, rates, outbox, health, factors }
     }
 
     /// Readiness pings go to `health` instead.
-    pub fn health<X: StoreHealth>(self, health: X) -> ComposedStore<W, U, C, S, A, N, R, O, X> {
-        let Self { writes, users, codes, sessions, audit, notifications, rates, outbox, .. } = self;
-        ComposedStore { writes, users, codes, sessions, audit, notifications, rates, outbox, health }
+    pub fn health<X: StoreHealth>(self, health: X) -> ComposedStore<W, U, C, S, A, N, R, O, X, F> {
+        let Self { writes, users, codes, sessions, audit, notifications, rates, outbox, factors, .. } = self;
+        ComposedStore { writes, users, codes, sessions, audit, notifications, rates, outbox, health, factors }
     }
 }
 
@@ -146,16 +155,16 @@ impl<W, U, C, S, A, N, R, O, H> ComposedStore<W, U, C, S, A, N, R, O, H> {
 pub trait Slot: Send + Sync + 'static {}
 impl<T: Send + Sync + 'static> Slot for T {}
 
-impl<W: UnitOfWork, U: Slot, C: Slot, S: Slot, A: Slot, N: Slot, R: Slot, O: Slot, H: Slot> UnitOfWork
-    for ComposedStore<W, U, C, S, A, N, R, O, H>
+impl<W: UnitOfWork, U: Slot, C: Slot, S: Slot, A: Slot, N: Slot, R: Slot, O: Slot, H: Slot, F: Slot> UnitOfWork
+    for ComposedStore<W, U, C, S, A, N, R, O, H, F>
 {
     async fn commit(&self, changes: Vec<Change>) -> Result<Committed, StoreError> {
         self.writes.commit(changes).await
     }
 }
 
-impl<W: Slot, U: UserRepository, C: Slot, S: Slot, A: Slot, N: Slot, R: Slot, O: Slot, H: Slot> UserRepository
-    for ComposedStore<W, U, C, S, A, N, R, O, H>
+impl<W: Slot, U: UserRepository, C: Slot, S: Slot, A: Slot, N: Slot, R: Slot, O: Slot, H: Slot, F: Slot> UserRepository
+    for ComposedStore<W, U, C, S, A, N, R, O, H, F>
 {
     async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
         self.users.user_by_email(email).await
@@ -168,8 +177,8 @@ impl<W: Slot, U: UserRepository, C: Slot, S: Slot, A: Slot, N: Slot, R: Slot, O:
     }
 }
 
-impl<W: Slot, U: Slot, C: CodeRepository, S: Slot, A: Slot, N: Slot, R: Slot, O: Slot, H: Slot> CodeRepository
-    for ComposedStore<W, U, C, S, A, N, R, O, H>
+impl<W: Slot, U: Slot, C: CodeRepository, S: Slot, A: Slot, N: Slot, R: Slot, O: Slot, H: Slot, F: Slot> CodeRepository
+    for ComposedStore<W, U, C, S, A, N, R, O, H, F>
 {
     async fn active_code(&self, user_id: UserId, purpose: CodePurpose) -> Result<Option<StoredCode>, StoreError> {
         self.codes.active_code(user_id, purpose).await
@@ -179,8 +188,8 @@ impl<W: Slot, U: Slot, C: CodeRepository, S: Slot, A: Slot, N: Slot, R: Slot, O:
     }
 }
 
-impl<W: Slot, U: Slot, C: Slot, S: SessionRepository, A: Slot, N: Slot, R: Slot, O: Slot, H: Slot> SessionRepository
-    for ComposedStore<W, U, C, S, A, N, R, O, H>
+impl<W: Slot, U: Slot, C: Slot, S: SessionRepository, A: Slot, N: Slot, R: Slot, O: Slot, H: Slot, F: Slot>
+    SessionRepository for ComposedStore<W, U, C, S, A, N, R, O, H, F>
 {
     async fn session_with_user(&self, id: SessionId) -> Result<Option<(Session, User)>, StoreError> {
         self.sessions.session_with_user(id).await
@@ -202,8 +211,8 @@ impl<W: Slot, U: Slot, C: Slot, S: SessionRepository, A: Slot, N: Slot, R: Slot,
     }
 }
 
-impl<W: Slot, U: Slot, C: Slot, S: Slot, A: AuditRepository, N: Slot, R: Slot, O: Slot, H: Slot> AuditRepository
-    for ComposedStore<W, U, C, S, A, N, R, O, H>
+impl<W: Slot, U: Slot, C: Slot, S: Slot, A: AuditRepository, N: Slot, R: Slot, O: Slot, H: Slot, F: Slot>
+    AuditRepository for ComposedStore<W, U, C, S, A, N, R, O, H, F>
 {
     async fn audit_page(
         &self,
@@ -219,8 +228,8 @@ impl<W: Slot, U: Slot, C: Slot, S: Slot, A: AuditRepository, N: Slot, R: Slot, O
     }
 }
 
-impl<W: Slot, U: Slot, C: Slot, S: Slot, A: Slot, N: NotificationRepository, R: Slot, O: Slot, H: Slot>
-    NotificationRepository for ComposedStore<W, U, C, S, A, N, R, O, H>
+impl<W: Slot, U: Slot, C: Slot, S: Slot, A: Slot, N: NotificationRepository, R: Slot, O: Slot, H: Slot, F: Slot>
+    NotificationRepository for ComposedStore<W, U, C, S, A, N, R, O, H, F>
 {
     async fn notifications_page(
         &self,
@@ -244,8 +253,25 @@ impl<W: Slot, U: Slot, C: Slot, S: Slot, A: Slot, N: NotificationRepository, R: 
     }
 }
 
-impl<W: Slot, U: Slot, C: Slot, S: Slot, A: Slot, N: Slot, R: RateLimiter, O: Slot, H: Slot> RateLimiter
-    for ComposedStore<W, U, C, S, A, N, R, O, H>
+impl<W: Slot, U: Slot, C: Slot, S: Slot, A: Slot, N: Slot, R: Slot, O: Slot, H: Slot, F: FactorRepository>
+    FactorRepository for ComposedStore<W, U, C, S, A, N, R, O, H, F>
+{
+    async fn factors(&self, user_id: UserId) -> Result<Vec<Factor>, StoreError> {
+        self.factors.factors(user_id).await
+    }
+    async fn recovery_codes(&self, user_id: UserId) -> Result<Vec<StoredRecoveryCode>, StoreError> {
+        self.factors.recovery_codes(user_id).await
+    }
+    async fn mfa_challenge(&self, digest: SecretDigest) -> Result<Option<StoredCode>, StoreError> {
+        self.factors.mfa_challenge(digest).await
+    }
+    async fn purge_pending_factors(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.factors.purge_pending_factors(before).await
+    }
+}
+
+impl<W: Slot, U: Slot, C: Slot, S: Slot, A: Slot, N: Slot, R: RateLimiter, O: Slot, H: Slot, F: Slot> RateLimiter
+    for ComposedStore<W, U, C, S, A, N, R, O, H, F>
 {
     async fn acquire(&self, key: &str, rules: Vec<RateRule>, now: Timestamp) -> Result<RateDecision, StoreError> {
         self.rates.acquire(key, rules, now).await
@@ -273,13 +299,13 @@ impl<W: Slot, U: Slot, C: Slot, S: Slot, A: Slot, N: Slot, R: RateLimiter, O: Sl
 
 /// The provided two calls, each to its own slot: the rate limiter and the users may be
 /// different adapters (an embedder's user table), so neither may answer for the other.
-impl<W: Slot, U: UserRepository, C: Slot, S: Slot, A: Slot, N: Slot, R: RateLimiter, O: Slot, H: Slot> PasswordAttempts
-    for ComposedStore<W, U, C, S, A, N, R, O, H>
+impl<W: Slot, U: UserRepository, C: Slot, S: Slot, A: Slot, N: Slot, R: RateLimiter, O: Slot, H: Slot, F: Slot>
+    PasswordAttempts for ComposedStore<W, U, C, S, A, N, R, O, H, F>
 {
 }
 
-impl<W: Slot, U: Slot, C: Slot, S: Slot, A: Slot, N: Slot, R: Slot, O: MailOutbox, H: Slot> MailOutbox
-    for ComposedStore<W, U, C, S, A, N, R, O, H>
+impl<W: Slot, U: Slot, C: Slot, S: Slot, A: Slot, N: Slot, R: Slot, O: MailOutbox, H: Slot, F: Slot> MailOutbox
+    for ComposedStore<W, U, C, S, A, N, R, O, H, F>
 {
     async fn claim_mail(
         &self,
@@ -306,8 +332,8 @@ impl<W: Slot, U: Slot, C: Slot, S: Slot, A: Slot, N: Slot, R: Slot, O: MailOutbo
     }
 }
 
-impl<W: Slot, U: Slot, C: Slot, S: Slot, A: Slot, N: Slot, R: Slot, O: Slot, H: StoreHealth> StoreHealth
-    for ComposedStore<W, U, C, S, A, N, R, O, H>
+impl<W: Slot, U: Slot, C: Slot, S: Slot, A: Slot, N: Slot, R: Slot, O: Slot, H: StoreHealth, F: Slot> StoreHealth
+    for ComposedStore<W, U, C, S, A, N, R, O, H, F>
 {
     async fn ping(&self) -> Result<(), StoreError> {
         self.health.ping().await

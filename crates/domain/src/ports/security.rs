@@ -1,5 +1,6 @@
 //! Ports for hashing, tokens, randomness and time.
 
+pub use crate::model::SealedSecret;
 use crate::model::{Password, PasswordHash, SecretDigest, SessionId, Timestamp, UserId};
 use std::time::Duration;
 
@@ -128,17 +129,6 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         Timestamp::from_datetime(time::OffsetDateTime::now_utc())
-    }
-}
-
-/// What the store keeps of a secret the server must read back (a TOTP factor's seed): the
-/// secret encrypted and authenticated by a [`SecretCipher`]. `Debug` shows only its length.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SealedSecret(pub Vec<u8>);
-
-impl std::fmt::Debug for SealedSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SealedSecret({} bytes)", self.0.len())
     }
 }
 

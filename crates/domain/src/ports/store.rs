@@ -7,9 +7,10 @@
 use std::time::Duration;
 
 use crate::model::{
-    AccountStatus, AuditAction, AuditEntry, AuditQuery, CodeId, CodePurpose, Email, MailId, NewAuditEntry,
-    Notification, NotificationId, NotificationPage, OutgoingMail, Page, PasswordHash, RefreshHit, Roles, SecretDigest,
-    Session, SessionId, StoredCode, Timestamp, User, UserId, UserName, UserQuery,
+    AccountStatus, AuditAction, AuditEntry, AuditQuery, CodeId, CodePurpose, Email, Factor, FactorId, MailId,
+    NewAuditEntry, Notification, NotificationId, NotificationPage, OutgoingMail, Page, PasswordHash, RefreshHit, Roles,
+    SecretDigest, Session, SessionId, StoredCode, StoredRecoveryCode, Timestamp, TotpStep, User, UserId, UserName,
+    UserQuery,
 };
 
 /// Boxed cause of an infrastructure error.
@@ -41,6 +42,9 @@ pub enum Change {
     InsertUser(User),
     /// Insert a code, deleting every unconsumed code of the same user and purpose first.
     ReplaceCode(StoredCode),
+    /// Insert a code and keep the others: a second-factor challenge, of which a user may hold
+    /// several (two devices signing in at once).
+    InsertCode(StoredCode),
     /// Mark a code used. MUST fail the commit with [`StoreError::Conflict`] when it is
     /// already consumed or absent, so a code works once even under concurrent requests.
     ConsumeCode {
@@ -199,6 +203,74 @@ pub enum Change {
     /// back in the transaction that starts its session, rather than in a round trip of its
     /// own. A no-op for an unknown permit.
     ReleasePermit(Permit),
+    /// Insert a pending second factor.
+    InsertFactor(Factor),
+    /// Activate a pending factor and record the TOTP step of the code that confirmed it, so
+    /// that code never signs in. Guarded: MUST fail the commit with [`StoreError::Conflict`]
+    /// unless the factor exists and is still pending.
+    ConfirmFactor {
+        /// The factor.
+        factor_id: FactorId,
+        /// The step the confirming code matched.
+        step: TotpStep,
+        /// When.
+        at: Timestamp,
+    },
+    /// Record a sign-in with an active factor: set its last step to `step` and its
+    /// `last_used_at` to `at`. Guarded (the replay rule of RFC 6238 §5.2): MUST fail the
+    /// commit with [`StoreError::Conflict`] unless the factor exists, is active, and its last
+    /// step is below `step`, so of racing uses of one code exactly one commits.
+    UseTotpStep {
+        /// The factor.
+        factor_id: FactorId,
+        /// The step the code matched.
+        step: TotpStep,
+        /// When.
+        at: Timestamp,
+    },
+    /// Delete one factor of `user_id` (a no-op when absent); when the user is left with no
+    /// active factor, delete their recovery codes too. MUST decide "no active factor left"
+    /// after any concurrent deletion of the user's other factors has committed, so two
+    /// factors removed at once never leave recovery codes behind.
+    DeleteFactor {
+        /// The owner.
+        user_id: UserId,
+        /// The factor.
+        factor_id: FactorId,
+    },
+    /// Delete every factor (pending ones included) and every recovery code of a user.
+    DeleteUserFactors {
+        /// The user.
+        user_id: UserId,
+    },
+    /// Replace all of a user's recovery codes (used ones included) by fresh ones.
+    ReplaceRecoveryCodes {
+        /// The user.
+        user_id: UserId,
+        /// Keyed digests of the new codes.
+        digests: Vec<SecretDigest>,
+        /// When they were made.
+        at: Timestamp,
+    },
+    /// Use up a recovery code: set its `used_at`. Guarded: MUST fail the commit with
+    /// [`StoreError::Conflict`] unless `user_id` holds an unused code with this digest, so a
+    /// code works once however many requests race for it.
+    SpendRecoveryCode {
+        /// The user.
+        user_id: UserId,
+        /// Keyed digest of the code.
+        digest: SecretDigest,
+        /// When.
+        at: Timestamp,
+    },
+    /// Check, inside the commit, that `user_id` has no active second factor: a password-only
+    /// sign-in carries it, so a factor activated between its read and its commit still
+    /// stops it. Guarded: MUST fail the commit with [`StoreError::Conflict`] when the user has
+    /// an active factor. Writes nothing.
+    ExpectNoSecondFactor {
+        /// The user.
+        user_id: UserId,
+    },
 }
 
 /// What a [`UnitOfWork::commit`] produced, looked up by the change that produced it, so a
@@ -351,6 +423,23 @@ pub trait NotificationRepository: Send + Sync + 'static {
     /// # Errors
     /// MUST touch no other user's notifications and no `read_at` already set.
     async fn mark_all_notifications_read(&self, user_id: UserId, at: Timestamp) -> Result<u64, StoreError>;
+}
+
+/// Reads second factors, recovery codes and second-factor challenges.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[trait_variant::make(Send)]
+pub trait FactorRepository: Send + Sync + 'static {
+    /// A user's factors, pending ones included, oldest first (`created_at`, ties by id).
+    async fn factors(&self, user_id: UserId) -> Result<Vec<Factor>, StoreError>;
+    /// A user's recovery codes, used ones included, in no particular order.
+    async fn recovery_codes(&self, user_id: UserId) -> Result<Vec<StoredRecoveryCode>, StoreError>;
+    /// The [`CodePurpose::MfaChallenge`] code with this digest, consumed or expired or not.
+    async fn mfa_challenge(&self, digest: SecretDigest) -> Result<Option<StoredCode>, StoreError>;
+    /// Deletes pending factors created before `before` (housekeeping); returns how many went.
+    ///
+    /// # Errors
+    /// MUST keep every active factor, and pending ones created at or after `before`.
+    async fn purge_pending_factors(&self, before: Timestamp) -> Result<u64, StoreError>;
 }
 
 /// A sliding-window limit: at most `max` events within `window`.
@@ -571,6 +660,7 @@ pub trait Store:
     + SessionRepository
     + AuditRepository
     + NotificationRepository
+    + FactorRepository
     + RateLimiter
     + PasswordAttempts
     + MailOutbox
@@ -585,6 +675,7 @@ impl<T> Store for T where
         + SessionRepository
         + AuditRepository
         + NotificationRepository
+        + FactorRepository
         + RateLimiter
         + PasswordAttempts
         + MailOutbox

@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use crate::error::InfraError;
-use crate::model::{AuditAction, CodePurpose, RequestContext};
+use crate::model::{AuditAction, RequestContext};
 use crate::ports::{Change, Ports, SecretHasher, SessionRepository, StoreError, UnitOfWork};
 use crate::service::Portcullis;
-use crate::usecases::common::{ALERT_DIGEST, metadata};
+use crate::usecases::common::{ALERT_DIGEST, MailedCode, metadata};
 
 /// Why a "Not you?" request was refused. A used, expired or unknown token is not an error:
 /// the answer is the same, so the link reveals nothing.
@@ -78,7 +78,7 @@ impl<P: Ports> Portcullis<P> {
             ),
         ];
         if user.deleted_at.is_none() {
-            changes.extend(self.fresh_code(&user, CodePurpose::ResetPassword, now));
+            changes.extend(self.fresh_code(&user, MailedCode::ResetPassword, now));
         }
         match self.store.commit(changes).await {
             // Used by a parallel click: that one did the work.

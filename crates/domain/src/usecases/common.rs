@@ -8,6 +8,18 @@ use crate::model::{
 use crate::ports::{Change, Ports, RandomSource, SecretHasher};
 use crate::service::Portcullis;
 
+/// A template that renders a mailed code: product, name, code, lifetime.
+type RenderCode = fn(&MailTemplates, &str, &str, &str, std::time::Duration) -> MailText;
+
+/// A code that goes out by mail (a second-factor challenge never does).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum MailedCode {
+    /// Proves the address after registration.
+    VerifyEmail,
+    /// Resets the password.
+    ResetPassword,
+}
+
 /// Purpose label of the keyed hash of one-time codes.
 pub(crate) const CODE_DIGEST: &str = "one-time-code";
 /// Purpose label of the keyed hash of refresh tokens.
@@ -85,7 +97,11 @@ impl<P: Ports> Portcullis<P> {
     }
 
     /// A fresh code for `user` (replacing older ones) and the mail that carries it.
-    pub(crate) fn fresh_code(&self, user: &User, purpose: CodePurpose, now: Timestamp) -> [Change; 2] {
+    pub(crate) fn fresh_code(&self, user: &User, mailed: MailedCode, now: Timestamp) -> [Change; 2] {
+        let (purpose, render) = match mailed {
+            MailedCode::VerifyEmail => (CodePurpose::VerifyEmail, MailTemplates::verification_code as RenderCode),
+            MailedCode::ResetPassword => (CodePurpose::ResetPassword, MailTemplates::password_reset_code as RenderCode),
+        };
         let code = self.random.six_digits();
         let stored = StoredCode {
             id: CodeId::new_v7(),
@@ -96,10 +112,6 @@ impl<P: Ports> Portcullis<P> {
             expires_at: now.plus(self.policy.code_ttl),
             consumed_at: None,
             created_at: now,
-        };
-        let render = match purpose {
-            CodePurpose::VerifyEmail => MailTemplates::verification_code,
-            CodePurpose::ResetPassword => MailTemplates::password_reset_code,
         };
         let text = render(&self.templates, &self.policy.product_name, user.name.as_str(), &code, self.policy.code_ttl);
         [Change::ReplaceCode(stored), self.mail_to(user, text, now)]

@@ -6,8 +6,8 @@ use serde_json::json;
 
 use crate::error::InfraError;
 use crate::model::{
-    AccountBlock, AuditAction, Email, Location, NewAuditEntry, Password, RequestContext, Session, SessionId, Timestamp,
-    User,
+    Aal, AccountBlock, AuditAction, AuthMethod, Email, Location, NewAuditEntry, Password, RequestContext, Session,
+    SessionId, Timestamp, User,
 };
 use crate::ports::{
     AccessClaims, Change, PasswordHasher, Permit, Ports, RandomSource, SecretHasher, StoreError, TokenIssuer,
@@ -250,6 +250,8 @@ impl<P: Ports> Portcullis<P> {
             last_seen_at: now,
             expires_at: now.plus(ttl),
             revoked_at: None,
+            aal: Aal::One,
+            amr: vec![AuthMethod::Password],
         };
         let access_ttl = self.policy.access_ttl;
         let claims = AccessClaims { user_id: user.id, session_id, issued_at: now, expires_at: now.plus(access_ttl) };

@@ -8,7 +8,7 @@ use crate::ports::{Change, PasswordHasher, Ports, StoreError, UnitOfWork, UserRe
 use crate::service::{Limit, Portcullis, clear_login_failures};
 use crate::usecases::authenticate::Principal;
 use crate::usecases::codes::RedeemCodeError;
-use crate::usecases::common::metadata;
+use crate::usecases::common::{MailedCode, metadata};
 use crate::usecases::reauth::ReauthError;
 
 /// Why a reset-code request was refused (only the per-IP limit: the answer is otherwise the
@@ -68,7 +68,7 @@ impl<P: Ports> Portcullis<P> {
         if let Some(user) = self.store.user_by_email(email).await?
             && user.deleted_at.is_none()
         {
-            let mut changes: Vec<Change> = self.fresh_code(&user, CodePurpose::ResetPassword, now).into();
+            let mut changes: Vec<Change> = self.fresh_code(&user, MailedCode::ResetPassword, now).into();
             changes.push(self.audit(user.id, AuditAction::PasswordResetRequested, ctx, metadata([]), now));
             self.store.commit(changes).await?;
         }

@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use crate::error::{FieldError, InfraError};
 use crate::model::{
-    AccountStatus, AuditAction, CodePurpose, Email, NewAuditEntry, NewPassword, PasswordPolicy, RequestContext, Roles,
-    User, UserId, UserName,
+    AccountStatus, AuditAction, Email, NewAuditEntry, NewPassword, PasswordPolicy, RequestContext, Roles, User, UserId,
+    UserName,
 };
 use crate::ports::{Change, PasswordHasher, Ports, StoreError, UnitOfWork, UserRepository};
 use crate::service::{Limit, Portcullis};
+use crate::usecases::common::MailedCode;
 
 /// A validated registration request.
 #[derive(Debug, Clone)]
@@ -110,7 +111,7 @@ impl<P: Ports> Portcullis<P> {
                     roles: Roles::user(),
                 };
                 let mut changes = vec![Change::InsertUser(user.clone())];
-                changes.extend(self.fresh_code(&user, CodePurpose::VerifyEmail, now));
+                changes.extend(self.fresh_code(&user, MailedCode::VerifyEmail, now));
                 changes.push(Change::AppendAudit(NewAuditEntry {
                     user_id: Some(user.id),
                     action: AuditAction::Registered,
@@ -144,7 +145,7 @@ impl<P: Ports> Portcullis<P> {
             let text = self.templates.signup_attempt(&self.policy.product_name, user.name.as_str());
             vec![self.mail_to(user, text, now)]
         } else {
-            self.fresh_code(user, CodePurpose::VerifyEmail, now).into()
+            self.fresh_code(user, MailedCode::VerifyEmail, now).into()
         };
         self.store.commit(changes).await?;
         Ok(())

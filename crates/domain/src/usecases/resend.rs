@@ -3,9 +3,10 @@
 use std::time::Duration;
 
 use crate::error::InfraError;
-use crate::model::{CodePurpose, Email, RequestContext};
+use crate::model::{Email, RequestContext};
 use crate::ports::{Ports, StoreError, UnitOfWork};
 use crate::service::{Limit, Portcullis};
+use crate::usecases::common::MailedCode;
 
 /// Why a resend was refused.
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +61,7 @@ impl<P: Ports> Portcullis<P> {
             && !user.email_verified()
             && user.deleted_at.is_none()
         {
-            self.store.commit(self.fresh_code(&user, CodePurpose::VerifyEmail, now).into()).await?;
+            self.store.commit(self.fresh_code(&user, MailedCode::VerifyEmail, now).into()).await?;
         }
         Ok(())
     }

@@ -2,10 +2,12 @@
 
 use diesel::prelude::*;
 use portcullis_domain::model::{
-    AccountStatus, CodePurpose, Email, PasswordHash, RefreshHit, SecretDigest, Session, StoredCode, User, UserName,
+    Aal, AccountStatus, CodePurpose, Email, PasswordHash, RefreshHit, SecretDigest, Session, StoredCode, User, UserName,
 };
 
-use super::json::{device_from_db, device_to_db, location_from_db, location_to_db, roles_from_db, roles_to_db};
+use super::json::{
+    amr_from_db, amr_to_db, device_from_db, device_to_db, location_from_db, location_to_db, roles_from_db, roles_to_db,
+};
 use super::{count_from_db, count_to_db};
 use crate::error::DbError;
 use crate::schema::{sessions, spent_refresh_tokens, users, verification_codes};
@@ -134,6 +136,8 @@ pub(crate) struct SessionRow {
     expires_at: DbTime,
     revoked_at: Option<DbTime>,
     alert_expires_at: Option<DbTime>,
+    aal: i16,
+    amr: DbJson,
 }
 
 impl TryFrom<&Session> for SessionRow {
@@ -154,6 +158,8 @@ impl TryFrom<&Session> for SessionRow {
             expires_at: DbTime(s.expires_at),
             revoked_at: s.revoked_at.map(DbTime),
             alert_expires_at: s.alert_expires_at.map(DbTime),
+            aal: i16::from(s.aal.as_u8()),
+            amr: amr_to_db(&s.amr)?,
         })
     }
 }
@@ -176,6 +182,11 @@ impl TryFrom<SessionRow> for Session {
             expires_at: r.expires_at.into(),
             revoked_at: r.revoked_at.map(Into::into),
             alert_expires_at: r.alert_expires_at.map(Into::into),
+            aal: u8::try_from(r.aal)
+                .ok()
+                .and_then(Aal::from_u8)
+                .ok_or_else(|| DbError::corrupt(format!("session aal {}", r.aal)))?,
+            amr: amr_from_db(&r.amr)?,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! The JSON stored in `device`, `location`, `metadata`, notification `data` and user `roles`
 //! columns.
 
-use portcullis_domain::model::{Device, Location, Role, Roles};
+use portcullis_domain::model::{AuthMethod, Device, Location, Role, Roles};
 use serde::{Deserialize, Serialize};
 
 use crate::error::DbError;
@@ -114,4 +114,15 @@ pub(super) fn roles_from_db(json: &DbJson) -> Result<Roles, DbError> {
         .map(|name| Role::parse(name).ok_or_else(|| DbError::corrupt(format!("role {name:?}"))))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Roles::new(roles))
+}
+
+/// A session's `amr`: the RFC 8176 names, in order.
+pub(super) fn amr_to_db(amr: &[AuthMethod]) -> Result<DbJson, DbError> {
+    to_json(&amr.iter().map(|m| m.as_str()).collect::<Vec<_>>())
+}
+
+/// An unknown method is corrupt data rather than a method silently dropped.
+pub(super) fn amr_from_db(json: &DbJson) -> Result<Vec<AuthMethod>, DbError> {
+    let names: Vec<String> = from_json(json, "amr")?;
+    names.iter().map(|name| AuthMethod::parse(name).ok_or_else(|| DbError::corrupt(format!("amr {name:?}")))).collect()
 }

@@ -4,10 +4,12 @@
 //! [`crate::sql_types`], so each struct serves both backends.
 
 mod account;
+mod factor;
 mod json;
 mod log;
 
 pub(crate) use account::{CodeRow, SessionRow, SpentRefreshRow, UserRow};
+pub(crate) use factor::{FactorRow, RecoveryCodeRow, step_to_db};
 pub(crate) use json::roles_to_db;
 pub(crate) use log::{AuditRow, MailRow, NewAuditRow, NotificationRow};
 

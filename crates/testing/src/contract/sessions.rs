@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use portcullis_domain::model::{Device, Location, SecretDigest, Session, SessionId};
+use portcullis_domain::model::{Aal, AuthMethod, Device, Location, SecretDigest, Session, SessionId};
 use portcullis_domain::ports::{Change, Store};
 
 use super::{T0, commit_ok, insert_user};
@@ -19,6 +19,8 @@ pub async fn session_with_user_round_trips<S: Store>(store: &S) {
     full.last_seen_at = T0.plus(Duration::from_millis(5_001));
     full.expires_at = T0.plus(Duration::from_secs(30 * 24 * 3600));
     full.revoked_at = Some(T0.plus(Duration::from_millis(60_007)));
+    full.aal = Aal::Two;
+    full.amr = vec![AuthMethod::Password, AuthMethod::Totp];
 
     let mut bare = session(&laura, T0.plus(Duration::from_secs(1)));
     bare.ip_address = Some(ip("2001:db8::8a2e:370:7334"));

@@ -1,7 +1,7 @@
 //! `UnitOfWork::commit`: apply every change to a copy of the tables, publish the copy only
 //! when all of them succeeded. That is the all-or-nothing of a SQL transaction.
 
-use portcullis_domain::model::{AuditEntry, NewAuditEntry};
+use portcullis_domain::model::{AuditEntry, NewAuditEntry, StoredRecoveryCode};
 use portcullis_domain::ports::{Change, Committed, StoreError, UnitOfWork};
 
 use super::{InMemoryStore, QueuedMail, SpentRefresh, State};
@@ -166,6 +166,72 @@ impl State {
                 self.rate_events.retain(|e| e.key != key || e.at > at || e.pending_at(at));
             }
             Change::ReleasePermit(permit) => self.rate_events.retain(|e| e.id != permit.0),
+            Change::InsertCode(code) => {
+                if !self.users.iter().any(|u| u.id == code.user_id) {
+                    return Err(constraint("codes.user_id references users"));
+                }
+                if self.codes.iter().any(|c| c.id == code.id) {
+                    return Err(constraint("codes primary key"));
+                }
+                self.codes.push(code);
+            }
+            Change::InsertFactor(factor) => {
+                if !self.users.iter().any(|u| u.id == factor.user_id) {
+                    return Err(constraint("mfa_factors.user_id references users"));
+                }
+                if self.factors.iter().any(|f| f.id == factor.id) {
+                    return Err(constraint("mfa_factors primary key"));
+                }
+                self.factors.push(factor);
+            }
+            Change::ConfirmFactor { factor_id, step, at } => {
+                let factor = self.factors.iter_mut().find(|f| f.id == factor_id && f.confirmed_at.is_none());
+                let factor = factor.ok_or(StoreError::Conflict)?;
+                factor.confirmed_at = Some(at);
+                factor.last_used_step = Some(step);
+            }
+            Change::UseTotpStep { factor_id, step, at } => {
+                let factor = self.factors.iter_mut().find(|f| {
+                    f.id == factor_id && f.confirmed_at.is_some() && f.last_used_step.is_none_or(|last| last < step)
+                });
+                let factor = factor.ok_or(StoreError::Conflict)?;
+                factor.last_used_step = Some(step);
+                factor.last_used_at = Some(at);
+            }
+            Change::DeleteFactor { user_id, factor_id } => {
+                self.factors.retain(|f| f.id != factor_id || f.user_id != user_id);
+                if !self.factors.iter().any(|f| f.user_id == user_id && f.is_active()) {
+                    self.recovery_codes.retain(|(owner, _)| *owner != user_id);
+                }
+            }
+            Change::DeleteUserFactors { user_id } => {
+                self.factors.retain(|f| f.user_id != user_id);
+                self.recovery_codes.retain(|(owner, _)| *owner != user_id);
+            }
+            Change::ReplaceRecoveryCodes { user_id, digests, at: _ } => {
+                if !self.users.iter().any(|u| u.id == user_id) {
+                    return Err(constraint("recovery_codes.user_id references users"));
+                }
+                self.recovery_codes.retain(|(owner, _)| *owner != user_id);
+                for digest in digests {
+                    if self.recovery_codes.iter().any(|(owner, c)| *owner == user_id && c.digest == digest) {
+                        return Err(constraint("recovery_codes primary key"));
+                    }
+                    self.recovery_codes.push((user_id, StoredRecoveryCode { digest, used_at: None }));
+                }
+            }
+            Change::SpendRecoveryCode { user_id, digest, at } => {
+                let code = self
+                    .recovery_codes
+                    .iter_mut()
+                    .find(|(owner, c)| *owner == user_id && c.used_at.is_none() && c.digest == digest);
+                code.ok_or(StoreError::Conflict)?.1.used_at = Some(at);
+            }
+            Change::ExpectNoSecondFactor { user_id } => {
+                if self.factors.iter().any(|f| f.user_id == user_id && f.is_active()) {
+                    return Err(StoreError::Conflict);
+                }
+            }
         }
         Ok(None)
     }

@@ -5,6 +5,7 @@
 //! atomic. Tests can also look inside and flip it into an "unavailable" state.
 
 mod commit;
+mod factors;
 mod notifications;
 mod outbox;
 mod rate;
@@ -17,8 +18,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use portcullis_domain::model::{
-    AuditEntry, Email, Notification, OutgoingMail, SecretDigest, Session, SessionId, StoredCode, Timestamp, User,
-    UserId,
+    AuditEntry, Email, Factor, Notification, OutgoingMail, SecretDigest, Session, SessionId, StoredCode,
+    StoredRecoveryCode, Timestamp, User, UserId,
 };
 use portcullis_domain::ports::StoreError;
 
@@ -70,6 +71,8 @@ pub(crate) struct State {
     pub(crate) mails: Vec<QueuedMail>,
     pub(crate) rate_events: Vec<RateEvent>,
     pub(crate) next_rate_id: i64,
+    pub(crate) factors: Vec<Factor>,
+    pub(crate) recovery_codes: Vec<(UserId, StoredRecoveryCode)>,
 }
 
 #[derive(Debug, Default)]
@@ -193,6 +196,16 @@ impl InMemoryStore {
     pub fn mail_to(&self, email: &str) -> Vec<OutgoingMail> {
         let Ok(email) = Email::parse(email) else { return Vec::new() };
         self.lock().mails.iter().filter(|q| q.mail.to == email).map(|q| q.mail.clone()).collect()
+    }
+
+    /// Every second factor, pending ones included, in insertion order.
+    pub fn factors(&self) -> Vec<Factor> {
+        self.lock().factors.clone()
+    }
+
+    /// Every recovery code of `user_id`, used ones included, in insertion order.
+    pub fn recovery_codes_of(&self, user_id: UserId) -> Vec<StoredRecoveryCode> {
+        self.lock().recovery_codes.iter().filter(|(owner, _)| *owner == user_id).map(|(_, code)| code.clone()).collect()
     }
 
     /// Counted rate-limit events of `key` (whatever their age).
