@@ -56,6 +56,17 @@ pub struct Policy {
     /// so the link of a session that already ended still signs nothing in and still mails a
     /// reset code.
     pub ended_session_retention: Duration,
+    /// How long the `mfa_token` of a sign-in waiting for its second factor works.
+    pub mfa_challenge_ttl: Duration,
+    /// Wrong codes one `mfa_token` takes before it is burned.
+    pub mfa_code_max_attempts: u32,
+    /// Wrong second-factor codes allowed per account within [`Self::mfa_failure_window`],
+    /// counted apart from wrong passwords.
+    pub mfa_failures_per_account: u32,
+    /// Sliding window for wrong second-factor codes.
+    pub mfa_failure_window: Duration,
+    /// How long a TOTP factor waits for the code that confirms it.
+    pub totp_enrolment_ttl: Duration,
 }
 
 impl Default for Policy {
@@ -82,6 +93,11 @@ impl Default for Policy {
             product_name: "Portcullis".to_owned(),
             rate_event_retention: Duration::from_secs(25 * 3600),
             ended_session_retention: Duration::from_secs(30 * 24 * 3600),
+            mfa_challenge_ttl: Duration::from_secs(5 * 60),
+            mfa_code_max_attempts: 5,
+            mfa_failures_per_account: 10,
+            mfa_failure_window: Duration::from_secs(30 * 60),
+            totp_enrolment_ttl: Duration::from_secs(10 * 60),
         }
     }
 }
@@ -105,6 +121,10 @@ impl Policy {
             RateRule { window: self.resend_interval, max: 1 },
             RateRule { window: Duration::from_secs(3600), max: self.resends_per_hour },
         ]
+    }
+    /// The per-account wrong second-factor code rule.
+    pub fn mfa_rules(&self) -> Vec<RateRule> {
+        vec![RateRule { window: self.mfa_failure_window, max: self.mfa_failures_per_account }]
     }
     /// The per-user sign-in report rule.
     pub fn sign_in_report_rules(&self) -> Vec<RateRule> {

@@ -29,6 +29,8 @@ pub struct Deps<P: Ports> {
     pub geo: P::Geo,
     /// User-agent parsing.
     pub devices: P::Devices,
+    /// Encryption of second-factor secrets at rest.
+    pub cipher: P::Cipher,
 }
 
 /// The Portcullis domain service. Cheap to share behind an `Arc`; every method is a use case.
@@ -41,6 +43,7 @@ pub struct Portcullis<P: Ports> {
     pub(crate) clock: P::Clock,
     pub(crate) geo: P::Geo,
     pub(crate) devices: P::Devices,
+    pub(crate) cipher: P::Cipher,
     pub(crate) policy: Policy,
     pub(crate) templates: MailTemplates,
 }
@@ -63,7 +66,7 @@ impl From<RateDecision> for Limit {
 
 /// A reservation's answer as the use cases take it: `Busy` (the room stayed held by
 /// parallel checks for all of the policy's patience) is a 503 to retry shortly.
-fn attempt_limit(decision: AttemptDecision) -> Result<Limit, InfraError> {
+pub(crate) fn attempt_limit(decision: AttemptDecision) -> Result<Limit, InfraError> {
     match decision {
         AttemptDecision::Reserved(p) => Ok(Limit::Allowed(p)),
         AttemptDecision::Limited { retry_after } => Ok(Limit::Limited(retry_after.max(Duration::from_secs(1)))),
@@ -105,6 +108,7 @@ impl<P: Ports> Portcullis<P> {
             clock: deps.clock,
             geo: deps.geo,
             devices: deps.devices,
+            cipher: deps.cipher,
             policy,
             templates: MailTemplates::default(),
         }

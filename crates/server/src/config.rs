@@ -26,6 +26,8 @@ pub struct Settings {
     pub devices: DeviceSettings,
     /// Access tokens and keyed hashing.
     pub tokens: TokenSettings,
+    /// Second factors.
+    pub mfa: MfaSettings,
     /// Rate limits and lockout.
     pub limits: LimitSettings,
     /// Password policy and hashing cost.
@@ -197,6 +199,21 @@ pub struct DeviceSettings {
 impl Default for DeviceSettings {
     fn default() -> Self {
         Self { enabled: true, cache_capacity: 10_000 }
+    }
+}
+
+/// `[mfa]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MfaSettings {
+    /// Key that encrypts TOTP seeds at rest (XChaCha20-Poly1305); created by a development
+    /// start when absent, required (provisioned, mode 0600) by a production start.
+    pub secret_key_file: PathBuf,
+}
+
+impl Default for MfaSettings {
+    fn default() -> Self {
+        Self { secret_key_file: PathBuf::from("data/mfa.key") }
     }
 }
 

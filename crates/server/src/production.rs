@@ -31,6 +31,7 @@ pub fn check(settings: &Settings) -> Result<(), Refused> {
     if production {
         problems.extend(key_problem("tokens.key_file", &settings.tokens.key_file));
         problems.extend(key_problem("tokens.hash_key_file", &settings.tokens.hash_key_file));
+        problems.extend(key_problem("mfa.secret_key_file", &settings.mfa.secret_key_file));
         if settings.server.trusted_proxies.is_empty() {
             problems.push(
                 "server.trusted_proxies is empty: list the addresses of the TLS-terminating proxy in front of \
@@ -120,7 +121,8 @@ mod tests {
         s.mailer.transport = "smtp".to_owned();
         s.tokens.key_file = dir.join("token.key");
         s.tokens.hash_key_file = dir.join("hash.key");
-        for path in [&s.tokens.key_file, &s.tokens.hash_key_file] {
+        s.mfa.secret_key_file = dir.join("mfa.key");
+        for path in [&s.tokens.key_file, &s.tokens.hash_key_file, &s.mfa.secret_key_file] {
             std::fs::write(path, format!("{}\n", "5a".repeat(32))).unwrap();
             set_mode(path, 0o600);
         }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use portcullis_crypto::{
-    Argon2Config, Argon2Engine, Argon2Hasher, HashPoolGauge, HmacSecretHasher, OsRandom, PasetoIssuer,
+    Argon2Config, Argon2Engine, Argon2Hasher, HashPoolGauge, HmacSecretHasher, MfaSecretCipher, OsRandom, PasetoIssuer,
 };
 use portcullis_device_uap::UapDeviceDetector;
 use portcullis_domain::model::Device;
@@ -30,6 +30,7 @@ impl Ports for ServerPorts {
     // No database configured (or an unreadable one): every location is unknown.
     type Geo = OptionalGeo;
     type Devices = Devices;
+    type Cipher = MfaSecretCipher;
 }
 
 /// User-agent parsing when `devices.enabled`, otherwise every device unknown.
@@ -160,6 +161,7 @@ pub async fn build_service(settings: &Settings) -> Result<Wired, WiringError> {
     let tokens = PasetoIssuer::from_key_file(&settings.tokens.key_file)?;
     tracing::info!(key_id = tokens.key_id(), retired_keys = tokens.retired_key_ids().count(), "token keys loaded");
     let secrets = HmacSecretHasher::from_key_file(&settings.tokens.hash_key_file)?;
+    let cipher = MfaSecretCipher::from_key_file(&settings.mfa.secret_key_file)?;
     // A missing or corrupt file logs one warning and leaves locations null: the server starts.
     let geo = OptionalGeo::open_or_warn(settings.geoip.city_db.as_deref());
     // Compiling the uap-core rules takes a fraction of a second: once, here, not on a login.
@@ -170,8 +172,17 @@ pub async fn build_service(settings: &Settings) -> Result<Wired, WiringError> {
     });
     let mailer = LettreMailer::new(&mailer_settings(settings)?)?;
     let gauges = AdapterGauges { hashing: hasher.gauge(), pool: store.pool_gauge() };
-    let deps =
-        Deps::<ServerPorts> { store, hasher, tokens, secrets, random: OsRandom, clock: SystemClock, geo, devices };
+    let deps = Deps::<ServerPorts> {
+        store,
+        hasher,
+        tokens,
+        secrets,
+        random: OsRandom,
+        clock: SystemClock,
+        geo,
+        devices,
+        cipher,
+    };
     let mut service = Portcullis::new(deps, settings.policy());
     if let Some(dir) = &settings.mailer.templates_dir {
         service = service.with_mail_templates(crate::mail_templates::load(dir)?);

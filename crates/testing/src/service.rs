@@ -6,14 +6,14 @@ use std::marker::PhantomData;
 
 use portcullis_domain::model::{Password, User};
 use portcullis_domain::ports::{
-    Change, Clock, DeviceDetector, GeoLookup, PasswordHasher, Ports, RandomSource, SecretHasher, Store, TokenIssuer,
-    UnitOfWork,
+    Change, Clock, DeviceDetector, GeoLookup, PasswordHasher, Ports, RandomSource, SecretCipher, SecretHasher, Store,
+    TokenIssuer, UnitOfWork,
 };
 use portcullis_domain::{Deps, LoginOutcome, LoginRequest, Policy, Portcullis, Principal};
 
 use crate::fakes::{
-    FakeTokens, FastHasher, FixedDevices, FixedGeo, ManualClock, PlainSecretHasher, SequenceRandom, firefox_on_linux,
-    london,
+    FakeTokens, FastHasher, FixedDevices, FixedGeo, ManualClock, PlainCipher, PlainSecretHasher, SequenceRandom,
+    firefox_on_linux, london,
 };
 use crate::fixtures::{FIREFOX_UA, LONDON_IP, ip};
 use crate::memory_store::InMemoryStore;
@@ -30,15 +30,16 @@ pub struct TestPorts<
     C = ManualClock,
     G = FixedGeo,
     D = FixedDevices,
->(PhantomData<fn() -> (S, H, T, X, R, C, G, D)>);
+    K = PlainCipher,
+>(PhantomData<fn() -> (S, H, T, X, R, C, G, D, K)>);
 
-impl<S, H, T, X, R, C, G, D> fmt::Debug for TestPorts<S, H, T, X, R, C, G, D> {
+impl<S, H, T, X, R, C, G, D, K> fmt::Debug for TestPorts<S, H, T, X, R, C, G, D, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("TestPorts")
     }
 }
 
-impl<S, H, T, X, R, C, G, D> Ports for TestPorts<S, H, T, X, R, C, G, D>
+impl<S, H, T, X, R, C, G, D, K> Ports for TestPorts<S, H, T, X, R, C, G, D, K>
 where
     S: Store,
     H: PasswordHasher,
@@ -48,6 +49,7 @@ where
     C: Clock,
     G: GeoLookup,
     D: DeviceDetector,
+    K: SecretCipher,
 {
     type Store = S;
     type Hasher = H;
@@ -57,6 +59,7 @@ where
     type Clock = C;
     type Geo = G;
     type Devices = D;
+    type Cipher = K;
 }
 
 /// Builds a test service port by port: every port starts on its fake (the store on a fresh
@@ -87,6 +90,7 @@ pub struct TestServiceBuilder<
     C = ManualClock,
     G = FixedGeo,
     D = FixedDevices,
+    K = PlainCipher,
 > {
     store: S,
     hasher: H,
@@ -96,6 +100,7 @@ pub struct TestServiceBuilder<
     clock: C,
     geo: G,
     devices: D,
+    cipher: K,
     handles: TestHandles,
 }
 
@@ -124,12 +129,13 @@ impl TestServiceBuilder {
             clock: deps.clock,
             geo: deps.geo,
             devices: deps.devices,
+            cipher: deps.cipher,
             handles,
         }
     }
 }
 
-impl<S, H, T, X, R, C, G, D> TestServiceBuilder<S, H, T, X, R, C, G, D>
+impl<S, H, T, X, R, C, G, D, K> TestServiceBuilder<S, H, T, X, R, C, G, D, K>
 where
     S: Store,
     H: PasswordHasher,
@@ -139,62 +145,70 @@ where
     C: Clock,
     G: GeoLookup,
     D: DeviceDetector,
+    K: SecretCipher,
 {
     /// The store made by `make` from the current one (at first the fresh [`InMemoryStore`],
     /// typically wrapped in a [`ComposedStore`](portcullis_domain::ports::ComposedStore)
     /// with one port replaced).
-    pub fn store<S2: Store>(self, make: impl FnOnce(S) -> S2) -> TestServiceBuilder<S2, H, T, X, R, C, G, D> {
-        let Self { store, hasher, tokens, secrets, random, clock, geo, devices, handles } = self;
-        TestServiceBuilder { store: make(store), hasher, tokens, secrets, random, clock, geo, devices, handles }
+    pub fn store<S2: Store>(self, make: impl FnOnce(S) -> S2) -> TestServiceBuilder<S2, H, T, X, R, C, G, D, K> {
+        let Self { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, handles } = self;
+        TestServiceBuilder { store: make(store), hasher, tokens, secrets, random, clock, geo, devices, cipher, handles }
     }
 
     /// Password hashing by `hasher` (`handles.hasher` stays the unused fake).
-    pub fn hasher<H2: PasswordHasher>(self, hasher: H2) -> TestServiceBuilder<S, H2, T, X, R, C, G, D> {
-        let Self { store, tokens, secrets, random, clock, geo, devices, handles, .. } = self;
-        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, handles }
+    pub fn hasher<H2: PasswordHasher>(self, hasher: H2) -> TestServiceBuilder<S, H2, T, X, R, C, G, D, K> {
+        let Self { store, tokens, secrets, random, clock, geo, devices, cipher, handles, .. } = self;
+        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, handles }
     }
 
     /// Access tokens by `tokens`.
-    pub fn tokens<T2: TokenIssuer>(self, tokens: T2) -> TestServiceBuilder<S, H, T2, X, R, C, G, D> {
-        let Self { store, hasher, secrets, random, clock, geo, devices, handles, .. } = self;
-        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, handles }
+    pub fn tokens<T2: TokenIssuer>(self, tokens: T2) -> TestServiceBuilder<S, H, T2, X, R, C, G, D, K> {
+        let Self { store, hasher, secrets, random, clock, geo, devices, cipher, handles, .. } = self;
+        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, handles }
     }
 
     /// Keyed hashing of codes and tokens by `secrets`.
-    pub fn secrets<X2: SecretHasher>(self, secrets: X2) -> TestServiceBuilder<S, H, T, X2, R, C, G, D> {
-        let Self { store, hasher, tokens, random, clock, geo, devices, handles, .. } = self;
-        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, handles }
+    pub fn secrets<X2: SecretHasher>(self, secrets: X2) -> TestServiceBuilder<S, H, T, X2, R, C, G, D, K> {
+        let Self { store, hasher, tokens, random, clock, geo, devices, cipher, handles, .. } = self;
+        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, handles }
     }
 
     /// Codes and tokens drawn from `random` (`handles.random` then sees none of them).
-    pub fn random<R2: RandomSource>(self, random: R2) -> TestServiceBuilder<S, H, T, X, R2, C, G, D> {
-        let Self { store, hasher, tokens, secrets, clock, geo, devices, handles, .. } = self;
-        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, handles }
+    pub fn random<R2: RandomSource>(self, random: R2) -> TestServiceBuilder<S, H, T, X, R2, C, G, D, K> {
+        let Self { store, hasher, tokens, secrets, clock, geo, devices, cipher, handles, .. } = self;
+        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, handles }
     }
 
     /// Time from `clock` (`handles.clock` then moves nothing).
-    pub fn clock<C2: Clock>(self, clock: C2) -> TestServiceBuilder<S, H, T, X, R, C2, G, D> {
-        let Self { store, hasher, tokens, secrets, random, geo, devices, handles, .. } = self;
-        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, handles }
+    pub fn clock<C2: Clock>(self, clock: C2) -> TestServiceBuilder<S, H, T, X, R, C2, G, D, K> {
+        let Self { store, hasher, tokens, secrets, random, geo, devices, cipher, handles, .. } = self;
+        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, handles }
     }
 
     /// IP geolocation by `geo`.
-    pub fn geo<G2: GeoLookup>(self, geo: G2) -> TestServiceBuilder<S, H, T, X, R, C, G2, D> {
-        let Self { store, hasher, tokens, secrets, random, clock, devices, handles, .. } = self;
-        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, handles }
+    pub fn geo<G2: GeoLookup>(self, geo: G2) -> TestServiceBuilder<S, H, T, X, R, C, G2, D, K> {
+        let Self { store, hasher, tokens, secrets, random, clock, devices, cipher, handles, .. } = self;
+        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, handles }
     }
 
     /// User-agent parsing by `devices`.
-    pub fn devices<D2: DeviceDetector>(self, devices: D2) -> TestServiceBuilder<S, H, T, X, R, C, G, D2> {
-        let Self { store, hasher, tokens, secrets, random, clock, geo, handles, .. } = self;
-        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, handles }
+    pub fn devices<D2: DeviceDetector>(self, devices: D2) -> TestServiceBuilder<S, H, T, X, R, C, G, D2, K> {
+        let Self { store, hasher, tokens, secrets, random, clock, geo, cipher, handles, .. } = self;
+        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, handles }
+    }
+
+    /// Second-factor secrets sealed by `cipher` (`MfaSecretCipher::from_key` for the real
+    /// encryption, or a mock).
+    pub fn cipher<K2: SecretCipher>(self, cipher: K2) -> TestServiceBuilder<S, H, T, X, R, C, G, D, K2> {
+        let Self { store, hasher, tokens, secrets, random, clock, geo, devices, handles, .. } = self;
+        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, handles }
     }
 
     /// The service with `policy`, and the handles onto the fakes.
     #[allow(clippy::type_complexity)]
-    pub fn build(self, policy: Policy) -> (Portcullis<TestPorts<S, H, T, X, R, C, G, D>>, TestHandles) {
-        let Self { store, hasher, tokens, secrets, random, clock, geo, devices, handles } = self;
-        let deps = Deps { store, hasher, tokens, secrets, random, clock, geo, devices };
+    pub fn build(self, policy: Policy) -> (Portcullis<TestPorts<S, H, T, X, R, C, G, D, K>>, TestHandles) {
+        let Self { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, handles } = self;
+        let deps = Deps { store, hasher, tokens, secrets, random, clock, geo, devices, cipher };
         (Portcullis::new(deps, policy), handles)
     }
 }
@@ -289,6 +303,7 @@ pub fn test_deps() -> (Deps<TestPorts>, TestHandles) {
         clock: handles.clock.clone(),
         geo: handles.geo.clone(),
         devices: handles.devices.clone(),
+        cipher: PlainCipher,
     };
     (deps, handles)
 }

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use portcullis_crypto::{Argon2Config, Argon2Hasher, HmacSecretHasher, OsRandom, PasetoIssuer};
+use portcullis_crypto::{Argon2Config, Argon2Hasher, HmacSecretHasher, MfaSecretCipher, OsRandom, PasetoIssuer};
 use portcullis_device_uap::UapDeviceDetector;
 use portcullis_domain::model::{Email, OneTimeCode, Password, RequestContext};
 use portcullis_domain::ports::{Ports, SystemClock};
@@ -38,6 +38,7 @@ impl Ports for AppPorts {
     type Clock = SystemClock;
     type Geo = OptionalGeo;
     type Devices = UapDeviceDetector;
+    type Cipher = MfaSecretCipher;
 }
 
 /// The service, shared by every request.
@@ -46,7 +47,7 @@ pub type Auth = Arc<Portcullis<AppPorts>>;
 /// Why the service could not be built.
 pub type BuildError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Opens (and migrates) the SQLite database at `database`, creates or loads the two key files
+/// Opens (and migrates) the SQLite database at `database`, creates or loads the three key files
 /// in `keys`, and starts the hashing pool.
 ///
 /// # Errors
@@ -63,6 +64,7 @@ pub async fn build(database: &Path, keys: &Path, policy: Policy) -> Result<Auth,
         // No GeoIP database: every location is unknown.
         geo: OptionalGeo(None),
         devices: UapDeviceDetector::with_cache_capacity(1_000)?,
+        cipher: MfaSecretCipher::from_key_file(&keys.join("mfa.key"))?,
     };
     Ok(Arc::new(Portcullis::new(deps, policy)))
 }

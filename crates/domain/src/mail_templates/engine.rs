@@ -27,6 +27,12 @@ pub(super) const BUILTIN: &[(&str, &str)] = &[
     ("token_reuse.subject.j2", include_str!("../../templates/token_reuse.subject.j2")),
     ("token_reuse.txt.j2", include_str!("../../templates/token_reuse.txt.j2")),
     ("token_reuse.html.j2", include_str!("../../templates/token_reuse.html.j2")),
+    ("recovery_code_used.subject.j2", include_str!("../../templates/recovery_code_used.subject.j2")),
+    ("recovery_code_used.txt.j2", include_str!("../../templates/recovery_code_used.txt.j2")),
+    ("recovery_code_used.html.j2", include_str!("../../templates/recovery_code_used.html.j2")),
+    ("mfa_attempts_exceeded.subject.j2", include_str!("../../templates/mfa_attempts_exceeded.subject.j2")),
+    ("mfa_attempts_exceeded.txt.j2", include_str!("../../templates/mfa_attempts_exceeded.txt.j2")),
+    ("mfa_attempts_exceeded.html.j2", include_str!("../../templates/mfa_attempts_exceeded.html.j2")),
 ];
 
 /// An environment with the engine's settings and filters and no templates yet.

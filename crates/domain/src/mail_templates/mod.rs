@@ -88,6 +88,17 @@ impl MailTemplates {
         self.render(prepare_new_sign_in(product, name, facts, revoke_url, base_url))
     }
 
+    /// The notice that a recovery code signed the user in, with how many are left.
+    pub fn recovery_code_used(&self, product: &str, name: &str, remaining: u32) -> MailText {
+        self.render(prepare_recovery_code_used(product, name, remaining))
+    }
+
+    /// The notice that the password was right but the second factor's codes were wrong too
+    /// many times: whoever tried knows the password.
+    pub fn mfa_attempts_exceeded(&self, product: &str, name: &str) -> MailText {
+        self.render(prepare_mfa_attempts_exceeded(product, name))
+    }
+
     /// The password reset code mail.
     pub fn password_reset_code(&self, product: &str, name: &str, code: &str, ttl: Duration) -> MailText {
         self.render(prepare_password_reset_code(product, name, code, ttl))
@@ -120,6 +131,26 @@ impl MailTemplates {
     ) -> MailText {
         self.render(prepare_token_reuse(product, name, session, reuse, base_url))
     }
+}
+
+fn prepare_recovery_code_used(product: &str, name: &str, remaining: u32) -> Prepared {
+    Prepared::new(
+        "recovery_code_used",
+        format!("A recovery code was used to sign in to {product}"),
+        product,
+        name,
+        context! { remaining => remaining },
+    )
+}
+
+fn prepare_mfa_attempts_exceeded(product: &str, name: &str) -> Prepared {
+    Prepared::new(
+        "mfa_attempts_exceeded",
+        format!("Your {product} password was used, but the second step failed"),
+        product,
+        name,
+        context! {},
+    )
 }
 
 fn prepare_verification_code(product: &str, name: &str, code: &str, ttl: Duration) -> Prepared {

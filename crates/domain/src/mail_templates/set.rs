@@ -34,6 +34,12 @@ pub const TEMPLATE_NAMES: &[&str] = &[
     "token_reuse.subject.j2",
     "token_reuse.txt.j2",
     "token_reuse.html.j2",
+    "recovery_code_used.subject.j2",
+    "recovery_code_used.txt.j2",
+    "recovery_code_used.html.j2",
+    "mfa_attempts_exceeded.subject.j2",
+    "mfa_attempts_exceeded.txt.j2",
+    "mfa_attempts_exceeded.html.j2",
 ];
 
 /// Why a set of templates was refused. Each names the template (its file name).
@@ -251,5 +257,7 @@ fn samples() -> Vec<Prepared> {
         super::prepare_password_changed(product, name, at, Some(&enrichment), "https://example.com"),
         super::prepare_password_changed(product, name, at, None, "https://example.com"),
         super::prepare_token_reuse(product, name, &facts, &facts, "https://example.com"),
+        super::prepare_recovery_code_used(product, name, 9),
+        super::prepare_mfa_attempts_exceeded(product, name),
     ]
 }

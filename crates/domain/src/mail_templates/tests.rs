@@ -142,6 +142,20 @@ fn lifetimes_round_up_to_whole_minutes() {
 }
 
 #[test]
+fn second_factor_mails() {
+    let used = builtin().recovery_code_used("Portcullis", "Laura", 7);
+    assert_eq!(used.subject, "A recovery code was used to sign in to Portcullis");
+    for part in [used.body.as_str(), html(&used)] {
+        assert_contains(part, &["recovery codes was just used", "7", "reset your password"]);
+    }
+    let failed = builtin().mfa_attempts_exceeded("Portcullis", "Laura");
+    assert_eq!(failed.subject, "Your Portcullis password was used, but the second step failed");
+    for part in [failed.body.as_str(), html(&failed)] {
+        assert_contains(part, &["entered your Portcullis password correctly", "nobody was signed in", "change it now"]);
+    }
+}
+
+#[test]
 fn signup_attempt_mail() {
     let m = builtin().signup_attempt("Portcullis", "Laura");
     assert_eq!(m.subject, "Someone tried to sign up for Portcullis with your address");

@@ -55,6 +55,14 @@ pub enum AuditAction {
     AdminUserRestored,
     /// An administrator changed an account's roles.
     AdminRolesChanged,
+    /// The user activated a second factor.
+    MfaFactorEnrolled,
+    /// The user removed a second factor.
+    MfaFactorRemoved,
+    /// The user replaced their recovery codes.
+    MfaRecoveryCodesRegenerated,
+    /// An administrator removed every second factor of an account.
+    AdminUserMfaReset,
 }
 
 impl AuditAction {
@@ -82,11 +90,15 @@ impl AuditAction {
             Self::AdminUserDeleted => "admin.user.deleted",
             Self::AdminUserRestored => "admin.user.restored",
             Self::AdminRolesChanged => "admin.user.roles_changed",
+            Self::MfaFactorEnrolled => "mfa.factor.enrolled",
+            Self::MfaFactorRemoved => "mfa.factor.removed",
+            Self::MfaRecoveryCodesRegenerated => "mfa.recovery_codes.regenerated",
+            Self::AdminUserMfaReset => "admin.user.mfa_reset",
         }
     }
 
     /// Every action, for queries over the whole log of a user.
-    pub const ALL: [AuditAction; 21] = [
+    pub const ALL: [AuditAction; 25] = [
         Self::LoginSuccess,
         Self::LoginFailure,
         Self::Signup,
@@ -108,6 +120,10 @@ impl AuditAction {
         Self::AdminUserDeleted,
         Self::AdminUserRestored,
         Self::AdminRolesChanged,
+        Self::MfaFactorEnrolled,
+        Self::MfaFactorRemoved,
+        Self::MfaRecoveryCodesRegenerated,
+        Self::AdminUserMfaReset,
     ];
 
     /// The action with this dotted name, `None` for an unknown one.

@@ -19,7 +19,7 @@ pub use store::*;
 /// The set of adapters a [`crate::Portcullis`] service is built from.
 ///
 /// One type per deployment names them all, so the service has one type parameter
-/// instead of eight:
+/// instead of nine:
 /// ```text
 /// struct Production;
 /// impl Ports for Production { type Store = DieselStore; /* ... */ }
@@ -41,4 +41,6 @@ pub trait Ports: Send + Sync + 'static {
     type Geo: GeoLookup;
     /// User-agent parsing.
     type Devices: DeviceDetector;
+    /// Encryption of second-factor secrets at rest.
+    type Cipher: SecretCipher;
 }

@@ -15,6 +15,26 @@ use crate::ports::{
 };
 use crate::service::{Limit, Portcullis, clear_login_failures};
 use crate::usecases::common::REFRESH_DIGEST;
+use crate::usecases::mfa_sign_in::MfaChallenge;
+
+/// How a new session's holder proved who they are.
+pub(crate) struct SignInProof {
+    aal: Aal,
+    amr: Vec<AuthMethod>,
+    /// The second factor's name for the audit entry's `"mfa"`, if one was used.
+    mfa: Option<&'static str>,
+}
+
+impl SignInProof {
+    /// A password alone.
+    pub(crate) fn password() -> Self {
+        Self { aal: Aal::One, amr: vec![AuthMethod::Password], mfa: None }
+    }
+    /// A password, then `method` (named `name` in the audit entry).
+    pub(crate) fn second_factor(method: AuthMethod, name: &'static str) -> Self {
+        Self { aal: Aal::Two, amr: vec![AuthMethod::Password, method], mfa: Some(name) }
+    }
+}
 
 /// A login request. The password is not checked against the policy: a short wrong one is
 /// simply wrong.
@@ -80,6 +100,10 @@ pub enum LoginError {
     /// Right password, but the account may not sign in.
     #[error("account blocked: {0:?}")]
     Blocked(AccountBlock),
+    /// Right password on an account with an active second factor: no session yet; the
+    /// challenge's token and a code finish the sign-in ([`Portcullis::verify_mfa`]).
+    #[error("a second factor is required")]
+    MfaRequired(MfaChallenge),
     /// Infrastructure failure.
     #[error(transparent)]
     Infra(#[from] InfraError),
@@ -170,6 +194,57 @@ impl<P: Ports> Portcullis<P> {
         self.start_session(user, req.remember_me, rehash, unreleased, ctx, now).await
     }
 
+    /// A password-only sign-in's commit, carrying [`Change::ExpectNoSecondFactor`]: an
+    /// account with an active factor (even one activated a moment ago) gets a challenge
+    /// instead, in a commit that gives the reservation `permit` back as the session's would.
+    async fn start_session(
+        &self,
+        user: User,
+        remember_me: bool,
+        rehash: Option<Change>,
+        permit: Option<Permit>,
+        ctx: &RequestContext,
+        now: Timestamp,
+    ) -> Result<LoginOutcome, LoginError> {
+        let (mut changes, outcome) =
+            match self.new_session(user.clone(), remember_me, &SignInProof::password(), ctx, now) {
+                Ok(built) => built,
+                Err(e) => {
+                    // Nothing was committed: give the right password's slot back (best effort).
+                    if let Some(permit) = permit {
+                        let _ = self.release(permit).await;
+                    }
+                    return Err(e.into());
+                }
+            };
+        changes.extend(rehash.clone());
+        changes.push(Change::ExpectNoSecondFactor { user_id: user.id });
+        changes.extend(permit.map(Change::ReleasePermit));
+        match self.store.commit(changes).await {
+            Ok(_) => Ok(outcome),
+            Err(StoreError::Conflict) => {
+                let mut changes = vec![clear_login_failures(&user.email, now)];
+                changes.extend(rehash);
+                changes.extend(permit.map(Change::ReleasePermit));
+                match self.issue_mfa_challenge(&user, remember_me, changes, now).await {
+                    Ok(challenge) => Err(LoginError::MfaRequired(challenge)),
+                    Err(e) => {
+                        if let Some(permit) = permit {
+                            let _ = self.release(permit).await;
+                        }
+                        Err(e)
+                    }
+                }
+            }
+            Err(e) => {
+                if let Some(permit) = permit {
+                    let _ = self.release(permit).await;
+                }
+                Err(e.into())
+            }
+        }
+    }
+
     /// A fresh hash of the right `password`, for a `user` whose hash was made with other
     /// parameters than the hasher's current ones. Best effort: a busy hashing pool leaves the
     /// old hash (still valid) for the next login to replace.
@@ -217,18 +292,17 @@ impl<P: Ports> Portcullis<P> {
         self.commit_releasing(release, vec![Change::AppendAudit(entry)]).await
     }
 
-    /// Creates the session, the audit entry, the alert notification and the queued alert
-    /// mail in one commit, which also gives back the attempt's reservation `permit` (unless
-    /// it went back already), then issues the tokens.
-    async fn start_session(
+    /// The writes that start a session for `user` (the session, the `auth.login.success`
+    /// entry, the lifted password lockout, the new-sign-in alert) and the outcome to answer
+    /// with once they are committed; the tokens are issued here.
+    pub(crate) fn new_session(
         &self,
         user: User,
         remember_me: bool,
-        rehash: Option<Change>,
-        permit: Option<Permit>,
+        proof: &SignInProof,
         ctx: &RequestContext,
         now: Timestamp,
-    ) -> Result<LoginOutcome, LoginError> {
+    ) -> Result<(Vec<Change>, LoginOutcome), InfraError> {
         let enrichment = self.enrich(ctx);
         let session_id = SessionId::new_v7();
         let refresh_token = self.random.url_token();
@@ -250,24 +324,18 @@ impl<P: Ports> Portcullis<P> {
             last_seen_at: now,
             expires_at: now.plus(ttl),
             revoked_at: None,
-            aal: Aal::One,
-            amr: vec![AuthMethod::Password],
+            aal: proof.aal,
+            amr: proof.amr.clone(),
         };
         let access_ttl = self.policy.access_ttl;
         let claims = AccessClaims { user_id: user.id, session_id, issued_at: now, expires_at: now.plus(access_ttl) };
-        let access_token = match self.tokens.issue(&claims) {
-            Ok(token) => token,
-            Err(e) => {
-                // Nothing was committed: give the right password's slot back (best effort).
-                if let Some(permit) = permit {
-                    let _ = self.release(permit).await;
-                }
-                return Err(InfraError::from(e).into());
-            }
-        };
+        let access_token = self.tokens.issue(&claims)?;
         let mut metadata = serde_json::Map::new();
         metadata.insert("method".to_owned(), json!("password"));
         metadata.insert("remember_me".to_owned(), json!(remember_me));
+        if let Some(mfa) = proof.mfa {
+            metadata.insert("mfa".to_owned(), json!(mfa));
+        }
         let audit = NewAuditEntry {
             user_id: Some(user.id),
             action: AuditAction::LoginSuccess,
@@ -278,16 +346,15 @@ impl<P: Ports> Portcullis<P> {
         };
         let mut changes =
             vec![Change::InsertSession(session), Change::AppendAudit(audit), clear_login_failures(&user.email, now)];
-        changes.extend(rehash);
         changes.extend(alert.changes);
-        self.commit_releasing(permit, changes).await?;
-        Ok(LoginOutcome {
+        let outcome = LoginOutcome {
             location: enrichment.location,
             user,
             session_id,
             access_token,
             expires_in: access_ttl,
             refresh_token,
-        })
+        };
+        Ok((changes, outcome))
     }
 }

@@ -21,7 +21,7 @@ mod admin;
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// An API error: status, stable code, human detail, optional field errors and `Retry-After`.
-#[derive(Debug)]
+/// Its `Debug` names the extension members but never shows their values (an `mfa_token`).
 pub struct ApiError {
     status: StatusCode,
     code: &'static str,
@@ -29,6 +29,9 @@ pub struct ApiError {
     errors: Vec<FieldError>,
     retry_after: Option<Duration>,
     cause: Option<Box<dyn std::error::Error + Send + Sync>>,
+    /// Extension members of the problem (RFC 9457 §3.2), such as `MFA_REQUIRED`'s token.
+    /// Boxed: it is rare, and every `Result<_, ApiError>` carries its size.
+    extensions: Option<Box<serde_json::Map<String, serde_json::Value>>>,
 }
 
 #[derive(Serialize)]
@@ -41,6 +44,8 @@ struct ProblemBody<'a> {
     code: &'a str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     errors: Vec<FieldErrorBody<'a>>,
+    #[serde(flatten)]
+    extensions: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Serialize)]
@@ -49,10 +54,25 @@ struct FieldErrorBody<'a> {
     message: &'a str,
 }
 
+impl std::fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let members: Vec<&str> = self.extensions.iter().flat_map(|m| m.keys().map(String::as_str)).collect();
+        f.debug_struct("ApiError")
+            .field("status", &self.status)
+            .field("code", &self.code)
+            .field("detail", &self.detail)
+            .field("errors", &self.errors)
+            .field("retry_after", &self.retry_after)
+            .field("cause", &self.cause)
+            .field("extension_members", &members)
+            .finish()
+    }
+}
+
 impl ApiError {
     /// An error with a status, code and detail.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into(), errors: vec![], retry_after: None, cause: None }
+        Self { status, code, detail: detail.into(), errors: vec![], retry_after: None, cause: None, extensions: None }
     }
 
     /// 400 `VALIDATION_ERROR` listing the bad fields.
@@ -150,6 +170,7 @@ impl ApiError {
             detail: &self.detail,
             code: self.code,
             errors: self.errors.iter().map(|e| FieldErrorBody { field: &e.field, message: &e.message }).collect(),
+            extensions: self.extensions.as_deref(),
         };
         serde_json::to_string(&body).unwrap_or_default()
     }
@@ -247,6 +268,17 @@ impl From<LoginError> for ApiError {
             LoginError::Blocked(AccountBlock::NotVerified) => {
                 forbidden("ACCOUNT_NOT_VERIFIED", "Verify your email address before signing in.")
             }
+            LoginError::MfaRequired(challenge) => {
+                let factors: Vec<&str> = challenge.factors.iter().map(|f| f.as_str()).collect();
+                let mut members = serde_json::Map::new();
+                members.insert("mfa_token".to_owned(), challenge.mfa_token.into());
+                members.insert("factors".to_owned(), factors.into());
+                members.insert("expires_in".to_owned(), challenge.expires_in.as_secs().into());
+                Self {
+                    extensions: Some(Box::new(members)),
+                    ..forbidden("MFA_REQUIRED", "Finish signing in with your second factor.")
+                }
+            }
             LoginError::Infra(e) => e.into(),
             other => Self::unmapped(other),
         }
@@ -270,5 +302,31 @@ impl From<SignInEventError> for ApiError {
             SignInEventError::Infra(e) | SignInEventError::NotRecorded(e) => e.into(),
             other => Self::unmapped(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use portcullis_domain::{MfaChallenge, SecondFactor};
+
+    use super::*;
+
+    #[test]
+    fn mfa_required_carries_its_members_in_the_body_and_never_in_debug() {
+        let challenge = MfaChallenge {
+            mfa_token: "tok-secret.0".to_owned(),
+            factors: vec![SecondFactor::Totp, SecondFactor::RecoveryCode],
+            expires_in: Duration::from_secs(300),
+        };
+        let problem = ApiError::from(LoginError::MfaRequired(challenge));
+        assert_eq!((problem.status_code(), problem.code()), (StatusCode::FORBIDDEN, "MFA_REQUIRED"));
+        let body: serde_json::Value = serde_json::from_str(&problem.body()).unwrap();
+        assert_eq!(body["mfa_token"], "tok-secret.0");
+        assert_eq!(body["factors"], serde_json::json!(["totp", "recovery_code"]));
+        assert_eq!((body["expires_in"].as_u64(), body["status"].as_u64()), (Some(300), Some(403)));
+        assert!(!format!("{problem:?}").contains("tok-secret"), "{problem:?}");
+        assert!(ApiError::unauthorized().body().find("mfa_token").is_none());
     }
 }

@@ -45,7 +45,7 @@ pub const INVALID_REQUEST: &str = "invalid_request";
 
 /// Every `reason` of a failed login: the series are created at start with 0, so a dashboard
 /// sees them before the first failure, and nothing outside this list is ever used.
-pub const LOGIN_FAILURE_REASONS: [&str; 11] = [
+pub const LOGIN_FAILURE_REASONS: [&str; 12] = [
     INVALID_REQUEST,
     "invalid_credentials",
     "account_deleted",
@@ -53,6 +53,7 @@ pub const LOGIN_FAILURE_REASONS: [&str; 11] = [
     "account_deactivated",
     "email_not_verified",
     "too_many_attempts",
+    "mfa_required",
     "rate_limited",
     "busy",
     "unavailable",
@@ -67,6 +68,7 @@ pub fn login(result: &Result<LoginOutcome, LoginError>) -> (&'static str, &'stat
         Err(LoginError::InvalidCredentials) => "invalid_credentials",
         Err(LoginError::Blocked(block)) => block.audit_reason(),
         Err(LoginError::TooManyAttempts { .. }) => "too_many_attempts",
+        Err(LoginError::MfaRequired(_)) => "mfa_required",
         Err(LoginError::RateLimited { .. }) => "rate_limited",
         Err(LoginError::Infra(InfraError::Busy { .. })) => "busy",
         Err(LoginError::Infra(InfraError::Unavailable(_))) => "unavailable",

@@ -1,6 +1,7 @@
 //! Deterministic fakes of the non-store ports. Each keeps its state behind an `Arc`, so
 //! clones are handles onto the same fake.
 
+mod cipher;
 mod clock;
 mod enrich;
 mod hashers;
@@ -8,6 +9,7 @@ mod random;
 mod tokens;
 mod transport;
 
+pub use cipher::PlainCipher;
 pub use clock::{ManualClock, T0};
 pub use enrich::{FixedDevices, FixedGeo, firefox_on_linux, london};
 pub use hashers::{FAST_HASH_PREFIX, FastHasher, PlainSecretHasher};

@@ -4,8 +4,8 @@
 use portcullis_domain::ports::{
     MockAuditRepository, MockClock, MockCodeRepository, MockDeviceDetector, MockGeoLookup, MockMailOutbox,
     MockMailTransport, MockNotificationRepository, MockPasswordHasher, MockRandomSource, MockRateLimiter,
-    MockSecretHasher, MockSessionRepository, MockStoreHealth, MockTokenIssuer, MockUnitOfWork, MockUserRepository,
-    Ports,
+    MockSecretCipher, MockSecretHasher, MockSessionRepository, MockStoreHealth, MockTokenIssuer, MockUnitOfWork,
+    MockUserRepository, Ports,
 };
 use portcullis_domain::{Deps, Policy, Portcullis};
 use portcullis_testing::InMemoryStore;
@@ -22,6 +22,7 @@ impl Ports for AllMocks {
     type Clock = MockClock;
     type Geo = MockGeoLookup;
     type Devices = MockDeviceDetector;
+    type Cipher = MockSecretCipher;
 }
 
 #[test]
@@ -37,6 +38,7 @@ fn every_mock_compiles_and_wires() {
         clock,
         geo: MockGeoLookup::new(),
         devices: MockDeviceDetector::new(),
+        cipher: MockSecretCipher::new(),
     };
     let svc = Portcullis::new(deps, Policy::default());
     assert_eq!(svc.now(), T0);

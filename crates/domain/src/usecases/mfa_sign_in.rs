@@ -1,0 +1,439 @@
+//! The second step of a sign-in. A right password on an account with an active second factor
+//! earns an `mfa_token` instead of a session ([`LoginError::MfaRequired`]); a TOTP or
+//! recovery code redeems the token for the session ([`Portcullis::verify_mfa`]).
+//!
+//! Three limits stand between a stolen password and the session, each its own counter:
+//! the token burns after [`Policy::mfa_code_max_attempts`] wrong codes; the account refuses
+//! codes after [`Policy::mfa_failures_per_account`] wrong ones in
+//! [`Policy::mfa_failure_window`] (counted in the store, so on every instance, and apart from
+//! the password lockout, so nobody locks the owner out of their password by guessing codes);
+//! and each code works once, decided by a guarded write in the commit that starts the session.
+//!
+//! [`Policy::mfa_code_max_attempts`]: crate::Policy::mfa_code_max_attempts
+//! [`Policy::mfa_failures_per_account`]: crate::Policy::mfa_failures_per_account
+//! [`Policy::mfa_failure_window`]: crate::Policy::mfa_failure_window
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::error::InfraError;
+use crate::model::{
+    AccountBlock, AuditAction, AuthMethod, CodeId, CodePurpose, Factor, OneTimeCode, RECOVERY_CODE_PURPOSE,
+    RecoveryCode, RequestContext, StoredCode, Timestamp, TotpSecret, User, UserId,
+};
+use crate::ports::{
+    Change, CodeRepository, FactorRepository, Permit, Ports, RandomSource, RateLimiter, RateRule, SecretCipher,
+    SecretHasher, StoreError, UnitOfWork, UserRepository,
+};
+use crate::service::{Limit, Portcullis};
+use crate::usecases::common::metadata;
+use crate::usecases::login::{LoginError, LoginOutcome, SignInProof};
+
+/// Purpose label of an `mfa_token`'s keyed digest.
+pub(crate) const MFA_CHALLENGE_DIGEST: &str = "mfa-challenge";
+
+/// A second factor a sign-in can be finished with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SecondFactor {
+    /// A code from an authenticator app.
+    Totp,
+    /// One of the account's recovery codes.
+    RecoveryCode,
+}
+
+impl SecondFactor {
+    /// The API name (`"totp"`, `"recovery_code"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Totp => "totp",
+            Self::RecoveryCode => "recovery_code",
+        }
+    }
+    /// Parses the API name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "totp" => Some(Self::Totp),
+            "recovery_code" => Some(Self::RecoveryCode),
+            _ => None,
+        }
+    }
+    /// What a session finished with it records in `amr`.
+    fn method(self) -> AuthMethod {
+        match self {
+            Self::Totp => AuthMethod::Totp,
+            Self::RecoveryCode => AuthMethod::RecoveryCode,
+        }
+    }
+}
+
+/// What a right password earns on an account with an active second factor: no session yet.
+#[derive(Clone)]
+pub struct MfaChallenge {
+    /// Opaque, single use; stored only as a keyed hash.
+    pub mfa_token: String,
+    /// The factors this account can finish with.
+    pub factors: Vec<SecondFactor>,
+    /// How long the token works.
+    pub expires_in: Duration,
+}
+
+impl std::fmt::Debug for MfaChallenge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MfaChallenge")
+            .field("mfa_token", &"[REDACTED]")
+            .field("factors", &self.factors)
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
+}
+
+/// `POST /auth/mfa/verify`. Its `Debug` leaves the token and the code out.
+#[derive(Clone)]
+pub struct MfaVerifyRequest {
+    /// The token of [`MfaChallenge`].
+    pub mfa_token: String,
+    /// Which factor `code` is from.
+    pub factor: SecondFactor,
+    /// The code as typed.
+    pub code: String,
+}
+
+impl std::fmt::Debug for MfaVerifyRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MfaVerifyRequest")
+            .field("mfa_token", &"[REDACTED]")
+            .field("factor", &self.factor)
+            .field("code", &"[REDACTED]")
+            .finish()
+    }
+}
+
+/// Why a second step was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MfaVerifyError {
+    /// The token is unknown, malformed, used or expired: sign in with the password again.
+    #[error("unknown or expired mfa_token")]
+    UnknownChallenge,
+    /// The code is wrong (or was used already).
+    #[error("invalid code")]
+    InvalidCode,
+    /// The token took its last wrong code and is burned.
+    #[error("too many wrong codes for this mfa_token")]
+    ChallengeBurned,
+    /// Too many wrong codes for this account, on any token.
+    #[error("too many wrong second-factor codes")]
+    TooManyAttempts {
+        /// Wait before retrying.
+        retry_after: Duration,
+    },
+    /// The account may no longer sign in (suspended or deleted since the password step).
+    #[error("account blocked: {0:?}")]
+    Blocked(AccountBlock),
+    /// Infrastructure failure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+impl From<StoreError> for MfaVerifyError {
+    fn from(e: StoreError) -> Self {
+        Self::Infra(e.into())
+    }
+}
+
+/// The rate key under which wrong second-factor codes of `user_id` count.
+fn mfa_key(user_id: UserId) -> String {
+    format!("mfa:{user_id}")
+}
+
+/// An `mfa_token`: 256 random bits, then whether the sign-in asked to be remembered. The
+/// whole string is digested, so the flag cannot be flipped without the token failing.
+fn challenge_token(random: &str, remember_me: bool) -> String {
+    format!("{random}.{}", u8::from(remember_me))
+}
+
+/// The "remember me" flag of a well-formed token; `None` for a malformed one.
+fn remember_me_of(token: &str) -> Option<bool> {
+    match token.rsplit_once('.')? {
+        (random, _)
+            if random.len() < 32 || !random.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) =>
+        {
+            None
+        }
+        (_, "1") => Some(true),
+        (_, "0") => Some(false),
+        _ => None,
+    }
+}
+
+/// The factors a sign-in can finish with, given the account's factors and whether it has
+/// unused recovery codes.
+fn finishing_factors(factors: &[Factor], recovery_codes_left: bool) -> Vec<SecondFactor> {
+    let mut kinds = Vec::new();
+    if factors.iter().any(Factor::is_active) {
+        kinds.push(SecondFactor::Totp);
+    }
+    if recovery_codes_left {
+        kinds.push(SecondFactor::RecoveryCode);
+    }
+    kinds
+}
+
+impl<P: Ports> Portcullis<P> {
+    /// The first step's answer for an account with an active factor: a challenge stored in
+    /// the commit that also gives back the password's reservation and lifts the password
+    /// lockout (the password was right), with `rehash` if the login made one.
+    pub(crate) async fn issue_mfa_challenge(
+        &self,
+        user: &User,
+        remember_me: bool,
+        mut changes: Vec<Change>,
+        now: Timestamp,
+    ) -> Result<MfaChallenge, LoginError> {
+        let codes = self.store.recovery_codes(user.id).await?;
+        let factors = finishing_factors(&self.store.factors(user.id).await?, codes.iter().any(|c| c.used_at.is_none()));
+        let mfa_token = challenge_token(&self.random.url_token(), remember_me);
+        let ttl = self.policy.mfa_challenge_ttl;
+        changes.push(Change::InsertCode(StoredCode {
+            id: CodeId::new_v7(),
+            user_id: user.id,
+            purpose: CodePurpose::MfaChallenge,
+            digest: self.secrets.digest(MFA_CHALLENGE_DIGEST, &mfa_token),
+            attempts: 0,
+            expires_at: now.plus(ttl),
+            consumed_at: None,
+            created_at: now,
+        }));
+        self.store.commit(changes).await?;
+        Ok(MfaChallenge { mfa_token, factors, expires_in: ttl })
+    }
+
+    /// Finishes a sign-in with a second factor: the session and tokens of a login, at
+    /// `aal` 2, audited as `auth.login.success` with `"mfa"` in its metadata and announced by
+    /// the new-sign-in alert. A recovery code's use is mailed with how many remain.
+    ///
+    /// A TOTP code matching a step at or before the factor's last accepted one is refused
+    /// (RFC 6238 §5.2), also the code that confirmed the factor; of parallel requests with
+    /// one code, one gets the session and the others [`MfaVerifyError::InvalidCode`].
+    ///
+    /// # Errors
+    /// As [`MfaVerifyError`] says.
+    pub async fn verify_mfa(
+        &self,
+        req: MfaVerifyRequest,
+        ctx: &RequestContext,
+    ) -> Result<LoginOutcome, MfaVerifyError> {
+        let now = self.now();
+        let remember_me = remember_me_of(&req.mfa_token).ok_or(MfaVerifyError::UnknownChallenge)?;
+        let digest = self.secrets.digest(MFA_CHALLENGE_DIGEST, &req.mfa_token);
+        let challenge = match self.store.mfa_challenge(digest).await? {
+            Some(c) if c.consumed_at.is_none() && now < c.expires_at => c,
+            _ => return Err(MfaVerifyError::UnknownChallenge),
+        };
+        let user = self.store.user_by_id(challenge.user_id).await?.ok_or(MfaVerifyError::UnknownChallenge)?;
+        if let Some(block) = user.sign_in_block() {
+            return Err(MfaVerifyError::Blocked(block));
+        }
+        // Room under the account's limit first, then a try of this token: a burned token
+        // gives its reservation back (no code was checked).
+        let permit = match self.reserve_mfa_attempt(user.id, now).await? {
+            Limit::Allowed(p) => p,
+            Limit::Limited(retry_after) => return Err(MfaVerifyError::TooManyAttempts { retry_after }),
+        };
+        if self.store.count_code_attempt(challenge.id, self.policy.mfa_code_max_attempts).await?.is_none() {
+            let _ = self.release(permit).await;
+            return Err(MfaVerifyError::ChallengeBurned);
+        }
+        let spend = match req.factor {
+            SecondFactor::Totp => self.matching_totp(&user, &req.code, now).await?,
+            SecondFactor::RecoveryCode => self.matching_recovery_code(&user, &req.code, now).await?,
+        };
+        let Some((spend, recovery_left)) = spend else {
+            return Err(self.wrong_code(&user, Some(permit), req.factor, ctx, now).await);
+        };
+        let proof = SignInProof::second_factor(req.factor.method(), req.factor.as_str());
+        let (mut changes, outcome) = self.new_session(user.clone(), remember_me, &proof, ctx, now)?;
+        changes.extend([
+            Change::ConsumeCode { id: challenge.id, at: now },
+            spend,
+            Change::ClearFailures { key: mfa_key(user.id), at: now },
+            Change::ReleasePermit(permit),
+        ]);
+        if let Some(left) = recovery_left {
+            changes.push(self.mail_to(
+                &user,
+                self.templates.recovery_code_used(&self.policy.product_name, user.name.as_str(), left),
+                now,
+            ));
+        }
+        match self.store.commit(changes).await {
+            Ok(_) => Ok(outcome),
+            // Another request spent the code (or the token) first: for this one it is used.
+            // It was a right code, not a guess, so it does not count towards the lockout (a
+            // double submit must not lock the owner out); only one request gets the session.
+            Err(StoreError::Conflict) => {
+                let _ = self.release(permit).await;
+                Err(self.wrong_code(&user, None, req.factor, ctx, now).await)
+            }
+            Err(e) => {
+                let _ = self.release(permit).await;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The guarded write that spends `code` if it is a valid TOTP code of one of `user`'s
+    /// active factors, at a step after the factor's last one.
+    async fn matching_totp(
+        &self,
+        user: &User,
+        code: &str,
+        now: Timestamp,
+    ) -> Result<Option<(Change, Option<u32>)>, MfaVerifyError> {
+        let Ok(code) = OneTimeCode::parse(code) else { return Ok(None) };
+        for factor in self.store.factors(user.id).await?.into_iter().filter(Factor::is_active) {
+            // A seed that does not open (another key, a row copied from another factor) is
+            // an operator's problem, not a wrong code: fail loudly rather than lock the user out.
+            let unreadable =
+                |why: String| InfraError::Unexpected(format!("TOTP seed of factor {}: {why}", factor.id).into());
+            let seed =
+                self.cipher.open(&factor.id.to_string(), &factor.secret).map_err(|e| unreadable(e.to_string()))?;
+            let secret = TotpSecret::from_bytes(seed.to_vec()).map_err(|e| unreadable(e.to_string()))?;
+            if let Some(step) = secret.matching_step(&code, now, factor.last_used_step) {
+                return Ok(Some((Change::UseTotpStep { factor_id: factor.id, step, at: now }, None)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The guarded write that spends `code` if it is one of `user`'s unused recovery codes,
+    /// and how many remain after it. Every stored digest is compared, in constant time.
+    async fn matching_recovery_code(
+        &self,
+        user: &User,
+        code: &str,
+        now: Timestamp,
+    ) -> Result<Option<(Change, Option<u32>)>, MfaVerifyError> {
+        let Ok(code) = RecoveryCode::parse(code) else { return Ok(None) };
+        let typed = self.secrets.digest(RECOVERY_CODE_PURPOSE, code.expose());
+        let unused: Vec<_> =
+            self.store.recovery_codes(user.id).await?.into_iter().filter(|c| c.used_at.is_none()).collect();
+        let mut found = None;
+        for stored in &unused {
+            if stored.digest.ct_eq(&typed) {
+                found = Some(stored.digest.clone());
+            }
+        }
+        let left = u32::try_from(unused.len().saturating_sub(1)).unwrap_or(u32::MAX);
+        Ok(found.map(|digest| (Change::SpendRecoveryCode { user_id: user.id, digest, at: now }, Some(left))))
+    }
+
+    /// A wrong (or already used) code, audited as a failed sign-in (`invalid_mfa_code`).
+    /// With `counted`, the reservation of a wrong code, it counts against the account and,
+    /// when it fills the account's window, the owner (whose password was right) is mailed.
+    /// The error to answer with.
+    async fn wrong_code(
+        &self,
+        user: &User,
+        counted: Option<Permit>,
+        factor: SecondFactor,
+        ctx: &RequestContext,
+        now: Timestamp,
+    ) -> MfaVerifyError {
+        let meta = metadata([("reason", "invalid_mfa_code".into()), ("mfa", json!(factor.as_str()))]);
+        let mut changes = vec![self.audit(user.id, AuditAction::LoginFailure, ctx, meta, now)];
+        let Some(permit) = counted else {
+            return match self.store.commit(changes).await {
+                Ok(_) => MfaVerifyError::InvalidCode,
+                Err(e) => e.into(),
+            };
+        };
+        if let Err(e) = self.count_failure(permit).await {
+            return e.into();
+        }
+        match self.mfa_lockout_started(user.id, now).await {
+            Ok(true) => changes.push(self.mail_to(
+                user,
+                self.templates.mfa_attempts_exceeded(&self.policy.product_name, user.name.as_str()),
+                now,
+            )),
+            Ok(false) => {}
+            Err(e) => return e.into(),
+        }
+        match self.store.commit(changes).await {
+            Ok(_) => MfaVerifyError::InvalidCode,
+            Err(e) => e.into(),
+        }
+    }
+
+    /// Reserves a code check under the account's wrong-code limit.
+    async fn reserve_mfa_attempt(&self, user_id: UserId, now: Timestamp) -> Result<Limit, InfraError> {
+        let decision = self
+            .store
+            .reserve_attempt(
+                &mfa_key(user_id),
+                self.policy.mfa_rules(),
+                now,
+                self.policy.login_attempt_hold.min(self.policy.mfa_failure_window),
+                self.policy.login_attempt_patience,
+            )
+            .await?;
+        crate::service::attempt_limit(decision)
+    }
+
+    /// Whether the account's wrong codes now fill its window, for the first time in it: the
+    /// window is probed with a reservation given straight back, and one mail per window is
+    /// allowed by a limit of its own, so racing failures mail once.
+    async fn mfa_lockout_started(&self, user_id: UserId, now: Timestamp) -> Result<bool, InfraError> {
+        match self.reserve_mfa_attempt(user_id, now).await {
+            Ok(Limit::Allowed(probe)) => {
+                self.release(probe).await?;
+                Ok(false)
+            }
+            Ok(Limit::Limited(_)) => {
+                let once = vec![RateRule { window: self.policy.mfa_failure_window, max: 1 }];
+                Ok(matches!(self.limit(format!("mfa-lockout-mail:{user_id}"), once, now).await?, Limit::Allowed(_)))
+            }
+            // Parallel checks hold the room: whichever of them fills it mails.
+            Err(InfraError::Busy { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_carry_the_remember_me_flag_and_nothing_else_parses() {
+        let random = "a".repeat(43);
+        assert_eq!(remember_me_of(&challenge_token(&random, true)), Some(true));
+        assert_eq!(remember_me_of(&challenge_token(&random, false)), Some(false));
+        for bad in
+            ["", ".1", "short.1", &format!("{random}.2"), &format!("{random}1"), &format!("{}.1", "a+".repeat(20))]
+        {
+            assert_eq!(remember_me_of(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn factor_names_round_trip() {
+        for factor in [SecondFactor::Totp, SecondFactor::RecoveryCode] {
+            assert_eq!(SecondFactor::parse(factor.as_str()), Some(factor));
+        }
+        assert_eq!(SecondFactor::parse("sms"), None);
+    }
+
+    #[test]
+    fn debug_hides_tokens_and_codes() {
+        let req =
+            MfaVerifyRequest { mfa_token: "tok-secret".into(), factor: SecondFactor::Totp, code: "123456".into() };
+        let shown = format!("{req:?}");
+        assert!(!shown.contains("tok-secret") && !shown.contains("123456"), "{shown}");
+        let ch = MfaChallenge { mfa_token: "tok-secret".into(), factors: vec![], expires_in: Duration::from_secs(1) };
+        assert!(!format!("{ch:?}").contains("tok-secret"));
+    }
+}
