@@ -102,8 +102,8 @@ pub(crate) async fn apply_all_pg(
 /// notification, mail and the released reservation). The two deletes qualify: they touch
 /// only rate events, which no insert here writes, and deleting a row both select is the
 /// same in either order. So does the check that a user has no active second factor: it only
-/// reads factors, which none of these writes, so a password-only login pays no round trip
-/// for it.
+/// touches factor rows, which none of these writes, so a password-only login pays no round
+/// trip for it.
 fn is_plain_insert(change: &Change) -> bool {
     matches!(
         change,
@@ -420,10 +420,19 @@ macro_rules! apply {
                     }
                 }
                 Change::ExpectNoSecondFactor { user_id } => {
-                    let active = mfa_factors::table
-                        .filter(mfa_factors::user_id.eq(DbUuid::from(*user_id)))
-                        .filter(mfa_factors::confirmed_at.is_not_null());
-                    if diesel::select(diesel::dsl::exists(active)).get_result::<bool>(c).await? {
+                    // A no-op write of every factor row of the user, pending ones included,
+                    // rather than a read: on PostgreSQL it waits for a confirmation in
+                    // flight and sees its outcome (RETURNING reads the row version it
+                    // locked), and a confirmation that comes later waits for this commit,
+                    // whose session its "revoke the other sessions" then sees. An account
+                    // without factors matches no row and writes nothing.
+                    let confirmed: Vec<Option<DbTime>> =
+                        diesel::update(mfa_factors::table.filter(mfa_factors::user_id.eq(DbUuid::from(*user_id))))
+                            .set(mfa_factors::name.eq(mfa_factors::name))
+                            .returning(mfa_factors::confirmed_at)
+                            .get_results(c)
+                            .await?;
+                    if confirmed.iter().any(Option::is_some) {
                         return Err(DbError::Conflict);
                     }
                 }

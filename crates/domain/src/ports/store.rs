@@ -266,7 +266,9 @@ pub enum Change {
     /// Check, inside the commit, that `user_id` has no active second factor: a password-only
     /// sign-in carries it, so a factor activated between its read and its commit still
     /// stops it. Guarded: MUST fail the commit with [`StoreError::Conflict`] when the user has
-    /// an active factor. Writes nothing.
+    /// an active factor, and MUST be ordered with a concurrent [`Change::ConfirmFactor`] of
+    /// the user: either this check sees the factor active, or the confirmation's commit
+    /// (and its [`Change::RevokeUserSessions`]) sees this commit. Changes no data.
     ExpectNoSecondFactor {
         /// The user.
         user_id: UserId,

@@ -114,6 +114,12 @@ impl std::fmt::Debug for MfaVerifyRequest {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MfaVerifyError {
+    /// Too many calls from this IP.
+    #[error("too many requests")]
+    RateLimited {
+        /// Wait before retrying.
+        retry_after: Duration,
+    },
     /// The token is unknown, malformed, used or expired: sign in with the password again.
     #[error("unknown or expired mfa_token")]
     UnknownChallenge,
@@ -140,6 +146,34 @@ pub enum MfaVerifyError {
 impl From<StoreError> for MfaVerifyError {
     fn from(e: StoreError) -> Self {
         Self::Infra(e.into())
+    }
+}
+
+/// How a second-factor check that holds a reservation ended, when not with a session.
+enum Checked {
+    /// The code is not a valid unused one: counted.
+    Wrong,
+    /// A right code whose commit conflicted: a parallel request spent the code or the token.
+    LostRace,
+    /// Refused (burned token) or failed (a dependency): not counted.
+    Refused(MfaVerifyError),
+}
+
+impl From<MfaVerifyError> for Checked {
+    fn from(e: MfaVerifyError) -> Self {
+        Self::Refused(e)
+    }
+}
+
+impl From<StoreError> for Checked {
+    fn from(e: StoreError) -> Self {
+        Self::Refused(e.into())
+    }
+}
+
+impl From<InfraError> for Checked {
+    fn from(e: InfraError) -> Self {
+        Self::Refused(e.into())
     }
 }
 
@@ -226,9 +260,12 @@ impl<P: Ports> Portcullis<P> {
         ctx: &RequestContext,
     ) -> Result<LoginOutcome, MfaVerifyError> {
         let now = self.now();
+        if let Some(retry_after) = self.limit_ip(ctx, now).await? {
+            return Err(MfaVerifyError::RateLimited { retry_after });
+        }
         let remember_me = remember_me_of(&req.mfa_token).ok_or(MfaVerifyError::UnknownChallenge)?;
         let digest = self.secrets.digest(MFA_CHALLENGE_DIGEST, &req.mfa_token);
-        let challenge = match self.store.mfa_challenge(digest).await? {
+        let challenge = match self.store.mfa_challenge(digest.clone()).await? {
             Some(c) if c.consumed_at.is_none() && now < c.expires_at => c,
             _ => return Err(MfaVerifyError::UnknownChallenge),
         };
@@ -236,23 +273,55 @@ impl<P: Ports> Portcullis<P> {
         if let Some(block) = user.sign_in_block() {
             return Err(MfaVerifyError::Blocked(block));
         }
-        // Room under the account's limit first, then a try of this token: a burned token
-        // gives its reservation back (no code was checked).
+        // Room under the account's limit first; from here on the reservation is resolved on
+        // every path: counted for a wrong code, given back for anything else, so a failing
+        // dependency never turns into a counted wrong code (and never locks the owner out).
         let permit = match self.reserve_mfa_attempt(user.id, now).await? {
             Limit::Allowed(p) => p,
             Limit::Limited(retry_after) => return Err(MfaVerifyError::TooManyAttempts { retry_after }),
         };
+        match self.check_second_factor(&req, &challenge, &user, remember_me, permit, ctx, now).await {
+            Ok(outcome) => Ok(outcome),
+            Err(Checked::Wrong) => Err(self.wrong_code(&user, Some(permit), req.factor, ctx, now).await),
+            Err(Checked::LostRace) => {
+                let _ = self.release(permit).await;
+                // The token went to a parallel request: for this one it is used (401). Else
+                // the code did: it was a right code, not a guess, so it does not count
+                // towards the lockout (a double submit must not lock the owner out).
+                match self.store.mfa_challenge(digest).await {
+                    Ok(Some(c)) if c.consumed_at.is_some() => Err(MfaVerifyError::UnknownChallenge),
+                    _ => Err(self.wrong_code(&user, None, req.factor, ctx, now).await),
+                }
+            }
+            Err(Checked::Refused(e)) => {
+                let _ = self.release(permit).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The part of [`Self::verify_mfa`] that holds the account's reservation `permit`: a try
+    /// of the token, the code, and the commit that starts the session (which also gives the
+    /// reservation back).
+    #[allow(clippy::too_many_arguments)]
+    async fn check_second_factor(
+        &self,
+        req: &MfaVerifyRequest,
+        challenge: &StoredCode,
+        user: &User,
+        remember_me: bool,
+        permit: Permit,
+        ctx: &RequestContext,
+        now: Timestamp,
+    ) -> Result<LoginOutcome, Checked> {
         if self.store.count_code_attempt(challenge.id, self.policy.mfa_code_max_attempts).await?.is_none() {
-            let _ = self.release(permit).await;
-            return Err(MfaVerifyError::ChallengeBurned);
+            return Err(Checked::Refused(MfaVerifyError::ChallengeBurned));
         }
         let spend = match req.factor {
-            SecondFactor::Totp => self.matching_totp(&user, &req.code, now).await?,
-            SecondFactor::RecoveryCode => self.matching_recovery_code(&user, &req.code, now).await?,
+            SecondFactor::Totp => self.matching_totp(user, &req.code, now).await?,
+            SecondFactor::RecoveryCode => self.matching_recovery_code(user, &req.code, now).await?,
         };
-        let Some((spend, recovery_left)) = spend else {
-            return Err(self.wrong_code(&user, Some(permit), req.factor, ctx, now).await);
-        };
+        let Some((spend, recovery_left)) = spend else { return Err(Checked::Wrong) };
         let proof = SignInProof::second_factor(req.factor.method(), req.factor.as_str());
         let (mut changes, outcome) = self.new_session(user.clone(), remember_me, &proof, ctx, now)?;
         changes.extend([
@@ -262,25 +331,14 @@ impl<P: Ports> Portcullis<P> {
             Change::ReleasePermit(permit),
         ]);
         if let Some(left) = recovery_left {
-            changes.push(self.mail_to(
-                &user,
-                self.templates.recovery_code_used(&self.policy.product_name, user.name.as_str(), left),
-                now,
-            ));
+            let text = self.templates.recovery_code_used(&self.policy.product_name, user.name.as_str(), left);
+            changes.push(self.mail_to(user, text, now));
         }
         match self.store.commit(changes).await {
             Ok(_) => Ok(outcome),
-            // Another request spent the code (or the token) first: for this one it is used.
-            // It was a right code, not a guess, so it does not count towards the lockout (a
-            // double submit must not lock the owner out); only one request gets the session.
-            Err(StoreError::Conflict) => {
-                let _ = self.release(permit).await;
-                Err(self.wrong_code(&user, None, req.factor, ctx, now).await)
-            }
-            Err(e) => {
-                let _ = self.release(permit).await;
-                Err(e.into())
-            }
+            // Another request spent the code or the token first.
+            Err(StoreError::Conflict) => Err(Checked::LostRace),
+            Err(e) => Err(e.into()),
         }
     }
 

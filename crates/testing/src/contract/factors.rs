@@ -314,9 +314,40 @@ pub async fn expect_no_second_factor_stops_a_password_only_commit<S: Store>(stor
     assert_eq!(history(store, &laura, &[AuditAction::LoginSuccess]).await.total_count, 0);
 }
 
+/// A password-only sign-in and the confirmation of the account's first factor, racing: the
+/// sign-in either fails or commits a session that the confirmation's "revoke the other
+/// sessions" then revokes. Never a live password-only session next to an active factor.
+pub async fn expect_no_second_factor_is_ordered_with_a_confirmation<S: Store>(store: &S) {
+    let laura = insert_user(store, "laura@example.com").await;
+    for round in 0..RACERS {
+        let pending = factor(&laura, T0);
+        commit_ok(store, vec![Change::InsertFactor(pending.clone())]).await;
+        let login = session(&laura, T0);
+        let (signed_in, confirmed) = futures_util::future::join(
+            store
+                .commit(vec![Change::InsertSession(login.clone()), Change::ExpectNoSecondFactor { user_id: laura.id }]),
+            store.commit(vec![
+                Change::ConfirmFactor { factor_id: pending.id, step: STEP, at: T0 },
+                Change::RevokeUserSessions { user_id: laura.id, except: None, at: T0 },
+            ]),
+        )
+        .await;
+        assert!(confirmed.is_ok(), "round {round}: {confirmed:?}");
+        match signed_in {
+            Err(StoreError::Conflict) => {}
+            Ok(_) => {
+                let live = store.live_sessions(laura.id, T0).await.expect("sessions");
+                assert!(live.iter().all(|s| s.id != login.id), "round {round}: a password-only session outlived");
+            }
+            Err(e) => panic!("round {round}: {e:?}"),
+        }
+        commit_ok(store, vec![Change::DeleteUserFactors { user_id: laura.id }]).await;
+    }
+}
+
 /// Challenges are codes found by digest: `InsertCode` keeps the user's other challenges,
-/// another purpose's code with the same digest is not one, and the try counter and single
-/// use work on them as on every code.
+/// a mailed code is not one, and the try counter and single use work on them as on every
+/// code.
 pub async fn mfa_challenges_are_found_by_digest<S: Store>(store: &S) {
     let laura = insert_user(store, "laura@example.com").await;
     let first = code(&laura, CodePurpose::MfaChallenge, "token-one", T0);

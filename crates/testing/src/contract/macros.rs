@@ -70,6 +70,7 @@ macro_rules! store_contract_tests {
             delete_factors_racing_leave_no_codes,
             delete_user_factors_clears_only_that_user,
             expect_no_second_factor_stops_a_password_only_commit,
+            expect_no_second_factor_is_ordered_with_a_confirmation,
             mfa_challenges_are_found_by_digest,
             purge_pending_factors_keeps_active_and_recent_ones,
             // sessions and health
