@@ -353,6 +353,8 @@ async fn a_token_issued_in_the_future_is_refused(backend: Backend) {
             session_id,
             issued_at,
             expires_at: issued_at.plus(std::time::Duration::from_secs(900)),
+            aal: portcullis_domain::model::Aal::One,
+            amr: vec![portcullis_domain::model::AuthMethod::Password],
         };
         issuer.issue(&claims).unwrap()
     };

@@ -1,4 +1,4 @@
-//! End-to-end tests of the HTTP contract (`shared/contract/API.md` sections 1-5,
+//! End-to-end tests of the HTTP contract (`shared/contract/API.md` sections 1-5 and 8,
 //! errors, health, several instances), each on SQLite and on PostgreSQL.
 
 // The test bodies are plain async fns that `on_both_backends!` wraps in `#[test]`s, so
@@ -20,6 +20,7 @@ mod login;
 mod mail_content;
 mod mail_delivery;
 mod metrics;
+mod mfa;
 mod notifications;
 mod operations;
 mod password;

@@ -84,6 +84,7 @@ def main():
             "PORTCULLIS__MAILER__DIR": f"{tmp}/mail",
             "PORTCULLIS__TOKENS__KEY_FILE": f"{tmp}/token.key",
             "PORTCULLIS__TOKENS__HASH_KEY_FILE": f"{tmp}/hash.key",
+            "PORTCULLIS__MFA__SECRET_KEY_FILE": f"{tmp}/mfa.key",
             # One client sends everything: the per-IP limit would answer most calls 429.
             "PORTCULLIS__LIMITS__REQUESTS_PER_IP_PER_MINUTE": "1000000",
             "PORTCULLIS__LOG__FILTER": "warn",

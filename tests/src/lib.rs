@@ -121,6 +121,7 @@ impl TestApp {
         s.geoip.city_db = Some(city_db);
         s.tokens.key_file = dir.path().join("token.key");
         s.tokens.hash_key_file = dir.path().join("hash.key");
+        s.mfa.secret_key_file = dir.path().join("mfa.key");
         s.passwords.hash_workers = 2;
         configure(&mut s);
         Self::start(backend, dir, db, sink, s).await
@@ -353,4 +354,71 @@ async fn read(
 /// The first run of exactly six digits on a line of its own (after trimming).
 pub fn code_in(mail: &str) -> Option<String> {
     mail.lines().map(str::trim).find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit())).map(str::to_owned)
+}
+
+/// The RFC 4648 base32 text (no padding) an enrolment shows, decoded.
+pub fn base32_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut bits, mut value, mut out) = (0u32, 0u64, Vec::new());
+    for c in text.bytes() {
+        let digit = ALPHABET.iter().position(|&a| a == c).unwrap_or_else(|| panic!("{c:?} is not base32"));
+        value = (value << 5) | digit as u64;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((value >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// The code an authenticator holding `secret` (base32) shows `offset` steps from now.
+pub fn totp_code(secret: &str, offset: i64) -> String {
+    use portcullis_domain::model::{TotpSecret, TotpStep};
+    use portcullis_domain::ports::{Clock, SystemClock};
+    let seed = TotpSecret::from_bytes(base32_decode(secret)).expect("a 160-bit secret");
+    let step = TotpStep::at(SystemClock.now()).0.checked_add_signed(offset).expect("a step after the epoch");
+    seed.code_at(TotpStep(step))
+}
+
+/// A TOTP factor enrolled and confirmed over HTTP.
+#[derive(Debug, Clone)]
+pub struct Enrolled {
+    /// The factor's id.
+    pub id: String,
+    /// Its secret, base32.
+    pub secret: String,
+    /// The recovery codes its confirmation returned (empty for a second factor).
+    pub recovery_codes: Vec<String>,
+}
+
+impl TestApp {
+    /// Enrols and confirms a TOTP factor named `name` with the session of `token`.
+    pub async fn enrol_totp(&self, token: &str, name: &str) -> Enrolled {
+        let body = json!({"password": PASSWORD, "name": name});
+        let r = self.call("POST", "/api/v1/users/me/mfa/totp", Some(body), Some(token), &[]).await;
+        assert_eq!(r.status, 201, "{r:?}");
+        let id = r.body["id"].as_str().expect("an id").to_owned();
+        let secret = r.body["secret"].as_str().expect("a secret").to_owned();
+        let path = format!("/api/v1/users/me/mfa/totp/{id}/confirm");
+        let r = self.call("POST", &path, Some(json!({"code": totp_code(&secret, 0)})), Some(token), &[]).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        let recovery_codes = r.body["recovery_codes"]
+            .as_array()
+            .map(|codes| codes.iter().map(|c| c.as_str().expect("a code").to_owned()).collect())
+            .unwrap_or_default();
+        Enrolled { id, secret, recovery_codes }
+    }
+
+    /// Signs in with the password and expects `MFA_REQUIRED`; its `mfa_token`.
+    pub async fn mfa_token(&self, email: &str) -> String {
+        let r = self.login(email, PASSWORD).await;
+        r.assert_problem(403, "MFA_REQUIRED");
+        r.body["mfa_token"].as_str().expect("an mfa_token").to_owned()
+    }
+
+    /// `POST /auth/mfa/verify`.
+    pub async fn verify_mfa(&self, mfa_token: &str, factor: &str, code: &str) -> Resp {
+        self.post("/api/v1/auth/mfa/verify", json!({"mfa_token": mfa_token, "factor": factor, "code": code})).await
+    }
 }

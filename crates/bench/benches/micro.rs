@@ -52,6 +52,8 @@ fn tokens(c: &mut Criterion) {
         session_id: SessionId::new_v7(),
         issued_at: now,
         expires_at: now.plus(Duration::from_secs(900)),
+        aal: portcullis_domain::model::Aal::One,
+        amr: vec![portcullis_domain::model::AuthMethod::Password],
     };
     let token = issuer.issue(&claims).unwrap();
     let mut group = c.benchmark_group("paseto_v4_local");

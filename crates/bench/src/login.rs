@@ -79,6 +79,7 @@ async fn start(dir: &Path, name: &str, enrich: bool) -> Result<String, String> {
     s.mailer.transport = "log".to_owned();
     s.tokens.key_file = dir.join("token.key");
     s.tokens.hash_key_file = dir.join("hash.key");
+    s.mfa.secret_key_file = dir.join("mfa.key");
     s.log.filter = "warn".to_owned();
     s.limits.requests_per_ip_per_minute = u32::MAX;
     s.devices.enabled = enrich;

@@ -102,6 +102,7 @@ pub(crate) async fn start_with(
         .env("PORTCULLIS__MAILER__TRANSPORT", "log")
         .env("PORTCULLIS__TOKENS__KEY_FILE", dir.join("token.key"))
         .env("PORTCULLIS__TOKENS__HASH_KEY_FILE", dir.join("hash.key"))
+        .env("PORTCULLIS__MFA__SECRET_KEY_FILE", dir.join("mfa.key"))
         // Seeding signs in from this one address far more often than a client would; the
         // load itself comes from many (see `post_script`).
         .env("PORTCULLIS__LIMITS__REQUESTS_PER_IP_PER_MINUTE", u32::MAX.to_string())

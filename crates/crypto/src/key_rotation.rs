@@ -108,6 +108,8 @@ mod tests {
             session_id: SessionId::new_v7(),
             issued_at,
             expires_at: issued_at.plus(TTL),
+            aal: portcullis_domain::model::Aal::One,
+            amr: vec![portcullis_domain::model::AuthMethod::Password],
         }
     }
 

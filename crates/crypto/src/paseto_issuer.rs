@@ -15,7 +15,7 @@ use pasetors::keys::SymmetricKey;
 use pasetors::paserk::{FormatAsPaserk, Id};
 use pasetors::token::UntrustedToken;
 use pasetors::version4::{LocalToken, V4};
-use portcullis_domain::model::Timestamp;
+use portcullis_domain::model::{Aal, AuthMethod, Timestamp};
 use portcullis_domain::ports::{AccessClaims, TokenError, TokenIssuer};
 
 use subtle::ConstantTimeEq as _;
@@ -184,6 +184,22 @@ fn sealing_key(key: &SymmetricKey<V4>, binding: &str) -> Result<SymmetricKey<V4>
     SymmetricKey::<V4>::from(&mac.finalize().into_bytes())
 }
 
+/// The `aal` claim; a token issued before second factors existed has none and was a
+/// password sign-in.
+fn assurance(claims: &Claims) -> Result<Aal, TokenError> {
+    match claims.get_claim("aal") {
+        None => Ok(Aal::One),
+        Some(v) => v.as_u64().and_then(|n| u8::try_from(n).ok()).and_then(Aal::from_u8).ok_or(TokenError::Invalid),
+    }
+}
+
+/// The `amr` claim (`["pwd"]` when absent, as [`assurance`]).
+fn methods(claims: &Claims) -> Result<Vec<AuthMethod>, TokenError> {
+    let Some(v) = claims.get_claim("amr") else { return Ok(vec![AuthMethod::Password]) };
+    let names = v.as_array().ok_or(TokenError::Invalid)?;
+    names.iter().map(|n| n.as_str().and_then(AuthMethod::parse).ok_or(TokenError::Invalid)).collect()
+}
+
 fn issue_error(e: impl std::fmt::Display) -> TokenError {
     TokenError::Issue(e.to_string())
 }
@@ -200,6 +216,9 @@ impl TokenIssuer for PasetoIssuer {
         sealed.remove_claim("nbf");
         sealed.subject(&claims.user_id.to_string()).map_err(issue_error)?;
         sealed.add_additional("sid", claims.session_id.to_string()).map_err(issue_error)?;
+        sealed.add_additional("aal", claims.aal.as_u8()).map_err(issue_error)?;
+        let amr: Vec<&str> = claims.amr.iter().map(|m| m.as_str()).collect();
+        sealed.add_additional("amr", amr).map_err(issue_error)?;
         sealed.issued_at(&claims.issued_at.to_rfc3339()).map_err(issue_error)?;
         sealed.expiration(&claims.expires_at.to_rfc3339()).map_err(issue_error)?;
         sealed.token_identifier(&URL_SAFE_NO_PAD.encode(jti)).map_err(issue_error)?;
@@ -232,6 +251,8 @@ impl TokenIssuer for PasetoIssuer {
             session_id: text("sid")?.parse().map_err(|_| TokenError::Invalid)?,
             issued_at: time("iat")?,
             expires_at: time("exp")?,
+            aal: assurance(&claims)?,
+            amr: methods(&claims)?,
         };
         text("jti")?;
         // Checked only after the token proved authentic, so a forgery is never "expired".

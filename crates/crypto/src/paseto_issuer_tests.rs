@@ -17,6 +17,26 @@ fn claims() -> AccessClaims {
         session_id: SessionId::new_v7(),
         issued_at,
         expires_at: issued_at.plus(Duration::from_secs(900)),
+        aal: portcullis_domain::model::Aal::One,
+        amr: vec![portcullis_domain::model::AuthMethod::Password],
+    }
+}
+
+#[test]
+fn the_assurance_level_and_methods_round_trip() {
+    use portcullis_domain::model::{Aal, AuthMethod};
+    let issuer = issuer(1);
+    let strong = AccessClaims { aal: Aal::Two, amr: vec![AuthMethod::Password, AuthMethod::Totp], ..claims() };
+    let token = issuer.issue(&strong).unwrap();
+    assert_eq!(issuer.verify(&token, strong.issued_at).unwrap(), strong);
+    // A token minted before second factors carried neither claim: a password sign-in.
+    let old = claims();
+    let minted = sealed_with(&issuer, &old, &[]);
+    assert_eq!(issuer.verify(&minted, old.issued_at).unwrap(), old);
+    // A level or method it does not know is a forgery, not a default.
+    for (name, value) in [("aal", "3"), ("amr", "sms")] {
+        let odd = sealed_with(&issuer, &old, &[(name, value)]);
+        assert_eq!(issuer.verify(&odd, old.issued_at), Err(TokenError::Invalid), "{name}");
     }
 }
 

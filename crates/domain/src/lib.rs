@@ -26,6 +26,7 @@ pub use usecases::codes::RedeemCodeError;
 pub use usecases::deliver_mail::DeliveryReport;
 pub use usecases::login::{LoginError, LoginOutcome, LoginRequest};
 pub use usecases::login_history::HistoryQuery;
+pub use usecases::mfa_factors::{MfaManageError, MfaOverview, TotpEnrolment};
 pub use usecases::mfa_sign_in::{MfaChallenge, MfaVerifyError, MfaVerifyRequest, SecondFactor};
 pub use usecases::notifications::{NotificationError, NotificationQuery};
 pub use usecases::operations::OutboxStatus;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::model::PasswordPolicy;
+use crate::model::{PasswordPolicy, Role};
 use crate::ports::RateRule;
 
 /// Every number the use cases enforce. [`Policy::default`] is the contract's.
@@ -67,6 +67,9 @@ pub struct Policy {
     pub mfa_failure_window: Duration,
     /// How long a TOTP factor waits for the code that confirms it.
     pub totp_enrolment_ttl: Duration,
+    /// Roles whose holders must enrol a second factor before doing anything else
+    /// ([`crate::Portcullis::must_enrol_second_factor`]); none by default.
+    pub mfa_required_roles: Vec<Role>,
 }
 
 impl Default for Policy {
@@ -98,6 +101,7 @@ impl Default for Policy {
             mfa_failures_per_account: 10,
             mfa_failure_window: Duration::from_secs(30 * 60),
             totp_enrolment_ttl: Duration::from_secs(10 * 60),
+            mfa_required_roles: Vec::new(),
         }
     }
 }

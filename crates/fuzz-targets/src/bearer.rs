@@ -19,6 +19,8 @@ pub(crate) fn seed_claims() -> AccessClaims {
         session_id: SessionId::from_uuid(Uuid::from_u128(2)),
         issued_at: Timestamp::from_unix_millis(NOW_MILLIS - 60_000),
         expires_at: Timestamp::from_unix_millis(NOW_MILLIS + 600_000),
+        aal: portcullis_domain::model::Aal::Two,
+        amr: vec![portcullis_domain::model::AuthMethod::Password, portcullis_domain::model::AuthMethod::Totp],
     }
 }
 

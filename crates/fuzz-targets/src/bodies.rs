@@ -1,15 +1,17 @@
 //! Request bodies into commands: the JSON extractor's parser over every body type, then the
 //! domain parsing the use cases apply to the fields.
 
-use portcullis_domain::RegisterUser;
-use portcullis_domain::model::{Email, NewPassword, OneTimeCode, Password, PasswordPolicy, Role, UserName};
+use portcullis_domain::model::{
+    Email, FactorName, NewPassword, OneTimeCode, Password, PasswordPolicy, RecoveryCode, Role, UserName,
+};
 use portcullis_domain::parse_picture_url;
+use portcullis_domain::{RegisterUser, SecondFactor};
 use portcullis_server::http::dto::{self, opaque_token};
 use portcullis_server::http::json_body::parse_json;
 use portcullis_server::http::problem::ApiError;
 
 /// The body types, in the order the first input byte selects them.
-pub(crate) const BODIES: usize = 14;
+pub(crate) const BODIES: usize = 17;
 
 /// Parses `data[1..]` as the body type `data[0]` selects. Properties: no panic; only a JSON
 /// object, and nothing after it, is accepted; a refused body is a 400 `VALIDATION_ERROR`
@@ -55,8 +57,18 @@ pub fn request_bodies(data: &[u8]) {
             let _ = b.profile_picture.flatten().as_deref().map(parse_picture_url);
         }),
         12 => parse_json::<dto::SetStatusBody>(json).map(drop),
-        _ => parse_json::<dto::SetRolesBody>(json).map(|b| {
+        13 => parse_json::<dto::SetRolesBody>(json).map(|b| {
             let _: Vec<Option<Role>> = b.roles.iter().map(|r| Role::parse(r)).collect();
+        }),
+        14 => parse_json::<dto::MfaVerifyBody>(json).map(|b| {
+            let _ = (opaque_token("mfa_token", &b.mfa_token), SecondFactor::parse(&b.factor));
+            let _ = (OneTimeCode::parse(&b.code), RecoveryCode::parse(&b.code));
+        }),
+        15 => parse_json::<dto::TotpEnrolBody>(json).map(|b| {
+            let _ = (Password::new(&b.password), b.name.as_deref().map(FactorName::parse));
+        }),
+        _ => parse_json::<dto::ConfirmTotpBody>(json).map(|b| {
+            let _ = OneTimeCode::parse(&b.code);
         }),
     };
     if outcome.is_ok() {

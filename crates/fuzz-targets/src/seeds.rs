@@ -20,6 +20,9 @@ pub fn seeds(name: &str) -> Vec<Vec<u8>> {
             "2026-03-08T04:46:25+02:00",
             "admin",
             "auth.login.success",
+            "7kq2-m9xd-4hfw",
+            "I0L0 O1I1—ZZZZ",
+            "My phone",
         ]
         .map(str::to_owned)
         .to_vec(),
@@ -67,6 +70,9 @@ fn bodies() -> Vec<String> {
         r#"{"name":"Ada","profile_picture":"https://example.com/a.png"}"#,
         r#"{"status":"suspended","reason":"spam"}"#,
         r#"{"roles":["admin","user"]}"#,
+        r#"{"mfa_token":"abcdefabcdefabcdefabcdefabcdefabcdefabcdefa.1","factor":"recovery_code","code":"7KQ2 M9XD-4hfw"}"#,
+        r#"{"password":"a","name":"Phone"}"#,
+        r#"{"code":"123456"}"#,
     ];
     debug_assert_eq!(examples.len(), crate::bodies::BODIES);
     examples.iter().enumerate().map(|(i, json)| format!("{}{json}", char::from(u8::try_from(i).unwrap_or(0)))).collect()

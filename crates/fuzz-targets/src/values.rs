@@ -2,7 +2,8 @@
 //! timestamps and the names of roles and audit actions.
 
 use portcullis_domain::model::{
-    AuditAction, Email, NewPassword, OneTimeCode, Password, PasswordPolicy, Role, Timestamp, UserName,
+    AuditAction, Email, FactorName, NewPassword, OneTimeCode, Password, PasswordPolicy, RecoveryCode, Role, Timestamp,
+    UserName,
 };
 
 /// Parses the input as each value object. Properties: no panic; what parses is normalised
@@ -39,5 +40,16 @@ pub fn value_objects(data: &[u8]) {
     }
     if let Some(action) = AuditAction::parse(text) {
         assert_eq!(action.as_str(), text);
+    }
+    if let Ok(code) = RecoveryCode::parse(text) {
+        // What a user is shown parses back to the same code.
+        let shown = code.display();
+        let again = RecoveryCode::parse(&shown).expect("a shown code parses again");
+        assert_eq!(again.expose(), code.expose());
+        assert_eq!(shown.len(), 14, "{}", shown.as_str());
+    }
+    if let Ok(name) = FactorName::parse(text) {
+        assert_eq!(FactorName::parse(name.as_str()).expect("a name parses again").as_str(), name.as_str());
+        assert!(!name.as_str().chars().any(char::is_control) && name.as_str().chars().count() <= 64);
     }
 }

@@ -209,11 +209,14 @@ pub struct MfaSettings {
     /// Key that encrypts TOTP seeds at rest (XChaCha20-Poly1305); created by a development
     /// start when absent, required (provisioned, mode 0600) by a production start.
     pub secret_key_file: PathBuf,
+    /// Roles whose holders may call nothing but the second-factor enrolment endpoints and
+    /// `/users/me` until they have an active factor (403 `MFA_ENROLLMENT_REQUIRED`).
+    pub require_for_roles: Vec<String>,
 }
 
 impl Default for MfaSettings {
     fn default() -> Self {
-        Self { secret_key_file: PathBuf::from("data/mfa.key") }
+        Self { secret_key_file: PathBuf::from("data/mfa.key"), require_for_roles: Vec::new() }
     }
 }
 
@@ -363,6 +366,9 @@ impl Settings {
             ..portcullis_domain::Policy::default()
         };
         policy.public_url = self.server.public_url.trim_end_matches('/').to_owned();
+        // Unknown names are refused at start (`production::check`), never silently dropped.
+        policy.mfa_required_roles =
+            self.mfa.require_for_roles.iter().filter_map(|name| portcullis_domain::model::Role::parse(name)).collect();
         policy
     }
 }

@@ -28,6 +28,11 @@ pub fn check(settings: &Settings) -> Result<(), Refused> {
     if let Err(why) = portcullis_store_diesel::check_url(&settings.database.url) {
         problems.insert(0, format!("database.url: {why}"));
     }
+    for name in &settings.mfa.require_for_roles {
+        if portcullis_domain::model::Role::parse(name).is_none() {
+            problems.push(format!("mfa.require_for_roles: {name:?} is not a role (known: admin, user)"));
+        }
+    }
     if production {
         problems.extend(key_problem("tokens.key_file", &settings.tokens.key_file));
         problems.extend(key_problem("tokens.hash_key_file", &settings.tokens.hash_key_file));
@@ -145,6 +150,17 @@ mod tests {
     #[test]
     fn development_defaults_start() {
         assert!(check(&Settings::default()).is_ok());
+    }
+
+    #[test]
+    fn required_second_factor_roles_must_be_roles() {
+        let mut s = Settings::default();
+        s.mfa.require_for_roles = vec!["admin".to_owned()];
+        assert!(check(&s).is_ok());
+        assert_eq!(s.policy().mfa_required_roles, vec![portcullis_domain::model::Role::Admin]);
+        s.mfa.require_for_roles = vec!["admin".to_owned(), "admins".to_owned()];
+        let found = problems(&s);
+        assert!(found.len() == 1 && found[0].contains("\"admins\" is not a role"), "{found:?}");
     }
 
     #[test]

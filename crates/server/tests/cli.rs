@@ -46,6 +46,7 @@ impl Install {
             .env("DATABASE_URL", self.db_url())
             .env("PORTCULLIS__TOKENS__KEY_FILE", self.key_file())
             .env("PORTCULLIS__TOKENS__HASH_KEY_FILE", self.dir.path().join("keys/hash.key"))
+            .env("PORTCULLIS__MFA__SECRET_KEY_FILE", self.dir.path().join("keys/mfa.key"))
             .env("PORTCULLIS__MAILER__TRANSPORT", "log")
             .env("PORTCULLIS__DEVICES__ENABLED", "false")
             // Cheap hashing: these tests are about the commands, not the cost.
@@ -204,6 +205,44 @@ async fn set_status_by_email_or_id() {
     assert_eq!(bad_status.status.code(), Some(2), "{}", describe(&bad_status));
 }
 
+#[tokio::test]
+async fn reset_mfa_removes_every_factor_of_the_account() {
+    use portcullis_domain::model::{AuditAction, SecretDigest, TotpStep};
+    use portcullis_domain::ports::{AuditRepository, Change, FactorRepository, UnitOfWork};
+
+    let install = Install::new();
+    // The database exists once a command has run.
+    assert_eq!(install.create_admin("ada@example.com", PASSWORD).status.code(), Some(0));
+    let store = DieselStore::connect(&DbConfig::new(install.db_url())).await.unwrap();
+    let at = portcullis_testing::fakes::T0;
+    let laura = portcullis_testing::fixtures::user("laura@example.com", at);
+    let factor = portcullis_testing::fixtures::factor(&laura, at);
+    store
+        .commit(vec![
+            Change::InsertUser(laura.clone()),
+            Change::InsertFactor(factor.clone()),
+            Change::ConfirmFactor { factor_id: factor.id, step: TotpStep(1), at },
+            Change::ReplaceRecoveryCodes { user_id: laura.id, digests: vec![SecretDigest::new(vec![1; 32])], at },
+        ])
+        .await
+        .unwrap();
+
+    let out = install.run(&["admin", "reset-mfa", "--email", "laura@example.com"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(text(&out.stdout).trim(), laura.id.to_string());
+    assert!(text(&out.stderr).contains("removed 1 second factor"), "{}", describe(&out));
+    assert!(store.factors(laura.id).await.unwrap().is_empty());
+    assert!(store.recovery_codes(laura.id).await.unwrap().is_empty());
+    let audit = store.audit_page(laura.id, vec![AuditAction::AdminUserMfaReset], 10, 0).await.unwrap();
+    assert_eq!(audit.total_count, 1);
+    assert_eq!(audit.items[0].metadata["actor_id"], "cli");
+
+    let unknown = install.run(&["admin", "reset-mfa", "--email", "bob@example.com"], "");
+    assert_eq!(unknown.status.code(), Some(1), "{}", describe(&unknown));
+    let neither = install.run(&["admin", "reset-mfa"], "");
+    assert_eq!(neither.status.code(), Some(2), "{}", describe(&neither));
+}
+
 #[test]
 fn keys_rotate_changes_the_key_id_and_keeps_the_old_key_for_verification() {
     let install = Install::new();
@@ -242,8 +281,14 @@ fn a_production_start_refuses_development_settings_before_touching_anything() {
     let out = install.run_with_env(&["serve"], &[("PORTCULLIS__SERVER__ENVIRONMENT", "production")], "");
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     let stderr = text(&out.stderr);
-    for problem in ["tokens.key_file", "tokens.hash_key_file", "server.trusted_proxies", "server.public_url", "mailer"]
-    {
+    for problem in [
+        "tokens.key_file",
+        "tokens.hash_key_file",
+        "mfa.secret_key_file",
+        "server.trusted_proxies",
+        "server.public_url",
+        "mailer",
+    ] {
         assert!(stderr.contains(problem), "{problem} not reported: {}", describe(&out));
     }
     assert!(!install.key_file().exists(), "no key was created");

@@ -33,6 +33,9 @@ pub(super) const BUILTIN: &[(&str, &str)] = &[
     ("mfa_attempts_exceeded.subject.j2", include_str!("../../templates/mfa_attempts_exceeded.subject.j2")),
     ("mfa_attempts_exceeded.txt.j2", include_str!("../../templates/mfa_attempts_exceeded.txt.j2")),
     ("mfa_attempts_exceeded.html.j2", include_str!("../../templates/mfa_attempts_exceeded.html.j2")),
+    ("mfa_changed.subject.j2", include_str!("../../templates/mfa_changed.subject.j2")),
+    ("mfa_changed.txt.j2", include_str!("../../templates/mfa_changed.txt.j2")),
+    ("mfa_changed.html.j2", include_str!("../../templates/mfa_changed.html.j2")),
 ];
 
 /// An environment with the engine's settings and filters and no templates yet.

@@ -99,6 +99,12 @@ impl MailTemplates {
         self.render(prepare_mfa_attempts_exceeded(product, name))
     }
 
+    /// The notice that the account's second factors changed; `change` says how, in one
+    /// sentence ("A second factor, Phone, was added to your account.").
+    pub fn mfa_changed(&self, product: &str, name: &str, change: &str) -> MailText {
+        self.render(prepare_mfa_changed(product, name, change))
+    }
+
     /// The password reset code mail.
     pub fn password_reset_code(&self, product: &str, name: &str, code: &str, ttl: Duration) -> MailText {
         self.render(prepare_password_reset_code(product, name, code, ttl))
@@ -150,6 +156,16 @@ fn prepare_mfa_attempts_exceeded(product: &str, name: &str) -> Prepared {
         product,
         name,
         context! {},
+    )
+}
+
+fn prepare_mfa_changed(product: &str, name: &str, change: &str) -> Prepared {
+    Prepared::new(
+        "mfa_changed",
+        format!("Your {product} sign-in settings changed"),
+        product,
+        name,
+        context! { change => change },
     )
 }
 

@@ -40,6 +40,9 @@ pub const TEMPLATE_NAMES: &[&str] = &[
     "mfa_attempts_exceeded.subject.j2",
     "mfa_attempts_exceeded.txt.j2",
     "mfa_attempts_exceeded.html.j2",
+    "mfa_changed.subject.j2",
+    "mfa_changed.txt.j2",
+    "mfa_changed.html.j2",
 ];
 
 /// Why a set of templates was refused. Each names the template (its file name).
@@ -259,5 +262,6 @@ fn samples() -> Vec<Prepared> {
         super::prepare_token_reuse(product, name, &facts, &facts, "https://example.com"),
         super::prepare_recovery_code_used(product, name, 9),
         super::prepare_mfa_attempts_exceeded(product, name),
+        super::prepare_mfa_changed(product, name, "A second factor was added to your account."),
     ]
 }

@@ -148,6 +148,10 @@ fn second_factor_mails() {
     for part in [used.body.as_str(), html(&used)] {
         assert_contains(part, &["recovery codes was just used", "7", "reset your password"]);
     }
+    let changed = builtin().mfa_changed("Portcullis", "Laura", "A second factor, <Phone>, was removed.");
+    assert_eq!(changed.subject, "Your Portcullis sign-in settings changed");
+    assert_contains(&changed.body, &["A second factor, <Phone>, was removed.", "reset your\npassword now"]);
+    assert_contains(html(&changed), &["A second factor, &lt;Phone&gt;, was removed."]);
     let failed = builtin().mfa_attempts_exceeded("Portcullis", "Laura");
     assert_eq!(failed.subject, "Your Portcullis password was used, but the second step failed");
     for part in [failed.body.as_str(), html(&failed)] {

@@ -1,7 +1,7 @@
 //! Ports for hashing, tokens, randomness and time.
 
 pub use crate::model::SealedSecret;
-use crate::model::{Password, PasswordHash, SecretDigest, SessionId, Timestamp, UserId};
+use crate::model::{Aal, AuthMethod, Password, PasswordHash, SecretDigest, SessionId, Timestamp, UserId};
 use std::time::Duration;
 
 /// Why hashing failed.
@@ -49,6 +49,11 @@ pub struct AccessClaims {
     pub issued_at: Timestamp,
     /// Expiry.
     pub expires_at: Timestamp,
+    /// The session's assurance level when the token was issued (for the token's readers;
+    /// the service itself reads the session's).
+    pub aal: Aal,
+    /// How the session's holder signed in.
+    pub amr: Vec<AuthMethod>,
 }
 
 /// Why a token was refused. Deliberately coarse: every case is a 401.

@@ -48,19 +48,19 @@ impl Actor {
         }
     }
 
-    fn require(&self, permission: Permission) -> Result<(), AdminError> {
+    pub(crate) fn require(&self, permission: Permission) -> Result<(), AdminError> {
         if self.may(permission) { Ok(()) } else { Err(AdminError::Forbidden) }
     }
 
     /// The `actor_id` recorded in audit metadata.
-    fn audit_id(&self) -> serde_json::Value {
+    pub(crate) fn audit_id(&self) -> serde_json::Value {
         match self {
             Self::User { id, .. } => id.to_string().into(),
             Self::Operator => "cli".into(),
         }
     }
 
-    fn is(&self, user: UserId) -> bool {
+    pub(crate) fn is(&self, user: UserId) -> bool {
         matches!(self, Self::User { id, .. } if *id == user)
     }
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::error::InfraError;
-use crate::model::{Location, SessionId, User};
+use crate::model::{Aal, AuthMethod, Location, SessionId, User};
 use crate::ports::{Change, Ports, SessionRepository, StoreError, TokenIssuer, UnitOfWork};
 use crate::service::Portcullis;
 
@@ -16,6 +16,10 @@ pub struct Principal {
     pub session_id: SessionId,
     /// Where that session signed in, `None` when unknown.
     pub location: Option<Location>,
+    /// How sure that session's sign-in was ([`Aal::Two`] after a second factor).
+    pub aal: Aal,
+    /// How its holder proved who they are.
+    pub amr: Vec<AuthMethod>,
 }
 
 /// How stale a session's `last_seen_at` may get before a request writes it again. Coarse on
@@ -77,6 +81,6 @@ impl<P: Ports> Portcullis<P> {
             // next request after it tries again.
             let _ = self.store.commit(vec![Change::TouchSession { session_id: session.id, at: now }]).await;
         }
-        Ok(Principal { user, session_id: session.id, location: session.location })
+        Ok(Principal { user, session_id: session.id, location: session.location, aal: session.aal, amr: session.amr })
     }
 }

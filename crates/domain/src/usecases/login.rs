@@ -328,7 +328,14 @@ impl<P: Ports> Portcullis<P> {
             amr: proof.amr.clone(),
         };
         let access_ttl = self.policy.access_ttl;
-        let claims = AccessClaims { user_id: user.id, session_id, issued_at: now, expires_at: now.plus(access_ttl) };
+        let claims = AccessClaims {
+            user_id: user.id,
+            session_id,
+            issued_at: now,
+            expires_at: now.plus(access_ttl),
+            aal: proof.aal,
+            amr: proof.amr.clone(),
+        };
         let access_token = self.tokens.issue(&claims)?;
         let mut metadata = serde_json::Map::new();
         metadata.insert("method".to_owned(), json!("password"));

@@ -10,6 +10,7 @@ pub mod deliver_mail;
 pub mod login;
 pub mod login_history;
 pub mod logout;
+pub mod mfa_factors;
 pub mod mfa_sign_in;
 pub mod notifications;
 pub mod operations;

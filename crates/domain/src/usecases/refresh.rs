@@ -168,7 +168,14 @@ impl<P: Ports> Portcullis<P> {
     ) -> Result<Option<TokenPair>, RefreshError> {
         let refresh_token = self.random.url_token();
         let expires_at = now.plus(self.policy.access_ttl);
-        let claims = AccessClaims { user_id: user.id, session_id: session.id, issued_at: now, expires_at };
+        let claims = AccessClaims {
+            user_id: user.id,
+            session_id: session.id,
+            issued_at: now,
+            expires_at,
+            aal: session.aal,
+            amr: session.amr.clone(),
+        };
         let pair = TokenPair {
             access_token: self.tokens.issue(&claims).map_err(InfraError::from)?,
             refresh_token,

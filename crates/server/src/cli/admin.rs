@@ -38,6 +38,24 @@ pub enum AdminCommand {
     /// Activate, suspend or deactivate an account. Suspending or deactivating signs it out
     /// everywhere.
     SetStatus(SetStatusArgs),
+    /// Remove every second factor and recovery code of an account whose owner lost them,
+    /// and sign it out everywhere; its password alone signs in again. Audited and mailed.
+    ResetMfa(AccountArgs),
+}
+
+/// An account, by email or id, and the configuration.
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("account").required(true).args(["email", "id"])))]
+pub struct AccountArgs {
+    /// The account's email address.
+    #[arg(long)]
+    email: Option<String>,
+    /// The account's id.
+    #[arg(long)]
+    id: Option<String>,
+    /// A TOML file layered over config/default.toml.
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 /// Arguments of `admin set-status`.
@@ -86,7 +104,9 @@ impl AdminCommand {
     /// The `--config` file.
     pub fn config(&self) -> Option<&Path> {
         match self {
-            Self::Create { config, .. } | Self::SetStatus(SetStatusArgs { config, .. }) => config.as_deref(),
+            Self::Create { config, .. }
+            | Self::SetStatus(SetStatusArgs { config, .. })
+            | Self::ResetMfa(AccountArgs { config, .. }) => config.as_deref(),
         }
     }
 }
@@ -96,6 +116,7 @@ pub(super) async fn run(command: AdminCommand, settings: &Settings) -> Result<()
     match command {
         AdminCommand::Create { email, name, .. } => create(&email, &name, settings).await,
         AdminCommand::SetStatus(args) => set_status(args, settings).await,
+        AdminCommand::ResetMfa(args) => reset_mfa(args, settings).await,
     }
 }
 
@@ -122,7 +143,24 @@ async fn create(email: &str, name: &str, settings: &Settings) -> Result<(), CliE
 
 async fn set_status(args: SetStatusArgs, settings: &Settings) -> Result<(), CliError> {
     let service = service(settings).await?;
-    let id = match (&args.id, &args.email) {
+    let id = account(&service, args.id.as_deref(), args.email.as_deref()).await?;
+    let user = service.admin_set_status(&Actor::Operator, id, args.status.into(), args.reason, &context()).await?;
+    println!("{} {}", user.id, user.status.as_str());
+    Ok(())
+}
+
+async fn reset_mfa(args: AccountArgs, settings: &Settings) -> Result<(), CliError> {
+    let service = service(settings).await?;
+    let id = account(&service, args.id.as_deref(), args.email.as_deref()).await?;
+    let removed = service.admin_reset_mfa(&Actor::Operator, id, &context()).await?;
+    eprintln!("portcullis: removed {removed} second factor(s) and every recovery code; the account is signed out");
+    println!("{id}");
+    Ok(())
+}
+
+/// The id of the account named by `--id` or `--email`.
+async fn account(service: &Service, id: Option<&str>, email: Option<&str>) -> Result<UserId, CliError> {
+    Ok(match (id, email) {
         (Some(id), _) => {
             id.parse::<UserId>().map_err(|_| CliError::Refused(format!("--id: {id:?} is not a user id")))?
         }
@@ -138,10 +176,7 @@ async fn set_status(args: SetStatusArgs, settings: &Settings) -> Result<(), CliE
         }
         // clap's argument group requires one of the two.
         (None, None) => return Err(CliError::Usage("give --email or --id".into())),
-    };
-    let user = service.admin_set_status(&Actor::Operator, id, args.status.into(), args.reason, &context()).await?;
-    println!("{} {}", user.id, user.status.as_str());
-    Ok(())
+    })
 }
 
 /// The service as the server builds it (opening the store runs pending migrations, so a

@@ -28,18 +28,34 @@ fn bearer(req: &HttpRequest) -> Option<String> {
     bearer_token(value).map(str::to_owned)
 }
 
+/// The routes a session that must enrol a second factor may still call
+/// (`mfa.require_for_roles`): `/users/me` and the second-factor endpoints under it.
+fn enrolment_route(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix("/api/v1/users/me") else { return false };
+    rest.is_empty() || rest == "/" || rest == "/mfa" || rest.starts_with("/mfa/")
+}
+
 impl FromRequest for Authenticated {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = bearer(req);
+        let path = req.path().to_owned();
         let service = req.app_data::<web::Data<Service>>().cloned();
         Box::pin(async move {
             let (Some(token), Some(service)) = (token, service) else {
                 return Err(ApiError::unauthorized());
             };
-            Ok(Authenticated(service.authenticate(&token).await?))
+            let principal = service.authenticate(&token).await?;
+            if !enrolment_route(&path) && service.must_enrol_second_factor(&principal).await? {
+                return Err(ApiError::new(
+                    actix_web::http::StatusCode::FORBIDDEN,
+                    "MFA_ENROLLMENT_REQUIRED",
+                    "Your role requires a second factor: set one up under /users/me/mfa first.",
+                ));
+            }
+            Ok(Authenticated(principal))
         })
     }
 }
@@ -59,5 +75,28 @@ impl FromRequest for Ctx {
         };
         let ua = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok());
         ready(Ok(Ctx(RequestContext::new(ip, ua))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_account_and_its_second_factors_are_open_before_enrolment() {
+        for open in
+            ["/api/v1/users/me", "/api/v1/users/me/mfa", "/api/v1/users/me/mfa/totp", "/api/v1/users/me/mfa/x/y"]
+        {
+            assert!(enrolment_route(open), "{open}");
+        }
+        for closed in [
+            "/api/v1/users/me/deactivate",
+            "/api/v1/users/meta",
+            "/api/v1/users/me/mfaa",
+            "/api/v1/auth/sessions",
+            "/api/v1/admin/users",
+        ] {
+            assert!(!enrolment_route(closed), "{closed}");
+        }
     }
 }

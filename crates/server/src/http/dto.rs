@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 mod account;
 mod admin;
 mod credentials;
+mod mfa;
 mod notifications;
 pub use account::{
     MeResponse, SecurityEventsPage, SecurityEventsResponse, SessionList, SessionView, SessionsResponse,
@@ -19,6 +20,10 @@ pub use admin::{
 pub use credentials::{
     AlertRevokeBody, ChangePasswordBody, ConfirmPasswordBody, ForgotPasswordBody, MAX_TOKEN_CHARS, RefreshBody,
     RefreshResponse, ResetPasswordBody, opaque_token, whole_seconds,
+};
+pub use mfa::{
+    ConfirmTotpBody, ConfirmTotpResponse, FactorView, MfaOverviewResponse, MfaResetResponse, MfaVerifyBody,
+    RecoveryCodesResponse, TotpEnrolBody, TotpEnrolResponse,
 };
 pub use notifications::{NotificationView, NotificationsPage, NotificationsResponse};
 
@@ -222,6 +227,21 @@ pub struct LoginResponse {
     pub refresh_token: String,
     /// The account.
     pub data: UserView,
+}
+
+impl LoginResponse {
+    /// The answer of a finished sign-in (by password, or by password and second factor).
+    pub fn signed_in(outcome: portcullis_domain::LoginOutcome) -> Self {
+        Self {
+            status: "success",
+            message: "User authenticated successfully.",
+            data: UserView::new(&outcome.user, outcome.location.as_ref()),
+            access_token: outcome.access_token,
+            token_type: "Bearer",
+            expires_in: outcome.expires_in.as_secs(),
+            refresh_token: outcome.refresh_token,
+        }
+    }
 }
 
 /// What a client reports to `POST /auth/log`.

@@ -21,7 +21,7 @@ use actix_web::{App, Resource, web};
 
 use self::client_ip::TrustedProxies;
 use self::handlers::{
-    docs, fallback, health, login, login_history, logout, me, notifications, register, resend_verification,
+    docs, fallback, health, login, login_history, logout, me, mfa, notifications, register, resend_verification,
     security_events, sessions, sign_in_log, verify_email,
 };
 use crate::config::ServerSettings;
@@ -87,6 +87,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(resend_verification::resend_verification)),
             )
             .service(resource("/auth/login", "POST").route(web::post().to(login::login)))
+            .service(resource("/auth/mfa/verify", "POST").route(web::post().to(mfa::verify::verify_mfa)))
             .service(resource("/auth/log", "POST").route(web::post().to(sign_in_log::sign_in_log)))
             .service(resource("/auth/logout", "POST").route(web::post().to(logout::logout)))
             .service(resource("/auth/login-history", "GET").route(web::get().to(login_history::login_history)))
@@ -121,6 +122,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(web::patch().to(me::update::update_me))
                     .route(web::delete().to(me::delete::delete_me)),
             )
+            .service(resource("/users/me/mfa", "GET").route(web::get().to(mfa::overview::mfa_overview)))
+            .service(resource("/users/me/mfa/totp", "POST").route(web::post().to(mfa::enrol::begin_totp)))
+            .service(
+                resource("/users/me/mfa/totp/{id}/confirm", "POST").route(web::post().to(mfa::confirm::confirm_totp)),
+            )
+            .service(
+                resource("/users/me/mfa/recovery-codes", "POST")
+                    .route(web::post().to(mfa::recovery_codes::regenerate_recovery_codes)),
+            )
+            .service(resource("/users/me/mfa/{id}", "DELETE").route(web::delete().to(mfa::remove::remove_factor)))
             .service(resource("/notifications", "GET").route(web::get().to(notifications::list::list_notifications)))
             .service(
                 resource("/notifications/read-all", "POST")

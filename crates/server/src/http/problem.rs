@@ -14,6 +14,7 @@ use serde::Serialize;
 
 // The mappings of the token, password and account-closing errors.
 mod credentials;
+mod mfa;
 // The mapping of the administration errors.
 mod admin;
 
@@ -96,10 +97,10 @@ impl ApiError {
 
     /// 429 with `Retry-After`.
     pub fn too_many(code: &'static str, retry_after: Duration) -> Self {
-        let detail = if code == "LOGIN_ATTEMPTS_EXCEEDED" {
-            "Too many failed login attempts for this account. Try again later."
-        } else {
-            "Too many requests. Try again later."
+        let detail = match code {
+            "LOGIN_ATTEMPTS_EXCEEDED" => "Too many failed login attempts for this account. Try again later.",
+            "MFA_ATTEMPTS_EXCEEDED" => "Too many wrong second-factor codes for this account. Try again later.",
+            _ => "Too many requests. Try again later.",
         };
         Self { retry_after: Some(retry_after), ..Self::new(StatusCode::TOO_MANY_REQUESTS, code, detail) }
     }

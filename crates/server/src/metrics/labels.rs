@@ -4,7 +4,7 @@
 //! table.
 
 use actix_web::http::Method;
-use portcullis_domain::{InfraError, LoginError, LoginOutcome};
+use portcullis_domain::{InfraError, LoginError, LoginOutcome, MfaVerifyError};
 
 /// The route label of requests that matched no route (404s of the router, probes, scans).
 pub const UNMATCHED: &str = "unmatched";
@@ -59,6 +59,35 @@ pub const LOGIN_FAILURE_REASONS: [&str; 12] = [
     "unavailable",
     "error",
 ];
+
+/// The `factor` label of second steps.
+pub const MFA_FACTORS: [&str; 2] = ["totp", "recovery_code"];
+
+/// Every `outcome` of a second step, created at 0.
+pub const MFA_OUTCOMES: [&str; 8] = [
+    SUCCESS,
+    "invalid_code",
+    "challenge_burned",
+    "too_many_attempts",
+    "unknown_challenge",
+    "account_blocked",
+    "rate_limited",
+    "error",
+];
+
+/// The `outcome` of a second step.
+pub fn mfa(result: &Result<LoginOutcome, MfaVerifyError>) -> &'static str {
+    match result {
+        Ok(_) => SUCCESS,
+        Err(MfaVerifyError::InvalidCode) => "invalid_code",
+        Err(MfaVerifyError::ChallengeBurned) => "challenge_burned",
+        Err(MfaVerifyError::TooManyAttempts { .. }) => "too_many_attempts",
+        Err(MfaVerifyError::UnknownChallenge) => "unknown_challenge",
+        Err(MfaVerifyError::Blocked(_)) => "account_blocked",
+        Err(MfaVerifyError::RateLimited { .. }) => "rate_limited",
+        Err(_) => "error",
+    }
+}
 
 /// `(outcome, reason)` of a login use-case result. Refused accounts use the reasons of the
 /// audit log (`account_suspended`, ...).
@@ -117,6 +146,11 @@ mod tests {
             LoginError::Infra(InfraError::Busy { retry_after: wait }),
             LoginError::Infra(InfraError::Unavailable("down".into())),
             LoginError::Infra(InfraError::Unexpected("bug".into())),
+            LoginError::MfaRequired(portcullis_domain::MfaChallenge {
+                mfa_token: "t".into(),
+                factors: vec![],
+                expires_in: wait,
+            }),
         ];
         let mut seen = Vec::new();
         for e in failures {

@@ -16,7 +16,7 @@ pub mod scrape;
 
 use std::time::Duration;
 
-use portcullis_domain::{DeliveryReport, LoginError, LoginOutcome};
+use portcullis_domain::{DeliveryReport, LoginError, LoginOutcome, MfaVerifyError, SecondFactor};
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 
 use crate::wiring::AdapterGauges;
@@ -38,6 +38,7 @@ pub struct Metrics {
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
     logins: IntCounterVec,
+    mfa: IntCounterVec,
     hash_wait: Histogram,
     mail_deliveries: IntCounterVec,
     gauges: AdapterGauges,
@@ -74,6 +75,13 @@ impl Metrics {
             Opts::new("portcullis_logins_total", "Password logins by outcome (success, failure) and reason."),
             &["outcome", "reason"],
         )?;
+        let mfa = IntCounterVec::new(
+            Opts::new(
+                "portcullis_mfa_verifications_total",
+                "Second steps of sign-ins (POST /auth/mfa/verify) by factor (totp, recovery_code) and outcome.",
+            ),
+            &["factor", "outcome"],
+        )?;
         let hash_wait = Histogram::with_opts(
             HistogramOpts::new(
                 "portcullis_hash_queue_wait_seconds",
@@ -91,6 +99,7 @@ impl Metrics {
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(logins.clone()))?;
+        registry.register(Box::new(mfa.clone()))?;
         registry.register(Box::new(hash_wait.clone()))?;
         registry.register(Box::new(mail_deliveries.clone()))?;
         // Created at 0, so dashboards and alerts see every series before its first event.
@@ -98,10 +107,15 @@ impl Metrics {
         for reason in labels::LOGIN_FAILURE_REASONS {
             logins.with_label_values(&[labels::FAILURE, reason]).inc_by(0);
         }
+        for factor in labels::MFA_FACTORS {
+            for outcome in labels::MFA_OUTCOMES {
+                mfa.with_label_values(&[factor, outcome]).inc_by(0);
+            }
+        }
         for result in ["sent", "retried", "dropped", "abandoned"] {
             mail_deliveries.with_label_values(&[result]).inc_by(0);
         }
-        Ok(Self { registry, http_requests, http_duration, logins, hash_wait, mail_deliveries, gauges })
+        Ok(Self { registry, http_requests, http_duration, logins, mfa, hash_wait, mail_deliveries, gauges })
     }
 
     /// [`Metrics::new`], with the hashing threads reporting their queue waits.
@@ -130,6 +144,11 @@ impl Metrics {
     pub fn observe_login(&self, result: &Result<LoginOutcome, LoginError>) {
         let (outcome, reason) = labels::login(result);
         self.logins.with_label_values(&[outcome, reason]).inc();
+    }
+
+    /// Counts a second step by the use case's result.
+    pub fn observe_mfa(&self, factor: SecondFactor, result: &Result<LoginOutcome, MfaVerifyError>) {
+        self.mfa.with_label_values(&[factor.as_str(), labels::mfa(result)]).inc();
     }
 
     /// Counts a login the handler refused before the use case (malformed input).

@@ -55,7 +55,14 @@ async fn an_expired_session_is_refused_even_with_a_live_token() {
     let (_, session_id) = signed_in(&svc, &h).await;
     let user_id = h.store.users()[0].id;
     let day = Duration::from_secs(24 * 3600);
-    let claims = AccessClaims { user_id, session_id, issued_at: T0, expires_at: T0.plus(day * 2) };
+    let claims = AccessClaims {
+        user_id,
+        session_id,
+        issued_at: T0,
+        expires_at: T0.plus(day * 2),
+        aal: portcullis_domain::model::Aal::One,
+        amr: vec![portcullis_domain::model::AuthMethod::Password],
+    };
     let token = h.tokens.issue(&claims).unwrap();
     h.clock.advance(day - Duration::from_millis(1));
     svc.authenticate(&token).await.unwrap();
@@ -85,8 +92,14 @@ async fn claims_must_match_the_session() {
     let (svc, h) = service();
     let (_, session_id) = signed_in(&svc, &h).await;
     let ana = seed_verified(&h, "ana@example.com").await;
-    let forged =
-        AccessClaims { user_id: ana.id, session_id, issued_at: T0, expires_at: T0.plus(Duration::from_secs(60)) };
+    let forged = AccessClaims {
+        user_id: ana.id,
+        session_id,
+        issued_at: T0,
+        expires_at: T0.plus(Duration::from_secs(60)),
+        aal: portcullis_domain::model::Aal::One,
+        amr: vec![portcullis_domain::model::AuthMethod::Password],
+    };
     assert!(unauthorized(svc.authenticate(&h.tokens.issue(&forged).unwrap()).await));
     let unknown = AccessClaims { session_id: SessionId::new_v7(), user_id: ana.id, ..forged };
     assert!(unauthorized(svc.authenticate(&h.tokens.issue(&unknown).unwrap()).await));

@@ -12,6 +12,7 @@ mod faults;
 mod login;
 mod login_history;
 mod login_mocks;
+mod mfa_factors;
 mod mfa_sign_in;
 mod mocks;
 mod notifications;

@@ -10,7 +10,13 @@ use portcullis_testing::fakes::T0;
 use crate::support::{login_ok, seed_verified, service};
 
 fn principal(user: &User) -> Principal {
-    Principal { user: user.clone(), session_id: SessionId::new_v7(), location: None }
+    Principal {
+        user: user.clone(),
+        session_id: SessionId::new_v7(),
+        location: None,
+        aal: portcullis_domain::model::Aal::One,
+        amr: vec![portcullis_domain::model::AuthMethod::Password],
+    }
 }
 
 fn all(limit: u32) -> NotificationQuery {

@@ -25,6 +25,10 @@ pub struct SessionView {
     pub expires_at: String,
     /// Whether it is the session of the token used for this request.
     pub current: bool,
+    /// Authenticator assurance level: 1 for a password alone, 2 after a second factor.
+    pub aal: u8,
+    /// How the holder signed in, in order (`["pwd"]`, `["pwd", "otp"]`, `["pwd", "recovery_code"]`).
+    pub amr: Vec<&'static str>,
 }
 
 impl SessionView {
@@ -39,6 +43,8 @@ impl SessionView {
             last_seen_at: s.last_seen_at.to_rfc3339(),
             expires_at: s.expires_at.to_rfc3339(),
             current: s.id == current,
+            aal: s.aal.as_u8(),
+            amr: s.amr.iter().map(|m| m.as_str()).collect(),
         }
     }
 }

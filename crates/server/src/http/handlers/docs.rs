@@ -19,6 +19,13 @@ use crate::http::problem::ApiError;
         handlers::verify_email::verify_email,
         handlers::resend_verification::resend_verification,
         handlers::login::login,
+        handlers::mfa::verify::verify_mfa,
+        handlers::mfa::overview::mfa_overview,
+        handlers::mfa::enrol::begin_totp,
+        handlers::mfa::confirm::confirm_totp,
+        handlers::mfa::remove::remove_factor,
+        handlers::mfa::recovery_codes::regenerate_recovery_codes,
+        handlers::admin::reset_mfa::reset_user_mfa,
         handlers::sign_in_log::sign_in_log,
         handlers::login_history::login_history,
         handlers::logout::logout,
@@ -51,7 +58,7 @@ use crate::http::problem::ApiError;
     ),
     components(schemas(dto::Problem, dto::ProblemField)),
     modifiers(&BearerAuth, &BodyErrors),
-    tags((name = "auth", description = "Registration, verification, login and the sign-in log"), (name = "account", description = "The caller's own account"), (name = "notifications", description = "The caller's in-app notifications"), (name = "admin", description = "Administration: accounts and the whole audit log. Each route needs a permission (users:read, users:write or audit:read) granted by a role; the built-in admin role grants all of them. Without it: 403 FORBIDDEN. Every change is audited against the account with the acting administrator's id as actor_id in the metadata. Administrators cannot suspend, deactivate, delete or demote themselves (400 VALIDATION_ERROR, field id)."), (name = "operations", description = "Health and metrics"))
+    tags((name = "auth", description = "Registration, verification, login and the sign-in log"), (name = "account", description = "The caller's own account"), (name = "notifications", description = "The caller's in-app notifications"), (name = "mfa", description = "The caller's second factors (TOTP and recovery codes). Each change confirms the password (wrong ones count towards the login lockout); once the account has an active factor, only a session that signed in with one (aal 2) may call these, else 403 FORBIDDEN. With mfa.require_for_roles, a holder of such a role without an active factor may call only these and /users/me (403 MFA_ENROLLMENT_REQUIRED elsewhere)."), (name = "admin", description = "Administration: accounts and the whole audit log. Each route needs a permission (users:read, users:write or audit:read) granted by a role; the built-in admin role grants all of them. Without it: 403 FORBIDDEN. Every change is audited against the account with the acting administrator's id as actor_id in the metadata. Administrators cannot suspend, deactivate, delete or demote themselves (400 VALIDATION_ERROR, field id)."), (name = "operations", description = "Health and metrics"))
 )]
 pub struct ApiDoc;
 

@@ -5,7 +5,7 @@ use portcullis_domain::LoginRequest;
 use portcullis_domain::model::{Email, Password};
 
 use crate::http::auth::Ctx;
-use crate::http::dto::{LoginBody, LoginResponse, UserView};
+use crate::http::dto::{LoginBody, LoginResponse};
 use crate::http::json_body::ApiJson;
 use crate::http::problem::ApiError;
 use crate::http::to_completion::to_completion;
@@ -20,7 +20,7 @@ use crate::wiring::Service;
         (status = 200, body = LoginResponse),
         (status = 400, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "VALIDATION_ERROR"),
         (status = 401, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "INVALID_CREDENTIALS"),
-        (status = 403, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "ACCOUNT_DELETED, ACCOUNT_SUSPENDED, ACCOUNT_DEACTIVATED or ACCOUNT_NOT_VERIFIED"),
+        (status = 403, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "ACCOUNT_DELETED, ACCOUNT_SUSPENDED, ACCOUNT_DEACTIVATED or ACCOUNT_NOT_VERIFIED; or MFA_REQUIRED for an account with an active second factor (the password was right): the problem then has the members `mfa_token` (opaque, single use, for `POST /auth/mfa/verify`), `factors` (`totp`, `recovery_code`) and `expires_in` (300 seconds), and no session exists yet"),
         (status = 429, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "RATE_LIMIT_EXCEEDED or LOGIN_ATTEMPTS_EXCEEDED, with Retry-After"),
         (status = 503, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "SERVICE_UNAVAILABLE (with Retry-After when hashing or parallel attempts on the address are saturated)"),
     ))]
@@ -46,14 +46,5 @@ pub async fn login(
     if let Some(m) = &metrics {
         m.observe_login(&result);
     }
-    let outcome = result?;
-    Ok(HttpResponse::Ok().json(LoginResponse {
-        status: "success",
-        message: "User authenticated successfully.",
-        access_token: outcome.access_token,
-        token_type: "Bearer",
-        expires_in: outcome.expires_in.as_secs(),
-        refresh_token: outcome.refresh_token,
-        data: UserView::new(&outcome.user, outcome.location.as_ref()),
-    }))
+    Ok(HttpResponse::Ok().json(LoginResponse::signed_in(result?)))
 }

@@ -9,6 +9,7 @@ pub mod login;
 pub mod login_history;
 pub mod logout;
 pub mod me;
+pub mod mfa;
 pub mod notifications;
 pub mod password;
 pub mod refresh;

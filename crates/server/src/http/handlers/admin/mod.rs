@@ -6,6 +6,7 @@
 pub mod audit_log;
 pub mod delete_user;
 pub mod list_users;
+pub mod reset_mfa;
 pub mod restore_user;
 pub mod set_roles;
 pub mod set_status;
@@ -31,6 +32,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/admin/users/{id}/status", "POST").route(web::post().to(set_status::set_user_status)))
         .service(resource("/admin/users/{id}/restore", "POST").route(web::post().to(restore_user::restore_user)))
         .service(resource("/admin/users/{id}/roles", "PUT").route(web::put().to(set_roles::set_user_roles)))
+        .service(resource("/admin/users/{id}/mfa", "DELETE").route(web::delete().to(reset_mfa::reset_user_mfa)))
         .service(resource("/admin/audit-log", "GET").route(web::get().to(audit_log::audit_log)));
 }
 
