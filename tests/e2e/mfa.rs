@@ -30,7 +30,8 @@ async fn enrolment_then_sign_in_with_a_code(backend: Backend) {
     let path = format!("/api/v1/users/me/mfa/totp/{}/confirm", begun.body["id"].as_str().unwrap());
     let wrong = app.call("POST", &path, Some(json!({"code": "000000"})), Some(&token), &[]).await;
     wrong.assert_problem(400, "INVALID_CODE");
-    let confirmed = app.call("POST", &path, Some(json!({"code": totp_code(&secret, 0)})), Some(&token), &[]).await;
+    let confirming = totp_code(&secret, 0);
+    let confirmed = app.call("POST", &path, Some(json!({"code": confirming})), Some(&token), &[]).await;
     assert_eq!(confirmed.status, 200, "{confirmed:?}");
     assert_eq!(
         (confirmed.body["type"].as_str(), confirmed.body["name"].as_str()),
@@ -49,7 +50,7 @@ async fn enrolment_then_sign_in_with_a_code(backend: Backend) {
     assert_eq!(challenge.body["expires_in"], 300);
     let mfa_token = challenge.body["mfa_token"].as_str().unwrap();
     // The confirming code never signs in; the next step's code does.
-    app.verify_mfa(mfa_token, "totp", &totp_code(&secret, 0)).await.assert_problem(400, "INVALID_CODE");
+    app.verify_mfa(mfa_token, "totp", &confirming).await.assert_problem(400, "INVALID_CODE");
     let signed_in = app.verify_mfa(mfa_token, "totp", &totp_code(&secret, 1)).await;
     assert_eq!(signed_in.status, 200, "{signed_in:?}");
     assert_eq!(signed_in.body["status"], "success");
@@ -69,6 +70,16 @@ async fn enrolment_then_sign_in_with_a_code(backend: Backend) {
     app.get("/api/v1/users/me/mfa", Some(&token)).await.assert_problem(403, "FORBIDDEN");
     let events = app.get("/api/v1/auth/security-events?action=mfa.factor.enrolled", Some(strong)).await;
     assert_eq!(events.body["data"]["total_count"], 1, "{events:?}");
+    // The login history shows the refused code and the second-factor sign-in.
+    let failures = app.get("/api/v1/auth/login-history?filter=failure", Some(strong)).await;
+    let refused = &failures.body["data"]["history"][0];
+    assert_eq!(
+        (refused["action"].as_str(), refused["metadata"]["reason"].as_str()),
+        (Some("auth.login.failure"), Some("invalid_mfa_code")),
+        "{failures:?}"
+    );
+    let successes = app.get("/api/v1/auth/login-history?filter=success", Some(strong)).await;
+    assert_eq!(successes.body["data"]["history"][0]["metadata"]["mfa"], "totp", "{successes:?}");
     // The token is spent.
     app.verify_mfa(mfa_token, "totp", &totp_code(&secret, 1)).await.assert_problem(401, "UNAUTHORIZED");
 }
@@ -87,9 +98,12 @@ async fn recovery_codes_work_once_and_bad_tokens_are_refused(backend: Backend) {
     let again = app.mfa_token(email).await;
     app.verify_mfa(&again, "recovery_code", &code).await.assert_problem(400, "INVALID_CODE");
 
-    for token in ["", "short", "x".repeat(600).as_str()] {
-        let r = app.verify_mfa(token, "totp", "123456").await;
-        assert!(r.status == 400 || r.status == 401, "{token:?}: {r:?}");
+    // Missing or oversized: a bad field. Malformed: as unknown.
+    for token in ["", " ", "x".repeat(600).as_str()] {
+        app.verify_mfa(token, "totp", "123456").await.assert_problem(400, "VALIDATION_ERROR");
+    }
+    for token in ["short", "no dot at all but long enough to pass as random text", "abc.2"] {
+        app.verify_mfa(token, "totp", "123456").await.assert_problem(401, "UNAUTHORIZED");
     }
     app.verify_mfa(&format!("{}.0", "x".repeat(43)), "totp", "123456").await.assert_problem(401, "UNAUTHORIZED");
     app.verify_mfa(&again, "sms", "123456").await.assert_problem(400, "VALIDATION_ERROR");
@@ -194,6 +208,42 @@ async fn required_roles_must_enrol_before_anything_else(backend: Backend) {
     assert_eq!(app.get("/api/v1/auth/sessions", Some(&plain)).await.status, 200);
     app.enrol_totp(&admin, "Key").await;
     assert_eq!(app.get("/api/v1/admin/users", Some(&admin)).await.status, 200);
+    // Signing out stays open to a holder who has not enrolled.
+    let late = app.admin_token("late@example.com").await;
+    assert_eq!(app.call("POST", "/api/v1/auth/logout", None, Some(&late), &[]).await.status, 200);
+}
+
+async fn factors_are_listed_renewed_and_removed_over_http(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let email = "manage@example.com";
+    let (phone, _) = enrolled(&app, email).await;
+    let mfa_token = app.mfa_token(email).await;
+    let strong = app.verify_mfa(&mfa_token, "totp", &totp_code(&phone.secret, 1)).await;
+    let strong = strong.body["access_token"].as_str().unwrap().to_owned();
+
+    let wrong = json!({"password": "not the password at all"});
+    let r = app.call("POST", "/api/v1/users/me/mfa/recovery-codes", Some(wrong), Some(&strong), &[]).await;
+    r.assert_problem(401, "INVALID_CREDENTIALS");
+    let body = json!({"password": PASSWORD});
+    let renewed = app.call("POST", "/api/v1/users/me/mfa/recovery-codes", Some(body.clone()), Some(&strong), &[]).await;
+    assert_eq!(renewed.status, 201, "{renewed:?}");
+    let codes = renewed.body["recovery_codes"].as_array().unwrap();
+    assert_eq!(codes.len(), 10);
+    assert!(codes.iter().all(|c| c.as_str().is_some_and(|c| c.len() == 14 && c.matches('-').count() == 2)));
+    // The old codes are dead, the new ones work.
+    let token = app.mfa_token(email).await;
+    app.verify_mfa(&token, "recovery_code", &phone.recovery_codes[0]).await.assert_problem(400, "INVALID_CODE");
+    assert_eq!(app.verify_mfa(&token, "recovery_code", codes[0].as_str().unwrap()).await.status, 200);
+
+    let unknown = "/api/v1/users/me/mfa/0190f4c2-7a4e-7cc4-9b43-6f6f1c2a9d10";
+    app.call("DELETE", unknown, Some(body.clone()), Some(&strong), &[]).await.assert_problem(404, "NOT_FOUND");
+    let path = format!("/api/v1/users/me/mfa/{}", phone.id);
+    let removed = app.call("DELETE", &path, Some(body.clone()), Some(&strong), &[]).await;
+    assert_eq!(removed.status, 200, "{removed:?}");
+    assert_eq!((removed.body["id"].as_str(), removed.body["type"].as_str()), (Some(phone.id.as_str()), Some("totp")));
+    let overview = app.get("/api/v1/users/me/mfa", Some(&strong)).await;
+    assert_eq!(overview.body, json!({"factors": [], "recovery_codes_remaining": 0}));
+    assert_eq!(app.login(email, PASSWORD).await.status, 200, "the password alone signs in again");
 }
 
 async fn no_seed_token_or_code_reaches_the_logs(backend: Backend) {
@@ -221,5 +271,6 @@ portcullis_e2e::on_both_backends!(
     wrong_codes_are_limited_per_token_and_per_account_on_every_instance,
     an_administrator_resets_the_factors_of_a_user_who_lost_them,
     required_roles_must_enrol_before_anything_else,
+    factors_are_listed_renewed_and_removed_over_http,
     no_seed_token_or_code_reaches_the_logs,
 );

@@ -15,9 +15,10 @@ use crate::model::{
     User, UserId,
 };
 use crate::ports::{
-    Change, FactorRepository, Ports, RandomSource, SecretCipher, SecretHasher, StoreError, UnitOfWork, UserRepository,
+    Change, FactorRepository, Ports, RandomSource, RateRule, SecretCipher, SecretHasher, StoreError, UnitOfWork,
+    UserRepository,
 };
-use crate::service::Portcullis;
+use crate::service::{Limit, Portcullis};
 use crate::usecases::admin::{Actor, AdminError};
 use crate::usecases::authenticate::Principal;
 use crate::usecases::common::metadata;
@@ -82,6 +83,9 @@ pub enum MfaManageError {
     /// The code does not match the pending factor.
     #[error("invalid code")]
     InvalidCode,
+    /// The pending factor took its last wrong code and is gone: enrol again.
+    #[error("too many wrong codes for this enrolment")]
+    CodeAttemptsExceeded,
     /// Recovery codes need an active factor to recover.
     #[error("no active second factor")]
     NoActiveFactor,
@@ -105,6 +109,9 @@ impl From<ReauthError> for MfaManageError {
         }
     }
 }
+
+/// Codes a pending TOTP factor takes before it is deleted.
+const ENROLMENT_TRIES: u32 = 5;
 
 /// Fresh recovery codes (shown once) and their keyed digests (stored).
 fn fresh_recovery_codes<R: RandomSource, S: SecretHasher>(
@@ -202,6 +209,14 @@ impl<P: Ports> Portcullis<P> {
         if now >= factor.created_at.plus(self.policy.totp_enrolment_ttl) {
             return Err(MfaManageError::EnrolmentExpired);
         }
+        // Every try counts, before the comparison: a stolen password-only session cannot
+        // guess its way into the owner's enrolment (and its recovery codes). Past the last
+        // try the enrolment is gone; the owner starts again with a new secret.
+        let tries = vec![RateRule { window: self.policy.totp_enrolment_ttl, max: ENROLMENT_TRIES }];
+        if let Limit::Limited(_) = self.limit(format!("totp-confirm:{factor_id}"), tries, now).await? {
+            self.store.commit(vec![Change::DeleteFactor { user_id: user.id, factor_id }]).await?;
+            return Err(MfaManageError::CodeAttemptsExceeded);
+        }
         let code = OneTimeCode::parse(code).map_err(|_| MfaManageError::InvalidCode)?;
         let seed = self
             .cipher
@@ -210,21 +225,55 @@ impl<P: Ports> Portcullis<P> {
         let secret = TotpSecret::from_bytes(seed.to_vec())
             .map_err(|e| InfraError::Unexpected(format!("TOTP seed of factor {}: {e}", factor.id).into()))?;
         let step = secret.matching_step(&code, now, None).ok_or(MfaManageError::InvalidCode)?;
+        let confirmed = Factor { confirmed_at: Some(now), last_used_step: Some(step), ..factor.clone() };
         let first = !factors.iter().any(Factor::is_active);
-        let mut changes = vec![Change::ConfirmFactor { factor_id, step, at: now }];
+        match self.commit_confirmation(principal, factor, step, first, ctx, now).await {
+            // Another factor of the account became active meanwhile (its confirmation won a
+            // race): this one is not the first, and the recovery codes are that one's.
+            Err(StoreError::Conflict) if first => {
+                match self.commit_confirmation(principal, factor, step, false, ctx, now).await {
+                    Ok(codes) => Ok((confirmed, codes)),
+                    Err(StoreError::Conflict) => Err(MfaManageError::NotFound),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Ok(codes) => Ok((confirmed, codes)),
+            // Confirmed by a parallel request meanwhile.
+            Err(StoreError::Conflict) => Err(MfaManageError::NotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The commit of a confirmation. The account's `first` active factor brings fresh
+    /// recovery codes, under a guard that no other factor became active meanwhile
+    /// ([`Change::ExpectNoSecondFactor`], before this factor's own activation), so two
+    /// factors confirmed at once never both hand out codes.
+    async fn commit_confirmation(
+        &self,
+        principal: &Principal,
+        factor: &Factor,
+        step: crate::model::TotpStep,
+        first: bool,
+        ctx: &RequestContext,
+        now: Timestamp,
+    ) -> Result<Option<Vec<RecoveryCode>>, StoreError> {
+        let user = &principal.user;
+        let mut changes = Vec::new();
         let codes = if first {
             let (codes, digests) = fresh_recovery_codes(&self.random, &self.secrets);
+            changes.push(Change::ExpectNoSecondFactor { user_id: user.id });
             changes.push(Change::ReplaceRecoveryCodes { user_id: user.id, digests, at: now });
             Some(codes)
         } else {
             None
         };
         let meta = metadata([
-            ("factor_id", factor_id.to_string().into()),
+            ("factor_id", factor.id.to_string().into()),
             ("type", factor.kind.as_str().into()),
             ("name", factor.name.as_str().into()),
         ]);
         changes.extend([
+            Change::ConfirmFactor { factor_id: factor.id, step, at: now },
             Change::RevokeUserSessions { user_id: user.id, except: Some(principal.session_id), at: now },
             self.audit(user.id, AuditAction::MfaFactorEnrolled, ctx, meta, now),
             self.mfa_notice(
@@ -233,13 +282,8 @@ impl<P: Ports> Portcullis<P> {
                 now,
             ),
         ]);
-        let confirmed = Factor { confirmed_at: Some(now), last_used_step: Some(step), ..factor.clone() };
-        match self.store.commit(changes).await {
-            Ok(_) => Ok((confirmed, codes)),
-            // Confirmed by a parallel request meanwhile.
-            Err(StoreError::Conflict) => Err(MfaManageError::NotFound),
-            Err(e) => Err(e.into()),
-        }
+        self.store.commit(changes).await?;
+        Ok(codes)
     }
 
     /// Removes one of the caller's factors (pending or active) and returns it. Removing the
@@ -316,7 +360,8 @@ impl<P: Ports> Portcullis<P> {
     }
 
     /// Removes every factor and recovery code of a user who lost them (`users:write`), and
-    /// revokes all their sessions; returns how many active factors went. Audited
+    /// revokes all their sessions; returns how many active factors went (0, changing
+    /// nothing, for an account with no factor, pending or not, and no recovery code). Audited
     /// (`admin.user.mfa_reset`, with the actor) and mailed to the user. An administrator
     /// removes their own factors one by one instead.
     ///
@@ -329,7 +374,12 @@ impl<P: Ports> Portcullis<P> {
         }
         let user = self.store.user_by_id(id).await?.ok_or(AdminError::NotFound)?;
         let now = self.now();
-        let removed = self.store.factors(id).await?.iter().filter(|f| f.is_active()).count();
+        let factors = self.store.factors(id).await?;
+        if factors.is_empty() && self.store.recovery_codes(id).await?.is_empty() {
+            // Nothing to reset: no sessions ended, no mail, no entry.
+            return Ok(0);
+        }
+        let removed = factors.iter().filter(|f| f.is_active()).count();
         let meta = metadata([("actor_id", actor.audit_id()), ("factors_removed", removed.into())]);
         let changes = vec![
             Change::DeleteUserFactors { user_id: id },

@@ -2,7 +2,7 @@
 //! state, so that a server never reaches past the use cases into the store.
 
 use crate::error::InfraError;
-use crate::ports::{MailOutbox, Ports, RateLimiter, SessionRepository, StoreHealth};
+use crate::ports::{FactorRepository, MailOutbox, Ports, RateLimiter, SessionRepository, StoreHealth};
 use crate::service::Portcullis;
 
 /// The mail queue at one moment.
@@ -82,5 +82,16 @@ impl<P: Ports> Portcullis<P> {
     pub async fn purge_ended_sessions(&self) -> Result<u64, InfraError> {
         let before = self.now().minus(self.policy.ended_session_retention);
         Ok(self.store.purge_ended_sessions(before).await?)
+    }
+
+    /// Deletes TOTP enrolments never confirmed within [`crate::Policy::totp_enrolment_ttl`]
+    /// (their sealed seeds with them); returns how many went. Safe to run on every instance
+    /// at once.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails.
+    pub async fn purge_stale_enrolments(&self) -> Result<u64, InfraError> {
+        let before = self.now().minus(self.policy.totp_enrolment_ttl);
+        Ok(self.store.purge_pending_factors(before).await?)
     }
 }

@@ -28,9 +28,14 @@ fn bearer(req: &HttpRequest) -> Option<String> {
     bearer_token(value).map(str::to_owned)
 }
 
-/// The routes a session that must enrol a second factor may still call
-/// (`mfa.require_for_roles`): `/users/me` and the second-factor endpoints under it.
-fn enrolment_route(path: &str) -> bool {
+/// Whether a session that must enrol a second factor (`mfa.require_for_roles`) may still
+/// call `path`: `/users/me` and the second-factor endpoints under it, as the contract says,
+/// and logout, which only ends the session (the contract is silent on it; refusing it would
+/// keep such a user from signing out).
+pub fn open_before_enrolment(path: &str) -> bool {
+    if path == "/api/v1/auth/logout" {
+        return true;
+    }
     let Some(rest) = path.strip_prefix("/api/v1/users/me") else { return false };
     rest.is_empty() || rest == "/" || rest == "/mfa" || rest.starts_with("/mfa/")
 }
@@ -48,7 +53,7 @@ impl FromRequest for Authenticated {
                 return Err(ApiError::unauthorized());
             };
             let principal = service.authenticate(&token).await?;
-            if !enrolment_route(&path) && service.must_enrol_second_factor(&principal).await? {
+            if !open_before_enrolment(&path) && service.must_enrol_second_factor(&principal).await? {
                 return Err(ApiError::new(
                     actix_web::http::StatusCode::FORBIDDEN,
                     "MFA_ENROLLMENT_REQUIRED",
@@ -84,10 +89,14 @@ mod tests {
 
     #[test]
     fn only_the_account_and_its_second_factors_are_open_before_enrolment() {
-        for open in
-            ["/api/v1/users/me", "/api/v1/users/me/mfa", "/api/v1/users/me/mfa/totp", "/api/v1/users/me/mfa/x/y"]
-        {
-            assert!(enrolment_route(open), "{open}");
+        for open in [
+            "/api/v1/users/me",
+            "/api/v1/users/me/mfa",
+            "/api/v1/users/me/mfa/totp",
+            "/api/v1/users/me/mfa/{id}",
+            "/api/v1/auth/logout",
+        ] {
+            assert!(open_before_enrolment(open), "{open}");
         }
         for closed in [
             "/api/v1/users/me/deactivate",
@@ -96,7 +105,7 @@ mod tests {
             "/api/v1/auth/sessions",
             "/api/v1/admin/users",
         ] {
-            assert!(!enrolment_route(closed), "{closed}");
+            assert!(!open_before_enrolment(closed), "{closed}");
         }
     }
 }

@@ -351,6 +351,14 @@ pub struct Problem {
     pub code: String,
     /// Field errors of a `VALIDATION_ERROR`.
     pub errors: Option<Vec<ProblemField>>,
+    /// `MFA_REQUIRED` only: the opaque, single-use token that `POST /auth/mfa/verify` takes
+    /// with a code (5 minutes, 5 wrong codes).
+    pub mfa_token: Option<String>,
+    /// `MFA_REQUIRED` only: the factors this account can finish with (`totp`,
+    /// `recovery_code`).
+    pub factors: Option<Vec<String>>,
+    /// `MFA_REQUIRED` only: seconds the `mfa_token` works.
+    pub expires_in: Option<u64>,
 }
 
 /// One field error.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use portcullis_domain::model::{
     Aal, FactorName, Password, RecoveryCode, Role, Roles, TotpSecret, TotpStep, User, UserId,
 };
-use portcullis_domain::ports::{Clock, SecretCipher};
+use portcullis_domain::ports::{Change, Clock, SecretCipher, UnitOfWork};
 use portcullis_domain::{
     Actor, AdminError, LoginError, MfaManageError, MfaVerifyRequest, Principal, SecondFactor, TotpEnrolment,
 };
@@ -285,4 +285,105 @@ async fn an_administrator_resets_a_users_factors() {
     let notice = mail_with_subject(&h, "laura@example.com", NOTICE).pop().expect("a notice");
     assert!(notice.body.contains("An administrator removed every second factor"), "{}", notice.body);
     assert!(svc.login(login_request("laura@example.com", PASSWORD, false), &ctx()).await.is_ok());
+}
+
+#[tokio::test]
+async fn an_enrolment_takes_five_codes_then_is_gone() {
+    let (svc, h) = service();
+    seed_verified(&h, "laura@example.com").await;
+    let me = password_session(&svc, "laura@example.com").await;
+    let enrolment = svc.begin_totp_enrolment(&me, Password::new(PASSWORD), name("Phone"), &ctx()).await.expect("begun");
+    for _ in 0..5 {
+        let wrong = svc.confirm_totp_enrolment(&me, enrolment.factor_id, "000000", &ctx()).await;
+        assert!(matches!(wrong, Err(MfaManageError::InvalidCode)), "{wrong:?}");
+    }
+    let right = code_now(&h, &enrolment.secret);
+    let sixth = svc.confirm_totp_enrolment(&me, enrolment.factor_id, &right, &ctx()).await;
+    assert!(matches!(sixth, Err(MfaManageError::CodeAttemptsExceeded)), "{sixth:?}");
+    assert!(h.store.factors().is_empty(), "the enrolment is gone");
+    let again = svc.confirm_totp_enrolment(&me, enrolment.factor_id, &right, &ctx()).await;
+    assert!(matches!(again, Err(MfaManageError::NotFound)), "{again:?}");
+}
+
+#[tokio::test]
+async fn confirming_needs_a_second_factor_session_once_one_is_active() {
+    let (svc, h) = service();
+    seed_verified(&h, "laura@example.com").await;
+    let me = password_session(&svc, "laura@example.com").await;
+    let (phone, _) = enrol(&svc, &h, &me, "Phone").await;
+    let strong = aal2_session(&svc, &h, "laura@example.com", &phone.secret).await;
+    let tablet =
+        svc.begin_totp_enrolment(&strong, Password::new(PASSWORD), name("Tablet"), &ctx()).await.expect("begun");
+    // `me` kept its password-only level when it enrolled the phone.
+    let weak = svc.confirm_totp_enrolment(&me, tablet.factor_id, &code_now(&h, &tablet.secret), &ctx()).await;
+    assert!(matches!(weak, Err(MfaManageError::SecondFactorRequired)), "{weak:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_enrolments_confirmed_at_once_hand_out_one_set_of_codes() {
+    let (svc, h) = crate::support::shared_service(portcullis_domain::Policy::default());
+    let laura = seed_verified(&h, "laura@example.com").await;
+    let me = principal(&svc, &login_ok(&svc, "laura@example.com").await).await;
+    let mut enrolments = Vec::new();
+    for label in ["Phone", "Tablet"] {
+        let e = svc.begin_totp_enrolment(&me, Password::new(PASSWORD), name(label), &ctx()).await.expect("begun");
+        enrolments.push(e);
+    }
+    let results = futures_util::future::join_all(enrolments.iter().map(|e| {
+        let (svc, me, code) = (std::sync::Arc::clone(&svc), me.clone(), code_now(&h, &e.secret));
+        let id = e.factor_id;
+        tokio::spawn(async move { svc.confirm_totp_enrolment(&me, id, &code, &ctx()).await })
+    }))
+    .await;
+    let results: Vec<_> = results.into_iter().map(|r| r.expect("joined").expect("confirmed")).collect();
+    let with_codes: Vec<_> = results.iter().filter_map(|(_, codes)| codes.as_ref()).collect();
+    assert_eq!(with_codes.len(), 1, "one set of codes");
+    assert_eq!(h.store.factors().iter().filter(|f| f.is_active()).count(), 2);
+    // The codes handed out are the ones stored.
+    let stored = h.store.recovery_codes_of(laura.id);
+    assert_eq!(stored.len(), 10);
+    let shown = with_codes[0][0].display().to_string();
+    let digest = portcullis_domain::ports::SecretHasher::digest(
+        &h.secrets,
+        portcullis_domain::model::RECOVERY_CODE_PURPOSE,
+        RecoveryCode::parse(&shown).expect("a code").expose(),
+    );
+    assert!(stored.iter().any(|c| c.digest == digest));
+}
+
+#[tokio::test]
+async fn removing_a_pending_factor_mails_nothing() {
+    let (svc, h) = service();
+    let laura = seed_verified(&h, "laura@example.com").await;
+    let me = password_session(&svc, "laura@example.com").await;
+    let (phone, _) = enrol(&svc, &h, &me, "Phone").await;
+    let strong = aal2_session(&svc, &h, "laura@example.com", &phone.secret).await;
+    let spare = svc.begin_totp_enrolment(&strong, Password::new(PASSWORD), name("Spare"), &ctx()).await.expect("begun");
+    let notices = mail_with_subject(&h, "laura@example.com", NOTICE).len();
+    let removed = svc.remove_factor(&strong, spare.factor_id, Password::new(PASSWORD), &ctx()).await.expect("removed");
+    assert!(!removed.is_active());
+    assert_eq!(mail_with_subject(&h, "laura@example.com", NOTICE).len(), notices);
+    assert_eq!(audits(&h, "mfa.factor.removed")[0].metadata["mfa_enabled"], json!(true));
+    assert_eq!(h.store.recovery_codes_of(laura.id).len(), 10);
+}
+
+#[tokio::test]
+async fn an_administrator_reset_counts_active_factors_and_skips_accounts_without_any() {
+    let (svc, h) = service();
+    let laura = seed_verified(&h, "laura@example.com").await;
+    let ana = seed_verified(&h, "ana@example.com").await;
+    let me = password_session(&svc, "laura@example.com").await;
+    enrol(&svc, &h, &me, "Phone").await;
+    let anas = password_session(&svc, "ana@example.com").await;
+    let (_, actor) = admin(&svc, &h).await;
+    // A pending enrolment of Laura's is removed but not counted.
+    let pending = portcullis_testing::fixtures::factor(&laura, h.clock.now());
+    UnitOfWork::commit(&h.store, vec![Change::InsertFactor(pending)]).await.expect("pending");
+    assert_eq!(svc.admin_reset_mfa(&actor, laura.id, &ctx()).await.expect("reset"), 1);
+    assert!(h.store.factors().is_empty());
+    // Ana has nothing to reset: nothing happens.
+    assert_eq!(svc.admin_reset_mfa(&actor, ana.id, &ctx()).await.expect("reset"), 0);
+    assert!(stored_session(&h, anas.session_id).revoked_at.is_none());
+    assert!(mail_with_subject(&h, "ana@example.com", NOTICE).is_empty());
+    assert_eq!(audits(&h, "admin.user.mfa_reset").len(), 1);
 }

@@ -47,6 +47,19 @@ async fn ended_sessions_go_once_ended_longer_than_their_retention_and_live_ones_
 }
 
 #[tokio::test]
+async fn unconfirmed_enrolments_go_once_they_expired() {
+    let (svc, h) = test_service(Policy::default());
+    let laura = h.seed_verified("laura@example.com").await;
+    let pending = fixtures::factor(&laura, T0);
+    h.store.commit(vec![Change::InsertFactor(pending)]).await.unwrap();
+    h.clock.advance(Duration::from_secs(600));
+    assert_eq!(svc.purge_stale_enrolments().await.unwrap(), 0, "kept until past its expiry");
+    h.clock.advance(Duration::from_millis(1));
+    assert_eq!(svc.purge_stale_enrolments().await.unwrap(), 1);
+    assert!(h.store.factors().is_empty());
+}
+
+#[tokio::test]
 async fn the_outbox_status_counts_pending_and_failed_mail() {
     let (svc, h) = test_service(Policy::default());
     let queued = [fixtures::mail("laura@example.com", T0), fixtures::mail("ana@example.com", T0)];

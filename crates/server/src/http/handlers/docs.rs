@@ -57,8 +57,8 @@ use crate::http::problem::ApiError;
         crate::metrics::scrape::metrics,
     ),
     components(schemas(dto::Problem, dto::ProblemField)),
-    modifiers(&BearerAuth, &BodyErrors),
-    tags((name = "auth", description = "Registration, verification, login and the sign-in log"), (name = "account", description = "The caller's own account"), (name = "notifications", description = "The caller's in-app notifications"), (name = "mfa", description = "The caller's second factors (TOTP and recovery codes). Each change confirms the password (wrong ones count towards the login lockout); once the account has an active factor, only a session that signed in with one (aal 2) may call these, else 403 FORBIDDEN. With mfa.require_for_roles, a holder of such a role without an active factor may call only these and /users/me (403 MFA_ENROLLMENT_REQUIRED elsewhere)."), (name = "admin", description = "Administration: accounts and the whole audit log. Each route needs a permission (users:read, users:write or audit:read) granted by a role; the built-in admin role grants all of them. Without it: 403 FORBIDDEN. Every change is audited against the account with the acting administrator's id as actor_id in the metadata. Administrators cannot suspend, deactivate, delete or demote themselves (400 VALIDATION_ERROR, field id)."), (name = "operations", description = "Health and metrics"))
+    modifiers(&BearerAuth, &BodyErrors, &EnrolmentGate),
+    tags((name = "auth", description = "Registration, verification, login and the sign-in log"), (name = "account", description = "The caller's own account"), (name = "notifications", description = "The caller's in-app notifications"), (name = "mfa", description = "The caller's second factors (TOTP and recovery codes). Each change confirms the password (wrong ones count towards the login lockout); once the account has an active factor, only a session that signed in with one (aal 2) may call these, else 403 FORBIDDEN. With mfa.require_for_roles, a holder of such a role without an active factor may call only these, /users/me and POST /auth/logout (403 MFA_ENROLLMENT_REQUIRED elsewhere)."), (name = "admin", description = "Administration: accounts and the whole audit log. Each route needs a permission (users:read, users:write or audit:read) granted by a role; the built-in admin role grants all of them. Without it: 403 FORBIDDEN. Every change is audited against the account with the acting administrator's id as actor_id in the metadata. Administrators cannot suspend, deactivate, delete or demote themselves (400 VALIDATION_ERROR, field id)."), (name = "operations", description = "Health and metrics"))
 )]
 pub struct ApiDoc;
 
@@ -96,6 +96,41 @@ impl utoipa::Modify for BodyErrors {
                     let response =
                         ResponseBuilder::new().description(description).content("application/problem+json", problem);
                     operation.responses.responses.entry(status.to_owned()).or_insert_with(|| response.build().into());
+                }
+            }
+        }
+    }
+}
+
+/// Documents the gate of `mfa.require_for_roles` (see `http::auth`): every bearer operation
+/// a session that must enrol a second factor may not call can answer 403
+/// `MFA_ENROLLMENT_REQUIRED`, added to the operation's 403 when it has one.
+struct EnrolmentGate;
+
+impl utoipa::Modify for EnrolmentGate {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        const GATE: &str = "MFA_ENROLLMENT_REQUIRED: the caller holds a role of mfa.require_for_roles and has no \
+                            active second factor yet (only /users/me, /users/me/mfa... and logout are open)";
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if crate::http::auth::open_before_enrolment(path) {
+                continue;
+            }
+            let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+            for operation in operations.into_iter().flatten() {
+                let bearer = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                if !bearer {
+                    continue;
+                }
+                match operation.responses.responses.get_mut("403") {
+                    Some(RefOr::T(response)) => response.description = format!("{}; or {GATE}", response.description),
+                    Some(RefOr::Ref(_)) => {}
+                    None => {
+                        let problem = ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build();
+                        let response =
+                            ResponseBuilder::new().description(GATE).content("application/problem+json", problem);
+                        operation.responses.responses.insert("403".to_owned(), response.build().into());
+                    }
                 }
             }
         }

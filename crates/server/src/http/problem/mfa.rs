@@ -51,6 +51,11 @@ impl From<MfaManageError> for ApiError {
             MfaManageError::InvalidCode => {
                 Self::new(StatusCode::BAD_REQUEST, "INVALID_CODE", "The code does not match this authenticator.")
             }
+            MfaManageError::CodeAttemptsExceeded => Self::new(
+                StatusCode::BAD_REQUEST,
+                "CODE_ATTEMPTS_EXCEEDED",
+                "Too many wrong codes: this enrolment was cancelled. Start again with a new secret.",
+            ),
             MfaManageError::NoActiveFactor => {
                 Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", "This account has no active second factor.")
             }
@@ -96,6 +101,7 @@ mod tests {
             (MfaManageError::NotFound, 404, "NOT_FOUND"),
             (MfaManageError::EnrolmentExpired, 400, "CODE_EXPIRED"),
             (MfaManageError::InvalidCode, 400, "INVALID_CODE"),
+            (MfaManageError::CodeAttemptsExceeded, 400, "CODE_ATTEMPTS_EXCEEDED"),
             (MfaManageError::NoActiveFactor, 404, "NOT_FOUND"),
         ];
         for (error, status, code) in cases {

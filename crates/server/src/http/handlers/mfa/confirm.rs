@@ -13,10 +13,10 @@ use crate::wiring::Service;
 #[utoipa::path(post, path = "/api/v1/users/me/mfa/totp/{id}/confirm", tag = "mfa", request_body = ConfirmTotpBody,
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The pending factor's id")),
-    description = "Activates the factor. From now on a password alone no longer signs this user in. The account's first active factor also returns its 10 recovery codes, shown this once. Audited `mfa.factor.enrolled`, a notice is mailed, and every other session of the user is revoked; the calling session stays at the level it signed in with (sign in again with the new factor for aal 2). The confirming code never signs in.",
+    description = "Activates the factor. From now on a password alone no longer signs this user in. The account's first active factor also returns its 10 recovery codes, shown this once. Audited `mfa.factor.enrolled`, a notice is mailed, and every other session of the user is revoked; the calling session stays at the level it signed in with (sign in again with the new factor for aal 2). The confirming code never signs in. An enrolment takes 5 codes; a sixth try cancels it.",
     responses(
         (status = 200, body = ConfirmTotpResponse),
-        (status = 400, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "VALIDATION_ERROR (`code` missing), INVALID_CODE (not this authenticator's current code) or CODE_EXPIRED (the enrolment is over 10 minutes old: start again)"),
+        (status = 400, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "VALIDATION_ERROR (`code` missing), INVALID_CODE (not this authenticator's current code), CODE_EXPIRED (the enrolment is over 10 minutes old: start again) or CODE_ATTEMPTS_EXCEEDED (a sixth try: the enrolment is cancelled, start again)"),
         (status = 401, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "UNAUTHORIZED"),
         (status = 403, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "FORBIDDEN: the account has a second factor and this session signed in without it"),
         (status = 404, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "NOT_FOUND: no pending factor of the caller has this id"),
