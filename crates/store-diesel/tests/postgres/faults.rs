@@ -110,11 +110,14 @@ async fn server_down_or_stalled_is_unavailable_within_budgets_and_the_store_reco
 /// How many statements of the store wait on a lock on the server.
 async fn statements_waiting_on_a_lock(url: &str) -> usize {
     let mut conn = AsyncPgConnection::establish(url).await.expect("connect to read pg_stat_activity");
-    diesel::sql_query("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1")
-        .bind::<Text, _>("%portcullis_rate_acquire%")
-        .execute(&mut conn)
-        .await
-        .expect("read pg_stat_activity")
+    diesel::sql_query(
+        "SELECT pid FROM pg_stat_activity \
+         WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1",
+    )
+    .bind::<Text, _>("%portcullis_rate_acquire%")
+    .execute(&mut conn)
+    .await
+    .expect("read pg_stat_activity")
 }
 
 /// Waits (up to 5 s, well past the query budget) for the server to stop running the statement
@@ -197,7 +200,8 @@ async fn a_connection_terminated_mid_statement_is_unavailable_and_replaced() {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let terminated = diesel::sql_query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1",
         )
         .bind::<Text, _>("%portcullis_rate_acquire%")
         .execute(&mut admin)
