@@ -7,12 +7,14 @@
 mod compose;
 mod enrich;
 mod mail;
+mod passkey;
 mod security;
 mod store;
 
 pub use compose::ComposedStore;
 pub use enrich::*;
 pub use mail::*;
+pub use passkey::*;
 pub use security::*;
 pub use store::*;
 
