@@ -3,13 +3,16 @@
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use portcullis_domain::model::{CodePurpose, Factor, SecretDigest, StoredCode, StoredRecoveryCode, Timestamp, UserId};
+use portcullis_domain::model::{
+    CodePurpose, CredentialId, Factor, Passkey, SecretDigest, StoredCeremony, StoredCode, StoredRecoveryCode,
+    Timestamp, UserId,
+};
 use portcullis_domain::ports::{FactorRepository, StoreError};
 
 use crate::DieselStore;
 use crate::detached::with_conn;
-use crate::rows::{CodeRow, FactorRow, RecoveryCodeRow};
-use crate::schema::{mfa_factors, recovery_codes, verification_codes as codes};
+use crate::rows::{CeremonyRow, CodeRow, FactorRow, PasskeyRow, RecoveryCodeRow};
+use crate::schema::{mfa_factors, passkeys, recovery_codes, verification_codes as codes, webauthn_challenges};
 use crate::sql_types::{DbTime, DbUuid};
 
 impl FactorRepository for DieselStore {
@@ -59,6 +62,54 @@ impl FactorRepository for DieselStore {
             )
             .execute(c)
             .await?)
+        })?;
+        Ok(u64::try_from(deleted).unwrap_or(0))
+    }
+
+    async fn passkeys(&self, user_id: UserId) -> Result<Vec<Passkey>, StoreError> {
+        let rows = with_conn!(self, |c| {
+            Ok(passkeys::table
+                .inner_join(mfa_factors::table)
+                .filter(passkeys::user_id.eq(DbUuid::from(user_id)))
+                .order((mfa_factors::created_at.asc(), mfa_factors::id.asc()))
+                .select(PasskeyRow::as_select())
+                .load::<PasskeyRow>(c)
+                .await?)
+        })?;
+        Ok(rows.into_iter().map(Passkey::try_from).collect::<Result<_, _>>()?)
+    }
+
+    async fn passkey(&self, credential_id: CredentialId) -> Result<Option<Passkey>, StoreError> {
+        let row = with_conn!(self, |c| {
+            Ok(passkeys::table
+                .filter(passkeys::credential_id.eq(credential_id.as_bytes()))
+                .select(PasskeyRow::as_select())
+                .first(c)
+                .await
+                .optional()?)
+        })?;
+        Ok(row.map(Passkey::try_from).transpose()?)
+    }
+
+    async fn take_ceremony(&self, digest: SecretDigest, now: Timestamp) -> Result<Option<StoredCeremony>, StoreError> {
+        // One statement: of racing takers (on any instance) one gets the row back.
+        let row = with_conn!(self, |c| {
+            Ok(diesel::delete(webauthn_challenges::table.find(digest.as_bytes()))
+                .returning(CeremonyRow::as_returning())
+                .get_result::<CeremonyRow>(c)
+                .await
+                .optional()?)
+        })?;
+        let ceremony = row.map(StoredCeremony::try_from).transpose()?;
+        Ok(ceremony.filter(|c| c.expires_at > now))
+    }
+
+    async fn purge_expired_ceremonies(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let before = DbTime(before);
+        let deleted = with_conn!(self, |c| {
+            Ok(diesel::delete(webauthn_challenges::table.filter(webauthn_challenges::expires_at.lt(before)))
+                .execute(c)
+                .await?)
         })?;
         Ok(u64::try_from(deleted).unwrap_or(0))
     }

@@ -129,7 +129,11 @@ pub fn is_user_change(change: &Change) -> bool {
         | Change::DeleteUserFactors { .. }
         | Change::ReplaceRecoveryCodes { .. }
         | Change::SpendRecoveryCode { .. }
-        | Change::ExpectNoSecondFactor { .. } => false,
+        | Change::ExpectNoSecondFactor { .. }
+        | Change::InsertCeremony(_)
+        | Change::InsertPasskey(_)
+        | Change::UsePasskey { .. }
+        | Change::DisablePasskey { .. } => false,
     }
 }
 

@@ -86,6 +86,37 @@ diesel::table! {
     use diesel::sql_types::*;
     use crate::sql_types::{UtcMillis, Uuid};
 
+    passkeys (factor_id) {
+        factor_id -> Uuid,
+        user_id -> Uuid,
+        credential_id -> Binary,
+        credential -> Text,
+        sign_count -> BigInt,
+        user_verified -> Bool,
+        backed_up -> Bool,
+        disabled_at -> Nullable<UtcMillis>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{UtcMillis, Uuid};
+
+    webauthn_challenges (digest) {
+        digest -> Binary,
+        purpose -> Text,
+        user_id -> Nullable<Uuid>,
+        binding -> Nullable<Binary>,
+        state -> Text,
+        created_at -> UtcMillis,
+        expires_at -> UtcMillis,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{UtcMillis, Uuid};
+
     recovery_codes (user_id, digest) {
         user_id -> Uuid,
         digest -> Binary,
@@ -177,6 +208,7 @@ diesel::joinable!(verification_codes -> users (user_id));
 diesel::joinable!(notifications -> users (user_id));
 diesel::joinable!(mfa_factors -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
+diesel::joinable!(passkeys -> mfa_factors (factor_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -189,4 +221,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     rate_events,
     mfa_factors,
     recovery_codes,
+    passkeys,
+    webauthn_challenges,
 );

@@ -11,12 +11,12 @@ use crate::backend::postgres::PgConn;
 use crate::detached::dispatch;
 use crate::error::{DbError, is_email_taken};
 use crate::rows::{
-    CodeRow, FactorRow, MailRow, NewAuditRow, NotificationRow, RecoveryCodeRow, SessionRow, SpentRefreshRow, UserRow,
-    roles_to_db, step_to_db,
+    CeremonyRow, CodeRow, FactorRow, MailRow, NewAuditRow, NotificationRow, PasskeyRow, RecoveryCodeRow, SessionRow,
+    SpentRefreshRow, UserRow, roles_to_db, step_to_db,
 };
 use crate::schema::{
-    audit_log, mail_outbox, mfa_factors, notifications, rate_events, recovery_codes, sessions, spent_refresh_tokens,
-    users, verification_codes as codes,
+    audit_log, mail_outbox, mfa_factors, notifications, passkeys, rate_events, recovery_codes, sessions,
+    spent_refresh_tokens, users, verification_codes as codes, webauthn_challenges,
 };
 use crate::sql_types::{DbTime, DbUuid};
 
@@ -115,6 +115,7 @@ fn is_plain_insert(change: &Change) -> bool {
             | Change::ReleasePermit(_)
             | Change::InsertCode(_)
             | Change::ExpectNoSecondFactor { .. }
+            | Change::InsertCeremony(_)
     )
 }
 
@@ -435,6 +436,56 @@ macro_rules! apply {
                     if confirmed.iter().any(Option::is_some) {
                         return Err(DbError::Conflict);
                     }
+                }
+                Change::InsertCeremony(ceremony) => {
+                    diesel::insert_into(webauthn_challenges::table)
+                        .values(&CeremonyRow::from(ceremony))
+                        .execute(c)
+                        .await?;
+                }
+                Change::InsertPasskey(passkey) => {
+                    // Guarded by the unique credential id: of two accounts registering one
+                    // credential, one commits.
+                    let inserted = diesel::insert_into(passkeys::table)
+                        .values(&PasskeyRow::from(passkey))
+                        .on_conflict_do_nothing()
+                        .execute(c)
+                        .await?;
+                    if inserted == 0 {
+                        return Err(DbError::Conflict);
+                    }
+                }
+                Change::UsePasskey { factor_id, seen_count, sign_count, credential, backed_up, at } => {
+                    // Guarded like UseTotpStep: the counter moves from the value the assertion
+                    // was checked against, once; a racing loser matches nothing.
+                    let used = diesel::update(
+                        passkeys::table
+                            .find(DbUuid::from(*factor_id))
+                            .filter(passkeys::disabled_at.is_null())
+                            .filter(passkeys::sign_count.eq(i64::from(*seen_count))),
+                    )
+                    .set((
+                        passkeys::sign_count.eq(i64::from(*sign_count)),
+                        passkeys::credential.eq(&credential.0),
+                        passkeys::backed_up.eq(*backed_up),
+                    ))
+                    .execute(&mut *c)
+                    .await?;
+                    if used == 0 {
+                        return Err(DbError::Conflict);
+                    }
+                    diesel::update(mfa_factors::table.find(DbUuid::from(*factor_id)))
+                        .set(mfa_factors::last_used_at.eq(Some(DbTime(*at))))
+                        .execute(c)
+                        .await?;
+                }
+                Change::DisablePasskey { factor_id, at } => {
+                    diesel::update(
+                        passkeys::table.find(DbUuid::from(*factor_id)).filter(passkeys::disabled_at.is_null()),
+                    )
+                    .set(passkeys::disabled_at.eq(Some(DbTime(*at))))
+                    .execute(c)
+                    .await?;
                 }
             }
             Ok::<Option<i64>, DbError>(None)

@@ -7,9 +7,10 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use portcullis_domain::model::{
-    Aal, AccountStatus, AuditAction, AuthMethod, CodeId, CodePurpose, Email, Enrichment, Factor, FactorId, FactorKind,
-    FactorName, MailId, NewAuditEntry, Notification, NotificationId, OutgoingMail, RequestContext, Roles, SealedSecret,
-    SecretDigest, Session, SessionId, StoredCode, Timestamp, User, UserId, UserName,
+    Aal, AccountStatus, AuditAction, AuthMethod, CeremonyPurpose, CeremonyState, CodeId, CodePurpose, CredentialId,
+    Email, Enrichment, Factor, FactorId, FactorKind, FactorName, MailId, NewAuditEntry, Notification, NotificationId,
+    OutgoingMail, Passkey, PasskeyCredential, RequestContext, Roles, SealedSecret, SecretDigest, Session, SessionId,
+    StoredCeremony, StoredCode, Timestamp, User, UserId, UserName,
 };
 use portcullis_domain::ports::SecretHasher;
 
@@ -117,6 +118,48 @@ pub fn factor(user: &User, at: Timestamp) -> Factor {
         confirmed_at: None,
         last_used_step: None,
         last_used_at: None,
+    }
+}
+
+/// An active `webauthn` factor of `user` made at `at` and its passkey with credential id
+/// `credential` (a counter of 0, verified, not synced, enabled).
+pub fn passkey(user: &User, at: Timestamp, credential: &[u8]) -> (Factor, Passkey) {
+    let factor = Factor {
+        kind: FactorKind::Webauthn,
+        name: FactorName::parse("Laptop").expect("fixture factor name"),
+        secret: SealedSecret(Vec::new()),
+        confirmed_at: Some(at),
+        ..self::factor(user, at)
+    };
+    let passkey = Passkey {
+        factor_id: factor.id,
+        user_id: user.id,
+        credential_id: CredentialId::new(credential.to_vec()).expect("fixture credential id"),
+        credential: PasskeyCredential(format!("{{\"fixture\":{}}}", credential.len())),
+        sign_count: 0,
+        user_verified: true,
+        backed_up: false,
+        disabled_at: None,
+    };
+    (factor, passkey)
+}
+
+/// A started ceremony of `purpose` for `user_id`, found by `digest`, living five minutes
+/// from `at`.
+pub fn ceremony(
+    digest: SecretDigest,
+    purpose: CeremonyPurpose,
+    user_id: Option<UserId>,
+    at: Timestamp,
+) -> StoredCeremony {
+    StoredCeremony {
+        digest,
+        purpose,
+        user_id,
+        binding: None,
+        state: CeremonyState("{\"challenge\":\"fixture\"}".into()),
+        created_at: at,
+        expires_at: at.plus(std::time::Duration::from_secs(300)),
     }
 }
 

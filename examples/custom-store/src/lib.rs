@@ -15,9 +15,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use portcullis_domain::model::{
-    AuditAction, AuditEntry, AuditQuery, CodeId, CodePurpose, Email, Factor, FactorId, MailId, NewAuditEntry,
-    Notification, NotificationId, NotificationPage, OutgoingMail, Page, RefreshHit, SecretDigest, Session, SessionId,
-    StoredCode, StoredRecoveryCode, Timestamp, User, UserId, UserQuery, UserStatusFilter,
+    AuditAction, AuditEntry, AuditQuery, CodeId, CodePurpose, CredentialId, Email, Factor, FactorId, MailId,
+    NewAuditEntry, Notification, NotificationId, NotificationPage, OutgoingMail, Page, Passkey, RefreshHit,
+    SecretDigest, Session, SessionId, StoredCeremony, StoredCode, StoredRecoveryCode, Timestamp, User, UserId,
+    UserQuery, UserStatusFilter,
 };
 use portcullis_domain::ports::{
     AttemptDecision, AuditRepository, Change, CodeRepository, Committed, FactorRepository, MailOutbox,
@@ -73,6 +74,10 @@ struct Tables {
     factors: HashMap<FactorId, Factor>,
     /// Each user's recovery codes.
     recovery: HashMap<UserId, Vec<StoredRecoveryCode>>,
+    /// By factor.
+    passkeys: HashMap<FactorId, Passkey>,
+    /// Started WebAuthn ceremonies, by their challenge's digest.
+    ceremonies: HashMap<Vec<u8>, StoredCeremony>,
 }
 
 /// Every store port on maps behind one lock. Clones share the data.
@@ -262,6 +267,7 @@ impl Tables {
             Change::DeleteFactor { user_id, factor_id } => {
                 if self.factors.get(&factor_id).is_some_and(|f| f.user_id == user_id) {
                     self.factors.remove(&factor_id);
+                    self.passkeys.remove(&factor_id);
                 }
                 if !self.factors.values().any(|f| f.user_id == user_id && f.is_active()) {
                     self.recovery.remove(&user_id);
@@ -269,6 +275,7 @@ impl Tables {
             }
             Change::DeleteUserFactors { user_id } => {
                 self.factors.retain(|_, f| f.user_id != user_id);
+                self.passkeys.retain(|_, p| p.user_id != user_id);
                 self.recovery.remove(&user_id);
             }
             Change::ReplaceRecoveryCodes { user_id, digests, at: _ } => {
@@ -279,6 +286,37 @@ impl Tables {
             Change::ExpectNoSecondFactor { user_id } => {
                 if self.factors.values().any(|f| f.user_id == user_id && f.is_active()) {
                     return Err(StoreError::Conflict);
+                }
+            }
+            Change::InsertCeremony(ceremony) => {
+                if self.ceremonies.insert(ceremony.digest.as_bytes().to_vec(), ceremony).is_some() {
+                    return Err(constraint("ceremonies primary key"));
+                }
+            }
+            Change::InsertPasskey(passkey) => {
+                if !self.factors.contains_key(&passkey.factor_id) {
+                    return Err(constraint("passkeys.factor_id"));
+                }
+                // The credential id is unique: of two accounts registering one, one commits.
+                if self.passkeys.values().any(|p| p.credential_id == passkey.credential_id) {
+                    return Err(StoreError::Conflict);
+                }
+                self.passkeys.insert(passkey.factor_id, passkey);
+            }
+            Change::UsePasskey { factor_id, seen_count, sign_count, credential, backed_up, at } => {
+                match self.passkeys.get_mut(&factor_id) {
+                    Some(p) if p.disabled_at.is_none() && p.sign_count == seen_count => {
+                        (p.sign_count, p.credential, p.backed_up) = (sign_count, credential, backed_up);
+                    }
+                    _ => return Err(StoreError::Conflict),
+                }
+                if let Some(factor) = self.factors.get_mut(&factor_id) {
+                    factor.last_used_at = Some(at);
+                }
+            }
+            Change::DisablePasskey { factor_id, at } => {
+                if let Some(passkey) = self.passkeys.get_mut(&factor_id) {
+                    passkey.disabled_at.get_or_insert(at);
                 }
             }
         }
@@ -684,6 +722,29 @@ impl FactorRepository for MapStore {
         let count = tables.factors.len();
         tables.factors.retain(|_, f| f.is_active() || f.created_at >= before);
         Ok((count - tables.factors.len()) as u64)
+    }
+
+    async fn passkeys(&self, user_id: UserId) -> Result<Vec<Passkey>, StoreError> {
+        let tables = self.lock();
+        let mut passkeys: Vec<Passkey> = tables.passkeys.values().filter(|p| p.user_id == user_id).cloned().collect();
+        passkeys.sort_by_key(|p| (tables.factors.get(&p.factor_id).map(|f| f.created_at), p.factor_id));
+        Ok(passkeys)
+    }
+
+    async fn passkey(&self, credential_id: CredentialId) -> Result<Option<Passkey>, StoreError> {
+        Ok(self.lock().passkeys.values().find(|p| p.credential_id == credential_id).cloned())
+    }
+
+    async fn take_ceremony(&self, digest: SecretDigest, now: Timestamp) -> Result<Option<StoredCeremony>, StoreError> {
+        // Removed under the lock: one taker gets it.
+        Ok(self.lock().ceremonies.remove(digest.as_bytes()).filter(|c| c.expires_at > now))
+    }
+
+    async fn purge_expired_ceremonies(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let mut tables = self.lock();
+        let count = tables.ceremonies.len();
+        tables.ceremonies.retain(|_, c| c.expires_at >= before);
+        Ok((count - tables.ceremonies.len()) as u64)
     }
 }
 

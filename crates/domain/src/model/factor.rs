@@ -9,6 +9,8 @@ use super::{FactorId, Timestamp, TotpStep, UserId};
 pub enum FactorKind {
     /// An authenticator app (RFC 6238).
     Totp,
+    /// A passkey (WebAuthn); its credential is a [`super::Passkey`] beside the factor row.
+    Webauthn,
 }
 
 impl FactorKind {
@@ -16,12 +18,14 @@ impl FactorKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Totp => "totp",
+            Self::Webauthn => "webauthn",
         }
     }
     /// Parses the storage name.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "totp" => Some(Self::Totp),
+            "webauthn" => Some(Self::Webauthn),
             _ => None,
         }
     }
@@ -143,6 +147,10 @@ pub enum AuthMethod {
     Totp,
     /// A recovery code (`recovery_code`; RFC 8176 has no name for it).
     RecoveryCode,
+    /// A passkey bound to one device (`hwk`: its key never leaves the authenticator).
+    HardwareKey,
+    /// A passkey synced between devices (`swk`: backed up, so the key exists elsewhere).
+    SoftwareKey,
 }
 
 impl AuthMethod {
@@ -152,6 +160,8 @@ impl AuthMethod {
             Self::Password => "pwd",
             Self::Totp => "otp",
             Self::RecoveryCode => "recovery_code",
+            Self::HardwareKey => "hwk",
+            Self::SoftwareKey => "swk",
         }
     }
     /// Parses an `amr` value.
@@ -160,6 +170,8 @@ impl AuthMethod {
             "pwd" => Some(Self::Password),
             "otp" => Some(Self::Totp),
             "recovery_code" => Some(Self::RecoveryCode),
+            "hwk" => Some(Self::HardwareKey),
+            "swk" => Some(Self::SoftwareKey),
             _ => None,
         }
     }
@@ -190,9 +202,17 @@ mod tests {
 
     #[test]
     fn kinds_and_methods_round_trip() {
-        assert_eq!(FactorKind::parse(FactorKind::Totp.as_str()), Some(FactorKind::Totp));
+        for kind in [FactorKind::Totp, FactorKind::Webauthn] {
+            assert_eq!(FactorKind::parse(kind.as_str()), Some(kind));
+        }
         assert_eq!(FactorKind::parse("sms"), None);
-        for method in [AuthMethod::Password, AuthMethod::Totp, AuthMethod::RecoveryCode] {
+        for method in [
+            AuthMethod::Password,
+            AuthMethod::Totp,
+            AuthMethod::RecoveryCode,
+            AuthMethod::HardwareKey,
+            AuthMethod::SoftwareKey,
+        ] {
             assert_eq!(AuthMethod::parse(method.as_str()), Some(method));
         }
         assert_eq!(AuthMethod::Totp.as_str(), "otp");

@@ -65,3 +65,103 @@ impl std::fmt::Debug for CeremonyChallenge {
         f.write_str("CeremonyChallenge([REDACTED])")
     }
 }
+
+/// A passkey of an account: the credential of a [`super::FactorKind::Webauthn`] factor,
+/// which carries its name and dates. Active from the start: the registration ceremony itself
+/// proved the authenticator holds the key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Passkey {
+    /// The factor it belongs to (deleting the factor deletes it).
+    pub factor_id: super::FactorId,
+    /// Owner; also the user handle a discoverable credential answers with.
+    pub user_id: super::UserId,
+    /// Unique across all accounts: one authenticator credential signs one account in.
+    pub credential_id: CredentialId,
+    /// The engine's record of it.
+    pub credential: PasskeyCredential,
+    /// The last signature counter accepted (0 for authenticators that keep none). The sign-in
+    /// that stores a new one names this value, so of two racing assertions one commits.
+    pub sign_count: u32,
+    /// The user was verified at registration (so every sign-in must verify them).
+    pub user_verified: bool,
+    /// Synced to other devices, as of its last use.
+    pub backed_up: bool,
+    /// Set when a counter went backwards (a cloned authenticator): it signs nobody in again,
+    /// but still counts as the account's second factor, so a clone cannot downgrade the
+    /// account to a password alone.
+    pub disabled_at: Option<super::Timestamp>,
+}
+
+/// What a stored ceremony was started for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CeremonyPurpose {
+    /// Adding a passkey to the signed-in `user_id`'s account.
+    Registration,
+    /// A sign-in without a password (`user_id` set when an address was given).
+    SignIn,
+    /// The second step after a password, bound to one `mfa_token`.
+    SecondFactor,
+}
+
+impl CeremonyPurpose {
+    /// Storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Registration => "registration",
+            Self::SignIn => "sign_in",
+            Self::SecondFactor => "second_factor",
+        }
+    }
+    /// Parses the storage name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "registration" => Some(Self::Registration),
+            "sign_in" => Some(Self::SignIn),
+            "second_factor" => Some(Self::SecondFactor),
+            _ => None,
+        }
+    }
+}
+
+/// A ceremony waiting for its response. Single-use: the store hands it out once
+/// ([`crate::ports::FactorRepository::take_ceremony`]), to whichever instance asks first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredCeremony {
+    /// Keyed digest of its challenge.
+    pub digest: super::SecretDigest,
+    /// What it is for.
+    pub purpose: CeremonyPurpose,
+    /// The account it is for, when known.
+    pub user_id: Option<super::UserId>,
+    /// For [`CeremonyPurpose::SecondFactor`]: the keyed digest of the `mfa_token` it answers.
+    pub binding: Option<super::SecretDigest>,
+    /// The engine's state.
+    pub state: CeremonyState,
+    /// When it was started.
+    pub created_at: super::Timestamp,
+    /// When it stops being accepted.
+    pub expires_at: super::Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_ids_are_bounded_and_show_a_prefix() {
+        assert!(CredentialId::new(Vec::new()).is_err());
+        assert!(CredentialId::new(vec![1; CredentialId::MAX_BYTES + 1]).is_err());
+        let id = CredentialId::new(vec![0xab; 32]).expect("id");
+        assert_eq!(format!("{id:?}"), "CredentialId(abababababababab…)");
+        assert_eq!(format!("{:?}", CredentialId::new(vec![1, 2]).expect("id")), "CredentialId(0102)");
+    }
+
+    #[test]
+    fn purposes_round_trip_and_challenges_stay_out_of_debug() {
+        for purpose in [CeremonyPurpose::Registration, CeremonyPurpose::SignIn, CeremonyPurpose::SecondFactor] {
+            assert_eq!(CeremonyPurpose::parse(purpose.as_str()), Some(purpose));
+        }
+        assert_eq!(CeremonyPurpose::parse("login"), None);
+        assert!(!format!("{:?}", CeremonyChallenge("secret-challenge".into())).contains("secret"));
+    }
+}

@@ -8,9 +8,9 @@ use super::{
     UnitOfWork, UserRepository,
 };
 use crate::model::{
-    AuditAction, AuditEntry, AuditQuery, CodeId, CodePurpose, Email, Factor, MailId, NotificationId, NotificationPage,
-    OutgoingMail, Page, RefreshHit, SecretDigest, Session, SessionId, StoredCode, StoredRecoveryCode, Timestamp, User,
-    UserId, UserQuery,
+    AuditAction, AuditEntry, AuditQuery, CodeId, CodePurpose, CredentialId, Email, Factor, MailId, NotificationId,
+    NotificationPage, OutgoingMail, Page, Passkey, RefreshHit, SecretDigest, Session, SessionId, StoredCeremony,
+    StoredCode, StoredRecoveryCode, Timestamp, User, UserId, UserQuery,
 };
 use crate::ports::Change;
 
@@ -267,6 +267,18 @@ impl<W: Slot, U: Slot, C: Slot, S: Slot, A: Slot, N: Slot, R: Slot, O: Slot, H: 
     }
     async fn purge_pending_factors(&self, before: Timestamp) -> Result<u64, StoreError> {
         self.factors.purge_pending_factors(before).await
+    }
+    async fn passkeys(&self, user_id: UserId) -> Result<Vec<Passkey>, StoreError> {
+        self.factors.passkeys(user_id).await
+    }
+    async fn passkey(&self, credential_id: CredentialId) -> Result<Option<Passkey>, StoreError> {
+        self.factors.passkey(credential_id).await
+    }
+    async fn take_ceremony(&self, digest: SecretDigest, now: Timestamp) -> Result<Option<StoredCeremony>, StoreError> {
+        self.factors.take_ceremony(digest, now).await
+    }
+    async fn purge_expired_ceremonies(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.factors.purge_expired_ceremonies(before).await
     }
 }
 

@@ -7,10 +7,10 @@
 use std::time::Duration;
 
 use crate::model::{
-    AccountStatus, AuditAction, AuditEntry, AuditQuery, CodeId, CodePurpose, Email, Factor, FactorId, MailId,
-    NewAuditEntry, Notification, NotificationId, NotificationPage, OutgoingMail, Page, PasswordHash, RefreshHit, Roles,
-    SecretDigest, Session, SessionId, StoredCode, StoredRecoveryCode, Timestamp, TotpStep, User, UserId, UserName,
-    UserQuery,
+    AccountStatus, AuditAction, AuditEntry, AuditQuery, CodeId, CodePurpose, CredentialId, Email, Factor, FactorId,
+    MailId, NewAuditEntry, Notification, NotificationId, NotificationPage, OutgoingMail, Page, Passkey,
+    PasskeyCredential, PasswordHash, RefreshHit, Roles, SecretDigest, Session, SessionId, StoredCeremony, StoredCode,
+    StoredRecoveryCode, Timestamp, TotpStep, User, UserId, UserName, UserQuery,
 };
 
 /// Boxed cause of an infrastructure error.
@@ -273,6 +273,37 @@ pub enum Change {
         /// The user.
         user_id: UserId,
     },
+    /// Keep a started WebAuthn ceremony until its response comes (or it expires).
+    InsertCeremony(StoredCeremony),
+    /// Insert the credential of a `webauthn` factor inserted earlier in the same commit.
+    /// Guarded: MUST fail the commit with [`StoreError::Conflict`] when any account already
+    /// has a passkey with this credential id.
+    InsertPasskey(Passkey),
+    /// Record a sign-in with a passkey: its new counter, credential record and backup
+    /// state, and the factor's `last_used_at`. Guarded: MUST fail the commit with
+    /// [`StoreError::Conflict`] unless the passkey is enabled and its counter is still
+    /// `seen_count`, so of racing assertions checked against one counter one commits.
+    UsePasskey {
+        /// The factor.
+        factor_id: FactorId,
+        /// The counter the assertion was checked against.
+        seen_count: u32,
+        /// The counter it reported.
+        sign_count: u32,
+        /// The engine's updated record.
+        credential: PasskeyCredential,
+        /// Synced, as the assertion reported.
+        backed_up: bool,
+        /// When.
+        at: Timestamp,
+    },
+    /// Disable a passkey whose counter went backwards (a no-op when already disabled).
+    DisablePasskey {
+        /// The factor.
+        factor_id: FactorId,
+        /// When.
+        at: Timestamp,
+    },
 }
 
 /// What a [`UnitOfWork::commit`] produced, looked up by the change that produced it, so a
@@ -442,6 +473,18 @@ pub trait FactorRepository: Send + Sync + 'static {
     /// # Errors
     /// MUST keep every active factor, and pending ones created at or after `before`.
     async fn purge_pending_factors(&self, before: Timestamp) -> Result<u64, StoreError>;
+    /// A user's passkeys, disabled ones included, oldest first.
+    async fn passkeys(&self, user_id: UserId) -> Result<Vec<Passkey>, StoreError>;
+    /// The passkey with this credential id, whoever owns it.
+    async fn passkey(&self, credential_id: CredentialId) -> Result<Option<Passkey>, StoreError>;
+    /// Removes the ceremony with this digest and returns it, unless it expired by `now`.
+    ///
+    /// # Errors
+    /// MUST hand a ceremony out at most once, however many callers race for it on however
+    /// many instances; an expired one is removed and never returned.
+    async fn take_ceremony(&self, digest: SecretDigest, now: Timestamp) -> Result<Option<StoredCeremony>, StoreError>;
+    /// Deletes ceremonies that expired before `before` (housekeeping); returns how many went.
+    async fn purge_expired_ceremonies(&self, before: Timestamp) -> Result<u64, StoreError>;
 }
 
 /// A sliding-window limit: at most `max` events within `window`.

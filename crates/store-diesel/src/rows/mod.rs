@@ -7,11 +7,13 @@ mod account;
 mod factor;
 mod json;
 mod log;
+mod passkey;
 
 pub(crate) use account::{CodeRow, SessionRow, SpentRefreshRow, UserRow};
 pub(crate) use factor::{FactorRow, RecoveryCodeRow, step_to_db};
 pub(crate) use json::roles_to_db;
 pub(crate) use log::{AuditRow, MailRow, NewAuditRow, NotificationRow};
+pub(crate) use passkey::{CeremonyRow, PasskeyRow};
 
 use crate::error::DbError;
 

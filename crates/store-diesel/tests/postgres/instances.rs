@@ -5,13 +5,14 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use futures_util::future::join_all;
+use portcullis_domain::model::{CeremonyPurpose, SecretDigest};
 use portcullis_domain::ports::{
-    Change, CodeRepository, MailOutbox, RateDecision, RateLimiter, RateRule, StoreError, UnitOfWork,
+    Change, CodeRepository, FactorRepository, MailOutbox, RateDecision, RateLimiter, RateRule, StoreError, UnitOfWork,
 };
 use portcullis_store_diesel::test_db::TestDatabase;
 use portcullis_store_diesel::{DbConfig, DieselStore};
 use portcullis_testing::fakes::T0;
-use portcullis_testing::fixtures::mail;
+use portcullis_testing::fixtures::{ceremony, mail, passkey, session};
 
 use super::user_with_code;
 
@@ -78,4 +79,41 @@ async fn claims_across_instances_never_overlap_and_take_everything_due() {
         assert!(seen.insert(m.id), "{:?} claimed twice", m.id);
     }
     assert_eq!(seen.len(), queued.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_webauthn_ceremony_and_a_passkey_counter_are_used_once_across_instances() {
+    let Some(db) = TestDatabase::create().await else { return };
+    let stores = two_instances(&db).await;
+    let digest = SecretDigest::new(vec![4; 32]);
+    let started = ceremony(digest.clone(), CeremonyPurpose::SignIn, None, T0);
+    stores[0].commit(vec![Change::InsertCeremony(started)]).await.expect("insert");
+    let takes = (0..20).map(|i| {
+        let (store, digest) = (stores[i % 2].clone(), digest.clone());
+        tokio::spawn(async move { store.take_ceremony(digest, T0).await })
+    });
+    let taken: Vec<_> = join_all(takes).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
+    assert_eq!(taken.iter().filter(|t| t.is_some()).count(), 1, "{taken:?}");
+
+    let (laura, _) = user_with_code(&stores[0]).await;
+    let (factor, key) = passkey(&laura, T0, &[3; 32]);
+    stores[0].commit(vec![Change::InsertFactor(factor), Change::InsertPasskey(key.clone())]).await.expect("insert");
+    let uses = (0..20u32).map(|n| {
+        let store = stores[usize::try_from(n).unwrap() % 2].clone();
+        let changes = vec![
+            Change::UsePasskey {
+                factor_id: key.factor_id,
+                seen_count: 0,
+                sign_count: n + 1,
+                credential: key.credential.clone(),
+                backed_up: false,
+                at: T0,
+            },
+            Change::InsertSession(session(&laura, T0)),
+        ];
+        tokio::spawn(async move { store.commit(changes).await })
+    });
+    let results: Vec<_> = join_all(uses).await.into_iter().map(|r| r.unwrap()).collect();
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert!(results.iter().all(|r| matches!(r, Ok(_) | Err(StoreError::Conflict))), "{results:?}");
 }

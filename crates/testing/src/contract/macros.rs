@@ -73,6 +73,15 @@ macro_rules! store_contract_tests {
             expect_no_second_factor_is_ordered_with_a_confirmation,
             mfa_challenges_are_found_by_digest,
             purge_pending_factors_keeps_active_and_recent_ones,
+            // passkeys
+            passkeys_round_trip,
+            a_credential_id_is_registered_once,
+            use_passkey_moves_the_counter_once,
+            use_passkey_is_race_free,
+            deleting_a_factor_deletes_its_passkey,
+            take_ceremony_hands_it_out_once,
+            take_ceremony_is_race_free,
+            purge_expired_ceremonies_keeps_live_ones,
             // sessions and health
             session_with_user_round_trips,
             missing_session_reads_none,

@@ -200,12 +200,14 @@ impl State {
             }
             Change::DeleteFactor { user_id, factor_id } => {
                 self.factors.retain(|f| f.id != factor_id || f.user_id != user_id);
+                self.drop_orphan_passkeys();
                 if !self.factors.iter().any(|f| f.user_id == user_id && f.is_active()) {
                     self.recovery_codes.retain(|(owner, _)| *owner != user_id);
                 }
             }
             Change::DeleteUserFactors { user_id } => {
                 self.factors.retain(|f| f.user_id != user_id);
+                self.drop_orphan_passkeys();
                 self.recovery_codes.retain(|(owner, _)| *owner != user_id);
             }
             Change::ReplaceRecoveryCodes { user_id, digests, at: _ } => {
@@ -232,8 +234,53 @@ impl State {
                     return Err(StoreError::Conflict);
                 }
             }
+            Change::InsertCeremony(ceremony) => {
+                if ceremony.user_id.is_some_and(|id| !self.users.iter().any(|u| u.id == id)) {
+                    return Err(constraint("webauthn_challenges.user_id references users"));
+                }
+                if self.ceremonies.iter().any(|c| c.digest == ceremony.digest) {
+                    return Err(constraint("webauthn_challenges primary key"));
+                }
+                self.ceremonies.push(ceremony);
+            }
+            Change::InsertPasskey(passkey) => {
+                if !self.factors.iter().any(|f| f.id == passkey.factor_id && f.user_id == passkey.user_id) {
+                    return Err(constraint("passkeys.factor_id references mfa_factors"));
+                }
+                if self.passkeys.iter().any(|p| p.factor_id == passkey.factor_id) {
+                    return Err(constraint("passkeys primary key"));
+                }
+                if self.passkeys.iter().any(|p| p.credential_id == passkey.credential_id) {
+                    return Err(StoreError::Conflict);
+                }
+                self.passkeys.push(passkey);
+            }
+            Change::UsePasskey { factor_id, seen_count, sign_count, credential, backed_up, at } => {
+                let passkey = self
+                    .passkeys
+                    .iter_mut()
+                    .find(|p| p.factor_id == factor_id && p.disabled_at.is_none() && p.sign_count == seen_count);
+                let passkey = passkey.ok_or(StoreError::Conflict)?;
+                passkey.sign_count = sign_count;
+                passkey.credential = credential;
+                passkey.backed_up = backed_up;
+                if let Some(factor) = self.factors.iter_mut().find(|f| f.id == factor_id) {
+                    factor.last_used_at = Some(at);
+                }
+            }
+            Change::DisablePasskey { factor_id, at } => {
+                if let Some(passkey) = self.passkeys.iter_mut().find(|p| p.factor_id == factor_id) {
+                    passkey.disabled_at.get_or_insert(at);
+                }
+            }
         }
         Ok(None)
+    }
+
+    /// A passkey goes with its factor (`ON DELETE CASCADE` in SQL).
+    fn drop_orphan_passkeys(&mut self) {
+        let factors = &self.factors;
+        self.passkeys.retain(|p| factors.iter().any(|f| f.id == p.factor_id));
     }
 }
 

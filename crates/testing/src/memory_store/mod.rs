@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use portcullis_domain::model::{
-    AuditEntry, Email, Factor, Notification, OutgoingMail, SecretDigest, Session, SessionId, StoredCode,
-    StoredRecoveryCode, Timestamp, User, UserId,
+    AuditEntry, Email, Factor, Notification, OutgoingMail, Passkey, SecretDigest, Session, SessionId, StoredCeremony,
+    StoredCode, StoredRecoveryCode, Timestamp, User, UserId,
 };
 use portcullis_domain::ports::StoreError;
 
@@ -73,6 +73,8 @@ pub(crate) struct State {
     pub(crate) next_rate_id: i64,
     pub(crate) factors: Vec<Factor>,
     pub(crate) recovery_codes: Vec<(UserId, StoredRecoveryCode)>,
+    pub(crate) passkeys: Vec<Passkey>,
+    pub(crate) ceremonies: Vec<StoredCeremony>,
 }
 
 #[derive(Debug, Default)]

@@ -1,0 +1,3 @@
+DROP TABLE webauthn_challenges;
+DROP TABLE passkeys;
+DELETE FROM mfa_factors WHERE kind = 'webauthn';
