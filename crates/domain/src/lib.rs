@@ -30,6 +30,8 @@ pub use usecases::mfa_factors::{MfaManageError, MfaOverview, TotpEnrolment};
 pub use usecases::mfa_sign_in::{MfaChallenge, MfaVerifyError, MfaVerifyRequest, SecondFactor};
 pub use usecases::notifications::{NotificationError, NotificationQuery};
 pub use usecases::operations::OutboxStatus;
+pub use usecases::passkey_factors::{PASSKEY_CEREMONY_TTL, PasskeySummary, RegisteredPasskeyFactor};
+pub use usecases::passkey_sign_in::PasskeySignInError;
 pub use usecases::password::{ForgotPasswordError, ResetPasswordError};
 pub use usecases::profile::{PictureError, ProfileUpdate, parse_picture_url};
 pub use usecases::reauth::ReauthError;

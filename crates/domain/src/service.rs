@@ -31,6 +31,8 @@ pub struct Deps<P: Ports> {
     pub devices: P::Devices,
     /// Encryption of second-factor secrets at rest.
     pub cipher: P::Cipher,
+    /// The WebAuthn ceremonies of passkeys.
+    pub passkeys: P::Passkeys,
 }
 
 /// The Portcullis domain service. Cheap to share behind an `Arc`; every method is a use case.
@@ -44,6 +46,7 @@ pub struct Portcullis<P: Ports> {
     pub(crate) geo: P::Geo,
     pub(crate) devices: P::Devices,
     pub(crate) cipher: P::Cipher,
+    pub(crate) passkeys: P::Passkeys,
     pub(crate) policy: Policy,
     pub(crate) templates: MailTemplates,
 }
@@ -109,6 +112,7 @@ impl<P: Ports> Portcullis<P> {
             geo: deps.geo,
             devices: deps.devices,
             cipher: deps.cipher,
+            passkeys: deps.passkeys,
             policy,
             templates: MailTemplates::default(),
         }

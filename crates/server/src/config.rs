@@ -28,6 +28,8 @@ pub struct Settings {
     pub tokens: TokenSettings,
     /// Second factors.
     pub mfa: MfaSettings,
+    /// Passkeys (the WebAuthn relying party).
+    pub webauthn: WebauthnSettings,
     /// Rate limits and lockout.
     pub limits: LimitSettings,
     /// Password policy and hashing cost.
@@ -217,6 +219,44 @@ pub struct MfaSettings {
 impl Default for MfaSettings {
     fn default() -> Self {
         Self { secret_key_file: PathBuf::from("data/mfa.key"), require_for_roles: Vec::new() }
+    }
+}
+
+/// `[webauthn]`: who the passkeys are for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebauthnSettings {
+    /// The RP ID: the domain the passkeys are bound to (`example.com`); every origin must be
+    /// on it or under it.
+    pub rp_id: String,
+    /// The name authenticators show beside the account.
+    pub rp_name: String,
+    /// Exact origins allowed in a ceremony's client data (`https://app.example.com`). A
+    /// production start refuses `http` ones other than `localhost`.
+    pub origins: Vec<String>,
+    /// Serve the passkey demo page at `/passkeys/demo`.
+    pub demo_page: bool,
+}
+
+impl Default for WebauthnSettings {
+    fn default() -> Self {
+        Self {
+            rp_id: "localhost".to_owned(),
+            rp_name: "Portcullis".to_owned(),
+            origins: vec!["http://localhost:8080".to_owned()],
+            demo_page: false,
+        }
+    }
+}
+
+impl WebauthnSettings {
+    /// The relying party the ceremonies check against.
+    pub fn relying_party(&self) -> portcullis_webauthn::RelyingParty {
+        portcullis_webauthn::RelyingParty {
+            id: self.rp_id.clone(),
+            name: self.rp_name.clone(),
+            origins: self.origins.clone(),
+        }
     }
 }
 

@@ -33,6 +33,15 @@ pub fn check(settings: &Settings) -> Result<(), Refused> {
             problems.push(format!("mfa.require_for_roles: {name:?} is not a role (known: admin, user)"));
         }
     }
+    let rp = settings.webauthn.relying_party();
+    if let Err(why) = rp.check() {
+        problems.push(why.to_string());
+    } else if production && !rp.origins_are_secure() {
+        problems.push(format!(
+            "webauthn.origins {:?}: browsers run passkey ceremonies only on https origins (or http://localhost)",
+            settings.webauthn.origins
+        ));
+    }
     if production {
         problems.extend(key_problem("tokens.key_file", &settings.tokens.key_file));
         problems.extend(key_problem("tokens.hash_key_file", &settings.tokens.hash_key_file));
@@ -150,6 +159,23 @@ mod tests {
     #[test]
     fn development_defaults_start() {
         assert!(check(&Settings::default()).is_ok());
+    }
+
+    #[test]
+    fn passkey_origins_must_fit_the_rp_id_and_be_secure_in_production() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = production(dir.path());
+        s.webauthn.rp_id = "example.com".to_owned();
+        s.webauthn.origins = vec!["https://auth.example.com".to_owned(), "https://example.com:8443".to_owned()];
+        assert!(problems(&s).is_empty(), "{:?}", problems(&s));
+        s.webauthn.origins = vec!["http://auth.example.com".to_owned()];
+        let found = problems(&s);
+        assert!(found.len() == 1 && found[0].contains("only on https origins"), "{found:?}");
+        // Not on the RP ID: refused by every start, development too.
+        let mut dev = Settings::default();
+        dev.webauthn.origins = vec!["https://example.org".to_owned()];
+        let found = problems(&dev);
+        assert!(found.len() == 1 && found[0].contains("not on the RP ID"), "{found:?}");
     }
 
     #[test]

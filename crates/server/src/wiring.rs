@@ -14,6 +14,7 @@ use portcullis_domain::{Deps, Portcullis};
 use portcullis_geo_maxmind::OptionalGeo;
 use portcullis_mailer_lettre::{LettreMailer, MailerSettings, TransportKind};
 use portcullis_store_diesel::{DbConfig, DieselStore, PoolGauge};
+use portcullis_webauthn::WebauthnCeremonies;
 
 use crate::config::Settings;
 
@@ -31,6 +32,7 @@ impl Ports for ServerPorts {
     type Geo = OptionalGeo;
     type Devices = Devices;
     type Cipher = MfaSecretCipher;
+    type Passkeys = WebauthnCeremonies;
 }
 
 /// User-agent parsing when `devices.enabled`, otherwise every device unknown.
@@ -162,6 +164,8 @@ pub async fn build_service(settings: &Settings) -> Result<Wired, WiringError> {
     tracing::info!(key_id = tokens.key_id(), retired_keys = tokens.retired_key_ids().count(), "token keys loaded");
     let secrets = HmacSecretHasher::from_key_file(&settings.tokens.hash_key_file)?;
     let cipher = MfaSecretCipher::from_key_file(&settings.mfa.secret_key_file)?;
+    let passkeys =
+        WebauthnCeremonies::new(&settings.webauthn.relying_party()).map_err(|e| WiringError::Config(e.to_string()))?;
     // A missing or corrupt file logs one warning and leaves locations null: the server starts.
     let geo = OptionalGeo::open_or_warn(settings.geoip.city_db.as_deref());
     // Compiling the uap-core rules takes a fraction of a second: once, here, not on a login.
@@ -182,6 +186,7 @@ pub async fn build_service(settings: &Settings) -> Result<Wired, WiringError> {
         geo,
         devices,
         cipher,
+        passkeys,
     };
     let mut service = Portcullis::new(deps, settings.policy());
     if let Some(dir) = &settings.mailer.templates_dir {

@@ -6,14 +6,14 @@ use std::marker::PhantomData;
 
 use portcullis_domain::model::{Password, User};
 use portcullis_domain::ports::{
-    Change, Clock, DeviceDetector, GeoLookup, PasswordHasher, Ports, RandomSource, SecretCipher, SecretHasher, Store,
-    TokenIssuer, UnitOfWork,
+    Change, Clock, DeviceDetector, GeoLookup, PasskeyCeremonies, PasswordHasher, Ports, RandomSource, SecretCipher,
+    SecretHasher, Store, TokenIssuer, UnitOfWork,
 };
 use portcullis_domain::{Deps, LoginOutcome, LoginRequest, Policy, Portcullis, Principal};
 
 use crate::fakes::{
-    FakeTokens, FastHasher, FixedDevices, FixedGeo, ManualClock, PlainCipher, PlainSecretHasher, SequenceRandom,
-    firefox_on_linux, london,
+    FakePasskeys, FakeTokens, FastHasher, FixedDevices, FixedGeo, ManualClock, PlainCipher, PlainSecretHasher,
+    SequenceRandom, firefox_on_linux, london,
 };
 use crate::fixtures::{FIREFOX_UA, LONDON_IP, ip};
 use crate::memory_store::InMemoryStore;
@@ -31,15 +31,16 @@ pub struct TestPorts<
     G = FixedGeo,
     D = FixedDevices,
     K = PlainCipher,
->(PhantomData<fn() -> (S, H, T, X, R, C, G, D, K)>);
+    W = FakePasskeys,
+>(PhantomData<fn() -> (S, H, T, X, R, C, G, D, K, W)>);
 
-impl<S, H, T, X, R, C, G, D, K> fmt::Debug for TestPorts<S, H, T, X, R, C, G, D, K> {
+impl<S, H, T, X, R, C, G, D, K, W> fmt::Debug for TestPorts<S, H, T, X, R, C, G, D, K, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("TestPorts")
     }
 }
 
-impl<S, H, T, X, R, C, G, D, K> Ports for TestPorts<S, H, T, X, R, C, G, D, K>
+impl<S, H, T, X, R, C, G, D, K, W> Ports for TestPorts<S, H, T, X, R, C, G, D, K, W>
 where
     S: Store,
     H: PasswordHasher,
@@ -50,6 +51,7 @@ where
     G: GeoLookup,
     D: DeviceDetector,
     K: SecretCipher,
+    W: PasskeyCeremonies,
 {
     type Store = S;
     type Hasher = H;
@@ -60,6 +62,7 @@ where
     type Geo = G;
     type Devices = D;
     type Cipher = K;
+    type Passkeys = W;
 }
 
 /// Builds a test service port by port: every port starts on its fake (the store on a fresh
@@ -91,6 +94,7 @@ pub struct TestServiceBuilder<
     G = FixedGeo,
     D = FixedDevices,
     K = PlainCipher,
+    W = FakePasskeys,
 > {
     store: S,
     hasher: H,
@@ -101,6 +105,7 @@ pub struct TestServiceBuilder<
     geo: G,
     devices: D,
     cipher: K,
+    passkeys: W,
     handles: TestHandles,
 }
 
@@ -130,12 +135,13 @@ impl TestServiceBuilder {
             geo: deps.geo,
             devices: deps.devices,
             cipher: deps.cipher,
+            passkeys: deps.passkeys,
             handles,
         }
     }
 }
 
-impl<S, H, T, X, R, C, G, D, K> TestServiceBuilder<S, H, T, X, R, C, G, D, K>
+impl<S, H, T, X, R, C, G, D, K, W> TestServiceBuilder<S, H, T, X, R, C, G, D, K, W>
 where
     S: Store,
     H: PasswordHasher,
@@ -146,69 +152,89 @@ where
     G: GeoLookup,
     D: DeviceDetector,
     K: SecretCipher,
+    W: PasskeyCeremonies,
 {
     /// The store made by `make` from the current one (at first the fresh [`InMemoryStore`],
     /// typically wrapped in a [`ComposedStore`](portcullis_domain::ports::ComposedStore)
     /// with one port replaced).
-    pub fn store<S2: Store>(self, make: impl FnOnce(S) -> S2) -> TestServiceBuilder<S2, H, T, X, R, C, G, D, K> {
-        let Self { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, handles } = self;
-        TestServiceBuilder { store: make(store), hasher, tokens, secrets, random, clock, geo, devices, cipher, handles }
+    pub fn store<S2: Store>(self, make: impl FnOnce(S) -> S2) -> TestServiceBuilder<S2, H, T, X, R, C, G, D, K, W> {
+        let Self { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, handles } = self;
+        TestServiceBuilder {
+            store: make(store),
+            hasher,
+            tokens,
+            secrets,
+            random,
+            clock,
+            geo,
+            devices,
+            cipher,
+            passkeys,
+            handles,
+        }
     }
 
     /// Password hashing by `hasher` (`handles.hasher` stays the unused fake).
-    pub fn hasher<H2: PasswordHasher>(self, hasher: H2) -> TestServiceBuilder<S, H2, T, X, R, C, G, D, K> {
-        let Self { store, tokens, secrets, random, clock, geo, devices, cipher, handles, .. } = self;
-        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, handles }
+    pub fn hasher<H2: PasswordHasher>(self, hasher: H2) -> TestServiceBuilder<S, H2, T, X, R, C, G, D, K, W> {
+        let Self { store, tokens, secrets, random, clock, geo, devices, cipher, passkeys, handles, .. } = self;
+        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, handles }
     }
 
     /// Access tokens by `tokens`.
-    pub fn tokens<T2: TokenIssuer>(self, tokens: T2) -> TestServiceBuilder<S, H, T2, X, R, C, G, D, K> {
-        let Self { store, hasher, secrets, random, clock, geo, devices, cipher, handles, .. } = self;
-        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, handles }
+    pub fn tokens<T2: TokenIssuer>(self, tokens: T2) -> TestServiceBuilder<S, H, T2, X, R, C, G, D, K, W> {
+        let Self { store, hasher, secrets, random, clock, geo, devices, cipher, passkeys, handles, .. } = self;
+        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, handles }
     }
 
     /// Keyed hashing of codes and tokens by `secrets`.
-    pub fn secrets<X2: SecretHasher>(self, secrets: X2) -> TestServiceBuilder<S, H, T, X2, R, C, G, D, K> {
-        let Self { store, hasher, tokens, random, clock, geo, devices, cipher, handles, .. } = self;
-        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, handles }
+    pub fn secrets<X2: SecretHasher>(self, secrets: X2) -> TestServiceBuilder<S, H, T, X2, R, C, G, D, K, W> {
+        let Self { store, hasher, tokens, random, clock, geo, devices, cipher, passkeys, handles, .. } = self;
+        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, handles }
     }
 
     /// Codes and tokens drawn from `random` (`handles.random` then sees none of them).
-    pub fn random<R2: RandomSource>(self, random: R2) -> TestServiceBuilder<S, H, T, X, R2, C, G, D, K> {
-        let Self { store, hasher, tokens, secrets, clock, geo, devices, cipher, handles, .. } = self;
-        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, handles }
+    pub fn random<R2: RandomSource>(self, random: R2) -> TestServiceBuilder<S, H, T, X, R2, C, G, D, K, W> {
+        let Self { store, hasher, tokens, secrets, clock, geo, devices, cipher, passkeys, handles, .. } = self;
+        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, handles }
     }
 
     /// Time from `clock` (`handles.clock` then moves nothing).
-    pub fn clock<C2: Clock>(self, clock: C2) -> TestServiceBuilder<S, H, T, X, R, C2, G, D, K> {
-        let Self { store, hasher, tokens, secrets, random, geo, devices, cipher, handles, .. } = self;
-        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, handles }
+    pub fn clock<C2: Clock>(self, clock: C2) -> TestServiceBuilder<S, H, T, X, R, C2, G, D, K, W> {
+        let Self { store, hasher, tokens, secrets, random, geo, devices, cipher, passkeys, handles, .. } = self;
+        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, handles }
     }
 
     /// IP geolocation by `geo`.
-    pub fn geo<G2: GeoLookup>(self, geo: G2) -> TestServiceBuilder<S, H, T, X, R, C, G2, D, K> {
-        let Self { store, hasher, tokens, secrets, random, clock, devices, cipher, handles, .. } = self;
-        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, handles }
+    pub fn geo<G2: GeoLookup>(self, geo: G2) -> TestServiceBuilder<S, H, T, X, R, C, G2, D, K, W> {
+        let Self { store, hasher, tokens, secrets, random, clock, devices, cipher, passkeys, handles, .. } = self;
+        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, handles }
     }
 
     /// User-agent parsing by `devices`.
-    pub fn devices<D2: DeviceDetector>(self, devices: D2) -> TestServiceBuilder<S, H, T, X, R, C, G, D2, K> {
-        let Self { store, hasher, tokens, secrets, random, clock, geo, cipher, handles, .. } = self;
-        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, handles }
+    pub fn devices<D2: DeviceDetector>(self, devices: D2) -> TestServiceBuilder<S, H, T, X, R, C, G, D2, K, W> {
+        let Self { store, hasher, tokens, secrets, random, clock, geo, cipher, passkeys, handles, .. } = self;
+        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, handles }
     }
 
     /// Second-factor secrets sealed by `cipher` (`MfaSecretCipher::from_key` for the real
     /// encryption, or a mock).
-    pub fn cipher<K2: SecretCipher>(self, cipher: K2) -> TestServiceBuilder<S, H, T, X, R, C, G, D, K2> {
-        let Self { store, hasher, tokens, secrets, random, clock, geo, devices, handles, .. } = self;
-        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, handles }
+    pub fn cipher<K2: SecretCipher>(self, cipher: K2) -> TestServiceBuilder<S, H, T, X, R, C, G, D, K2, W> {
+        let Self { store, hasher, tokens, secrets, random, clock, geo, devices, passkeys, handles, .. } = self;
+        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, handles }
+    }
+
+    /// Passkey ceremonies by `passkeys` (`portcullis_webauthn::WebauthnCeremonies` for the
+    /// real checks against a software authenticator, or a mock).
+    pub fn passkeys<W2: PasskeyCeremonies>(self, passkeys: W2) -> TestServiceBuilder<S, H, T, X, R, C, G, D, K, W2> {
+        let Self { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, handles, .. } = self;
+        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, handles }
     }
 
     /// The service with `policy`, and the handles onto the fakes.
     #[allow(clippy::type_complexity)]
-    pub fn build(self, policy: Policy) -> (Portcullis<TestPorts<S, H, T, X, R, C, G, D, K>>, TestHandles) {
-        let Self { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, handles } = self;
-        let deps = Deps { store, hasher, tokens, secrets, random, clock, geo, devices, cipher };
+    pub fn build(self, policy: Policy) -> (Portcullis<TestPorts<S, H, T, X, R, C, G, D, K, W>>, TestHandles) {
+        let Self { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, handles } = self;
+        let deps = Deps { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys };
         (Portcullis::new(deps, policy), handles)
     }
 }
@@ -304,6 +330,7 @@ pub fn test_deps() -> (Deps<TestPorts>, TestHandles) {
         geo: handles.geo.clone(),
         devices: handles.devices.clone(),
         cipher: PlainCipher,
+        passkeys: FakePasskeys,
     };
     (deps, handles)
 }

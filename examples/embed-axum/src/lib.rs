@@ -23,6 +23,7 @@ use portcullis_domain::{
 };
 use portcullis_geo_maxmind::OptionalGeo;
 use portcullis_store_diesel::{DbConfig, DieselStore};
+use portcullis_webauthn::{RelyingParty, WebauthnCeremonies};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -39,6 +40,7 @@ impl Ports for AppPorts {
     type Geo = OptionalGeo;
     type Devices = UapDeviceDetector;
     type Cipher = MfaSecretCipher;
+    type Passkeys = WebauthnCeremonies;
 }
 
 /// The service, shared by every request.
@@ -65,6 +67,11 @@ pub async fn build(database: &Path, keys: &Path, policy: Policy) -> Result<Auth,
         geo: OptionalGeo(None),
         devices: UapDeviceDetector::with_cache_capacity(1_000)?,
         cipher: MfaSecretCipher::from_key_file(&keys.join("mfa.key"))?,
+        passkeys: WebauthnCeremonies::new(&RelyingParty {
+            id: "localhost".into(),
+            name: "Example".into(),
+            origins: vec!["http://localhost:3000".into()],
+        })?,
     };
     Ok(Arc::new(Portcullis::new(deps, policy)))
 }

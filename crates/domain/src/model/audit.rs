@@ -63,6 +63,10 @@ pub enum AuditAction {
     MfaRecoveryCodesRegenerated,
     /// An administrator removed every second factor of an account.
     AdminUserMfaReset,
+    /// A passkey registration was refused (wrong origin, challenge, signature...).
+    MfaPasskeyRefused,
+    /// A passkey's signature counter went backwards: it was disabled as possibly cloned.
+    MfaPasskeyDisabled,
 }
 
 impl AuditAction {
@@ -94,11 +98,13 @@ impl AuditAction {
             Self::MfaFactorRemoved => "mfa.factor.removed",
             Self::MfaRecoveryCodesRegenerated => "mfa.recovery_codes.regenerated",
             Self::AdminUserMfaReset => "admin.user.mfa_reset",
+            Self::MfaPasskeyRefused => "mfa.passkey.refused",
+            Self::MfaPasskeyDisabled => "mfa.passkey.disabled",
         }
     }
 
     /// Every action, for queries over the whole log of a user.
-    pub const ALL: [AuditAction; 25] = [
+    pub const ALL: [AuditAction; 27] = [
         Self::LoginSuccess,
         Self::LoginFailure,
         Self::Signup,
@@ -124,6 +130,8 @@ impl AuditAction {
         Self::MfaFactorRemoved,
         Self::MfaRecoveryCodesRegenerated,
         Self::AdminUserMfaReset,
+        Self::MfaPasskeyRefused,
+        Self::MfaPasskeyDisabled,
     ];
 
     /// The action with this dotted name, `None` for an unknown one.

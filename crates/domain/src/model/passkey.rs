@@ -133,7 +133,10 @@ pub struct StoredCeremony {
     pub purpose: CeremonyPurpose,
     /// The account it is for, when known.
     pub user_id: Option<super::UserId>,
-    /// For [`CeremonyPurpose::SecondFactor`]: the keyed digest of the `mfa_token` it answers.
+    /// What the ceremony is bound to, as a keyed digest: the `mfa_token` a
+    /// [`CeremonyPurpose::SecondFactor`] ceremony answers, or the address a
+    /// [`CeremonyPurpose::SignIn`] was asked for (then only `user_id`'s passkeys pass, and
+    /// none when the address is unknown).
     pub binding: Option<super::SecretDigest>,
     /// The engine's state.
     pub state: CeremonyState,

@@ -45,4 +45,6 @@ pub trait Ports: Send + Sync + 'static {
     type Devices: DeviceDetector;
     /// Encryption of second-factor secrets at rest.
     type Cipher: SecretCipher;
+    /// The WebAuthn ceremonies of passkeys.
+    type Passkeys: PasskeyCeremonies;
 }

@@ -21,6 +21,8 @@ use crate::usecases::mfa_sign_in::MfaChallenge;
 pub(crate) struct SignInProof {
     aal: Aal,
     amr: Vec<AuthMethod>,
+    /// The audit entry's `"method"`: how the sign-in began.
+    method: &'static str,
     /// The second factor's name for the audit entry's `"mfa"`, if one was used.
     mfa: Option<&'static str>,
 }
@@ -28,11 +30,19 @@ pub(crate) struct SignInProof {
 impl SignInProof {
     /// A password alone.
     pub(crate) fn password() -> Self {
-        Self { aal: Aal::One, amr: vec![AuthMethod::Password], mfa: None }
+        Self { aal: Aal::One, amr: vec![AuthMethod::Password], method: "password", mfa: None }
     }
     /// A password, then `method` (named `name` in the audit entry).
     pub(crate) fn second_factor(method: AuthMethod, name: &'static str) -> Self {
-        Self { aal: Aal::Two, amr: vec![AuthMethod::Password, method], mfa: Some(name) }
+        Self { aal: Aal::Two, amr: vec![AuthMethod::Password, method], method: "password", mfa: Some(name) }
+    }
+    /// A passkey without a password: two factors when the authenticator verified the user
+    /// (something held and something known or been), one otherwise; `hwk` for a key bound
+    /// to its device, `swk` for a synced one.
+    pub(crate) fn passkey(user_verified: bool, backed_up: bool) -> Self {
+        let key = if backed_up { AuthMethod::SoftwareKey } else { AuthMethod::HardwareKey };
+        let aal = if user_verified { Aal::Two } else { Aal::One };
+        Self { aal, amr: vec![key], method: "passkey", mfa: None }
     }
 }
 
@@ -258,7 +268,11 @@ impl<P: Ports> Portcullis<P> {
     /// must not turn into a counted failure because the store failed once. Should that
     /// release fail too, the reservation expires into one counted failure, which errs on the
     /// safe side.
-    async fn commit_releasing(&self, permit: Option<Permit>, mut changes: Vec<Change>) -> Result<(), LoginError> {
+    pub(crate) async fn commit_releasing(
+        &self,
+        permit: Option<Permit>,
+        mut changes: Vec<Change>,
+    ) -> Result<(), LoginError> {
         changes.extend(permit.map(Change::ReleasePermit));
         if let Err(e) = self.store.commit(changes).await {
             if let Some(permit) = permit {
@@ -338,7 +352,7 @@ impl<P: Ports> Portcullis<P> {
         };
         let access_token = self.tokens.issue(&claims)?;
         let mut metadata = serde_json::Map::new();
-        metadata.insert("method".to_owned(), json!("password"));
+        metadata.insert("method".to_owned(), json!(proof.method));
         metadata.insert("remember_me".to_owned(), json!(remember_me));
         if let Some(mfa) = proof.mfa {
             metadata.insert("mfa".to_owned(), json!(mfa));

@@ -89,6 +89,9 @@ pub enum MfaManageError {
     /// Recovery codes need an active factor to recover.
     #[error("no active second factor")]
     NoActiveFactor,
+    /// A passkey's registration response was refused (the reason is in the audit entry).
+    #[error("invalid credential")]
+    InvalidCredential,
     /// Infrastructure failure.
     #[error(transparent)]
     Infra(#[from] InfraError),
@@ -114,7 +117,7 @@ impl From<ReauthError> for MfaManageError {
 const ENROLMENT_TRIES: u32 = 5;
 
 /// Fresh recovery codes (shown once) and their keyed digests (stored).
-fn fresh_recovery_codes<R: RandomSource, S: SecretHasher>(
+pub(crate) fn fresh_recovery_codes<R: RandomSource, S: SecretHasher>(
     random: &R,
     secrets: &S,
 ) -> (Vec<RecoveryCode>, Vec<crate::model::SecretDigest>) {
@@ -411,7 +414,7 @@ impl<P: Ports> Portcullis<P> {
 
     /// The caller's factors, pending ones included, after the session-level check: an
     /// account with an active factor is managed only from a session that used one.
-    async fn own_factors(&self, principal: &Principal) -> Result<Vec<Factor>, MfaManageError> {
+    pub(crate) async fn own_factors(&self, principal: &Principal) -> Result<Vec<Factor>, MfaManageError> {
         let factors = self.store.factors(principal.user.id).await?;
         if principal.aal < Aal::Two && factors.iter().any(Factor::is_active) {
             return Err(MfaManageError::SecondFactorRequired);
@@ -420,7 +423,7 @@ impl<P: Ports> Portcullis<P> {
     }
 
     /// The "your second factors changed" mail.
-    fn mfa_notice(&self, user: &User, change: &str, now: Timestamp) -> Change {
+    pub(crate) fn mfa_notice(&self, user: &User, change: &str, now: Timestamp) -> Change {
         let text = self.templates.mfa_changed(&self.policy.product_name, user.name.as_str(), change);
         self.mail_to(user, text, now)
     }

@@ -19,7 +19,7 @@ use serde_json::json;
 
 use crate::error::InfraError;
 use crate::model::{
-    AccountBlock, AuditAction, AuthMethod, CodeId, CodePurpose, Factor, OneTimeCode, RECOVERY_CODE_PURPOSE,
+    AccountBlock, AuditAction, AuthMethod, CodeId, CodePurpose, Factor, FactorKind, OneTimeCode, RECOVERY_CODE_PURPOSE,
     RecoveryCode, RequestContext, StoredCode, Timestamp, TotpSecret, User, UserId,
 };
 use crate::ports::{
@@ -206,7 +206,7 @@ fn remember_me_of(token: &str) -> Option<bool> {
 /// unused recovery codes.
 fn finishing_factors(factors: &[Factor], recovery_codes_left: bool) -> Vec<SecondFactor> {
     let mut kinds = Vec::new();
-    if factors.iter().any(Factor::is_active) {
+    if factors.iter().any(|f| f.is_active() && f.kind == FactorKind::Totp) {
         kinds.push(SecondFactor::Totp);
     }
     if recovery_codes_left {
@@ -351,7 +351,8 @@ impl<P: Ports> Portcullis<P> {
         now: Timestamp,
     ) -> Result<Option<(Change, Option<u32>)>, MfaVerifyError> {
         let Ok(code) = OneTimeCode::parse(code) else { return Ok(None) };
-        for factor in self.store.factors(user.id).await?.into_iter().filter(Factor::is_active) {
+        let factors = self.store.factors(user.id).await?;
+        for factor in factors.into_iter().filter(|f| f.is_active() && f.kind == FactorKind::Totp) {
             // A seed that does not open (another key, a row copied from another factor) is
             // an operator's problem, not a wrong code: fail loudly rather than lock the user out.
             let unreadable =

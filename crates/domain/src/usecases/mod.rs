@@ -14,6 +14,8 @@ pub mod mfa_factors;
 pub mod mfa_sign_in;
 pub mod notifications;
 pub mod operations;
+pub mod passkey_factors;
+pub mod passkey_sign_in;
 pub mod password;
 pub mod profile;
 pub mod reauth;

@@ -85,13 +85,15 @@ impl<P: Ports> Portcullis<P> {
     }
 
     /// Deletes TOTP enrolments never confirmed within [`crate::Policy::totp_enrolment_ttl`]
-    /// (their sealed seeds with them); returns how many went. Safe to run on every instance
-    /// at once.
+    /// (their sealed seeds with them) and passkey ceremonies past their five minutes;
+    /// returns how many went. Safe to run on every instance at once.
     ///
     /// # Errors
     /// [`InfraError`] when the store fails.
     pub async fn purge_stale_enrolments(&self) -> Result<u64, InfraError> {
-        let before = self.now().minus(self.policy.totp_enrolment_ttl);
-        Ok(self.store.purge_pending_factors(before).await?)
+        let now = self.now();
+        let factors = self.store.purge_pending_factors(now.minus(self.policy.totp_enrolment_ttl)).await?;
+        let ceremonies = self.store.purge_expired_ceremonies(now).await?;
+        Ok(factors + ceremonies)
     }
 }

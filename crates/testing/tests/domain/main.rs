@@ -17,6 +17,7 @@ mod mfa_sign_in;
 mod mocks;
 mod notifications;
 mod operations;
+mod passkeys;
 mod password_reset;
 mod refresh;
 mod register;

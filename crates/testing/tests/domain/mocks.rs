@@ -3,9 +3,9 @@
 
 use portcullis_domain::ports::{
     MockAuditRepository, MockClock, MockCodeRepository, MockDeviceDetector, MockGeoLookup, MockMailOutbox,
-    MockMailTransport, MockNotificationRepository, MockPasswordHasher, MockRandomSource, MockRateLimiter,
-    MockSecretCipher, MockSecretHasher, MockSessionRepository, MockStoreHealth, MockTokenIssuer, MockUnitOfWork,
-    MockUserRepository, Ports,
+    MockMailTransport, MockNotificationRepository, MockPasskeyCeremonies, MockPasswordHasher, MockRandomSource,
+    MockRateLimiter, MockSecretCipher, MockSecretHasher, MockSessionRepository, MockStoreHealth, MockTokenIssuer,
+    MockUnitOfWork, MockUserRepository, Ports,
 };
 use portcullis_domain::{Deps, Policy, Portcullis};
 use portcullis_testing::InMemoryStore;
@@ -23,6 +23,7 @@ impl Ports for AllMocks {
     type Geo = MockGeoLookup;
     type Devices = MockDeviceDetector;
     type Cipher = MockSecretCipher;
+    type Passkeys = MockPasskeyCeremonies;
 }
 
 #[test]
@@ -39,6 +40,7 @@ fn every_mock_compiles_and_wires() {
         geo: MockGeoLookup::new(),
         devices: MockDeviceDetector::new(),
         cipher: MockSecretCipher::new(),
+        passkeys: MockPasskeyCeremonies::new(),
     };
     let svc = Portcullis::new(deps, Policy::default());
     assert_eq!(svc.now(), T0);

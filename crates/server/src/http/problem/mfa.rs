@@ -1,7 +1,7 @@
 //! Status and code of the second-factor errors (contract section 8).
 
 use actix_web::http::StatusCode;
-use portcullis_domain::{LoginError, MfaManageError, MfaVerifyError};
+use portcullis_domain::{LoginError, MfaManageError, MfaVerifyError, PasskeySignInError};
 
 use super::ApiError;
 
@@ -59,7 +59,30 @@ impl From<MfaManageError> for ApiError {
             MfaManageError::NoActiveFactor => {
                 Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", "This account has no active second factor.")
             }
+            MfaManageError::InvalidCredential => invalid_credential(),
             MfaManageError::Infra(e) => e.into(),
+            other => Self::unmapped(other),
+        }
+    }
+}
+
+/// Every refused WebAuthn response alike: the reason is in the audit log, not the answer.
+fn invalid_credential() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "INVALID_CREDENTIAL",
+        "The passkey response was refused: start the ceremony again from its options.",
+    )
+}
+
+impl From<PasskeySignInError> for ApiError {
+    fn from(e: PasskeySignInError) -> Self {
+        match e {
+            PasskeySignInError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
+            PasskeySignInError::TooManyAttempts { retry_after } => LoginError::TooManyAttempts { retry_after }.into(),
+            PasskeySignInError::InvalidCredential => invalid_credential(),
+            PasskeySignInError::Blocked(block) => LoginError::Blocked(block).into(),
+            PasskeySignInError::Infra(e) => e.into(),
             other => Self::unmapped(other),
         }
     }
@@ -94,6 +117,24 @@ mod tests {
     }
 
     #[test]
+    fn every_passkey_sign_in_error_has_a_status_and_code() {
+        let cases = [
+            (PasskeySignInError::InvalidCredential, 400, "INVALID_CREDENTIAL"),
+            (PasskeySignInError::RateLimited { retry_after: Duration::from_secs(5) }, 429, "RATE_LIMIT_EXCEEDED"),
+            (
+                PasskeySignInError::TooManyAttempts { retry_after: Duration::from_secs(5) },
+                429,
+                "LOGIN_ATTEMPTS_EXCEEDED",
+            ),
+            (PasskeySignInError::Blocked(AccountBlock::Deleted), 403, "ACCOUNT_DELETED"),
+        ];
+        for (error, status, code) in cases {
+            let problem = ApiError::from(error);
+            assert_eq!((problem.status_code().as_u16(), problem.code()), (status, code));
+        }
+    }
+
+    #[test]
     fn every_management_error_has_a_status_and_code() {
         let cases = [
             (MfaManageError::WrongPassword, 401, "INVALID_CREDENTIALS"),
@@ -103,6 +144,7 @@ mod tests {
             (MfaManageError::InvalidCode, 400, "INVALID_CODE"),
             (MfaManageError::CodeAttemptsExceeded, 400, "CODE_ATTEMPTS_EXCEEDED"),
             (MfaManageError::NoActiveFactor, 404, "NOT_FOUND"),
+            (MfaManageError::InvalidCredential, 400, "INVALID_CREDENTIAL"),
         ];
         for (error, status, code) in cases {
             let problem = ApiError::from(error);

@@ -1,0 +1,335 @@
+//! Passkeys on fakes: registration as a second factor, sign-in without a password, and the
+//! refusals (a used, expired or foreign ceremony, another account's credential, a counter
+//! that went backwards) with their audit entries, lockout and races.
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use portcullis_domain::model::{Aal, AccountBlock, AccountStatus, AuthMethod, FactorKind, FactorName, Password, User};
+use portcullis_domain::ports::{Change, Clock, FactorRepository, PasskeyRefusal, UnitOfWork};
+use portcullis_domain::{LoginError, MfaManageError, PasskeySignInError, Principal, RegisteredPasskeyFactor};
+use portcullis_testing::TestHandles;
+use portcullis_testing::fakes::FakePasskeys;
+use portcullis_testing::fixtures::PASSWORD;
+use serde_json::Value;
+
+use crate::support::{
+    Service, audits, ctx, email, login_ok, login_request, mail_with_subject, principal, seed_verified, service,
+    shared_service, stored_session,
+};
+
+const NOTICE: &str = "Your Portcullis sign-in settings changed";
+
+fn name(raw: &str) -> FactorName {
+    FactorName::parse(raw).expect("a valid name")
+}
+
+/// The reasons of the stored audit entries with this action, oldest first.
+fn reasons(h: &TestHandles, action: &str) -> Vec<String> {
+    audits(h, action).iter().filter_map(|e| e.metadata.get("reason")?.as_str().map(str::to_owned)).collect()
+}
+
+/// Creation options for `me`, and the response of an authenticator making `key`.
+async fn registration_response(svc: &Service, me: &Principal, key: &[u8], verify: bool) -> Value {
+    let options = svc.passkey_registration_options(me, Password::new(PASSWORD), &ctx()).await.expect("options");
+    FakePasskeys::registration(&options, key, verify)
+}
+
+/// Registers the passkey `key` for `me`.
+async fn register(svc: &Service, me: &Principal, key: &[u8], verify: bool) -> RegisteredPasskeyFactor {
+    let response = registration_response(svc, me, key, verify).await;
+    svc.register_passkey(me, name("Laptop"), &response, &ctx()).await.expect("registered")
+}
+
+/// A password session of `address` (before any factor).
+async fn password_session(svc: &Service, address: &str) -> Principal {
+    principal(svc, &login_ok(svc, address).await).await
+}
+
+/// An assertion by `key` at `counter` for fresh sign-in options (for `address`, if given).
+async fn assertion(svc: &Service, address: Option<&str>, key: &[u8], user: &User, counter: u32, verify: bool) -> Value {
+    let address = address.map(email);
+    let options = svc.passkey_sign_in_options(address.as_ref(), &ctx()).await.expect("options");
+    FakePasskeys::assertion(&options, key, Some(user.id), counter, verify)
+}
+
+#[tokio::test]
+async fn the_first_passkey_is_a_factor_with_recovery_codes_and_signs_the_other_sessions_out() {
+    let (svc, h) = service();
+    let laura = seed_verified(&h, "laura@example.com").await;
+    let other = password_session(&svc, "laura@example.com").await;
+    let me = password_session(&svc, "laura@example.com").await;
+    let options = svc.passkey_registration_options(&me, Password::new(PASSWORD), &ctx()).await.expect("options");
+    assert_eq!(options["publicKey"]["user"]["name"], "laura@example.com");
+    assert_eq!(options["publicKey"]["excludeCredentials"], serde_json::json!([]));
+    let response = FakePasskeys::registration(&options, b"key-1", true);
+    let registered = svc.register_passkey(&me, name("Laptop"), &response, &ctx()).await.expect("registered");
+
+    assert_eq!(registered.recovery_codes.as_ref().map(Vec::len), Some(10));
+    assert!(registered.factor.is_active() && registered.factor.kind == FactorKind::Webauthn);
+    assert_eq!(registered.passkey.credential_id.as_bytes(), b"key-1");
+    assert_eq!(h.store.passkeys(laura.id).await.expect("passkeys"), vec![registered.passkey.clone()]);
+    assert!(stored_session(&h, other.session_id).revoked_at.is_some(), "the other session is signed out");
+    assert!(stored_session(&h, me.session_id).revoked_at.is_none());
+    let enrolled = audits(&h, "mfa.factor.enrolled");
+    assert_eq!(enrolled.len(), 1);
+    assert_eq!(enrolled[0].metadata["type"], "webauthn");
+    let notice = mail_with_subject(&h, "laura@example.com", NOTICE);
+    assert!(notice.iter().any(|m| m.body.contains("A passkey, Laptop, was added")), "{notice:?}");
+    // A password alone no longer signs in.
+    let login = svc.login(login_request("laura@example.com", PASSWORD, false), &ctx()).await;
+    assert!(matches!(login, Err(LoginError::MfaRequired(_))), "{login:?}");
+
+    // This session signed in with a password alone: now that the account has a factor, it
+    // may not change them (a used ceremony is refused too; see the next case).
+    let me_again = svc.register_passkey(&me, name("Again"), &response, &ctx()).await;
+    assert!(matches!(me_again, Err(MfaManageError::SecondFactorRequired)), "{me_again:?}");
+}
+
+#[tokio::test]
+async fn a_registration_needs_the_password_and_its_own_live_ceremony() {
+    let (svc, h) = service();
+    seed_verified(&h, "laura@example.com").await;
+    seed_verified(&h, "ana@example.com").await;
+    let me = password_session(&svc, "laura@example.com").await;
+    let ana = password_session(&svc, "ana@example.com").await;
+    let wrong = svc.passkey_registration_options(&me, Password::new("not it"), &ctx()).await;
+    assert!(matches!(wrong, Err(MfaManageError::WrongPassword)), "{wrong:?}");
+
+    // Ana's ceremony answered from Laura's session.
+    let theirs = registration_response(&svc, &ana, b"key-a", true).await;
+    let refused = svc.register_passkey(&me, name("Laptop"), &theirs, &ctx()).await;
+    assert!(matches!(refused, Err(MfaManageError::InvalidCredential)), "{refused:?}");
+    // Used up by that attempt: Ana cannot finish it either.
+    let used = svc.register_passkey(&ana, name("Laptop"), &theirs, &ctx()).await;
+    assert!(matches!(used, Err(MfaManageError::InvalidCredential)), "{used:?}");
+    // A check the engine fails, a body that is no response, a ceremony that expired.
+    let forged = FakePasskeys::refused(registration_response(&svc, &me, b"key-1", true).await, PasskeyRefusal::Origin);
+    assert!(svc.register_passkey(&me, name("Laptop"), &forged, &ctx()).await.is_err());
+    let broken = serde_json::json!({"hello": "world"});
+    assert!(svc.register_passkey(&me, name("Laptop"), &broken, &ctx()).await.is_err());
+    let late = registration_response(&svc, &me, b"key-1", true).await;
+    h.clock.advance(Duration::from_secs(301));
+    assert!(svc.register_passkey(&me, name("Laptop"), &late, &ctx()).await.is_err());
+    assert_eq!(
+        reasons(&h, "mfa.passkey.refused"),
+        ["wrong_ceremony", "unknown_challenge", "wrong_origin", "malformed_credential", "unknown_challenge"]
+    );
+    assert!(h.store.factors().is_empty(), "nothing registered");
+}
+
+#[tokio::test]
+async fn one_credential_belongs_to_one_account() {
+    let (svc, h) = service();
+    seed_verified(&h, "laura@example.com").await;
+    let ana = seed_verified(&h, "ana@example.com").await;
+    let me = password_session(&svc, "laura@example.com").await;
+    let them = password_session(&svc, "ana@example.com").await;
+    register(&svc, &me, b"shared-key", true).await;
+    let response = registration_response(&svc, &them, b"shared-key", true).await;
+    let refused = svc.register_passkey(&them, name("Laptop"), &response, &ctx()).await;
+    assert!(matches!(refused, Err(MfaManageError::InvalidCredential)), "{refused:?}");
+    assert_eq!(reasons(&h, "mfa.passkey.refused"), ["credential_registered"]);
+    assert!(h.store.passkeys(ana.id).await.expect("passkeys").is_empty());
+    assert!(h.store.recovery_codes_of(ana.id).is_empty(), "no codes for a factor that was not added");
+}
+
+#[tokio::test]
+async fn a_verified_passkey_signs_in_at_aal_2_like_a_password_login() {
+    let (svc, h) = service();
+    let laura = seed_verified(&h, "laura@example.com").await;
+    let me = password_session(&svc, "laura@example.com").await;
+    let registered = register(&svc, &me, b"key-1", true).await;
+    let alerts_before = mail_with_subject(&h, "laura@example.com", "New sign-in to your Portcullis account").len();
+
+    let response = assertion(&svc, None, b"key-1", &laura, 1, true).await;
+    let outcome = svc.passkey_sign_in(&response, false, &ctx()).await.expect("signed in");
+    let session = principal(&svc, &outcome).await;
+    assert_eq!((session.aal, session.amr.clone()), (Aal::Two, vec![AuthMethod::HardwareKey]));
+    let success = audits(&h, "auth.login.success").pop().expect("an entry");
+    assert_eq!(success.metadata["method"], "passkey");
+    let alerts = mail_with_subject(&h, "laura@example.com", "New sign-in to your Portcullis account");
+    assert_eq!(alerts.len(), alerts_before + 1, "the new-sign-in alert");
+    let stored = h.store.passkeys(laura.id).await.expect("passkeys").remove(0);
+    assert_eq!(stored.sign_count, 1);
+    let factor = h.store.factors().into_iter().find(|f| f.id == registered.factor.id).expect("factor");
+    assert!(factor.last_used_at.is_some());
+    // An aal 2 session manages factors; it lists and removes the passkey.
+    let listed = svc.own_passkeys(&session).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert!(!listed[0].backed_up && !listed[0].disabled);
+    svc.remove_passkey(&session, registered.factor.id, Password::new(PASSWORD), &ctx()).await.expect("removed");
+    assert!(h.store.passkeys(laura.id).await.expect("passkeys").is_empty());
+    login_ok(&svc, "laura@example.com").await;
+}
+
+#[tokio::test]
+async fn an_unverified_passkey_signs_in_at_aal_1_and_a_synced_one_says_swk() {
+    let (svc, h) = service();
+    let laura = seed_verified(&h, "laura@example.com").await;
+    let me = password_session(&svc, "laura@example.com").await;
+    register(&svc, &me, b"key-1", false).await;
+    let mut response = assertion(&svc, Some("laura@example.com"), b"key-1", &laura, 0, false).await;
+    response["backed_up"] = serde_json::json!(true);
+    let outcome = svc.passkey_sign_in(&response, true, &ctx()).await.expect("signed in");
+    let session = principal(&svc, &outcome).await;
+    assert_eq!((session.aal, session.amr), (Aal::One, vec![AuthMethod::SoftwareKey]));
+    assert!(h.store.passkeys(laura.id).await.expect("passkeys")[0].backed_up);
+    // An aal 1 session cannot manage the account's factors.
+    let listed = svc.own_passkeys(&principal(&svc, &outcome).await).await;
+    assert!(matches!(listed, Err(MfaManageError::SecondFactorRequired)), "{listed:?}");
+}
+
+#[tokio::test]
+async fn replays_expired_ceremonies_and_other_accounts_credentials_are_refused_audited_and_counted() {
+    let (svc, h) = service();
+    let laura = seed_verified(&h, "laura@example.com").await;
+    let ana = seed_verified(&h, "ana@example.com").await;
+    let me = password_session(&svc, "laura@example.com").await;
+    register(&svc, &me, b"key-1", true).await;
+
+    let response = assertion(&svc, None, b"key-1", &laura, 1, true).await;
+    svc.passkey_sign_in(&response, false, &ctx()).await.expect("signed in");
+    // The same assertion again: its ceremony is gone.
+    let replay = svc.passkey_sign_in(&response, false, &ctx()).await;
+    assert!(matches!(replay, Err(PasskeySignInError::InvalidCredential)), "{replay:?}");
+    // Options asked for Ana's address: Laura's passkey does not answer them.
+    let for_ana = assertion(&svc, Some("ana@example.com"), b"key-1", &laura, 2, true).await;
+    assert!(svc.passkey_sign_in(&for_ana, false, &ctx()).await.is_err());
+    // A user handle naming another account than the credential's owner.
+    let mut handle = assertion(&svc, None, b"key-1", &laura, 3, true).await;
+    handle["userHandle"] = serde_json::json!(ana.id.to_string());
+    assert!(svc.passkey_sign_in(&handle, false, &ctx()).await.is_err());
+    // Five minutes and a second later.
+    let late = assertion(&svc, None, b"key-1", &laura, 4, true).await;
+    h.clock.advance(Duration::from_secs(301));
+    assert!(svc.passkey_sign_in(&late, false, &ctx()).await.is_err());
+    // A signature the engine refuses.
+    let forged =
+        FakePasskeys::refused(assertion(&svc, None, b"key-1", &laura, 5, true).await, PasskeyRefusal::Signature);
+    assert!(svc.passkey_sign_in(&forged, false, &ctx()).await.is_err());
+    let failures: Vec<_> = audits(&h, "auth.login.failure")
+        .iter()
+        .map(|e| (e.metadata["method"].clone(), e.metadata["reason"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    let expected = ["unknown_challenge", "wrong_user", "wrong_user", "unknown_challenge", "bad_signature"];
+    assert_eq!(failures.iter().map(|(_, r)| r.as_str()).collect::<Vec<_>>(), expected);
+    assert!(failures.iter().all(|(m, _)| m == "passkey"));
+
+    // Five refusals: the account is locked, for passkeys and passwords alike.
+    let next = assertion(&svc, None, b"key-1", &laura, 6, true).await;
+    let locked = svc.passkey_sign_in(&next, false, &ctx()).await;
+    assert!(matches!(locked, Err(PasskeySignInError::TooManyAttempts { .. })), "{locked:?}");
+    let password = svc.login(login_request("laura@example.com", PASSWORD, false), &ctx()).await;
+    assert!(matches!(password, Err(LoginError::TooManyAttempts { .. })), "{password:?}");
+}
+
+#[tokio::test]
+async fn a_counter_that_went_backwards_disables_the_passkey_and_tells_its_owner() {
+    let (svc, h) = service();
+    let laura = seed_verified(&h, "laura@example.com").await;
+    let me = password_session(&svc, "laura@example.com").await;
+    register(&svc, &me, b"key-1", true).await;
+    let response = assertion(&svc, None, b"key-1", &laura, 7, true).await;
+    svc.passkey_sign_in(&response, false, &ctx()).await.expect("signed in");
+
+    let clone = assertion(&svc, None, b"key-1", &laura, 3, true).await;
+    let refused = svc.passkey_sign_in(&clone, false, &ctx()).await;
+    assert!(matches!(refused, Err(PasskeySignInError::InvalidCredential)), "{refused:?}");
+    let stored = h.store.passkeys(laura.id).await.expect("passkeys").remove(0);
+    assert!(stored.disabled_at.is_some());
+    assert_eq!(reasons(&h, "mfa.passkey.disabled"), ["counter_went_backwards"]);
+    let notice = mail_with_subject(&h, "laura@example.com", NOTICE);
+    assert!(notice.iter().any(|m| m.body.contains("One of your passkeys was disabled")), "{notice:?}");
+    // Disabled for good, even with a counter that moved on; still the account's factor.
+    let later = assertion(&svc, None, b"key-1", &laura, 50, true).await;
+    assert!(svc.passkey_sign_in(&later, false, &ctx()).await.is_err());
+    assert_eq!(reasons(&h, "auth.login.failure"), ["counter_went_backwards", "passkey_disabled"]);
+    let password = svc.login(login_request("laura@example.com", PASSWORD, false), &ctx()).await;
+    assert!(matches!(password, Err(LoginError::MfaRequired(_))), "{password:?}");
+}
+
+#[tokio::test]
+async fn a_blocked_account_does_not_sign_in_with_its_passkey() {
+    let (svc, h) = service();
+    let laura = seed_verified(&h, "laura@example.com").await;
+    let me = password_session(&svc, "laura@example.com").await;
+    register(&svc, &me, b"key-1", true).await;
+    let suspend = Change::SetStatus { user_id: laura.id, status: AccountStatus::Suspended, at: h.clock.now() };
+    h.store.commit(vec![suspend]).await.expect("suspended");
+    let response = assertion(&svc, None, b"key-1", &laura, 1, true).await;
+    let refused = svc.passkey_sign_in(&response, false, &ctx()).await;
+    assert!(matches!(refused, Err(PasskeySignInError::Blocked(AccountBlock::Suspended))), "{refused:?}");
+    assert_eq!(reasons(&h, "auth.login.failure"), ["account_suspended"]);
+}
+
+#[tokio::test]
+async fn twenty_parallel_uses_of_one_assertion_give_one_session() {
+    let (svc, h) = shared_service(portcullis_domain::Policy::default());
+    let laura = seed_verified(&h, "laura@example.com").await;
+    let me = principal(&svc, &login_ok(&svc, "laura@example.com").await).await;
+    let options = svc.passkey_registration_options(&me, Password::new(PASSWORD), &ctx()).await.expect("options");
+    let response = FakePasskeys::registration(&options, b"key-1", true);
+    svc.register_passkey(&me, name("Laptop"), &response, &ctx()).await.expect("registered");
+    let sessions_before = h.store.sessions().len();
+    let options = svc.passkey_sign_in_options(None, &ctx()).await.expect("options");
+    let response = FakePasskeys::assertion(&options, b"key-1", Some(laura.id), 1, true);
+    let request = ctx();
+    let results = join_all((0..20).map(|_| svc.passkey_sign_in(&response, false, &request))).await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert_eq!(h.store.sessions().len(), sessions_before + 1);
+}
+
+#[tokio::test]
+async fn sign_in_options_look_the_same_for_every_address() {
+    let (svc, h) = service();
+    let laura = seed_verified(&h, "laura@example.com").await;
+    let me = password_session(&svc, "laura@example.com").await;
+    register(&svc, &me, b"key-1", true).await;
+    let shape = |v: &Value| -> Vec<String> {
+        let mut keys: Vec<String> = v["publicKey"].as_object().expect("options").keys().cloned().collect();
+        keys.sort();
+        keys.push(v["publicKey"]["allowCredentials"].to_string());
+        keys
+    };
+    let known = svc.passkey_sign_in_options(Some(&email("laura@example.com")), &ctx()).await.expect("options");
+    let unknown = svc.passkey_sign_in_options(Some(&email("nobody@example.com")), &ctx()).await.expect("options");
+    let anyone = svc.passkey_sign_in_options(None, &ctx()).await.expect("options");
+    assert_eq!(shape(&known), shape(&unknown));
+    assert_eq!(shape(&known), shape(&anyone));
+    assert_ne!(known["publicKey"]["challenge"], unknown["publicKey"]["challenge"]);
+    // An unknown address's ceremony accepts nobody's passkey.
+    let response = FakePasskeys::assertion(&unknown, b"key-1", Some(laura.id), 1, true);
+    assert!(svc.passkey_sign_in(&response, false, &ctx()).await.is_err());
+}
+
+#[tokio::test]
+async fn remove_passkey_removes_only_passkeys() {
+    let (svc, h) = service();
+    let laura = seed_verified(&h, "laura@example.com").await;
+    let me = password_session(&svc, "laura@example.com").await;
+    let registered = register(&svc, &me, b"key-1", true).await;
+    let response = assertion(&svc, None, b"key-1", &laura, 1, true).await;
+    let strong = principal(&svc, &svc.passkey_sign_in(&response, false, &ctx()).await.expect("in")).await;
+    let enrolment =
+        svc.begin_totp_enrolment(&strong, Password::new(PASSWORD), name("Phone"), &ctx()).await.expect("begun");
+    let not_a_passkey = svc.remove_passkey(&strong, enrolment.factor_id, Password::new(PASSWORD), &ctx()).await;
+    assert!(matches!(not_a_passkey, Err(MfaManageError::NotFound)), "{not_a_passkey:?}");
+    let wrong = svc.remove_passkey(&strong, registered.factor.id, Password::new("nope"), &ctx()).await;
+    assert!(matches!(wrong, Err(MfaManageError::WrongPassword)), "{wrong:?}");
+    svc.remove_passkey(&strong, registered.factor.id, Password::new(PASSWORD), &ctx()).await.expect("removed");
+    assert_eq!(audits(&h, "mfa.factor.removed").len(), 1);
+}
+
+#[tokio::test]
+async fn housekeeping_removes_ceremonies_nobody_finished() {
+    let (svc, h) = service();
+    seed_verified(&h, "laura@example.com").await;
+    svc.passkey_sign_in_options(None, &ctx()).await.expect("options");
+    let live = svc.passkey_sign_in_options(None, &ctx()).await.expect("options");
+    assert_eq!(svc.purge_stale_enrolments().await.expect("purge"), 0, "both still live");
+    h.clock.advance(Duration::from_secs(301));
+    assert_eq!(svc.purge_stale_enrolments().await.expect("purge"), 2);
+    let late = FakePasskeys::assertion(&live, b"key-1", None, 1, true);
+    assert!(svc.passkey_sign_in(&late, false, &ctx()).await.is_err());
+}
