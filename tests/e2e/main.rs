@@ -23,6 +23,7 @@ mod metrics;
 mod mfa;
 mod notifications;
 mod operations;
+mod passkeys;
 mod password;
 mod refresh;
 mod register_verify;

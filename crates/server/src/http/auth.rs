@@ -29,7 +29,8 @@ fn bearer(req: &HttpRequest) -> Option<String> {
 }
 
 /// Whether a session that must enrol a second factor (`mfa.require_for_roles`) may still
-/// call `path`: `/users/me` and the second-factor endpoints under it, as the contract says,
+/// call `path`: `/users/me` and the second-factor endpoints under it (passkeys are second
+/// factors too), as the contract says,
 /// and logout, which only ends the session (the contract is silent on it; refusing it would
 /// keep such a user from signing out).
 pub fn open_before_enrolment(path: &str) -> bool {
@@ -37,7 +38,12 @@ pub fn open_before_enrolment(path: &str) -> bool {
         return true;
     }
     let Some(rest) = path.strip_prefix("/api/v1/users/me") else { return false };
-    rest.is_empty() || rest == "/" || rest == "/mfa" || rest.starts_with("/mfa/")
+    rest.is_empty()
+        || rest == "/"
+        || rest == "/mfa"
+        || rest.starts_with("/mfa/")
+        || rest == "/passkeys"
+        || rest.starts_with("/passkeys/")
 }
 
 impl FromRequest for Authenticated {
@@ -94,6 +100,8 @@ mod tests {
             "/api/v1/users/me/mfa",
             "/api/v1/users/me/mfa/totp",
             "/api/v1/users/me/mfa/{id}",
+            "/api/v1/users/me/passkeys",
+            "/api/v1/users/me/passkeys/options",
             "/api/v1/auth/logout",
         ] {
             assert!(open_before_enrolment(open), "{open}");
@@ -102,6 +110,7 @@ mod tests {
             "/api/v1/users/me/deactivate",
             "/api/v1/users/meta",
             "/api/v1/users/me/mfaa",
+            "/api/v1/users/me/passkeysx",
             "/api/v1/auth/sessions",
             "/api/v1/admin/users",
         ] {

@@ -9,6 +9,7 @@ mod admin;
 mod credentials;
 mod mfa;
 mod notifications;
+mod passkeys;
 pub use account::{
     MeResponse, SecurityEventsPage, SecurityEventsResponse, SessionList, SessionView, SessionsResponse,
     UpdateProfileBody,
@@ -26,6 +27,10 @@ pub use mfa::{
     RecoveryCodesResponse, TotpEnrolBody, TotpEnrolResponse,
 };
 pub use notifications::{NotificationView, NotificationsPage, NotificationsResponse};
+pub use passkeys::{
+    PasskeyListResponse, PasskeyLoginBody, PasskeyOptionsBody, PasskeySignInOptionsBody, PasskeyView,
+    RegisterPasskeyBody, RegisterPasskeyResponse, options_json,
+};
 
 /// `POST /auth/register`
 // No `Debug`: it carries a secret, and a derived `Debug` would print it.

@@ -88,6 +88,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .service(resource("/auth/login", "POST").route(web::post().to(login::login)))
             .service(resource("/auth/mfa/verify", "POST").route(web::post().to(mfa::verify::verify_mfa)))
+            .service(
+                resource("/auth/passkey/options", "POST")
+                    .route(web::post().to(handlers::passkeys::sign_in::sign_in_options)),
+            )
+            .service(
+                resource("/auth/passkey/login", "POST")
+                    .route(web::post().to(handlers::passkeys::sign_in::passkey_login)),
+            )
             .service(resource("/auth/log", "POST").route(web::post().to(sign_in_log::sign_in_log)))
             .service(resource("/auth/logout", "POST").route(web::post().to(logout::logout)))
             .service(resource("/auth/login-history", "GET").route(web::get().to(login_history::login_history)))
@@ -132,6 +140,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(mfa::recovery_codes::regenerate_recovery_codes)),
             )
             .service(resource("/users/me/mfa/{id}", "DELETE").route(web::delete().to(mfa::remove::remove_factor)))
+            .service(
+                resource("/users/me/passkeys/options", "POST")
+                    .route(web::post().to(handlers::passkeys::manage::registration_options)),
+            )
+            .service(
+                resource("/users/me/passkeys", "GET, POST")
+                    .route(web::get().to(handlers::passkeys::manage::list_passkeys))
+                    .route(web::post().to(handlers::passkeys::manage::register_passkey)),
+            )
+            .service(
+                resource("/users/me/passkeys/{id}", "DELETE")
+                    .route(web::delete().to(handlers::passkeys::manage::remove_passkey)),
+            )
             .service(resource("/notifications", "GET").route(web::get().to(notifications::list::list_notifications)))
             .service(
                 resource("/notifications/read-all", "POST")

@@ -26,6 +26,12 @@ use crate::http::problem::ApiError;
         handlers::mfa::remove::remove_factor,
         handlers::mfa::recovery_codes::regenerate_recovery_codes,
         handlers::admin::reset_mfa::reset_user_mfa,
+        handlers::passkeys::manage::registration_options,
+        handlers::passkeys::manage::register_passkey,
+        handlers::passkeys::manage::list_passkeys,
+        handlers::passkeys::manage::remove_passkey,
+        handlers::passkeys::sign_in::sign_in_options,
+        handlers::passkeys::sign_in::passkey_login,
         handlers::sign_in_log::sign_in_log,
         handlers::login_history::login_history,
         handlers::logout::logout,
@@ -58,7 +64,7 @@ use crate::http::problem::ApiError;
     ),
     components(schemas(dto::Problem, dto::ProblemField)),
     modifiers(&BearerAuth, &BodyErrors, &EnrolmentGate),
-    tags((name = "auth", description = "Registration, verification, login and the sign-in log"), (name = "account", description = "The caller's own account"), (name = "notifications", description = "The caller's in-app notifications"), (name = "mfa", description = "The caller's second factors (TOTP and recovery codes). Each change confirms the password (wrong ones count towards the login lockout); once the account has an active factor, only a session that signed in with one (aal 2) may call these, else 403 FORBIDDEN. With mfa.require_for_roles, a holder of such a role without an active factor may call only these, /users/me and POST /auth/logout (403 MFA_ENROLLMENT_REQUIRED elsewhere)."), (name = "admin", description = "Administration: accounts and the whole audit log. Each route needs a permission (users:read, users:write or audit:read) granted by a role; the built-in admin role grants all of them. Without it: 403 FORBIDDEN. Every change is audited against the account with the acting administrator's id as actor_id in the metadata. Administrators cannot suspend, deactivate, delete or demote themselves (400 VALIDATION_ERROR, field id)."), (name = "operations", description = "Health and metrics"))
+    tags((name = "auth", description = "Registration, verification, login and the sign-in log"), (name = "account", description = "The caller's own account"), (name = "notifications", description = "The caller's in-app notifications"), (name = "mfa", description = "The caller's second factors (TOTP and recovery codes). Each change confirms the password (wrong ones count towards the login lockout); once the account has an active factor, only a session that signed in with one (aal 2) may call these, else 403 FORBIDDEN. With mfa.require_for_roles, a holder of such a role without an active factor may call only these, /users/me and POST /auth/logout (403 MFA_ENROLLMENT_REQUIRED elsewhere)."), (name = "passkeys", description = "The caller's passkeys (WebAuthn, contract section 9): second factors of type webauthn under the rules of the mfa tag (password confirmed, aal 2 once the account has a factor). Options and credentials are the WebAuthn JSON encodings; refused responses are 400 INVALID_CREDENTIAL, the reason audited."), (name = "admin", description = "Administration: accounts and the whole audit log. Each route needs a permission (users:read, users:write or audit:read) granted by a role; the built-in admin role grants all of them. Without it: 403 FORBIDDEN. Every change is audited against the account with the acting administrator's id as actor_id in the metadata. Administrators cannot suspend, deactivate, delete or demote themselves (400 VALIDATION_ERROR, field id)."), (name = "operations", description = "Health and metrics"))
 )]
 pub struct ApiDoc;
 

@@ -11,6 +11,7 @@ pub mod logout;
 pub mod me;
 pub mod mfa;
 pub mod notifications;
+pub mod passkeys;
 pub mod password;
 pub mod refresh;
 pub mod register;
