@@ -171,7 +171,42 @@ async fn one_assertion_on_two_instances_signs_in_once(backend: Backend) {
     );
 }
 
+async fn a_passkey_is_the_second_step_after_a_password(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let email = "second@example.com";
+    let token = app.verified_login(email).await.body["access_token"].as_str().unwrap().to_owned();
+    let mut authenticator = SoftPasskey::new(true);
+    let (added, _) = add_passkey(&app, &token, &mut authenticator, ORIGIN).await;
+    assert_eq!(added.status, 201, "{added:?}");
+
+    let challenge = app.login(email, PASSWORD).await;
+    challenge.assert_problem(403, "MFA_REQUIRED");
+    assert_eq!(challenge.body["factors"], json!(["webauthn", "recovery_code"]));
+    let options = challenge.body["webauthn_options"].clone();
+    assert_eq!(options["allowCredentials"].as_array().map(Vec::len), Some(1), "{options}");
+    let mut request: RequestChallengeResponse = serde_json::from_value(json!({"publicKey": options})).unwrap();
+    // The passkey verified its user at registration: it must every time.
+    request.public_key.user_verification = UserVerificationPolicy::Required;
+    let credential = authenticator.do_authentication(url(ORIGIN), request).unwrap();
+    let body = json!({
+        "mfa_token": challenge.body["mfa_token"],
+        "factor": "webauthn",
+        "credential": serde_json::to_value(&credential).unwrap(),
+    });
+    let signed_in = app.post("/api/v1/auth/mfa/verify", body.clone()).await;
+    assert_eq!(signed_in.status, 200, "{signed_in:?}");
+    let strong = signed_in.body["access_token"].as_str().unwrap();
+    let sessions = app.get("/api/v1/auth/sessions", Some(strong)).await;
+    let current = sessions.body["data"]["sessions"].as_array().unwrap().iter().find(|s| s["current"] == true).unwrap();
+    assert_eq!((current["aal"].clone(), current["amr"].clone()), (json!(2), json!(["pwd", "hwk"])));
+    // The token and the ceremony are spent.
+    app.post("/api/v1/auth/mfa/verify", body).await.assert_problem(401, "UNAUTHORIZED");
+    let missing = json!({"mfa_token": challenge.body["mfa_token"], "factor": "webauthn"});
+    app.post("/api/v1/auth/mfa/verify", missing).await.assert_problem(400, "VALIDATION_ERROR");
+}
+
 portcullis_e2e::on_both_backends!(
+    a_passkey_is_the_second_step_after_a_password,
     a_passkey_is_added_as_a_factor_and_signs_in_without_a_password,
     refused_responses_are_invalid_credentials_and_audited,
     one_assertion_on_two_instances_signs_in_once,

@@ -11,7 +11,26 @@ use portcullis_server::http::json_body::parse_json;
 use portcullis_server::http::problem::ApiError;
 
 /// The body types, in the order the first input byte selects them.
-pub(crate) const BODIES: usize = 17;
+pub(crate) const BODIES: usize = 21;
+
+/// What a passkey response says about itself, read by the server's own engine before
+/// anything is verified: it must refuse, never panic, whatever the JSON.
+fn passkey_claims(credential: &serde_json::Value) {
+    use portcullis_domain::ports::PasskeyCeremonies;
+    thread_local! {
+        static RP: portcullis_webauthn::WebauthnCeremonies = portcullis_webauthn::WebauthnCeremonies::new(
+            &portcullis_webauthn::RelyingParty {
+                id: "localhost".into(),
+                name: "Fuzz".into(),
+                origins: vec!["http://localhost:8080".into()],
+            },
+        )
+        .expect("a valid relying party");
+    }
+    RP.with(|rp| {
+        let _ = rp.claims(credential);
+    });
+}
 
 /// Parses `data[1..]` as the body type `data[0]` selects. Properties: no panic; only a JSON
 /// object, and nothing after it, is accepted; a refused body is a 400 `VALIDATION_ERROR`
@@ -62,14 +81,27 @@ pub fn request_bodies(data: &[u8]) {
         }),
         14 => parse_json::<dto::MfaVerifyBody>(json).map(|b| {
             let _ = (opaque_token("mfa_token", &b.mfa_token), SecondFactor::parse(&b.factor));
-            let _ = (OneTimeCode::parse(&b.code), RecoveryCode::parse(&b.code));
+            let code = b.code.as_deref().unwrap_or("");
+            let _ = (OneTimeCode::parse(code), RecoveryCode::parse(code));
+            let _ = b.credential.as_ref().map(passkey_claims);
         }),
         15 => parse_json::<dto::TotpEnrolBody>(json).map(|b| {
             let _ = (Password::new(&b.password), b.name.as_deref().map(FactorName::parse));
         }),
-        _ => parse_json::<dto::ConfirmTotpBody>(json).map(|b| {
+        16 => parse_json::<dto::ConfirmTotpBody>(json).map(|b| {
             let _ = OneTimeCode::parse(&b.code);
         }),
+        17 => parse_json::<dto::PasskeyOptionsBody>(json).map(|b| {
+            let _ = Password::new(&b.password);
+        }),
+        18 => parse_json::<dto::RegisterPasskeyBody>(json).map(|b| {
+            let _ = b.name.as_deref().map(FactorName::parse);
+            passkey_claims(&b.credential);
+        }),
+        19 => parse_json::<dto::PasskeySignInOptionsBody>(json).map(|b| {
+            let _ = b.email.as_deref().map(Email::parse);
+        }),
+        _ => parse_json::<dto::PasskeyLoginBody>(json).map(|b| passkey_claims(&b.credential)),
     };
     if outcome.is_ok() {
         let first = json.iter().find(|b| !b.is_ascii_whitespace());

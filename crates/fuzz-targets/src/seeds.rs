@@ -73,6 +73,10 @@ fn bodies() -> Vec<String> {
         r#"{"mfa_token":"abcdefabcdefabcdefabcdefabcdefabcdefabcdefa.1","factor":"recovery_code","code":"7KQ2 M9XD-4hfw"}"#,
         r#"{"password":"a","name":"Phone"}"#,
         r#"{"code":"123456"}"#,
+        r#"{"password":"a"}"#,
+        r#"{"name":"Laptop","credential":{"id":"AQI","rawId":"AQI","type":"public-key","response":{"clientDataJSON":"eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiQUFFQyJ9","attestationObject":"oA"}}}"#,
+        r#"{"email":"ada@example.com"}"#,
+        r#"{"credential":{"id":"AQI","rawId":"AQI","type":"public-key","response":{"clientDataJSON":"eyJ0eXBlIjoid2ViYXV0aG4uZ2V0IiwiY2hhbGxlbmdlIjoiQUFFQyJ9","authenticatorData":"AA","signature":"AA","userHandle":null}},"remember_me":false}"#,
     ];
     debug_assert_eq!(examples.len(), crate::bodies::BODIES);
     examples.iter().enumerate().map(|(i, json)| format!("{}{json}", char::from(u8::try_from(i).unwrap_or(0)))).collect()

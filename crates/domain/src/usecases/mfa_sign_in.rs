@@ -19,16 +19,18 @@ use serde_json::json;
 
 use crate::error::InfraError;
 use crate::model::{
-    AccountBlock, AuditAction, AuthMethod, CodeId, CodePurpose, Factor, FactorKind, OneTimeCode, RECOVERY_CODE_PURPOSE,
-    RecoveryCode, RequestContext, StoredCode, Timestamp, TotpSecret, User, UserId,
+    AccountBlock, AuditAction, AuthMethod, CeremonyPurpose, CodeId, CodePurpose, Factor, FactorKind, OneTimeCode,
+    RECOVERY_CODE_PURPOSE, RecoveryCode, RequestContext, StoredCeremony, StoredCode, Timestamp, TotpSecret, User,
+    UserId,
 };
 use crate::ports::{
-    Change, CodeRepository, FactorRepository, Permit, Ports, RandomSource, RateLimiter, RateRule, SecretCipher,
-    SecretHasher, StoreError, UnitOfWork, UserRepository,
+    Change, CodeRepository, FactorRepository, PasskeyCeremonies, PasskeyError, PasskeyRefusal, Permit, Ports,
+    RandomSource, RateLimiter, RateRule, SecretCipher, SecretHasher, StoreError, UnitOfWork, UserRepository,
 };
 use crate::service::{Limit, Portcullis};
 use crate::usecases::common::metadata;
 use crate::usecases::login::{LoginError, LoginOutcome, SignInProof};
+use crate::usecases::passkey_factors::{CEREMONY_DIGEST, PASSKEY_CEREMONY_TTL, ceremony_failure};
 
 /// Purpose label of an `mfa_token`'s keyed digest.
 pub(crate) const MFA_CHALLENGE_DIGEST: &str = "mfa-challenge";
@@ -41,6 +43,8 @@ pub enum SecondFactor {
     Totp,
     /// One of the account's recovery codes.
     RecoveryCode,
+    /// One of the account's passkeys, answering the challenge's `webauthn_options`.
+    Webauthn,
 }
 
 impl SecondFactor {
@@ -49,6 +53,7 @@ impl SecondFactor {
         match self {
             Self::Totp => "totp",
             Self::RecoveryCode => "recovery_code",
+            Self::Webauthn => "webauthn",
         }
     }
     /// Parses the API name.
@@ -56,14 +61,8 @@ impl SecondFactor {
         match s {
             "totp" => Some(Self::Totp),
             "recovery_code" => Some(Self::RecoveryCode),
+            "webauthn" => Some(Self::Webauthn),
             _ => None,
-        }
-    }
-    /// What a session finished with it records in `amr`.
-    fn method(self) -> AuthMethod {
-        match self {
-            Self::Totp => AuthMethod::Totp,
-            Self::RecoveryCode => AuthMethod::RecoveryCode,
         }
     }
 }
@@ -77,6 +76,9 @@ pub struct MfaChallenge {
     pub factors: Vec<SecondFactor>,
     /// How long the token works.
     pub expires_in: Duration,
+    /// For an account with a passkey: request options (`{"publicKey": ...}`) allowing its
+    /// passkeys, whose challenge works only with this token.
+    pub webauthn_options: Option<serde_json::Value>,
 }
 
 impl std::fmt::Debug for MfaChallenge {
@@ -85,6 +87,7 @@ impl std::fmt::Debug for MfaChallenge {
             .field("mfa_token", &"[REDACTED]")
             .field("factors", &self.factors)
             .field("expires_in", &self.expires_in)
+            .field("webauthn_options", &self.webauthn_options.is_some())
             .finish()
     }
 }
@@ -96,8 +99,11 @@ pub struct MfaVerifyRequest {
     pub mfa_token: String,
     /// Which factor `code` is from.
     pub factor: SecondFactor,
-    /// The code as typed.
+    /// The code as typed (empty for [`SecondFactor::Webauthn`]).
     pub code: String,
+    /// For [`SecondFactor::Webauthn`]: the `AuthenticationResponseJSON` answering the
+    /// challenge's `webauthn_options`.
+    pub credential: Option<serde_json::Value>,
 }
 
 impl std::fmt::Debug for MfaVerifyRequest {
@@ -106,6 +112,7 @@ impl std::fmt::Debug for MfaVerifyRequest {
             .field("mfa_token", &"[REDACTED]")
             .field("factor", &self.factor)
             .field("code", &"[REDACTED]")
+            .field("credential", &self.credential.is_some())
             .finish()
     }
 }
@@ -126,6 +133,10 @@ pub enum MfaVerifyError {
     /// The code is wrong (or was used already).
     #[error("invalid code")]
     InvalidCode,
+    /// The passkey response was refused (a used or foreign challenge, another account's or
+    /// a disabled passkey, a failed check); counted like a wrong code.
+    #[error("invalid credential")]
+    InvalidCredential,
     /// The token took its last wrong code and is burned.
     #[error("too many wrong codes for this mfa_token")]
     ChallengeBurned,
@@ -204,10 +215,13 @@ fn remember_me_of(token: &str) -> Option<bool> {
 
 /// The factors a sign-in can finish with, given the account's factors and whether it has
 /// unused recovery codes.
-fn finishing_factors(factors: &[Factor], recovery_codes_left: bool) -> Vec<SecondFactor> {
+fn finishing_factors(factors: &[Factor], passkeys: bool, recovery_codes_left: bool) -> Vec<SecondFactor> {
     let mut kinds = Vec::new();
     if factors.iter().any(|f| f.is_active() && f.kind == FactorKind::Totp) {
         kinds.push(SecondFactor::Totp);
+    }
+    if passkeys {
+        kinds.push(SecondFactor::Webauthn);
     }
     if recovery_codes_left {
         kinds.push(SecondFactor::RecoveryCode);
@@ -227,21 +241,50 @@ impl<P: Ports> Portcullis<P> {
         now: Timestamp,
     ) -> Result<MfaChallenge, LoginError> {
         let codes = self.store.recovery_codes(user.id).await?;
-        let factors = finishing_factors(&self.store.factors(user.id).await?, codes.iter().any(|c| c.used_at.is_none()));
+        let passkeys: Vec<_> = self
+            .store
+            .passkeys(user.id)
+            .await?
+            .into_iter()
+            .filter(|p| p.disabled_at.is_none())
+            .map(|p| p.credential)
+            .collect();
+        let factors = finishing_factors(
+            &self.store.factors(user.id).await?,
+            !passkeys.is_empty(),
+            codes.iter().any(|c| c.used_at.is_none()),
+        );
         let mfa_token = challenge_token(&self.random.url_token(), remember_me);
         let ttl = self.policy.mfa_challenge_ttl;
+        let token_digest = self.secrets.digest(MFA_CHALLENGE_DIGEST, &mfa_token);
+        // The passkeys' options, bound to this token: their ceremony answers it and no other.
+        let webauthn_options = if passkeys.is_empty() {
+            None
+        } else {
+            let started = self.passkeys.start_authentication(&passkeys).map_err(ceremony_failure)?;
+            changes.push(Change::InsertCeremony(StoredCeremony {
+                digest: self.secrets.digest(CEREMONY_DIGEST, &started.challenge.0),
+                purpose: CeremonyPurpose::SecondFactor,
+                user_id: Some(user.id),
+                binding: Some(token_digest.clone()),
+                state: started.state,
+                created_at: now,
+                expires_at: now.plus(ttl.min(PASSKEY_CEREMONY_TTL)),
+            }));
+            Some(started.options)
+        };
         changes.push(Change::InsertCode(StoredCode {
             id: CodeId::new_v7(),
             user_id: user.id,
             purpose: CodePurpose::MfaChallenge,
-            digest: self.secrets.digest(MFA_CHALLENGE_DIGEST, &mfa_token),
+            digest: token_digest,
             attempts: 0,
             expires_at: now.plus(ttl),
             consumed_at: None,
             created_at: now,
         }));
         self.store.commit(changes).await?;
-        Ok(MfaChallenge { mfa_token, factors, expires_in: ttl })
+        Ok(MfaChallenge { mfa_token, factors, expires_in: ttl, webauthn_options })
     }
 
     /// Finishes a sign-in with a second factor: the session and tokens of a login, at
@@ -317,12 +360,24 @@ impl<P: Ports> Portcullis<P> {
         if self.store.count_code_attempt(challenge.id, self.policy.mfa_code_max_attempts).await?.is_none() {
             return Err(Checked::Refused(MfaVerifyError::ChallengeBurned));
         }
-        let spend = match req.factor {
-            SecondFactor::Totp => self.matching_totp(user, &req.code, now).await?,
-            SecondFactor::RecoveryCode => self.matching_recovery_code(user, &req.code, now).await?,
+        let (spend, method) = match req.factor {
+            SecondFactor::Totp => (self.matching_totp(user, &req.code, now).await?, AuthMethod::Totp),
+            SecondFactor::RecoveryCode => {
+                (self.matching_recovery_code(user, &req.code, now).await?, AuthMethod::RecoveryCode)
+            }
+            SecondFactor::Webauthn => {
+                let credential = req.credential.as_ref().ok_or(Checked::Wrong)?;
+                match self.matching_passkey(user, credential, &challenge.digest, ctx, now).await? {
+                    Some((spend, backed_up)) => {
+                        let key = if backed_up { AuthMethod::SoftwareKey } else { AuthMethod::HardwareKey };
+                        (Some((spend, None)), key)
+                    }
+                    None => (None, AuthMethod::HardwareKey),
+                }
+            }
         };
         let Some((spend, recovery_left)) = spend else { return Err(Checked::Wrong) };
-        let proof = SignInProof::second_factor(req.factor.method(), req.factor.as_str());
+        let proof = SignInProof::second_factor(method, req.factor.as_str());
         let (mut changes, outcome) = self.new_session(user.clone(), remember_me, &proof, ctx, now)?;
         changes.extend([
             Change::ConsumeCode { id: challenge.id, at: now },
@@ -367,6 +422,52 @@ impl<P: Ports> Portcullis<P> {
         Ok(None)
     }
 
+    /// The guarded write that records a use of one of `user`'s passkeys, if `credential`
+    /// answers the ceremony bound to the token of `token_digest`, and whether that passkey
+    /// is synced. The ceremony is used up whatever the outcome; a counter that went
+    /// backwards disables the passkey (committed at once) and tells its owner.
+    async fn matching_passkey(
+        &self,
+        user: &User,
+        credential: &serde_json::Value,
+        token_digest: &crate::model::SecretDigest,
+        ctx: &RequestContext,
+        now: Timestamp,
+    ) -> Result<Option<(Change, bool)>, MfaVerifyError> {
+        let Ok(claims) = self.passkeys.claims(credential) else { return Ok(None) };
+        let digest = self.secrets.digest(CEREMONY_DIGEST, &claims.challenge.0);
+        let Some(ceremony) = self.store.take_ceremony(digest, now).await? else { return Ok(None) };
+        let bound = ceremony.purpose == CeremonyPurpose::SecondFactor
+            && ceremony.user_id == Some(user.id)
+            && ceremony.binding.as_ref().is_some_and(|b| b.ct_eq(token_digest));
+        if !bound {
+            return Ok(None);
+        }
+        let Some(passkey) = self.store.passkey(claims.credential_id).await? else { return Ok(None) };
+        if passkey.user_id != user.id || passkey.disabled_at.is_some() {
+            return Ok(None);
+        }
+        match self.passkeys.finish_authentication(&ceremony.state, credential, &passkey.credential) {
+            Ok(verified) => Ok(Some((
+                Change::UsePasskey {
+                    factor_id: passkey.factor_id,
+                    seen_count: passkey.sign_count,
+                    sign_count: verified.counter,
+                    credential: verified.credential,
+                    backed_up: verified.backed_up,
+                    at: now,
+                },
+                verified.backed_up,
+            ))),
+            Err(PasskeyError::Refused(PasskeyRefusal::CounterWentBackwards)) => {
+                self.store.commit(self.disable_passkey(user, &passkey, ctx, now)).await?;
+                Ok(None)
+            }
+            Err(PasskeyError::Refused(_) | PasskeyError::Malformed(_)) => Ok(None),
+            Err(e) => Err(ceremony_failure(e).into()),
+        }
+    }
+
     /// The guarded write that spends `code` if it is one of `user`'s unused recovery codes,
     /// and how many remain after it. Every stored digest is compared, in constant time.
     async fn matching_recovery_code(
@@ -403,9 +504,14 @@ impl<P: Ports> Portcullis<P> {
     ) -> MfaVerifyError {
         let meta = metadata([("reason", "invalid_mfa_code".into()), ("mfa", json!(factor.as_str()))]);
         let mut changes = vec![self.audit(user.id, AuditAction::LoginFailure, ctx, meta, now)];
+        let wrong = if factor == SecondFactor::Webauthn {
+            MfaVerifyError::InvalidCredential
+        } else {
+            MfaVerifyError::InvalidCode
+        };
         let Some(permit) = counted else {
             return match self.store.commit(changes).await {
-                Ok(_) => MfaVerifyError::InvalidCode,
+                Ok(_) => wrong,
                 Err(e) => e.into(),
             };
         };
@@ -422,7 +528,7 @@ impl<P: Ports> Portcullis<P> {
             Err(e) => return e.into(),
         }
         match self.store.commit(changes).await {
-            Ok(_) => MfaVerifyError::InvalidCode,
+            Ok(_) => wrong,
             Err(e) => e.into(),
         }
     }
@@ -480,7 +586,7 @@ mod tests {
 
     #[test]
     fn factor_names_round_trip() {
-        for factor in [SecondFactor::Totp, SecondFactor::RecoveryCode] {
+        for factor in [SecondFactor::Totp, SecondFactor::RecoveryCode, SecondFactor::Webauthn] {
             assert_eq!(SecondFactor::parse(factor.as_str()), Some(factor));
         }
         assert_eq!(SecondFactor::parse("sms"), None);
@@ -488,11 +594,20 @@ mod tests {
 
     #[test]
     fn debug_hides_tokens_and_codes() {
-        let req =
-            MfaVerifyRequest { mfa_token: "tok-secret".into(), factor: SecondFactor::Totp, code: "123456".into() };
+        let req = MfaVerifyRequest {
+            mfa_token: "tok-secret".into(),
+            factor: SecondFactor::Totp,
+            code: "123456".into(),
+            credential: None,
+        };
         let shown = format!("{req:?}");
         assert!(!shown.contains("tok-secret") && !shown.contains("123456"), "{shown}");
-        let ch = MfaChallenge { mfa_token: "tok-secret".into(), factors: vec![], expires_in: Duration::from_secs(1) };
+        let ch = MfaChallenge {
+            mfa_token: "tok-secret".into(),
+            factors: vec![],
+            expires_in: Duration::from_secs(1),
+            webauthn_options: None,
+        };
         assert!(!format!("{ch:?}").contains("tok-secret"));
     }
 }

@@ -227,7 +227,13 @@ impl<P: Ports> Portcullis<P> {
     }
 
     /// The writes that disable a passkey whose counter went backwards, and tell its owner.
-    fn disable_passkey(&self, user: &User, passkey: &Passkey, ctx: &RequestContext, now: Timestamp) -> Vec<Change> {
+    pub(crate) fn disable_passkey(
+        &self,
+        user: &User,
+        passkey: &Passkey,
+        ctx: &RequestContext,
+        now: Timestamp,
+    ) -> Vec<Change> {
         let meta = metadata([
             ("factor_id", passkey.factor_id.to_string().into()),
             ("reason", json!("counter_went_backwards")),

@@ -275,6 +275,10 @@ impl From<LoginError> for ApiError {
                 members.insert("mfa_token".to_owned(), challenge.mfa_token.into());
                 members.insert("factors".to_owned(), factors.into());
                 members.insert("expires_in".to_owned(), challenge.expires_in.as_secs().into());
+                if let Some(options) = challenge.webauthn_options {
+                    // The request options themselves, as at `POST /auth/passkey/options`.
+                    members.insert("webauthn_options".to_owned(), crate::http::dto::options_json(options));
+                }
                 Self {
                     extensions: Some(Box::new(members)),
                     ..forbidden("MFA_REQUIRED", "Finish signing in with your second factor.")
@@ -320,6 +324,7 @@ mod tests {
             mfa_token: "tok-secret.0".to_owned(),
             factors: vec![SecondFactor::Totp, SecondFactor::RecoveryCode],
             expires_in: Duration::from_secs(300),
+            webauthn_options: None,
         };
         let problem = ApiError::from(LoginError::MfaRequired(challenge));
         assert_eq!((problem.status_code(), problem.code()), (StatusCode::FORBIDDEN, "MFA_REQUIRED"));
@@ -329,5 +334,16 @@ mod tests {
         assert_eq!((body["expires_in"].as_u64(), body["status"].as_u64()), (Some(300), Some(403)));
         assert!(!format!("{problem:?}").contains("tok-secret"), "{problem:?}");
         assert!(ApiError::unauthorized().body().find("mfa_token").is_none());
+        assert!(body.get("webauthn_options").is_none(), "only for an account with a passkey");
+        let with_passkey = MfaChallenge {
+            mfa_token: "tok-secret.0".to_owned(),
+            factors: vec![SecondFactor::Webauthn],
+            expires_in: Duration::from_secs(300),
+            webauthn_options: Some(serde_json::json!({"publicKey": {"challenge": "abc"}})),
+        };
+        let body: serde_json::Value =
+            serde_json::from_str(&ApiError::from(LoginError::MfaRequired(with_passkey)).body()).unwrap();
+        assert_eq!(body["webauthn_options"], serde_json::json!({"challenge": "abc"}));
+        assert_eq!(body["factors"], serde_json::json!(["webauthn"]));
     }
 }

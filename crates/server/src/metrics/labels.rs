@@ -80,6 +80,7 @@ pub fn mfa(result: &Result<LoginOutcome, MfaVerifyError>) -> &'static str {
     match result {
         Ok(_) => SUCCESS,
         Err(MfaVerifyError::InvalidCode) => "invalid_code",
+        Err(MfaVerifyError::InvalidCredential) => "invalid_credential",
         Err(MfaVerifyError::ChallengeBurned) => "challenge_burned",
         Err(MfaVerifyError::TooManyAttempts { .. }) => "too_many_attempts",
         Err(MfaVerifyError::UnknownChallenge) => "unknown_challenge",
@@ -150,6 +151,7 @@ mod tests {
                 mfa_token: "t".into(),
                 factors: vec![],
                 expires_in: wait,
+                webauthn_options: None,
             }),
         ];
         let mut seen = Vec::new();

@@ -57,7 +57,12 @@ async fn aal2_session(svc: &Service, h: &TestHandles, address: &str, secret: &To
     let Err(LoginError::MfaRequired(ch)) = svc.login(login_request(address, PASSWORD, false), &ctx()).await else {
         panic!("expected a challenge")
     };
-    let req = MfaVerifyRequest { mfa_token: ch.mfa_token, factor: SecondFactor::Totp, code: code_now(h, secret) };
+    let req = MfaVerifyRequest {
+        mfa_token: ch.mfa_token,
+        factor: SecondFactor::Totp,
+        code: code_now(h, secret),
+        credential: None,
+    };
     let out = svc.verify_mfa(req, &ctx()).await.expect("second step");
     principal(svc, &out).await
 }
@@ -232,6 +237,7 @@ async fn new_recovery_codes_replace_the_old_ones() {
             mfa_token: ch.mfa_token,
             factor: SecondFactor::RecoveryCode,
             code: code.display().to_string(),
+            credential: None,
         };
         assert_eq!(svc.verify_mfa(req, &ctx()).await.is_ok(), works);
     }

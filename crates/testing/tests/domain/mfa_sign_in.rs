@@ -60,7 +60,7 @@ async fn challenge(svc: &Service, address: &str) -> MfaChallenge {
 }
 
 async fn verify(svc: &Service, token: &str, factor: SecondFactor, code: &str) -> Result<LoginOutcome, MfaVerifyError> {
-    let req = MfaVerifyRequest { mfa_token: token.to_owned(), factor, code: code.to_owned() };
+    let req = MfaVerifyRequest { mfa_token: token.to_owned(), factor, code: code.to_owned(), credential: None };
     svc.verify_mfa(req, &ctx()).await
 }
 

@@ -333,3 +333,62 @@ async fn housekeeping_removes_ceremonies_nobody_finished() {
     let late = FakePasskeys::assertion(&live, b"key-1", None, 1, true);
     assert!(svc.passkey_sign_in(&late, false, &ctx()).await.is_err());
 }
+
+/// The password step of an account with a passkey: its challenge.
+async fn password_step(svc: &Service, address: &str) -> portcullis_domain::MfaChallenge {
+    match svc.login(login_request(address, PASSWORD, false), &ctx()).await {
+        Err(LoginError::MfaRequired(challenge)) => challenge,
+        other => panic!("expected a challenge, got {other:?}"),
+    }
+}
+
+fn webauthn_step(
+    challenge: &portcullis_domain::MfaChallenge,
+    credential: Value,
+) -> portcullis_domain::MfaVerifyRequest {
+    portcullis_domain::MfaVerifyRequest {
+        mfa_token: challenge.mfa_token.clone(),
+        factor: portcullis_domain::SecondFactor::Webauthn,
+        code: String::new(),
+        credential: Some(credential),
+    }
+}
+
+#[tokio::test]
+async fn a_passkey_finishes_a_password_sign_in_through_options_bound_to_its_token() {
+    let (svc, h) = service();
+    let laura = seed_verified(&h, "laura@example.com").await;
+    let me = password_session(&svc, "laura@example.com").await;
+    register(&svc, &me, b"key-1", false).await;
+
+    let challenge = password_step(&svc, "laura@example.com").await;
+    assert_eq!(
+        challenge.factors,
+        [portcullis_domain::SecondFactor::Webauthn, portcullis_domain::SecondFactor::RecoveryCode]
+    );
+    let options = challenge.webauthn_options.clone().expect("options for the passkey");
+    assert_eq!(options["publicKey"]["allowCredentials"][0]["id"], "6b65792d31", "the account's passkey is listed");
+    // Options of another token, and of a passwordless sign-in, do not finish this one.
+    let other = password_step(&svc, "laura@example.com").await;
+    let foreign = FakePasskeys::assertion(other.webauthn_options.as_ref().expect("options"), b"key-1", None, 1, false);
+    let refused = svc.verify_mfa(webauthn_step(&challenge, foreign), &ctx()).await;
+    assert!(matches!(refused, Err(portcullis_domain::MfaVerifyError::InvalidCredential)), "{refused:?}");
+    let passwordless = assertion(&svc, None, b"key-1", &laura, 1, false).await;
+    let refused = svc.verify_mfa(webauthn_step(&challenge, passwordless), &ctx()).await;
+    assert!(matches!(refused, Err(portcullis_domain::MfaVerifyError::InvalidCredential)), "{refused:?}");
+
+    // Without user verification: the possession of the key is the second factor.
+    let response = FakePasskeys::assertion(&options, b"key-1", None, 1, false);
+    let outcome = svc.verify_mfa(webauthn_step(&challenge, response.clone()), &ctx()).await.expect("signed in");
+    let session = principal(&svc, &outcome).await;
+    assert_eq!((session.aal, session.amr), (Aal::Two, vec![AuthMethod::Password, AuthMethod::HardwareKey]));
+    assert_eq!(audits(&h, "auth.login.success").pop().expect("entry").metadata["mfa"], "webauthn");
+    assert_eq!(
+        audits(&h, "auth.login.failure").iter().map(|e| e.metadata["mfa"].clone()).collect::<Vec<_>>(),
+        [serde_json::json!("webauthn"), serde_json::json!("webauthn")],
+        "the refusals are audited as wrong second factors"
+    );
+    // Replayed on a new token: its ceremony is gone.
+    let next = password_step(&svc, "laura@example.com").await;
+    assert!(svc.verify_mfa(webauthn_step(&next, response), &ctx()).await.is_err());
+}

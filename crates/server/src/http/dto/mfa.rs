@@ -11,11 +11,15 @@ use utoipa::ToSchema;
 pub struct MfaVerifyBody {
     /// The `mfa_token` of the login's `MFA_REQUIRED` problem.
     pub mfa_token: String,
-    /// `totp` or `recovery_code`.
+    /// `totp`, `recovery_code` or `webauthn`.
     pub factor: String,
     /// Six digits from the authenticator, or a recovery code (`xxxx-xxxx-xxxx`; case,
-    /// spaces and dashes do not matter).
-    pub code: String,
+    /// spaces and dashes do not matter). Required unless `factor` is `webauthn`.
+    pub code: Option<String>,
+    /// With `webauthn`: the `AuthenticationResponseJSON` answering the `webauthn_options` of
+    /// the `MFA_REQUIRED` problem.
+    #[schema(value_type = Option<Object>)]
+    pub credential: Option<serde_json::Value>,
 }
 
 /// `POST /users/me/mfa/totp`

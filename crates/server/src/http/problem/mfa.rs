@@ -15,6 +15,7 @@ impl From<MfaVerifyError> for ApiError {
                 "The mfa_token is invalid, used or expired. Sign in with your password again.",
             ),
             MfaVerifyError::InvalidCode => Self::new(StatusCode::BAD_REQUEST, "INVALID_CODE", "The code is incorrect."),
+            MfaVerifyError::InvalidCredential => invalid_credential(),
             MfaVerifyError::ChallengeBurned => Self::new(
                 StatusCode::BAD_REQUEST,
                 "CODE_ATTEMPTS_EXCEEDED",
@@ -102,6 +103,7 @@ mod tests {
         let cases = [
             (MfaVerifyError::UnknownChallenge, 401, "UNAUTHORIZED"),
             (MfaVerifyError::InvalidCode, 400, "INVALID_CODE"),
+            (MfaVerifyError::InvalidCredential, 400, "INVALID_CREDENTIAL"),
             (MfaVerifyError::ChallengeBurned, 400, "CODE_ATTEMPTS_EXCEEDED"),
             (MfaVerifyError::TooManyAttempts { retry_after: Duration::from_secs(60) }, 429, "MFA_ATTEMPTS_EXCEEDED"),
             (MfaVerifyError::Blocked(AccountBlock::Suspended), 403, "ACCOUNT_SUSPENDED"),

@@ -15,12 +15,13 @@ use crate::wiring::Service;
 /// arbitrary input away from the parser and the keyed hash.
 const MAX_CODE_CHARS: usize = 64;
 
-/// Finishes a sign-in that answered `MFA_REQUIRED`, with a TOTP or a recovery code.
+/// Finishes a sign-in that answered `MFA_REQUIRED`, with a TOTP code, a recovery code or a
+/// passkey.
 #[utoipa::path(post, path = "/api/v1/auth/mfa/verify", tag = "auth", request_body = MfaVerifyBody,
-    description = "Finishes a sign-in whose password step answered 403 `MFA_REQUIRED`. The answer is exactly the login's, for a session at `aal` 2 (`amr` `[\"pwd\", \"otp\"]` or `[\"pwd\", \"recovery_code\"]`), audited as `auth.login.success` with `\"mfa\"` in its metadata, with the new-sign-in alert. A TOTP code is accepted for the current 30-second step or one either side, and only for a step later than the last one the factor accepted: a code works once, the code that confirmed the enrolment never signs in, and of parallel requests with one code exactly one succeeds. A recovery code works once; its use is mailed with how many remain. Limits: 5 wrong codes burn the `mfa_token` (`CODE_ATTEMPTS_EXCEEDED`); 10 wrong codes per account within 30 minutes, counted on every instance and apart from wrong passwords, answer 429 `MFA_ATTEMPTS_EXCEEDED` (the owner is mailed that their password was right but the second step failed).",
+    description = "Finishes a sign-in whose password step answered 403 `MFA_REQUIRED`. The answer is exactly the login's, for a session at `aal` 2 (`amr` `[\"pwd\", \"otp\"]` or `[\"pwd\", \"recovery_code\"]`), audited as `auth.login.success` with `\"mfa\"` in its metadata, with the new-sign-in alert. A TOTP code is accepted for the current 30-second step or one either side, and only for a step later than the last one the factor accepted: a code works once, the code that confirmed the enrolment never signs in, and of parallel requests with one code exactly one succeeds. A recovery code works once; its use is mailed with how many remain. With `\"factor\": \"webauthn\"`, `credential` is the `AuthenticationResponseJSON` answering the problem's `webauthn_options` (their challenge works with this `mfa_token` only, once); `amr` is then `[\"pwd\", \"hwk\"]` or `[\"pwd\", \"swk\"]` and the audit metadata says `\"mfa\": \"webauthn\"`; a refused response is 400 `INVALID_CREDENTIAL` and counts like a wrong code. Limits: 5 wrong codes burn the `mfa_token` (`CODE_ATTEMPTS_EXCEEDED`); 10 wrong codes per account within 30 minutes, counted on every instance and apart from wrong passwords, answer 429 `MFA_ATTEMPTS_EXCEEDED` (the owner is mailed that their password was right but the second step failed).",
     responses(
         (status = 200, body = LoginResponse),
-        (status = 400, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "VALIDATION_ERROR (a field missing, `factor` not `totp` or `recovery_code`), INVALID_CODE (wrong or used code; audited as `auth.login.failure` with reason `invalid_mfa_code`) or CODE_ATTEMPTS_EXCEEDED (the token took 5 wrong codes: sign in again)"),
+        (status = 400, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "VALIDATION_ERROR (a field missing, `factor` not `totp`, `recovery_code` or `webauthn`), INVALID_CREDENTIAL (a refused passkey response), INVALID_CODE (wrong or used code; audited as `auth.login.failure` with reason `invalid_mfa_code`) or CODE_ATTEMPTS_EXCEEDED (the token took 5 wrong codes: sign in again)"),
         (status = 401, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "UNAUTHORIZED: the `mfa_token` is unknown, malformed, used or expired"),
         (status = 403, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "ACCOUNT_SUSPENDED, ACCOUNT_DEACTIVATED or ACCOUNT_DELETED since the password step"),
         (status = 429, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "MFA_ATTEMPTS_EXCEEDED (the account's wrong codes) or RATE_LIMIT_EXCEEDED (the per-IP limit of unauthenticated calls), with Retry-After"),
@@ -34,15 +35,23 @@ pub async fn verify_mfa(
 ) -> Result<HttpResponse, ApiError> {
     let mfa_token = opaque_token("mfa_token", &body.mfa_token).map_err(|e| ApiError::validation(vec![e]))?.to_owned();
     let factor = SecondFactor::parse(body.factor.trim())
-        .ok_or_else(|| ApiError::field("factor", "must be \"totp\" or \"recovery_code\""))?;
-    let code = body.code.trim();
-    if code.is_empty() {
-        return Err(ApiError::field("code", "is required"));
-    }
-    if code.chars().count() > MAX_CODE_CHARS {
-        return Err(ApiError::field("code", format!("must be at most {MAX_CODE_CHARS} characters")));
-    }
-    let req = MfaVerifyRequest { mfa_token, factor, code: code.to_owned() };
+        .ok_or_else(|| ApiError::field("factor", "must be \"totp\", \"recovery_code\" or \"webauthn\""))?;
+    let (code, credential) = if factor == SecondFactor::Webauthn {
+        match body.credential {
+            Some(credential) if credential.is_object() => (String::new(), Some(credential)),
+            _ => return Err(ApiError::field("credential", "an AuthenticationResponseJSON object is required")),
+        }
+    } else {
+        let code = body.code.as_deref().unwrap_or("").trim();
+        if code.is_empty() {
+            return Err(ApiError::field("code", "is required"));
+        }
+        if code.chars().count() > MAX_CODE_CHARS {
+            return Err(ApiError::field("code", format!("must be at most {MAX_CODE_CHARS} characters")));
+        }
+        (code.to_owned(), None)
+    };
+    let req = MfaVerifyRequest { mfa_token, factor, code, credential };
     let result = to_completion(async move { service.verify_mfa(req, &ctx.0).await }).await?;
     if let Some(m) = &metrics {
         m.observe_mfa(factor, &result);
