@@ -124,6 +124,7 @@ pub fn is_user_change(change: &Change) -> bool {
         | Change::InsertCode(_)
         | Change::InsertFactor(_)
         | Change::ConfirmFactor { .. }
+        | Change::ActivateFactor { .. }
         | Change::UseTotpStep { .. }
         | Change::DeleteFactor { .. }
         | Change::DeleteUserFactors { .. }

@@ -344,6 +344,18 @@ macro_rules! apply {
                         return Err(DbError::Conflict);
                     }
                 }
+                Change::ActivateFactor { factor_id, at } => {
+                    // Guarded like ConfirmFactor: of racing activations, one commits.
+                    let activated = diesel::update(
+                        mfa_factors::table.find(DbUuid::from(*factor_id)).filter(mfa_factors::confirmed_at.is_null()),
+                    )
+                    .set(mfa_factors::confirmed_at.eq(Some(DbTime(*at))))
+                    .execute(c)
+                    .await?;
+                    if activated == 0 {
+                        return Err(DbError::Conflict);
+                    }
+                }
                 Change::UseTotpStep { factor_id, step, at } => {
                     // Guarded (RFC 6238 §5.2): the step only moves forward, so a code is
                     // accepted once; PostgreSQL re-checks the WHERE on the row version a

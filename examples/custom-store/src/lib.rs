@@ -251,6 +251,10 @@ impl Tables {
                 Some(f) if f.confirmed_at.is_none() => (f.confirmed_at, f.last_used_step) = (Some(at), Some(step)),
                 _ => return Err(StoreError::Conflict),
             },
+            Change::ActivateFactor { factor_id, at } => match self.factors.get_mut(&factor_id) {
+                Some(f) if f.confirmed_at.is_none() => f.confirmed_at = Some(at),
+                _ => return Err(StoreError::Conflict),
+            },
             Change::UseTotpStep { factor_id, step, at } => match self.factors.get_mut(&factor_id) {
                 Some(f) if f.is_active() && f.last_used_step.is_none_or(|last| last < step) => {
                     (f.last_used_step, f.last_used_at) = (Some(step), Some(at));

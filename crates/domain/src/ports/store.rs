@@ -216,6 +216,18 @@ pub enum Change {
         /// When.
         at: Timestamp,
     },
+    /// Activate a pending factor that needs no code: a passkey, whose registration ceremony
+    /// proved the key. Guarded like [`Change::ConfirmFactor`]: MUST fail the commit with
+    /// [`StoreError::Conflict`] unless the factor exists and is still pending. A passkey's
+    /// factor row is inserted pending in a commit of its own first, so that its activation,
+    /// like a TOTP confirmation, is ordered with a concurrent [`Change::ExpectNoSecondFactor`]
+    /// and [`Change::DeleteFactor`] of the user (they lock the user's existing factor rows).
+    ActivateFactor {
+        /// The factor.
+        factor_id: FactorId,
+        /// When.
+        at: Timestamp,
+    },
     /// Record a sign-in with an active factor: set its last step to `step` and its
     /// `last_used_at` to `at`. Guarded (the replay rule of RFC 6238 §5.2): MUST fail the
     /// commit with [`StoreError::Conflict`] unless the factor exists, is active, and its last
@@ -282,7 +294,9 @@ pub enum Change {
     /// Record a sign-in with a passkey: its new counter, credential record and backup
     /// state, and the factor's `last_used_at`. Guarded: MUST fail the commit with
     /// [`StoreError::Conflict`] unless the passkey is enabled and its counter is still
-    /// `seen_count`, so of racing assertions checked against one counter one commits.
+    /// `seen_count`, so of racing assertions that moved one counter on, one commits (an
+    /// authenticator without a counter stays at 0, and then each passes: each response is
+    /// single use by its ceremony, not by this guard).
     UsePasskey {
         /// The factor.
         factor_id: FactorId,

@@ -207,7 +207,10 @@ impl<P: Ports> Portcullis<P> {
     ) -> Result<(Factor, Option<Vec<RecoveryCode>>), MfaManageError> {
         let user = &principal.user;
         let factors = self.own_factors(principal).await?;
-        let factor = factors.iter().find(|f| f.id == factor_id && !f.is_active()).ok_or(MfaManageError::NotFound)?;
+        let factor = factors
+            .iter()
+            .find(|f| f.id == factor_id && !f.is_active() && f.kind == FactorKind::Totp)
+            .ok_or(MfaManageError::NotFound)?;
         let now = self.now();
         if now >= factor.created_at.plus(self.policy.totp_enrolment_ttl) {
             return Err(MfaManageError::EnrolmentExpired);

@@ -128,7 +128,10 @@ impl<P: Ports> Portcullis<P> {
                 return Err(MfaManageError::InvalidCredential);
             }
         };
-        let factor = Factor {
+        // Inserted pending in a commit of its own, then activated: the activation then
+        // updates an existing row, which orders it with a concurrent password-only login
+        // and with a removal of the user's other factors, exactly as a TOTP confirmation.
+        let pending = Factor {
             id: FactorId::new_v7(),
             user_id: user.id,
             kind: FactorKind::Webauthn,
@@ -136,10 +139,12 @@ impl<P: Ports> Portcullis<P> {
             // Nothing to keep secret: the credential is a public key, kept beside the factor.
             secret: SealedSecret(Vec::new()),
             created_at: now,
-            confirmed_at: Some(now),
+            confirmed_at: None,
             last_used_step: None,
             last_used_at: None,
         };
+        self.store.commit(vec![Change::InsertFactor(pending.clone())]).await?;
+        let factor = Factor { confirmed_at: Some(now), ..pending };
         let passkey = Passkey {
             factor_id: factor.id,
             user_id: user.id,
@@ -163,10 +168,19 @@ impl<P: Ports> Portcullis<P> {
             // The credential is registered already (to this account or another).
             Err(StoreError::Conflict) => {
                 let meta = metadata([("reason", json!("credential_registered"))]);
-                self.store.commit(vec![self.audit(user.id, AuditAction::MfaPasskeyRefused, ctx, meta, now)]).await?;
+                self.store
+                    .commit(vec![
+                        Change::DeleteFactor { user_id: user.id, factor_id: factor.id },
+                        self.audit(user.id, AuditAction::MfaPasskeyRefused, ctx, meta, now),
+                    ])
+                    .await?;
                 Err(MfaManageError::InvalidCredential)
             }
-            Err(e) => Err(e.into()),
+            Err(e) => {
+                // Best effort: housekeeping removes it otherwise, with the stale enrolments.
+                let _ = self.store.commit(vec![Change::DeleteFactor { user_id: user.id, factor_id: factor.id }]).await;
+                Err(e.into())
+            }
         }
     }
 
@@ -195,8 +209,9 @@ impl<P: Ports> Portcullis<P> {
         }
     }
 
-    /// The commit of a registration; see [`Self::commit_confirmation`] for the first
-    /// factor's guard.
+    /// The commit that activates a registered passkey's pending factor; the account's
+    /// `first` active factor brings recovery codes under the same guard as a TOTP
+    /// confirmation's (`ExpectNoSecondFactor` before the activation).
     async fn commit_passkey(
         &self,
         principal: &Principal,
@@ -225,7 +240,7 @@ impl<P: Ports> Portcullis<P> {
             ("backed_up", passkey.backed_up.into()),
         ]);
         changes.extend([
-            Change::InsertFactor(factor.clone()),
+            Change::ActivateFactor { factor_id: factor.id, at: now },
             Change::InsertPasskey(passkey.clone()),
             self.audit(user.id, AuditAction::MfaFactorEnrolled, ctx, meta, now),
             self.mfa_notice(user, &format!("A passkey, {}, was added to your account.", factor.name.as_str()), now),

@@ -82,6 +82,9 @@ macro_rules! store_contract_tests {
             take_ceremony_hands_it_out_once,
             take_ceremony_is_race_free,
             purge_expired_ceremonies_keeps_live_ones,
+            activate_factor_works_once,
+            expect_no_second_factor_is_ordered_with_an_activation,
+            use_passkey_without_a_counter_keeps_it_at_zero,
             // sessions and health
             session_with_user_round_trips,
             missing_session_reads_none,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use portcullis_domain::model::{
-    AuditAction, CeremonyPurpose, CredentialId, FactorName, Passkey, PasskeyCredential, SecretDigest,
+    AuditAction, CeremonyPurpose, CredentialId, Factor, FactorId, FactorName, Passkey, PasskeyCredential, SecretDigest,
 };
 use portcullis_domain::ports::{Change, Store, StoreError};
 
@@ -217,4 +217,67 @@ pub async fn purge_expired_ceremonies_keeps_live_ones<S: Store>(store: &S) {
     let now = T0.plus(Duration::from_secs(601));
     assert_eq!(store.take_ceremony(digest(5), T0).await.expect("take"), None);
     assert_eq!(store.take_ceremony(digest(6), now).await.expect("take"), Some(fresh));
+}
+
+/// `ActivateFactor` activates a pending factor once; an active or absent one is a
+/// `Conflict` with nothing of the commit applied.
+pub async fn activate_factor_works_once<S: Store>(store: &S) {
+    let laura = insert_user(store, "laura@example.com").await;
+    let (f, _) = passkey(&laura, T0, &[12; 32]);
+    let pending = Factor { confirmed_at: None, ..f };
+    commit_ok(store, vec![Change::InsertFactor(pending.clone())]).await;
+    let at = T0.plus(Duration::from_secs(3));
+    commit_ok(store, vec![Change::ActivateFactor { factor_id: pending.id, at }]).await;
+    assert_eq!(store.factors(laura.id).await.expect("factors")[0].confirmed_at, Some(at));
+    let again = store
+        .commit(vec![Change::ActivateFactor { factor_id: pending.id, at }, Change::InsertSession(session(&laura, T0))])
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict)), "{again:?}");
+    assert!(store.live_sessions(laura.id, T0).await.expect("sessions").is_empty());
+    let absent = store.commit(vec![Change::ActivateFactor { factor_id: FactorId::new_v7(), at }]).await;
+    assert!(matches!(absent, Err(StoreError::Conflict)), "{absent:?}");
+}
+
+/// A password-only login racing the activation of the account's first passkey: either the
+/// login sees the factor (a `Conflict`), or the activation's revocation sees the login's
+/// session. Never a password-only session on a two-factor account.
+pub async fn expect_no_second_factor_is_ordered_with_an_activation<S: Store>(store: &S) {
+    let laura = insert_user(store, "laura@example.com").await;
+    for round in 0..RACERS {
+        let (f, _) = passkey(&laura, T0, &[13; 32]);
+        let pending = Factor { confirmed_at: None, ..f };
+        commit_ok(store, vec![Change::InsertFactor(pending.clone())]).await;
+        let login = session(&laura, T0);
+        let (signed_in, activated) = futures_util::future::join(
+            store
+                .commit(vec![Change::InsertSession(login.clone()), Change::ExpectNoSecondFactor { user_id: laura.id }]),
+            store.commit(vec![
+                Change::ActivateFactor { factor_id: pending.id, at: T0 },
+                Change::RevokeUserSessions { user_id: laura.id, except: None, at: T0 },
+            ]),
+        )
+        .await;
+        assert!(activated.is_ok(), "round {round}: {activated:?}");
+        match signed_in {
+            Err(StoreError::Conflict) => {}
+            Ok(_) => {
+                let live = store.live_sessions(laura.id, T0).await.expect("sessions");
+                assert!(live.iter().all(|s| s.id != login.id), "round {round}: a password-only session outlived");
+            }
+            Err(e) => panic!("round {round}: {e:?}"),
+        }
+        commit_ok(store, vec![Change::DeleteUserFactors { user_id: laura.id }]).await;
+    }
+}
+
+/// Twenty sign-ins with a passkey that keeps no counter (0, as most synced passkeys): the
+/// counter guard lets each of them through (each was checked against its own ceremony,
+/// which is what makes a response single use), and the counter stays 0.
+pub async fn use_passkey_without_a_counter_keeps_it_at_zero<S: Store>(store: &S) {
+    let laura = insert_user(store, "laura@example.com").await;
+    let (f, p) = passkey(&laura, T0, &[14; 32]);
+    commit_ok(store, vec![Change::InsertFactor(f), Change::InsertPasskey(p.clone())]).await;
+    let results = join_all((0..RACERS).map(|_| store.commit(vec![used(&p, 0, 0, 1)]))).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(store.passkey(p.credential_id.clone()).await.expect("read").expect("passkey").sign_count, 0);
 }

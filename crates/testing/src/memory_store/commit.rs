@@ -190,6 +190,10 @@ impl State {
                 factor.confirmed_at = Some(at);
                 factor.last_used_step = Some(step);
             }
+            Change::ActivateFactor { factor_id, at } => {
+                let factor = self.factors.iter_mut().find(|f| f.id == factor_id && f.confirmed_at.is_none());
+                factor.ok_or(StoreError::Conflict)?.confirmed_at = Some(at);
+            }
             Change::UseTotpStep { factor_id, step, at } => {
                 let factor = self.factors.iter_mut().find(|f| {
                     f.id == factor_id && f.confirmed_at.is_some() && f.last_used_step.is_none_or(|last| last < step)
