@@ -15,6 +15,7 @@ test: unit-test api-test ## every test: unit, store contract, end-to-end over HT
 
 unit-test: ## the Rust tests of every crate (unit, store contract, end-to-end over HTTP)
 	$(CARGO) test --workspace --all-features --no-fail-fast
+	cd crates/passkey-interop && $(CARGO) test --locked --no-fail-fast
 
 # schemathesis and its dependencies, pinned, in a virtual environment of our own.
 VENV := target/venv

@@ -234,7 +234,8 @@ pub struct WebauthnSettings {
     /// Exact origins allowed in a ceremony's client data (`https://app.example.com`). A
     /// production start refuses `http` ones other than `localhost`.
     pub origins: Vec<String>,
-    /// Serve the passkey demo page at `/passkeys/demo`.
+    /// Reserved for the passkey demo page at `/passkeys/demo` (not built yet: the key is
+    /// accepted and nothing is served).
     pub demo_page: bool,
 }
 

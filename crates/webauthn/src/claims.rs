@@ -21,6 +21,18 @@ fn decode(field: &str, value: &str) -> Result<Vec<u8>, PasskeyError> {
         .map_err(|_| PasskeyError::Malformed(format!("{field} is not base64url")))
 }
 
+/// Whether the client data says the ceremony ran in a frame of another origin
+/// (`crossOrigin: true`). The engine refuses that at registration only; a sign-in in a
+/// framed page (clickjacking) is refused here. Unreadable client data is `false`: the
+/// engine refuses it anyway.
+pub(crate) fn cross_origin(response: &Value) -> bool {
+    let Some(client_data) = response.pointer("/response/clientDataJSON").and_then(Value::as_str) else {
+        return false;
+    };
+    let Ok(bytes) = decode("clientDataJSON", client_data) else { return false };
+    serde_json::from_slice::<Value>(&bytes).is_ok_and(|v| v.get("crossOrigin") == Some(&Value::Bool(true)))
+}
+
 /// Reads the claims of a registration or authentication response.
 pub(crate) fn read(response: &Value) -> Result<ResponseClaims, PasskeyError> {
     let raw_id = response.get("rawId").and_then(Value::as_str).ok_or_else(|| malformed("rawId is missing"))?;
@@ -74,6 +86,16 @@ mod tests {
         // A padded challenge names the same ceremony as the unpadded one.
         let padded = read(&response("AAE=", Value::Null)).expect("claims");
         assert_eq!((padded.challenge.0.as_str(), padded.user_handle), ("AAE", None));
+    }
+
+    #[test]
+    fn a_framed_ceremony_is_seen() {
+        let framed =
+            json!({"type": "webauthn.get", "challenge": "AAEC", "origin": "https://example.com", "crossOrigin": true});
+        let in_a_frame = json!({"rawId": "Y3JlZA", "response": {"clientDataJSON": b64(framed.to_string().as_bytes())}});
+        assert!(cross_origin(&in_a_frame));
+        assert!(!cross_origin(&response("AAEC", Value::Null)));
+        assert!(!cross_origin(&json!({"response": {"clientDataJSON": "%%"}})));
     }
 
     #[test]

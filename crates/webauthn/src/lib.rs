@@ -11,7 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use portcullis_domain::model::{CeremonyChallenge, CeremonyState, CredentialId, PasskeyCredential};
 use portcullis_domain::ports::{
-    PasskeyCeremonies, PasskeyError, PasskeyOwner, RegisteredPasskey, ResponseClaims, StartedCeremony,
+    PasskeyCeremonies, PasskeyError, PasskeyOwner, PasskeyRefusal, RegisteredPasskey, ResponseClaims, StartedCeremony,
     VerifiedAssertion,
 };
 use webauthn_rs_core::WebauthnCore;
@@ -161,6 +161,9 @@ impl PasskeyCeremonies for WebauthnCeremonies {
         credential: &PasskeyCredential,
     ) -> Result<VerifiedAssertion, PasskeyError> {
         let state: AuthenticationState = serde_json::from_str(&state.0).map_err(internal)?;
+        if claims::cross_origin(response) {
+            return Err(PasskeyError::Refused(PasskeyRefusal::Origin));
+        }
         let mut credential = parse_credential(credential)?;
         let response = PublicKeyCredential::deserialize_from(response)?;
         let result =

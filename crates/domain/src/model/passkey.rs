@@ -50,9 +50,16 @@ pub struct PasskeyCredential(pub String);
 
 /// What a ceremony's start must remember to check its finish (the challenge, the policy, the
 /// credentials it allowed), serialised by the engine. It stays in the store until the
-/// ceremony is finished or expires; the client never sees it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// ceremony is finished or expires; the client never sees it. `Debug` shows its length only
+/// (it holds the challenge).
+#[derive(Clone, PartialEq, Eq)]
 pub struct CeremonyState(pub String);
+
+impl std::fmt::Debug for CeremonyState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CeremonyState({} bytes)", self.0.len())
+    }
+}
 
 /// A ceremony's challenge as the client echoes it in its client data (base64url). The store
 /// keeps only its keyed hash, under which the ceremony's state is found again: a login by a
@@ -79,8 +86,10 @@ pub struct Passkey {
     pub credential_id: CredentialId,
     /// The engine's record of it.
     pub credential: PasskeyCredential,
-    /// The last signature counter accepted (0 for authenticators that keep none). The sign-in
-    /// that stores a new one names this value, so of two racing assertions one commits.
+    /// The last signature counter accepted (0 for authenticators that keep none, as most
+    /// synced passkeys). The sign-in that stores a new one names this value, so of two racing
+    /// assertions checked against one non-zero counter one commits; what makes any response
+    /// single use is its ceremony, which is handed out once.
     pub sign_count: u32,
     /// The user was verified at registration (so every sign-in must verify them).
     pub user_verified: bool,

@@ -1,6 +1,7 @@
 //! The second step of a sign-in. A right password on an account with an active second factor
-//! earns an `mfa_token` instead of a session ([`LoginError::MfaRequired`]); a TOTP or
-//! recovery code redeems the token for the session ([`Portcullis::verify_mfa`]).
+//! earns an `mfa_token` instead of a session ([`LoginError::MfaRequired`]); a TOTP code, a
+//! recovery code or a passkey (answering options bound to the token) redeems it for the
+//! session ([`Portcullis::verify_mfa`]).
 //!
 //! Three limits stand between a stolen password and the session, each its own counter:
 //! the token burns after [`Policy::mfa_code_max_attempts`] wrong codes; the account refuses
@@ -160,10 +161,20 @@ impl From<StoreError> for MfaVerifyError {
     }
 }
 
+/// What checking a passkey response at the second step found.
+enum PasskeyCheck {
+    /// The guarded write recording its use, and whether the key is synced.
+    Passed(Box<Change>, bool),
+    /// Refused, with the reason for the audit entry: counted like a wrong code.
+    Refused(&'static str),
+    /// No live ceremony answers it: used already (a replay or a double submit).
+    NoCeremony,
+}
+
 /// How a second-factor check that holds a reservation ended, when not with a session.
 enum Checked {
-    /// The code is not a valid unused one: counted.
-    Wrong,
+    /// The code is not a valid unused one (for a passkey, why it was refused): counted.
+    Wrong(Option<&'static str>),
     /// A right code whose commit conflicted: a parallel request spent the code or the token.
     LostRace,
     /// Refused (burned token) or failed (a dependency): not counted.
@@ -249,19 +260,19 @@ impl<P: Ports> Portcullis<P> {
             .filter(|p| p.disabled_at.is_none())
             .map(|p| p.credential)
             .collect();
-        let factors = finishing_factors(
-            &self.store.factors(user.id).await?,
-            !passkeys.is_empty(),
-            codes.iter().any(|c| c.used_at.is_none()),
-        );
         let mfa_token = challenge_token(&self.random.url_token(), remember_me);
         let ttl = self.policy.mfa_challenge_ttl;
         let token_digest = self.secrets.digest(MFA_CHALLENGE_DIGEST, &mfa_token);
         // The passkeys' options, bound to this token: their ceremony answers it and no other.
-        let webauthn_options = if passkeys.is_empty() {
-            None
-        } else {
-            let started = self.passkeys.start_authentication(&passkeys).map_err(ceremony_failure)?;
+        // Options that cannot be made (a stored credential that no longer parses) leave the
+        // passkeys out rather than fail the sign-in: the other factors still finish it.
+        let started = if passkeys.is_empty() { None } else { self.passkeys.start_authentication(&passkeys).ok() };
+        let factors = finishing_factors(
+            &self.store.factors(user.id).await?,
+            started.is_some(),
+            codes.iter().any(|c| c.used_at.is_none()),
+        );
+        let webauthn_options = if let Some(started) = started {
             changes.push(Change::InsertCeremony(StoredCeremony {
                 digest: self.secrets.digest(CEREMONY_DIGEST, &started.challenge.0),
                 purpose: CeremonyPurpose::SecondFactor,
@@ -272,6 +283,8 @@ impl<P: Ports> Portcullis<P> {
                 expires_at: now.plus(ttl.min(PASSKEY_CEREMONY_TTL)),
             }));
             Some(started.options)
+        } else {
+            None
         };
         changes.push(Change::InsertCode(StoredCode {
             id: CodeId::new_v7(),
@@ -325,7 +338,7 @@ impl<P: Ports> Portcullis<P> {
         };
         match self.check_second_factor(&req, &challenge, &user, remember_me, permit, ctx, now).await {
             Ok(outcome) => Ok(outcome),
-            Err(Checked::Wrong) => Err(self.wrong_code(&user, Some(permit), req.factor, ctx, now).await),
+            Err(Checked::Wrong(why)) => Err(self.wrong_code(&user, Some(permit), req.factor, why, ctx, now).await),
             Err(Checked::LostRace) => {
                 let _ = self.release(permit).await;
                 // The token went to a parallel request: for this one it is used (401). Else
@@ -333,7 +346,7 @@ impl<P: Ports> Portcullis<P> {
                 // towards the lockout (a double submit must not lock the owner out).
                 match self.store.mfa_challenge(digest).await {
                     Ok(Some(c)) if c.consumed_at.is_some() => Err(MfaVerifyError::UnknownChallenge),
-                    _ => Err(self.wrong_code(&user, None, req.factor, ctx, now).await),
+                    _ => Err(self.wrong_code(&user, None, req.factor, None, ctx, now).await),
                 }
             }
             Err(Checked::Refused(e)) => {
@@ -366,17 +379,20 @@ impl<P: Ports> Portcullis<P> {
                 (self.matching_recovery_code(user, &req.code, now).await?, AuthMethod::RecoveryCode)
             }
             SecondFactor::Webauthn => {
-                let credential = req.credential.as_ref().ok_or(Checked::Wrong)?;
+                let credential = req.credential.as_ref().ok_or(Checked::Wrong(Some("malformed_credential")))?;
                 match self.matching_passkey(user, credential, &challenge.digest, ctx, now).await? {
-                    Some((spend, backed_up)) => {
+                    PasskeyCheck::Passed(spend, backed_up) => {
                         let key = if backed_up { AuthMethod::SoftwareKey } else { AuthMethod::HardwareKey };
-                        (Some((spend, None)), key)
+                        (Some((*spend, None)), key)
                     }
-                    None => (None, AuthMethod::HardwareKey),
+                    PasskeyCheck::Refused(why) => return Err(Checked::Wrong(Some(why))),
+                    // A replay or a double submit of a response already used: as a lost race,
+                    // so it never counts against the owner.
+                    PasskeyCheck::NoCeremony => return Err(Checked::LostRace),
                 }
             }
         };
-        let Some((spend, recovery_left)) = spend else { return Err(Checked::Wrong) };
+        let Some((spend, recovery_left)) = spend else { return Err(Checked::Wrong(None)) };
         let proof = SignInProof::second_factor(method, req.factor.as_str());
         let (mut changes, outcome) = self.new_session(user.clone(), remember_me, &proof, ctx, now)?;
         changes.extend([
@@ -433,37 +449,45 @@ impl<P: Ports> Portcullis<P> {
         token_digest: &crate::model::SecretDigest,
         ctx: &RequestContext,
         now: Timestamp,
-    ) -> Result<Option<(Change, bool)>, MfaVerifyError> {
-        let Ok(claims) = self.passkeys.claims(credential) else { return Ok(None) };
+    ) -> Result<PasskeyCheck, MfaVerifyError> {
+        let Ok(claims) = self.passkeys.claims(credential) else {
+            return Ok(PasskeyCheck::Refused("malformed_credential"));
+        };
         let digest = self.secrets.digest(CEREMONY_DIGEST, &claims.challenge.0);
-        let Some(ceremony) = self.store.take_ceremony(digest, now).await? else { return Ok(None) };
+        let Some(ceremony) = self.store.take_ceremony(digest, now).await? else { return Ok(PasskeyCheck::NoCeremony) };
         let bound = ceremony.purpose == CeremonyPurpose::SecondFactor
             && ceremony.user_id == Some(user.id)
             && ceremony.binding.as_ref().is_some_and(|b| b.ct_eq(token_digest));
         if !bound {
-            return Ok(None);
+            return Ok(PasskeyCheck::Refused("wrong_ceremony"));
         }
-        let Some(passkey) = self.store.passkey(claims.credential_id).await? else { return Ok(None) };
-        if passkey.user_id != user.id || passkey.disabled_at.is_some() {
-            return Ok(None);
+        let Some(passkey) = self.store.passkey(claims.credential_id).await? else {
+            return Ok(PasskeyCheck::Refused("unknown_credential"));
+        };
+        if passkey.user_id != user.id {
+            return Ok(PasskeyCheck::Refused("wrong_user"));
+        }
+        if passkey.disabled_at.is_some() {
+            return Ok(PasskeyCheck::Refused("passkey_disabled"));
         }
         match self.passkeys.finish_authentication(&ceremony.state, credential, &passkey.credential) {
-            Ok(verified) => Ok(Some((
-                Change::UsePasskey {
+            Ok(verified) => Ok(PasskeyCheck::Passed(
+                Box::new(Change::UsePasskey {
                     factor_id: passkey.factor_id,
                     seen_count: passkey.sign_count,
                     sign_count: verified.counter,
                     credential: verified.credential,
                     backed_up: verified.backed_up,
                     at: now,
-                },
+                }),
                 verified.backed_up,
-            ))),
+            )),
             Err(PasskeyError::Refused(PasskeyRefusal::CounterWentBackwards)) => {
                 self.store.commit(self.disable_passkey(user, &passkey, ctx, now)).await?;
-                Ok(None)
+                Ok(PasskeyCheck::Refused(PasskeyRefusal::CounterWentBackwards.audit_reason()))
             }
-            Err(PasskeyError::Refused(_) | PasskeyError::Malformed(_)) => Ok(None),
+            Err(PasskeyError::Refused(refusal)) => Ok(PasskeyCheck::Refused(refusal.audit_reason())),
+            Err(PasskeyError::Malformed(_)) => Ok(PasskeyCheck::Refused("malformed_credential")),
             Err(e) => Err(ceremony_failure(e).into()),
         }
     }
@@ -499,10 +523,14 @@ impl<P: Ports> Portcullis<P> {
         user: &User,
         counted: Option<Permit>,
         factor: SecondFactor,
+        passkey_reason: Option<&'static str>,
         ctx: &RequestContext,
         now: Timestamp,
     ) -> MfaVerifyError {
-        let meta = metadata([("reason", "invalid_mfa_code".into()), ("mfa", json!(factor.as_str()))]);
+        let mut meta = metadata([("reason", "invalid_mfa_code".into()), ("mfa", json!(factor.as_str()))]);
+        if let Some(why) = passkey_reason {
+            meta.insert("passkey_reason".to_owned(), json!(why));
+        }
         let mut changes = vec![self.audit(user.id, AuditAction::LoginFailure, ctx, meta, now)];
         let wrong = if factor == SecondFactor::Webauthn {
             MfaVerifyError::InvalidCredential

@@ -122,6 +122,12 @@ impl<P: Ports> Portcullis<P> {
         let Some(owner) = self.store.user_by_id(passkey.user_id).await? else {
             return Err(PasskeySignInError::InvalidCredential);
         };
+        // No live ceremony: a replay, or a double submit of a response already used. It can
+        // never sign in, so it is audited but does not count against the owner's lockout.
+        let Some(ceremony) = ceremony else {
+            self.audit_passkey_failure(&owner, "unknown_challenge", ctx, now, None, Vec::new()).await?;
+            return Err(PasskeySignInError::InvalidCredential);
+        };
         // The owner's lockout, as for a password: every refusal from here on counts.
         let (permit, user) = match self.reserve_login_attempt(&owner.email, now).await? {
             (Limit::Allowed(permit), Some(user)) if user.id == owner.id => (permit, user),
@@ -135,7 +141,6 @@ impl<P: Ports> Portcullis<P> {
             }
         };
         let refused = |reason| self.refuse(&user, reason, permit, ctx, now, Vec::new());
-        let Some(ceremony) = ceremony else { return refused("unknown_challenge").await };
         if ceremony.purpose != CeremonyPurpose::SignIn {
             return refused("wrong_ceremony").await;
         }
@@ -186,8 +191,12 @@ impl<P: Ports> Portcullis<P> {
             Err(e) => {
                 let _ = self.release(permit).await;
                 match e {
-                    // Another sign-in with this passkey committed first (the counter moved).
-                    StoreError::Conflict => Err(PasskeySignInError::InvalidCredential),
+                    // Another sign-in with this passkey committed first (the counter moved,
+                    // or it was disabled or removed meanwhile): audited, not counted.
+                    StoreError::Conflict => {
+                        self.audit_passkey_failure(&user, "lost_race", ctx, now, None, Vec::new()).await?;
+                        Err(PasskeySignInError::InvalidCredential)
+                    }
                     e => Err(e.into()),
                 }
             }

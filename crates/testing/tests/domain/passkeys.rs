@@ -204,20 +204,31 @@ async fn replays_expired_ceremonies_and_other_accounts_credentials_are_refused_a
     let late = assertion(&svc, None, b"key-1", &laura, 4, true).await;
     h.clock.advance(Duration::from_secs(301));
     assert!(svc.passkey_sign_in(&late, false, &ctx()).await.is_err());
-    // A signature the engine refuses.
-    let forged =
-        FakePasskeys::refused(assertion(&svc, None, b"key-1", &laura, 5, true).await, PasskeyRefusal::Signature);
-    assert!(svc.passkey_sign_in(&forged, false, &ctx()).await.is_err());
+    // Signatures the engine refuses.
+    for counter in [5, 6, 7] {
+        let signed = assertion(&svc, None, b"key-1", &laura, counter, true).await;
+        let forged = FakePasskeys::refused(signed, PasskeyRefusal::Signature);
+        assert!(svc.passkey_sign_in(&forged, false, &ctx()).await.is_err());
+    }
     let failures: Vec<_> = audits(&h, "auth.login.failure")
         .iter()
         .map(|e| (e.metadata["method"].clone(), e.metadata["reason"].as_str().unwrap_or("").to_owned()))
         .collect();
-    let expected = ["unknown_challenge", "wrong_user", "wrong_user", "unknown_challenge", "bad_signature"];
+    let expected = [
+        "unknown_challenge",
+        "wrong_user",
+        "wrong_user",
+        "unknown_challenge",
+        "bad_signature",
+        "bad_signature",
+        "bad_signature",
+    ];
     assert_eq!(failures.iter().map(|(_, r)| r.as_str()).collect::<Vec<_>>(), expected);
     assert!(failures.iter().all(|(m, _)| m == "passkey"));
 
-    // Five refusals: the account is locked, for passkeys and passwords alike.
-    let next = assertion(&svc, None, b"key-1", &laura, 6, true).await;
+    // Five counted refusals (a response without a live ceremony can never sign in, and does
+    // not count): the account is locked, for passkeys and passwords alike.
+    let next = assertion(&svc, None, b"key-1", &laura, 8, true).await;
     let locked = svc.passkey_sign_in(&next, false, &ctx()).await;
     assert!(matches!(locked, Err(PasskeySignInError::TooManyAttempts { .. })), "{locked:?}");
     let password = svc.login(login_request("laura@example.com", PASSWORD, false), &ctx()).await;
@@ -384,11 +395,86 @@ async fn a_passkey_finishes_a_password_sign_in_through_options_bound_to_its_toke
     assert_eq!((session.aal, session.amr), (Aal::Two, vec![AuthMethod::Password, AuthMethod::HardwareKey]));
     assert_eq!(audits(&h, "auth.login.success").pop().expect("entry").metadata["mfa"], "webauthn");
     assert_eq!(
-        audits(&h, "auth.login.failure").iter().map(|e| e.metadata["mfa"].clone()).collect::<Vec<_>>(),
-        [serde_json::json!("webauthn"), serde_json::json!("webauthn")],
-        "the refusals are audited as wrong second factors"
+        audits(&h, "auth.login.failure")
+            .iter()
+            .map(|e| (e.metadata["mfa"].clone(), e.metadata["passkey_reason"].clone()))
+            .collect::<Vec<_>>(),
+        vec![(serde_json::json!("webauthn"), serde_json::json!("wrong_ceremony")); 2],
+        "the refusals are audited as wrong second factors, with the passkey's reason"
     );
     // Replayed on a new token: its ceremony is gone.
     let next = password_step(&svc, "laura@example.com").await;
     assert!(svc.verify_mfa(webauthn_step(&next, response), &ctx()).await.is_err());
+}
+
+#[tokio::test]
+async fn a_double_submitted_passkey_response_never_locks_the_owner_out() {
+    let (svc, h) = service();
+    let laura = seed_verified(&h, "laura@example.com").await;
+    let me = password_session(&svc, "laura@example.com").await;
+    register(&svc, &me, b"key-1", true).await;
+    let response = assertion(&svc, None, b"key-1", &laura, 1, true).await;
+    svc.passkey_sign_in(&response, false, &ctx()).await.expect("signed in");
+    for _ in 0..8 {
+        let again = svc.passkey_sign_in(&response, false, &ctx()).await;
+        assert!(matches!(again, Err(PasskeySignInError::InvalidCredential)), "{again:?}");
+    }
+    let fresh = assertion(&svc, None, b"key-1", &laura, 2, true).await;
+    svc.passkey_sign_in(&fresh, false, &ctx()).await.expect("not locked out");
+
+    // At the second step: the copy of a used response is a lost race, not a wrong code.
+    let challenge = password_step(&svc, "laura@example.com").await;
+    let options = challenge.webauthn_options.clone().expect("options");
+    let step = FakePasskeys::assertion(&options, b"key-1", None, 3, true);
+    svc.verify_mfa(webauthn_step(&challenge, step.clone()), &ctx()).await.expect("second step");
+    // Twelve copies over three tokens (each token takes five tries of any kind): were they
+    // counted as wrong, the account's ten would refuse every step for 30 minutes.
+    for _ in 0..3 {
+        let token = password_step(&svc, "laura@example.com").await;
+        for _ in 0..4 {
+            let copy = svc.verify_mfa(webauthn_step(&token, step.clone()), &ctx()).await;
+            assert!(matches!(copy, Err(portcullis_domain::MfaVerifyError::InvalidCredential)), "{copy:?}");
+        }
+    }
+    let next = password_step(&svc, "laura@example.com").await;
+    let options = next.webauthn_options.clone().expect("options");
+    let good = FakePasskeys::assertion(&options, b"key-1", None, 4, true);
+    let finished = svc.verify_mfa(webauthn_step(&next, good), &ctx()).await;
+    assert!(finished.is_ok(), "the account's second step was not locked: {finished:?}");
+}
+
+#[tokio::test]
+async fn an_administrators_reset_removes_passkeys_too() {
+    let (svc, h) = service();
+    let laura = seed_verified(&h, "laura@example.com").await;
+    let me = password_session(&svc, "laura@example.com").await;
+    register(&svc, &me, b"key-1", true).await;
+    let mut root = portcullis_testing::fixtures::user("root@example.com", h.clock.now());
+    root.roles = portcullis_domain::model::Roles::new(vec![
+        portcullis_domain::model::Role::User,
+        portcullis_domain::model::Role::Admin,
+    ]);
+    h.seed(root).await;
+    let actor = portcullis_domain::Actor::user(&password_session(&svc, "root@example.com").await);
+    assert_eq!(svc.admin_reset_mfa(&actor, laura.id, &ctx()).await.expect("reset"), 1);
+    assert!(h.store.passkeys(laura.id).await.expect("passkeys").is_empty());
+    login_ok(&svc, "laura@example.com").await;
+    // The credential is free again, for this account or another.
+    let me = password_session(&svc, "laura@example.com").await;
+    register(&svc, &me, b"key-1", true).await;
+}
+
+#[tokio::test]
+async fn a_totp_confirmation_never_takes_a_passkey_factor() {
+    let (svc, h) = service();
+    let laura = seed_verified(&h, "laura@example.com").await;
+    let me = password_session(&svc, "laura@example.com").await;
+    let registered = register(&svc, &me, b"key-1", true).await;
+    let response = assertion(&svc, None, b"key-1", &laura, 1, true).await;
+    let strong = principal(&svc, &svc.passkey_sign_in(&response, false, &ctx()).await.expect("in")).await;
+    let refused = svc.confirm_totp_enrolment(&strong, registered.factor.id, "123456", &ctx()).await;
+    assert!(matches!(refused, Err(MfaManageError::NotFound)), "{refused:?}");
+    let overview = svc.mfa_overview(&strong).await.expect("overview");
+    assert_eq!(overview.factors.len(), 1);
+    assert_eq!(overview.factors[0].kind, FactorKind::Webauthn);
 }
