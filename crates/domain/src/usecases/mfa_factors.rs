@@ -117,7 +117,7 @@ impl From<ReauthError> for MfaManageError {
 const ENROLMENT_TRIES: u32 = 5;
 
 /// Fresh recovery codes (shown once) and their keyed digests (stored).
-pub(crate) fn fresh_recovery_codes<R: RandomSource, S: SecretHasher>(
+fn fresh_recovery_codes<R: RandomSource, S: SecretHasher>(
     random: &R,
     secrets: &S,
 ) -> (Vec<RecoveryCode>, Vec<crate::model::SecretDigest>) {
@@ -265,14 +265,7 @@ impl<P: Ports> Portcullis<P> {
     ) -> Result<Option<Vec<RecoveryCode>>, StoreError> {
         let user = &principal.user;
         let mut changes = Vec::new();
-        let codes = if first {
-            let (codes, digests) = fresh_recovery_codes(&self.random, &self.secrets);
-            changes.push(Change::ExpectNoSecondFactor { user_id: user.id });
-            changes.push(Change::ReplaceRecoveryCodes { user_id: user.id, digests, at: now });
-            Some(codes)
-        } else {
-            None
-        };
+        let codes = first.then(|| self.first_factor_codes(user.id, &mut changes, now));
         let meta = metadata([
             ("factor_id", factor.id.to_string().into()),
             ("type", factor.kind.as_str().into()),
@@ -290,6 +283,23 @@ impl<P: Ports> Portcullis<P> {
         ]);
         self.store.commit(changes).await?;
         Ok(codes)
+    }
+
+    /// Fresh recovery codes for the account's first active factor, shown once: pushes onto
+    /// `changes` the guard that no other factor became active meanwhile
+    /// ([`Change::ExpectNoSecondFactor`], which must come before the factor's own
+    /// activation) and the codes' digests, so two first factors at once never both hand out
+    /// codes.
+    pub(crate) fn first_factor_codes(
+        &self,
+        user_id: UserId,
+        changes: &mut Vec<Change>,
+        now: Timestamp,
+    ) -> Vec<RecoveryCode> {
+        let (codes, digests) = fresh_recovery_codes(&self.random, &self.secrets);
+        changes.push(Change::ExpectNoSecondFactor { user_id });
+        changes.push(Change::ReplaceRecoveryCodes { user_id, digests, at: now });
+        codes
     }
 
     /// Removes one of the caller's factors (pending or active) and returns it. Removing the

@@ -19,7 +19,7 @@ use crate::ports::{
 use crate::service::Portcullis;
 use crate::usecases::authenticate::Principal;
 use crate::usecases::common::metadata;
-use crate::usecases::mfa_factors::{MfaManageError, fresh_recovery_codes};
+use crate::usecases::mfa_factors::MfaManageError;
 
 /// Purpose label of the keyed hash under which a ceremony's challenge is stored.
 pub(crate) const CEREMONY_DIGEST: &str = "webauthn-challenge";
@@ -223,16 +223,12 @@ impl<P: Ports> Portcullis<P> {
     ) -> Result<Option<Vec<RecoveryCode>>, StoreError> {
         let user = &principal.user;
         let mut changes = Vec::new();
-        let codes = if first {
-            let (codes, digests) = fresh_recovery_codes(&self.random, &self.secrets);
-            changes.push(Change::ExpectNoSecondFactor { user_id: user.id });
-            changes.push(Change::ReplaceRecoveryCodes { user_id: user.id, digests, at: now });
+        let codes = first.then(|| {
+            let codes = self.first_factor_codes(user.id, &mut changes, now);
             // The account turns two-factor now: no session that signed in without one stays.
             changes.push(Change::RevokeUserSessions { user_id: user.id, except: Some(principal.session_id), at: now });
-            Some(codes)
-        } else {
-            None
-        };
+            codes
+        });
         let meta = metadata([
             ("factor_id", factor.id.to_string().into()),
             ("type", factor.kind.as_str().into()),

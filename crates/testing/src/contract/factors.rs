@@ -319,15 +319,28 @@ pub async fn expect_no_second_factor_stops_a_password_only_commit<S: Store>(stor
 /// sessions" then revokes. Never a live password-only session next to an active factor.
 pub async fn expect_no_second_factor_is_ordered_with_a_confirmation<S: Store>(store: &S) {
     let laura = insert_user(store, "laura@example.com").await;
+    let activate = |id| Change::ConfirmFactor { factor_id: id, step: STEP, at: T0 };
+    login_races_activation(store, &laura, || factor(&laura, T0), activate).await;
+}
+
+/// [`RACERS`] rounds of a password-only login committed at once with the activation (made
+/// by `activate`) of a pending factor made by `pending` and the revocation of every session:
+/// either the login sees the factor (a `Conflict`), or the revocation sees its session.
+pub(super) async fn login_races_activation<S: Store>(
+    store: &S,
+    laura: &User,
+    pending: impl Fn() -> Factor,
+    activate: impl Fn(portcullis_domain::model::FactorId) -> Change,
+) {
     for round in 0..RACERS {
-        let pending = factor(&laura, T0);
+        let pending = pending();
         commit_ok(store, vec![Change::InsertFactor(pending.clone())]).await;
-        let login = session(&laura, T0);
+        let login = session(laura, T0);
         let (signed_in, confirmed) = futures_util::future::join(
             store
                 .commit(vec![Change::InsertSession(login.clone()), Change::ExpectNoSecondFactor { user_id: laura.id }]),
             store.commit(vec![
-                Change::ConfirmFactor { factor_id: pending.id, step: STEP, at: T0 },
+                activate(pending.id),
                 Change::RevokeUserSessions { user_id: laura.id, except: None, at: T0 },
             ]),
         )

@@ -243,31 +243,9 @@ pub async fn activate_factor_works_once<S: Store>(store: &S) {
 /// session. Never a password-only session on a two-factor account.
 pub async fn expect_no_second_factor_is_ordered_with_an_activation<S: Store>(store: &S) {
     let laura = insert_user(store, "laura@example.com").await;
-    for round in 0..RACERS {
-        let (f, _) = passkey(&laura, T0, &[13; 32]);
-        let pending = Factor { confirmed_at: None, ..f };
-        commit_ok(store, vec![Change::InsertFactor(pending.clone())]).await;
-        let login = session(&laura, T0);
-        let (signed_in, activated) = futures_util::future::join(
-            store
-                .commit(vec![Change::InsertSession(login.clone()), Change::ExpectNoSecondFactor { user_id: laura.id }]),
-            store.commit(vec![
-                Change::ActivateFactor { factor_id: pending.id, at: T0 },
-                Change::RevokeUserSessions { user_id: laura.id, except: None, at: T0 },
-            ]),
-        )
-        .await;
-        assert!(activated.is_ok(), "round {round}: {activated:?}");
-        match signed_in {
-            Err(StoreError::Conflict) => {}
-            Ok(_) => {
-                let live = store.live_sessions(laura.id, T0).await.expect("sessions");
-                assert!(live.iter().all(|s| s.id != login.id), "round {round}: a password-only session outlived");
-            }
-            Err(e) => panic!("round {round}: {e:?}"),
-        }
-        commit_ok(store, vec![Change::DeleteUserFactors { user_id: laura.id }]).await;
-    }
+    let pending = || Factor { confirmed_at: None, ..passkey(&laura, T0, &[13; 32]).0 };
+    let activate = |id| Change::ActivateFactor { factor_id: id, at: T0 };
+    super::factors::login_races_activation(store, &laura, pending, activate).await;
 }
 
 /// Twenty sign-ins with a passkey that keeps no counter (0, as most synced passkeys): the
