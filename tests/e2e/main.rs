@@ -23,6 +23,7 @@ mod metrics;
 mod mfa;
 mod notifications;
 mod operations;
+mod passkey_browser;
 mod passkeys;
 mod password;
 mod refresh;

@@ -3,6 +3,7 @@
 //! keys and a real SMTP server inside the test.
 
 pub mod backend;
+pub mod browser;
 pub mod logs;
 pub mod proxy;
 

@@ -234,8 +234,8 @@ pub struct WebauthnSettings {
     /// Exact origins allowed in a ceremony's client data (`https://app.example.com`). A
     /// production start refuses `http` ones other than `localhost`.
     pub origins: Vec<String>,
-    /// Reserved for the passkey demo page at `/passkeys/demo` (not built yet: the key is
-    /// accepted and nothing is served).
+    /// Serve the passkey demo page at `/passkeys/demo`: sign up, add a passkey and sign in
+    /// with it from a browser. Off by default; the page loads nothing from elsewhere.
     pub demo_page: bool,
 }
 

@@ -66,7 +66,10 @@ impl Application {
         let listener = TcpListener::bind(addr).map_err(|source| StartError::Bind { addr, source })?;
         let port = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?.port();
         let (app_service, app_metrics) = (service.clone(), metrics.clone());
-        let options = web::Data::new(http::HttpOptions::from_settings(&settings.server));
+        let options = web::Data::new(http::HttpOptions {
+            passkey_demo: settings.webauthn.demo_page,
+            ..http::HttpOptions::from_settings(&settings.server)
+        });
         let request_timeout = options.body_timeout;
         let mut server = HttpServer::new(move || {
             http::app(app_service.clone(), trusted.clone(), app_metrics.clone(), options.clone())

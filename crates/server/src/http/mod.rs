@@ -37,6 +37,8 @@ pub struct HttpOptions {
     pub cors_allowed_origins: Vec<String>,
     /// Longest time a client may take to send a request body.
     pub body_timeout: Duration,
+    /// Serve the passkey demo page at `/passkeys/demo` (`webauthn.demo_page`).
+    pub passkey_demo: bool,
 }
 
 impl Default for HttpOptions {
@@ -52,6 +54,7 @@ impl HttpOptions {
             hsts: server.public_url.starts_with("https://"),
             cors_allowed_origins: server.cors_allowed_origins.clone(),
             body_timeout: Duration::from_secs(server.request_timeout_secs.max(1)),
+            passkey_demo: false,
         }
     }
 
@@ -166,6 +169,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(resource("/openapi.json", "GET").route(web::get().to(docs::openapi_json))),
     )
     .service(resource("/docs", "GET").route(web::get().to(docs::viewer)))
+    .service(resource("/passkeys/demo", "GET").route(web::get().to(handlers::passkeys::demo::demo_page)))
     .service(resource("/health/live", "GET").route(web::get().to(health::live)))
     .service(resource("/health/ready", "GET").route(web::get().to(health::ready)))
     .service(resource("/metrics", "GET").route(web::get().to(metrics::scrape::metrics)));

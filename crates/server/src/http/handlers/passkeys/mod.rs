@@ -1,4 +1,5 @@
-//! Section 9: one's own passkeys, and signing in with one.
+//! Section 9: one's own passkeys, signing in with one, and the demo page.
 
+pub mod demo;
 pub mod manage;
 pub mod sign_in;
