@@ -181,6 +181,20 @@ async fn a_passkey_is_the_second_step_after_a_password(backend: Backend) {
     assert_eq!(challenge.body["factors"], json!(["webauthn", "recovery_code"]));
     let options = challenge.body["webauthn_options"].clone();
     assert_eq!(options["allowCredentials"].as_array().map(Vec::len), Some(1), "{options}");
+    // Signed for another origin: refused, with fresh options for another try on this token.
+    let mut request: RequestChallengeResponse = serde_json::from_value(json!({"publicKey": options})).unwrap();
+    request.public_key.user_verification = UserVerificationPolicy::Required;
+    let phished = authenticator.do_authentication(url("http://localhost:9999"), request).unwrap();
+    let refused = app
+        .post(
+            "/api/v1/auth/mfa/verify",
+            json!({"mfa_token": challenge.body["mfa_token"], "factor": "webauthn", "credential": phished}),
+        )
+        .await;
+    refused.assert_problem(400, "INVALID_CREDENTIAL");
+    let options = refused.body["webauthn_options"].clone();
+    assert_eq!(options["allowCredentials"].as_array().map(Vec::len), Some(1), "{refused:?}");
+    assert_ne!(options["challenge"], challenge.body["webauthn_options"]["challenge"]);
     let mut request: RequestChallengeResponse = serde_json::from_value(json!({"publicKey": options})).unwrap();
     // The passkey verified its user at registration: it must every time.
     request.public_key.user_verification = UserVerificationPolicy::Required;

@@ -135,9 +135,14 @@ pub enum MfaVerifyError {
     #[error("invalid code")]
     InvalidCode,
     /// The passkey response was refused (a used or foreign challenge, another account's or
-    /// a disabled passkey, a failed check); counted like a wrong code.
+    /// a disabled passkey, a failed check); counted like a wrong code. The token still works
+    /// (until its wrong answers burn it), and its previous ceremony is used up.
     #[error("invalid credential")]
-    InvalidCredential,
+    InvalidCredential {
+        /// Fresh request options bound to the same token, for another try without the
+        /// password; `None` when no usable passkey is left or the token is burned.
+        webauthn_options: Option<serde_json::Value>,
+    },
     /// The token took its last wrong code and is burned.
     #[error("too many wrong codes for this mfa_token")]
     ChallengeBurned,
@@ -252,40 +257,16 @@ impl<P: Ports> Portcullis<P> {
         now: Timestamp,
     ) -> Result<MfaChallenge, LoginError> {
         let codes = self.store.recovery_codes(user.id).await?;
-        let passkeys: Vec<_> = self
-            .store
-            .passkeys(user.id)
-            .await?
-            .into_iter()
-            .filter(|p| p.disabled_at.is_none())
-            .map(|p| p.credential)
-            .collect();
         let mfa_token = challenge_token(&self.random.url_token(), remember_me);
         let ttl = self.policy.mfa_challenge_ttl;
         let token_digest = self.secrets.digest(MFA_CHALLENGE_DIGEST, &mfa_token);
-        // The passkeys' options, bound to this token: their ceremony answers it and no other.
-        // Options that cannot be made (a stored credential that no longer parses) leave the
-        // passkeys out rather than fail the sign-in: the other factors still finish it.
-        let started = if passkeys.is_empty() { None } else { self.passkeys.start_authentication(&passkeys).ok() };
+        let webauthn_options =
+            self.bound_passkey_options(user, &token_digest, now.plus(ttl), &mut changes, now).await?;
         let factors = finishing_factors(
             &self.store.factors(user.id).await?,
-            started.is_some(),
+            webauthn_options.is_some(),
             codes.iter().any(|c| c.used_at.is_none()),
         );
-        let webauthn_options = if let Some(started) = started {
-            changes.push(Change::InsertCeremony(StoredCeremony {
-                digest: self.secrets.digest(CEREMONY_DIGEST, &started.challenge.0),
-                purpose: CeremonyPurpose::SecondFactor,
-                user_id: Some(user.id),
-                binding: Some(token_digest.clone()),
-                state: started.state,
-                created_at: now,
-                expires_at: now.plus(ttl.min(PASSKEY_CEREMONY_TTL)),
-            }));
-            Some(started.options)
-        } else {
-            None
-        };
         changes.push(Change::InsertCode(StoredCode {
             id: CodeId::new_v7(),
             user_id: user.id,
@@ -298,6 +279,43 @@ impl<P: Ports> Portcullis<P> {
         }));
         self.store.commit(changes).await?;
         Ok(MfaChallenge { mfa_token, factors, expires_in: ttl, webauthn_options })
+    }
+
+    /// Request options for `user`'s usable passkeys whose ceremony answers only the token of
+    /// `token_digest`, and lasts until `token_expires_at` at most; the ceremony is pushed
+    /// onto `changes`. `None` without a usable passkey, and when the options cannot be made
+    /// (a stored credential that no longer parses): the passkeys are then left out rather
+    /// than fail the sign-in, since the other factors still finish it.
+    async fn bound_passkey_options(
+        &self,
+        user: &User,
+        token_digest: &crate::model::SecretDigest,
+        token_expires_at: Timestamp,
+        changes: &mut Vec<Change>,
+        now: Timestamp,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let passkeys: Vec<_> = self
+            .store
+            .passkeys(user.id)
+            .await?
+            .into_iter()
+            .filter(|p| p.disabled_at.is_none())
+            .map(|p| p.credential)
+            .collect();
+        if passkeys.is_empty() {
+            return Ok(None);
+        }
+        let Ok(started) = self.passkeys.start_authentication(&passkeys) else { return Ok(None) };
+        changes.push(Change::InsertCeremony(StoredCeremony {
+            digest: self.secrets.digest(CEREMONY_DIGEST, &started.challenge.0),
+            purpose: CeremonyPurpose::SecondFactor,
+            user_id: Some(user.id),
+            binding: Some(token_digest.clone()),
+            state: started.state,
+            created_at: now,
+            expires_at: token_expires_at.min(now.plus(PASSKEY_CEREMONY_TTL)),
+        }));
+        Ok(Some(started.options))
     }
 
     /// Finishes a sign-in with a second factor: the session and tokens of a login, at
@@ -338,7 +356,9 @@ impl<P: Ports> Portcullis<P> {
         };
         match self.check_second_factor(&req, &challenge, &user, remember_me, permit, ctx, now).await {
             Ok(outcome) => Ok(outcome),
-            Err(Checked::Wrong(why)) => Err(self.wrong_code(&user, Some(permit), req.factor, why, ctx, now).await),
+            Err(Checked::Wrong(why)) => {
+                Err(self.wrong_code(&user, Some(permit), req.factor, why, Some(&challenge), ctx, now).await)
+            }
             Err(Checked::LostRace) => {
                 let _ = self.release(permit).await;
                 // The token went to a parallel request: for this one it is used (401). Else
@@ -346,7 +366,7 @@ impl<P: Ports> Portcullis<P> {
                 // towards the lockout (a double submit must not lock the owner out).
                 match self.store.mfa_challenge(digest).await {
                     Ok(Some(c)) if c.consumed_at.is_some() => Err(MfaVerifyError::UnknownChallenge),
-                    _ => Err(self.wrong_code(&user, None, req.factor, None, ctx, now).await),
+                    _ => Err(self.wrong_code(&user, None, req.factor, None, Some(&challenge), ctx, now).await),
                 }
             }
             Err(Checked::Refused(e)) => {
@@ -517,13 +537,16 @@ impl<P: Ports> Portcullis<P> {
     /// A wrong (or already used) code, audited as a failed sign-in (`invalid_mfa_code`).
     /// With `counted`, the reservation of a wrong code, it counts against the account and,
     /// when it fills the account's window, the owner (whose password was right) is mailed.
-    /// The error to answer with.
+    /// A refused passkey gets fresh options bound to `challenge`'s token while the token has
+    /// tries left. The error to answer with.
+    #[allow(clippy::too_many_arguments)]
     async fn wrong_code(
         &self,
         user: &User,
         counted: Option<Permit>,
         factor: SecondFactor,
         passkey_reason: Option<&'static str>,
+        challenge: Option<&StoredCode>,
         ctx: &RequestContext,
         now: Timestamp,
     ) -> MfaVerifyError {
@@ -533,7 +556,16 @@ impl<P: Ports> Portcullis<P> {
         }
         let mut changes = vec![self.audit(user.id, AuditAction::LoginFailure, ctx, meta, now)];
         let wrong = if factor == SecondFactor::Webauthn {
-            MfaVerifyError::InvalidCredential
+            // `challenge.attempts` is as read before this try was counted on it.
+            let retry = challenge.filter(|c| c.attempts + 1 < self.policy.mfa_code_max_attempts);
+            let webauthn_options = match retry {
+                Some(c) => match self.bound_passkey_options(user, &c.digest, c.expires_at, &mut changes, now).await {
+                    Ok(options) => options,
+                    Err(e) => return e.into(),
+                },
+                None => None,
+            };
+            MfaVerifyError::InvalidCredential { webauthn_options }
         } else {
             MfaVerifyError::InvalidCode
         };

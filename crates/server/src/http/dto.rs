@@ -359,11 +359,17 @@ pub struct Problem {
     /// `MFA_REQUIRED` only: the opaque, single-use token that `POST /auth/mfa/verify` takes
     /// with a code (5 minutes, 5 wrong codes).
     pub mfa_token: Option<String>,
-    /// `MFA_REQUIRED` only: the factors this account can finish with (`totp`,
+    /// `MFA_REQUIRED` only: the factors this account can finish with (`totp`, `webauthn`,
     /// `recovery_code`).
     pub factors: Option<Vec<String>>,
     /// `MFA_REQUIRED` only: seconds the `mfa_token` works.
     pub expires_in: Option<u64>,
+    /// `MFA_REQUIRED` of an account with a usable passkey, and `INVALID_CREDENTIAL` of
+    /// `POST /auth/mfa/verify` while its `mfa_token` has tries left: request options
+    /// (`PublicKeyCredentialRequestOptionsJSON`) whose challenge works once, with that
+    /// `mfa_token` only.
+    #[schema(value_type = Option<Object>)]
+    pub webauthn_options: Option<serde_json::Value>,
 }
 
 /// One field error.

@@ -80,7 +80,7 @@ pub fn mfa(result: &Result<LoginOutcome, MfaVerifyError>) -> &'static str {
     match result {
         Ok(_) => SUCCESS,
         Err(MfaVerifyError::InvalidCode) => "invalid_code",
-        Err(MfaVerifyError::InvalidCredential) => "invalid_credential",
+        Err(MfaVerifyError::InvalidCredential { .. }) => "invalid_credential",
         Err(MfaVerifyError::ChallengeBurned) => "challenge_burned",
         Err(MfaVerifyError::TooManyAttempts { .. }) => "too_many_attempts",
         Err(MfaVerifyError::UnknownChallenge) => "unknown_challenge",

@@ -383,10 +383,10 @@ async fn a_passkey_finishes_a_password_sign_in_through_options_bound_to_its_toke
     let other = password_step(&svc, "laura@example.com").await;
     let foreign = FakePasskeys::assertion(other.webauthn_options.as_ref().expect("options"), b"key-1", None, 1, false);
     let refused = svc.verify_mfa(webauthn_step(&challenge, foreign), &ctx()).await;
-    assert!(matches!(refused, Err(portcullis_domain::MfaVerifyError::InvalidCredential)), "{refused:?}");
+    assert!(matches!(refused, Err(portcullis_domain::MfaVerifyError::InvalidCredential { .. })), "{refused:?}");
     let passwordless = assertion(&svc, None, b"key-1", &laura, 1, false).await;
     let refused = svc.verify_mfa(webauthn_step(&challenge, passwordless), &ctx()).await;
-    assert!(matches!(refused, Err(portcullis_domain::MfaVerifyError::InvalidCredential)), "{refused:?}");
+    assert!(matches!(refused, Err(portcullis_domain::MfaVerifyError::InvalidCredential { .. })), "{refused:?}");
 
     // Without user verification: the possession of the key is the second factor.
     let response = FakePasskeys::assertion(&options, b"key-1", None, 1, false);
@@ -405,6 +405,71 @@ async fn a_passkey_finishes_a_password_sign_in_through_options_bound_to_its_toke
     // Replayed on a new token: its ceremony is gone.
     let next = password_step(&svc, "laura@example.com").await;
     assert!(svc.verify_mfa(webauthn_step(&next, response), &ctx()).await.is_err());
+}
+
+#[tokio::test]
+async fn a_refused_passkey_at_the_second_step_brings_fresh_options_for_the_same_token() {
+    use portcullis_domain::MfaVerifyError;
+    let (svc, h) = service();
+    seed_verified(&h, "laura@example.com").await;
+    let me = password_session(&svc, "laura@example.com").await;
+    register(&svc, &me, b"key-1", false).await;
+
+    let challenge = password_step(&svc, "laura@example.com").await;
+    let options = challenge.webauthn_options.clone().expect("options");
+    // A key the account does not have answers the token's own ceremony: refused, and that
+    // ceremony is used up, but the token is not.
+    let stranger = FakePasskeys::assertion(&options, b"key-9", None, 1, false);
+    let fresh = match svc.verify_mfa(webauthn_step(&challenge, stranger), &ctx()).await {
+        Err(MfaVerifyError::InvalidCredential { webauthn_options: Some(fresh) }) => fresh,
+        other => panic!("expected fresh options, got {other:?}"),
+    };
+    assert_ne!(fresh["publicKey"]["challenge"], options["publicKey"]["challenge"]);
+    assert_eq!(fresh["publicKey"]["allowCredentials"], options["publicKey"]["allowCredentials"]);
+    let stale = FakePasskeys::assertion(&options, b"key-1", None, 1, false);
+    let refused = svc.verify_mfa(webauthn_step(&challenge, stale), &ctx()).await;
+    assert!(
+        matches!(refused, Err(MfaVerifyError::InvalidCredential { .. })),
+        "the refused ceremony is gone: {refused:?}"
+    );
+    // The fresh options work with this token only.
+    let other = password_step(&svc, "laura@example.com").await;
+    let foreign = FakePasskeys::assertion(&fresh, b"key-1", None, 1, false);
+    assert!(svc.verify_mfa(webauthn_step(&other, foreign), &ctx()).await.is_err());
+    let retry = password_step(&svc, "laura@example.com").await;
+    let stranger = FakePasskeys::assertion(retry.webauthn_options.as_ref().expect("options"), b"key-9", None, 1, false);
+    let Err(MfaVerifyError::InvalidCredential { webauthn_options: Some(fresh) }) =
+        svc.verify_mfa(webauthn_step(&retry, stranger), &ctx()).await
+    else {
+        panic!("expected fresh options")
+    };
+    let response = FakePasskeys::assertion(&fresh, b"key-1", None, 1, false);
+    svc.verify_mfa(webauthn_step(&retry, response), &ctx()).await.expect("signed in on the same token");
+}
+
+#[tokio::test]
+async fn the_last_try_of_a_token_brings_no_options() {
+    use portcullis_domain::MfaVerifyError;
+    let (svc, h) = service();
+    seed_verified(&h, "laura@example.com").await;
+    let me = password_session(&svc, "laura@example.com").await;
+    register(&svc, &me, b"key-1", false).await;
+    let challenge = password_step(&svc, "laura@example.com").await;
+    let mut options = challenge.webauthn_options.clone().expect("options");
+    let tries = svc.policy().mfa_code_max_attempts;
+    for attempt in 1..=tries {
+        let stranger = FakePasskeys::assertion(&options, b"key-9", None, 1, false);
+        match svc.verify_mfa(webauthn_step(&challenge, stranger), &ctx()).await {
+            Err(MfaVerifyError::InvalidCredential { webauthn_options: Some(next) }) if attempt < tries => {
+                options = next
+            }
+            Err(MfaVerifyError::InvalidCredential { webauthn_options: None }) if attempt == tries => {}
+            other => panic!("try {attempt}: {other:?}"),
+        }
+    }
+    let response = FakePasskeys::assertion(&options, b"key-1", None, 1, false);
+    let burned = svc.verify_mfa(webauthn_step(&challenge, response), &ctx()).await;
+    assert!(matches!(burned, Err(MfaVerifyError::ChallengeBurned)), "{burned:?}");
 }
 
 #[tokio::test]
@@ -433,7 +498,7 @@ async fn a_double_submitted_passkey_response_never_locks_the_owner_out() {
         let token = password_step(&svc, "laura@example.com").await;
         for _ in 0..4 {
             let copy = svc.verify_mfa(webauthn_step(&token, step.clone()), &ctx()).await;
-            assert!(matches!(copy, Err(portcullis_domain::MfaVerifyError::InvalidCredential)), "{copy:?}");
+            assert!(matches!(copy, Err(portcullis_domain::MfaVerifyError::InvalidCredential { .. })), "{copy:?}");
         }
     }
     let next = password_step(&svc, "laura@example.com").await;

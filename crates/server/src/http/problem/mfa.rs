@@ -15,7 +15,16 @@ impl From<MfaVerifyError> for ApiError {
                 "The mfa_token is invalid, used or expired. Sign in with your password again.",
             ),
             MfaVerifyError::InvalidCode => Self::new(StatusCode::BAD_REQUEST, "INVALID_CODE", "The code is incorrect."),
-            MfaVerifyError::InvalidCredential => invalid_credential(),
+            MfaVerifyError::InvalidCredential { webauthn_options } => {
+                let mut refused = invalid_credential();
+                if let Some(options) = webauthn_options {
+                    // Another try on the same mfa_token: a ceremony of its own, as in MFA_REQUIRED.
+                    let mut members = serde_json::Map::new();
+                    members.insert("webauthn_options".to_owned(), crate::http::dto::options_json(options));
+                    refused.extensions = Some(Box::new(members));
+                }
+                refused
+            }
             MfaVerifyError::ChallengeBurned => Self::new(
                 StatusCode::BAD_REQUEST,
                 "CODE_ATTEMPTS_EXCEEDED",
@@ -103,7 +112,7 @@ mod tests {
         let cases = [
             (MfaVerifyError::UnknownChallenge, 401, "UNAUTHORIZED"),
             (MfaVerifyError::InvalidCode, 400, "INVALID_CODE"),
-            (MfaVerifyError::InvalidCredential, 400, "INVALID_CREDENTIAL"),
+            (MfaVerifyError::InvalidCredential { webauthn_options: None }, 400, "INVALID_CREDENTIAL"),
             (MfaVerifyError::ChallengeBurned, 400, "CODE_ATTEMPTS_EXCEEDED"),
             (MfaVerifyError::TooManyAttempts { retry_after: Duration::from_secs(60) }, 429, "MFA_ATTEMPTS_EXCEEDED"),
             (MfaVerifyError::Blocked(AccountBlock::Suspended), 403, "ACCOUNT_SUSPENDED"),
