@@ -95,6 +95,15 @@ async fn a_passkey_is_added_as_a_factor_and_signs_in_without_a_password(backend:
     assert_eq!(history.body["data"]["history"][0]["metadata"]["method"], "passkey", "{history:?}");
     // The same assertion again: its challenge is spent.
     sign_in(&app, &credential).await.assert_problem(400, "INVALID_CREDENTIAL");
+    // Both counted, apart from password logins.
+    let metrics = app.get("/metrics", None).await.text;
+    for line in [
+        r#"portcullis_passkey_logins_total{outcome="success",reason="none"} 1"#,
+        r#"portcullis_passkey_logins_total{outcome="failure",reason="invalid_credential"} 1"#,
+        r#"portcullis_logins_total{outcome="success",reason="none"} 1"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} missing from:\n{metrics}");
+    }
 
     let listed = app.get("/api/v1/users/me/passkeys", Some(strong)).await;
     assert_eq!(listed.status, 200, "{listed:?}");

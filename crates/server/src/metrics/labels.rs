@@ -4,7 +4,7 @@
 //! table.
 
 use actix_web::http::Method;
-use portcullis_domain::{InfraError, LoginError, LoginOutcome, MfaVerifyError};
+use portcullis_domain::{InfraError, LoginError, LoginOutcome, MfaVerifyError, PasskeySignInError};
 
 /// The route label of requests that matched no route (404s of the router, probes, scans).
 pub const UNMATCHED: &str = "unmatched";
@@ -61,12 +61,13 @@ pub const LOGIN_FAILURE_REASONS: [&str; 12] = [
 ];
 
 /// The `factor` label of second steps.
-pub const MFA_FACTORS: [&str; 2] = ["totp", "recovery_code"];
+pub const MFA_FACTORS: [&str; 3] = ["totp", "recovery_code", "webauthn"];
 
 /// Every `outcome` of a second step, created at 0.
-pub const MFA_OUTCOMES: [&str; 8] = [
+pub const MFA_OUTCOMES: [&str; 9] = [
     SUCCESS,
     "invalid_code",
+    "invalid_credential",
     "challenge_burned",
     "too_many_attempts",
     "unknown_challenge",
@@ -100,10 +101,46 @@ pub fn login(result: &Result<LoginOutcome, LoginError>) -> (&'static str, &'stat
         Err(LoginError::TooManyAttempts { .. }) => "too_many_attempts",
         Err(LoginError::MfaRequired(_)) => "mfa_required",
         Err(LoginError::RateLimited { .. }) => "rate_limited",
-        Err(LoginError::Infra(InfraError::Busy { .. })) => "busy",
-        Err(LoginError::Infra(InfraError::Unavailable(_))) => "unavailable",
-        Err(LoginError::Infra(InfraError::Unexpected(_))) => "error",
+        Err(LoginError::Infra(e)) => infra(e),
         // A newer outcome of the (non-exhaustive) error enum.
+        Err(_) => "error",
+    };
+    (FAILURE, reason)
+}
+
+/// The `reason` of a sign-in that failed on a dependency.
+fn infra(e: &InfraError) -> &'static str {
+    match e {
+        InfraError::Busy { .. } => "busy",
+        InfraError::Unavailable(_) => "unavailable",
+        _ => "error",
+    }
+}
+
+/// Every `reason` of a failed passkey sign-in, created at 0 like [`LOGIN_FAILURE_REASONS`].
+pub const PASSKEY_LOGIN_FAILURE_REASONS: [&str; 11] = [
+    INVALID_REQUEST,
+    "invalid_credential",
+    "account_deleted",
+    "account_suspended",
+    "account_deactivated",
+    "email_not_verified",
+    "too_many_attempts",
+    "rate_limited",
+    "busy",
+    "unavailable",
+    "error",
+];
+
+/// `(outcome, reason)` of a passkey sign-in's result, with the reasons of password logins.
+pub fn passkey_login(result: &Result<LoginOutcome, PasskeySignInError>) -> (&'static str, &'static str) {
+    let reason = match result {
+        Ok(_) => return (SUCCESS, NO_REASON),
+        Err(PasskeySignInError::InvalidCredential) => "invalid_credential",
+        Err(PasskeySignInError::Blocked(block)) => block.audit_reason(),
+        Err(PasskeySignInError::TooManyAttempts { .. }) => "too_many_attempts",
+        Err(PasskeySignInError::RateLimited { .. }) => "rate_limited",
+        Err(PasskeySignInError::Infra(e)) => infra(e),
         Err(_) => "error",
     };
     (FAILURE, reason)
@@ -166,5 +203,50 @@ mod tests {
         seen.dedup();
         assert_eq!(seen.len(), LOGIN_FAILURE_REASONS.len(), "every listed reason is reachable");
         assert!(seen.contains(&"account_suspended") && seen.contains(&"busy"));
+    }
+
+    #[test]
+    fn every_passkey_login_reason_is_listed_and_reachable() {
+        let wait = Duration::from_secs(1);
+        let failures = [
+            PasskeySignInError::InvalidCredential,
+            PasskeySignInError::Blocked(AccountBlock::Deleted),
+            PasskeySignInError::Blocked(AccountBlock::Suspended),
+            PasskeySignInError::Blocked(AccountBlock::Deactivated),
+            PasskeySignInError::Blocked(AccountBlock::NotVerified),
+            PasskeySignInError::TooManyAttempts { retry_after: wait },
+            PasskeySignInError::RateLimited { retry_after: wait },
+            PasskeySignInError::Infra(InfraError::Busy { retry_after: wait }),
+            PasskeySignInError::Infra(InfraError::Unavailable("down".into())),
+            PasskeySignInError::Infra(InfraError::Unexpected("bug".into())),
+        ];
+        let mut seen = vec![INVALID_REQUEST];
+        for e in failures {
+            let (outcome, reason) = passkey_login(&Err(e));
+            assert_eq!(outcome, FAILURE);
+            assert!(PASSKEY_LOGIN_FAILURE_REASONS.contains(&reason), "{reason} is not listed");
+            seen.push(reason);
+        }
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), PASSKEY_LOGIN_FAILURE_REASONS.len(), "every listed reason is reachable");
+    }
+
+    #[test]
+    fn every_second_step_outcome_is_listed() {
+        let wait = Duration::from_secs(1);
+        for e in [
+            MfaVerifyError::InvalidCode,
+            MfaVerifyError::InvalidCredential { webauthn_options: None },
+            MfaVerifyError::ChallengeBurned,
+            MfaVerifyError::TooManyAttempts { retry_after: wait },
+            MfaVerifyError::UnknownChallenge,
+            MfaVerifyError::Blocked(AccountBlock::Suspended),
+            MfaVerifyError::RateLimited { retry_after: wait },
+            MfaVerifyError::Infra(InfraError::Unavailable("down".into())),
+        ] {
+            let outcome = mfa(&Err(e));
+            assert!(MFA_OUTCOMES.contains(&outcome), "{outcome} is not listed");
+        }
     }
 }

@@ -16,7 +16,7 @@ pub mod scrape;
 
 use std::time::Duration;
 
-use portcullis_domain::{DeliveryReport, LoginError, LoginOutcome, MfaVerifyError, SecondFactor};
+use portcullis_domain::{DeliveryReport, LoginError, LoginOutcome, MfaVerifyError, PasskeySignInError, SecondFactor};
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 
 use crate::wiring::AdapterGauges;
@@ -38,6 +38,7 @@ pub struct Metrics {
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
     logins: IntCounterVec,
+    passkey_logins: IntCounterVec,
     mfa: IntCounterVec,
     hash_wait: Histogram,
     mail_deliveries: IntCounterVec,
@@ -75,10 +76,17 @@ impl Metrics {
             Opts::new("portcullis_logins_total", "Password logins by outcome (success, failure) and reason."),
             &["outcome", "reason"],
         )?;
+        let passkey_logins = IntCounterVec::new(
+            Opts::new(
+                "portcullis_passkey_logins_total",
+                "Sign-ins with a passkey and no password (POST /auth/passkey/login) by outcome and reason.",
+            ),
+            &["outcome", "reason"],
+        )?;
         let mfa = IntCounterVec::new(
             Opts::new(
                 "portcullis_mfa_verifications_total",
-                "Second steps of sign-ins (POST /auth/mfa/verify) by factor (totp, recovery_code) and outcome.",
+                "Second steps of sign-ins (POST /auth/mfa/verify) by factor (totp, recovery_code, webauthn) and outcome.",
             ),
             &["factor", "outcome"],
         )?;
@@ -99,6 +107,7 @@ impl Metrics {
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(logins.clone()))?;
+        registry.register(Box::new(passkey_logins.clone()))?;
         registry.register(Box::new(mfa.clone()))?;
         registry.register(Box::new(hash_wait.clone()))?;
         registry.register(Box::new(mail_deliveries.clone()))?;
@@ -106,6 +115,10 @@ impl Metrics {
         logins.with_label_values(&[labels::SUCCESS, labels::NO_REASON]).inc_by(0);
         for reason in labels::LOGIN_FAILURE_REASONS {
             logins.with_label_values(&[labels::FAILURE, reason]).inc_by(0);
+        }
+        passkey_logins.with_label_values(&[labels::SUCCESS, labels::NO_REASON]).inc_by(0);
+        for reason in labels::PASSKEY_LOGIN_FAILURE_REASONS {
+            passkey_logins.with_label_values(&[labels::FAILURE, reason]).inc_by(0);
         }
         for factor in labels::MFA_FACTORS {
             for outcome in labels::MFA_OUTCOMES {
@@ -115,7 +128,17 @@ impl Metrics {
         for result in ["sent", "retried", "dropped", "abandoned"] {
             mail_deliveries.with_label_values(&[result]).inc_by(0);
         }
-        Ok(Self { registry, http_requests, http_duration, logins, mfa, hash_wait, mail_deliveries, gauges })
+        Ok(Self {
+            registry,
+            http_requests,
+            http_duration,
+            logins,
+            passkey_logins,
+            mfa,
+            hash_wait,
+            mail_deliveries,
+            gauges,
+        })
     }
 
     /// [`Metrics::new`], with the hashing threads reporting their queue waits.
@@ -144,6 +167,17 @@ impl Metrics {
     pub fn observe_login(&self, result: &Result<LoginOutcome, LoginError>) {
         let (outcome, reason) = labels::login(result);
         self.logins.with_label_values(&[outcome, reason]).inc();
+    }
+
+    /// Counts a passkey sign-in by the use case's result.
+    pub fn observe_passkey_login(&self, result: &Result<LoginOutcome, PasskeySignInError>) {
+        let (outcome, reason) = labels::passkey_login(result);
+        self.passkey_logins.with_label_values(&[outcome, reason]).inc();
+    }
+
+    /// Counts a passkey sign-in the handler refused before the use case (no credential object).
+    pub fn observe_invalid_passkey_login(&self) {
+        self.passkey_logins.with_label_values(&[labels::FAILURE, labels::INVALID_REQUEST]).inc();
     }
 
     /// Counts a second step by the use case's result.

@@ -8,6 +8,7 @@ use crate::http::dto::{LoginResponse, PasskeyLoginBody, PasskeySignInOptionsBody
 use crate::http::json_body::ApiJson;
 use crate::http::problem::ApiError;
 use crate::http::to_completion::to_completion;
+use crate::metrics::Metrics;
 use crate::wiring::Service;
 
 /// Request options for a sign-in with a passkey.
@@ -36,7 +37,7 @@ pub async fn sign_in_options(
 
 /// Signs in with a passkey and no password.
 #[utoipa::path(post, path = "/api/v1/auth/passkey/login", tag = "auth", request_body = PasskeyLoginBody,
-    description = "Checks the `AuthenticationResponseJSON` against its ceremony (origin, RP ID, challenge, signature, user verification where the passkey verified its user at registration, a signature counter that went up) and signs in: the login response of `POST /auth/login`. The session is at aal 2 when the authenticator verified the user, else aal 1; `amr` is `[\"hwk\"]` for a device-bound key, `[\"swk\"]` for a synced one. The same per-IP limit, account lockout (every refused response to a live ceremony counts as a failed attempt on the passkey's account; one whose ceremony is used or expired, such as the second copy of a double submit, is audited and not counted), account-state checks, audit entry (method `passkey`) and new-sign-in alert as a password login. A counter that went backwards disables the passkey (audited `mfa.passkey.disabled`) and mails its owner.",
+    description = "Checks the `AuthenticationResponseJSON` against its ceremony (origin, RP ID, challenge, signature, user verification where the passkey verified its user at registration, a signature counter that went up) and signs in: the login response of `POST /auth/login`. The session is at aal 2 when the authenticator verified the user, else aal 1; `amr` is `[\"hwk\"]` for a device-bound key, `[\"swk\"]` for a synced one. The same per-IP limit, account lockout (every refused response to a live ceremony counts as a failed attempt on the passkey's account; one whose ceremony is used or expired, such as the second copy of a double submit, is audited and not counted), account-state checks, audit entry (method `passkey`) and new-sign-in alert as a password login. A counter that went backwards disables the passkey (audited `mfa.passkey.disabled`) and mails its owner. Counted in `portcullis_passkey_logins_total` by outcome and reason.",
     responses(
         (status = 200, body = LoginResponse),
         (status = 400, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "VALIDATION_ERROR (`credential` missing or not an object), or INVALID_CREDENTIAL: an unknown or disabled passkey, another account's, a used or expired challenge, a wrong origin or RP ID, a bad signature, missing user verification, or a counter that went backwards"),
@@ -46,14 +47,21 @@ pub async fn sign_in_options(
     ))]
 pub async fn passkey_login(
     service: web::Data<Service>,
+    metrics: Option<web::Data<Metrics>>,
     ctx: Ctx,
     ApiJson(body): ApiJson<PasskeyLoginBody>,
 ) -> Result<HttpResponse, ApiError> {
     if !body.credential.is_object() {
+        if let Some(m) = &metrics {
+            m.observe_invalid_passkey_login();
+        }
         return Err(ApiError::field("credential", "must be an AuthenticationResponseJSON object"));
     }
     let remember_me = body.remember_me.unwrap_or(false);
-    let outcome =
-        to_completion(async move { service.passkey_sign_in(&body.credential, remember_me, &ctx.0).await }).await??;
-    Ok(HttpResponse::Ok().json(LoginResponse::signed_in(outcome)))
+    let result =
+        to_completion(async move { service.passkey_sign_in(&body.credential, remember_me, &ctx.0).await }).await?;
+    if let Some(m) = &metrics {
+        m.observe_passkey_login(&result);
+    }
+    Ok(HttpResponse::Ok().json(LoginResponse::signed_in(result?)))
 }
