@@ -37,3 +37,13 @@ impl SignInFacts<'_> {
         if parts.is_empty() { "an unknown location".to_owned() } else { parts.join(", ") }
     }
 }
+
+/// What a new sign-in was made with, which decides the alert's advice: after a password,
+/// change it; after a passkey (which cannot be guessed), review the passkeys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignedInWith {
+    /// A password, with or without a second factor.
+    Password,
+    /// A passkey and no password.
+    Passkey,
+}

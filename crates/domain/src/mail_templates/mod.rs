@@ -20,7 +20,7 @@ use std::time::Duration;
 use minijinja::{Value, context};
 
 use crate::model::{Enrichment, Timestamp};
-pub use facts::SignInFacts;
+pub use facts::{SignInFacts, SignedInWith};
 pub use set::{MailTemplates, TEMPLATE_NAMES, TemplateError};
 
 /// A subject, a plain-text body and, normally, an HTML body.
@@ -75,17 +75,19 @@ impl MailTemplates {
         self.render(prepare_signup_attempt(product, name))
     }
 
-    /// The new-sign-in security mail, with the one-click "Not you?" link and how to change the
-    /// password (`base_url` is the public URL, where a reset code is requested).
+    /// The new-sign-in security mail, with the one-click "Not you?" link and what to do next:
+    /// change the password (`base_url` is the public URL, where a reset code is requested),
+    /// or, after a passkey sign-in, review the passkeys (the template's `passkey` is true).
     pub fn new_sign_in(
         &self,
         product: &str,
         name: &str,
         facts: &SignInFacts<'_>,
+        with: SignedInWith,
         revoke_url: &str,
         base_url: &str,
     ) -> MailText {
-        self.render(prepare_new_sign_in(product, name, facts, revoke_url, base_url))
+        self.render(prepare_new_sign_in(product, name, facts, with, revoke_url, base_url))
     }
 
     /// The notice that a recovery code signed the user in, with how many are left.
@@ -194,6 +196,7 @@ fn prepare_new_sign_in(
     product: &str,
     name: &str,
     facts: &SignInFacts<'_>,
+    with: SignedInWith,
     revoke_url: &str,
     base_url: &str,
 ) -> Prepared {
@@ -209,6 +212,7 @@ fn prepare_new_sign_in(
             time => facts.at.to_rfc3339(),
             revoke_url => revoke_url,
             base_url => base_url,
+            passkey => with == SignedInWith::Passkey,
         },
     )
 }

@@ -255,7 +255,22 @@ fn samples() -> Vec<Prepared> {
     vec![
         super::prepare_verification_code(product, name, code, ttl),
         super::prepare_signup_attempt(product, name),
-        super::prepare_new_sign_in(product, name, &facts, "https://example.com/revoke?token=t", "https://example.com"),
+        super::prepare_new_sign_in(
+            product,
+            name,
+            &facts,
+            super::SignedInWith::Password,
+            "https://example.com/revoke?token=t",
+            "https://example.com",
+        ),
+        super::prepare_new_sign_in(
+            product,
+            name,
+            &facts,
+            super::SignedInWith::Passkey,
+            "https://example.com/revoke?token=t",
+            "https://example.com",
+        ),
         super::prepare_password_reset_code(product, name, code, ttl),
         super::prepare_password_changed(product, name, at, Some(&enrichment), "https://example.com"),
         super::prepare_password_changed(product, name, at, None, "https://example.com"),

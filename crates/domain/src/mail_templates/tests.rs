@@ -44,6 +44,7 @@ fn every_mail(name: &str) -> Vec<MailText> {
             "Portcullis",
             name,
             &SignInFacts { enrichment: &e, at },
+            SignedInWith::Password,
             "https://x/revoke?token=t",
             "https://x",
         ),
@@ -95,8 +96,14 @@ fn html_escapes_the_display_name() {
 fn html_escapes_device_strings() {
     let e = hostile_device();
     let at = Timestamp::from_unix_millis(0);
-    let alert =
-        builtin().new_sign_in("P", "L", &SignInFacts { enrichment: &e, at }, "https://x/r?token=t", "https://x");
+    let alert = builtin().new_sign_in(
+        "P",
+        "L",
+        &SignInFacts { enrichment: &e, at },
+        SignedInWith::Password,
+        "https://x/r?token=t",
+        "https://x",
+    );
     let changed = builtin().password_changed("P", "L", at, Some(&e), "https://x");
     for m in [alert, changed] {
         assert!(html(&m).contains("&lt;img src=x onerror=alert(1)&gt;"), "{}", html(&m));
@@ -188,7 +195,14 @@ fn describes_known_and_unknown_devices_and_places() {
 fn alert_mail_states_everything_and_links() {
     let e = enrichment(Device::default(), None);
     let f = SignInFacts { enrichment: &e, at: Timestamp::from_unix_millis(0) };
-    let m = builtin().new_sign_in("Portcullis", "Laura", &f, "https://x/revoke?token=t&x=1", "https://x");
+    let m = builtin().new_sign_in(
+        "Portcullis",
+        "Laura",
+        &f,
+        SignedInWith::Password,
+        "https://x/revoke?token=t&x=1",
+        "https://x",
+    );
     assert_eq!(m.subject, "New sign-in to your Portcullis account");
     assert_contains(
         &m.body,
@@ -220,10 +234,22 @@ fn alert_mail_states_everything_and_links() {
 }
 
 #[test]
+fn a_passkey_sign_in_alert_advises_reviewing_passkeys_not_the_password() {
+    let e = firefox_in_london();
+    let f = SignInFacts { enrichment: &e, at: Timestamp::from_unix_millis(0) };
+    let m = builtin().new_sign_in("Portcullis", "Laura", &f, SignedInWith::Passkey, "https://x/r?token=t", "https://x");
+    for part in [m.body.as_str(), html(&m)] {
+        assert_contains(part, &["with a passkey", "Not you?", "GET /api/v1/users/me/passkeys"]);
+        assert!(!part.contains("change your password"), "{part}");
+    }
+}
+
+#[test]
 fn alert_mail_names_known_device_and_place() {
     let e = firefox_in_london();
     let f = SignInFacts { enrichment: &e, at: Timestamp::from_unix_millis(0) };
-    let m = builtin().new_sign_in("Portcullis", "Laura", &f, "https://x/r?token=t", "https://x");
+    let m =
+        builtin().new_sign_in("Portcullis", "Laura", &f, SignedInWith::Password, "https://x/r?token=t", "https://x");
     for part in [m.body.as_str(), html(&m)] {
         assert_contains(part, &["Firefox 128 on Linux", "London, United Kingdom"]);
     }

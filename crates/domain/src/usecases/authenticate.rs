@@ -22,6 +22,19 @@ pub struct Principal {
     pub amr: Vec<AuthMethod>,
 }
 
+impl Principal {
+    /// Whether the session began with a passkey and no password (its `amr` holds a key
+    /// and no `pwd`), which decides what a new-sign-in alert advises.
+    pub fn signed_in_with(&self) -> crate::mail_templates::SignedInWith {
+        let key = self.amr.iter().any(|m| matches!(m, AuthMethod::HardwareKey | AuthMethod::SoftwareKey));
+        if key && !self.amr.contains(&AuthMethod::Password) {
+            crate::mail_templates::SignedInWith::Passkey
+        } else {
+            crate::mail_templates::SignedInWith::Password
+        }
+    }
+}
+
 /// How stale a session's `last_seen_at` may get before a request writes it again. Coarse on
 /// purpose: it keeps the per-request check at one read, with a write at most once a minute.
 pub const TOUCH_INTERVAL: Duration = Duration::from_secs(60);

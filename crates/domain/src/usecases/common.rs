@@ -1,6 +1,6 @@
 //! Building blocks several use cases share: queued mail, codes, sign-in alerts.
 
-use crate::mail_templates::{MailTemplates, MailText, SignInFacts};
+use crate::mail_templates::{MailTemplates, MailText, SignInFacts, SignedInWith};
 use crate::model::{
     AuditAction, CodeId, CodePurpose, Enrichment, MailId, NewAuditEntry, Notification, NotificationId, OutgoingMail,
     RequestContext, SecretDigest, SessionId, StoredCode, Timestamp, User, UserId,
@@ -124,6 +124,7 @@ impl<P: Ports> Portcullis<P> {
         user: &User,
         session_id: SessionId,
         enrichment: &Enrichment,
+        with: SignedInWith,
         now: Timestamp,
     ) -> SignInAlert {
         let alert_token = self.random.url_token();
@@ -131,14 +132,20 @@ impl<P: Ports> Portcullis<P> {
         let facts = SignInFacts { enrichment, at: now };
         let base = self.policy.public_url.trim_end_matches('/');
         let revoke_url = format!("{base}/api/v1/auth/sessions/revoke-from-alert?token={alert_token}");
-        let text = self.templates.new_sign_in(&self.policy.product_name, user.name.as_str(), &facts, &revoke_url, base);
+        let text =
+            self.templates.new_sign_in(&self.policy.product_name, user.name.as_str(), &facts, with, &revoke_url, base);
+        let advice = match with {
+            SignedInWith::Password => "change your password",
+            SignedInWith::Passkey => "remove any passkey you do not recognise",
+        };
         let notification = Notification {
             id: NotificationId::new_v7(),
             user_id: user.id,
             kind: "security.new_sign_in".to_owned(),
             title: "New sign-in to your account".to_owned(),
             body: format!(
-                "Signed in from {} in {} (IP {}) at {} UTC. If this was not you, sign that session out and change your password.",
+                "Signed in{} from {} in {} (IP {}) at {} UTC. If this was not you, sign that session out and {advice}.",
+                if with == SignedInWith::Passkey { " with a passkey" } else { "" },
                 facts.device_line(),
                 facts.location_line(),
                 enrichment.ip_address,

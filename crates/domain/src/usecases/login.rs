@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::error::InfraError;
+use crate::mail_templates::SignedInWith;
 use crate::model::{
     Aal, AccountBlock, AuditAction, AuthMethod, Email, Location, NewAuditEntry, Password, RequestContext, Session,
     SessionId, Timestamp, User,
@@ -321,7 +322,8 @@ impl<P: Ports> Portcullis<P> {
         let session_id = SessionId::new_v7();
         let refresh_token = self.random.url_token();
         // The alert's token goes into the session row itself: one statement fewer per login.
-        let alert = self.sign_in_alert(&user, session_id, &enrichment, now);
+        let with = if proof.method == "passkey" { SignedInWith::Passkey } else { SignedInWith::Password };
+        let alert = self.sign_in_alert(&user, session_id, &enrichment, with, now);
         let ttl = if remember_me { self.policy.remember_me_session_ttl } else { self.policy.session_ttl };
         let session = Session {
             id: session_id,

@@ -102,7 +102,7 @@ impl<P: Ports> Portcullis<P> {
         let mut changes = vec![Change::AppendAudit(entry)];
         if event == ReportedEvent::Login {
             changes.extend(
-                self.sign_in_alert(&principal.user, principal.session_id, &enrichment, now)
+                self.sign_in_alert(&principal.user, principal.session_id, &enrichment, principal.signed_in_with(), now)
                     .for_existing_session(principal.session_id),
             );
         }

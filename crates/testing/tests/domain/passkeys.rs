@@ -150,6 +150,11 @@ async fn a_verified_passkey_signs_in_at_aal_2_like_a_password_login() {
     assert_eq!(success.metadata["method"], "passkey");
     let alerts = mail_with_subject(&h, "laura@example.com", "New sign-in to your Portcullis account");
     assert_eq!(alerts.len(), alerts_before + 1, "the new-sign-in alert");
+    // Its advice fits a passkey: no password was used, so changing it would not help.
+    let alert = alerts.last().expect("the alert");
+    assert!(alert.body.contains("with a passkey") && !alert.body.contains("change your password"), "{}", alert.body);
+    let notice = h.store.notifications().into_iter().last().expect("the in-app alert");
+    assert!(notice.body.contains("with a passkey") && notice.body.contains("remove any passkey"), "{}", notice.body);
     let stored = h.store.passkeys(laura.id).await.expect("passkeys").remove(0);
     assert_eq!(stored.sign_count, 1);
     let factor = h.store.factors().into_iter().find(|f| f.id == registered.factor.id).expect("factor");
