@@ -105,6 +105,9 @@ async fn a_passkey_is_added_as_a_factor_and_signs_in_without_a_password(backend:
         assert!(metrics.lines().any(|l| l == line), "{line} missing from:\n{metrics}");
     }
 
+    let factors = app.get("/api/v1/users/me/mfa", Some(strong)).await;
+    assert_eq!(factors.body["factors"][0]["type"], "webauthn", "{factors:?}");
+    assert_eq!(factors.body["factors"][0]["disabled"], false, "{factors:?}");
     let listed = app.get("/api/v1/users/me/passkeys", Some(strong)).await;
     assert_eq!(listed.status, 200, "{listed:?}");
     let passkey = &listed.body["passkeys"][0];

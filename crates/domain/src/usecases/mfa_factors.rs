@@ -54,6 +54,9 @@ impl std::fmt::Debug for TotpEnrolment {
 pub struct MfaOverview {
     /// Active factors, oldest first (pending enrolments are left out).
     pub factors: Vec<Factor>,
+    /// Those of `factors` that are refused at sign-in yet still count as the account's
+    /// factor: passkeys disabled after their signature counter went backwards.
+    pub disabled: Vec<FactorId>,
     /// Recovery codes not used yet.
     pub recovery_codes_remaining: u32,
 }
@@ -142,8 +145,10 @@ impl<P: Ports> Portcullis<P> {
         let factors = self.own_factors(principal).await?;
         let codes = self.store.recovery_codes(principal.user.id).await?;
         let remaining = codes.iter().filter(|c| c.used_at.is_none()).count();
+        let passkeys = self.store.passkeys(principal.user.id).await?;
         Ok(MfaOverview {
             factors: factors.into_iter().filter(Factor::is_active).collect(),
+            disabled: passkeys.into_iter().filter(|p| p.disabled_at.is_some()).map(|p| p.factor_id).collect(),
             recovery_codes_remaining: u32::try_from(remaining).unwrap_or(u32::MAX),
         })
     }

@@ -247,7 +247,9 @@ async fn a_counter_that_went_backwards_disables_the_passkey_and_tells_its_owner(
     let me = password_session(&svc, "laura@example.com").await;
     register(&svc, &me, b"key-1", true).await;
     let response = assertion(&svc, None, b"key-1", &laura, 7, true).await;
-    svc.passkey_sign_in(&response, false, &ctx()).await.expect("signed in");
+    let outcome = svc.passkey_sign_in(&response, false, &ctx()).await.expect("signed in");
+    let strong = principal(&svc, &outcome).await;
+    assert!(svc.mfa_overview(&strong).await.expect("overview").disabled.is_empty());
 
     let clone = assertion(&svc, None, b"key-1", &laura, 3, true).await;
     let refused = svc.passkey_sign_in(&clone, false, &ctx()).await;
@@ -262,7 +264,12 @@ async fn a_counter_that_went_backwards_disables_the_passkey_and_tells_its_owner(
     assert!(svc.passkey_sign_in(&later, false, &ctx()).await.is_err());
     assert_eq!(reasons(&h, "auth.login.failure"), ["counter_went_backwards", "passkey_disabled"]);
     let password = svc.login(login_request("laura@example.com", PASSWORD, false), &ctx()).await;
-    assert!(matches!(password, Err(LoginError::MfaRequired(_))), "{password:?}");
+    let Err(LoginError::MfaRequired(challenge)) = password else { panic!("{password:?}") };
+    assert_eq!(challenge.factors, [portcullis_domain::SecondFactor::RecoveryCode], "the disabled key is not offered");
+    assert!(challenge.webauthn_options.is_none());
+    let overview = svc.mfa_overview(&strong).await.expect("overview");
+    assert_eq!(overview.factors.len(), 1, "still listed: {overview:?}");
+    assert_eq!(overview.disabled, [overview.factors[0].id], "and marked disabled");
 }
 
 #[tokio::test]

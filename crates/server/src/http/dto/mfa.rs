@@ -59,7 +59,7 @@ pub struct ConfirmTotpBody {
 pub struct FactorView {
     /// Id (UUIDv7).
     pub id: String,
-    /// `totp`.
+    /// `totp` or `webauthn`.
     #[serde(rename = "type")]
     pub kind: &'static str,
     /// The user's label.
@@ -68,6 +68,10 @@ pub struct FactorView {
     pub created_at: String,
     /// When it last signed the user in; null before the first time.
     pub last_used_at: Option<String>,
+    /// Refused at sign-in, yet still the account's factor (so a clone cannot remove the
+    /// second step): a passkey whose signature counter went backwards. Remove it, with
+    /// the password, to add another.
+    pub disabled: bool,
 }
 
 impl From<&Factor> for FactorView {
@@ -78,7 +82,15 @@ impl From<&Factor> for FactorView {
             name: f.name.as_str().to_owned(),
             created_at: f.created_at.to_rfc3339(),
             last_used_at: f.last_used_at.map(|t| t.to_rfc3339()),
+            disabled: false,
         }
+    }
+}
+
+impl FactorView {
+    /// `f` as listed among the account's factors, `disabled` as the overview says.
+    pub fn listed(f: &Factor, disabled: &[portcullis_domain::model::FactorId]) -> Self {
+        Self { disabled: disabled.contains(&f.id), ..Self::from(f) }
     }
 }
 

@@ -22,7 +22,7 @@ pub async fn mfa_overview(
 ) -> Result<HttpResponse, ApiError> {
     let overview = to_completion(async move { service.mfa_overview(&principal).await }).await??;
     Ok(HttpResponse::Ok().json(MfaOverviewResponse {
-        factors: overview.factors.iter().map(FactorView::from).collect(),
+        factors: overview.factors.iter().map(|f| FactorView::listed(f, &overview.disabled)).collect(),
         recovery_codes_remaining: overview.recovery_codes_remaining,
     }))
 }
