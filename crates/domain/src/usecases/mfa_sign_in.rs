@@ -136,7 +136,7 @@ pub enum MfaVerifyError {
     InvalidCode,
     /// The passkey response was refused (a used or foreign challenge, another account's or
     /// a disabled passkey, a failed check); counted like a wrong code. The token still works
-    /// (until its wrong answers burn it), and its previous ceremony is used up.
+    /// until its tries are used up; the ceremony a response answered cannot be answered again.
     #[error("invalid credential")]
     InvalidCredential {
         /// Fresh request options bound to the same token, for another try without the
@@ -537,8 +537,8 @@ impl<P: Ports> Portcullis<P> {
     /// A wrong (or already used) code, audited as a failed sign-in (`invalid_mfa_code`).
     /// With `counted`, the reservation of a wrong code, it counts against the account and,
     /// when it fills the account's window, the owner (whose password was right) is mailed.
-    /// A refused passkey gets fresh options bound to `challenge`'s token while the token has
-    /// tries left. The error to answer with.
+    /// A refused passkey gets fresh options bound to `challenge`'s token (see
+    /// [`Self::wrong_answer`]). The error to answer with.
     #[allow(clippy::too_many_arguments)]
     async fn wrong_code(
         &self,
@@ -555,21 +555,8 @@ impl<P: Ports> Portcullis<P> {
             meta.insert("passkey_reason".to_owned(), json!(why));
         }
         let mut changes = vec![self.audit(user.id, AuditAction::LoginFailure, ctx, meta, now)];
-        let wrong = if factor == SecondFactor::Webauthn {
-            // `challenge.attempts` is as read before this try was counted on it.
-            let retry = challenge.filter(|c| c.attempts + 1 < self.policy.mfa_code_max_attempts);
-            let webauthn_options = match retry {
-                Some(c) => match self.bound_passkey_options(user, &c.digest, c.expires_at, &mut changes, now).await {
-                    Ok(options) => options,
-                    Err(e) => return e.into(),
-                },
-                None => None,
-            };
-            MfaVerifyError::InvalidCredential { webauthn_options }
-        } else {
-            MfaVerifyError::InvalidCode
-        };
         let Some(permit) = counted else {
+            let wrong = self.wrong_answer(user, factor, challenge, &mut changes, now).await;
             return match self.store.commit(changes).await {
                 Ok(_) => wrong,
                 Err(e) => e.into(),
@@ -578,19 +565,51 @@ impl<P: Ports> Portcullis<P> {
         if let Err(e) = self.count_failure(permit).await {
             return e.into();
         }
-        match self.mfa_lockout_started(user.id, now).await {
-            Ok(true) => changes.push(self.mail_to(
-                user,
-                self.templates.mfa_attempts_exceeded(&self.policy.product_name, user.name.as_str()),
-                now,
-            )),
-            Ok(false) => {}
+        let wrong = match self.mfa_lockout_started(user.id, now).await {
+            Ok(true) => {
+                changes.push(self.mail_to(
+                    user,
+                    self.templates.mfa_attempts_exceeded(&self.policy.product_name, user.name.as_str()),
+                    now,
+                ));
+                // The account's next try is refused anyway: no options to tempt it.
+                self.wrong_answer(user, factor, None, &mut changes, now).await
+            }
+            Ok(false) => self.wrong_answer(user, factor, challenge, &mut changes, now).await,
             Err(e) => return e.into(),
-        }
+        };
         match self.store.commit(changes).await {
             Ok(_) => wrong,
             Err(e) => e.into(),
         }
+    }
+
+    /// The error for a wrong second step of `factor`. For a passkey: `INVALID_CREDENTIAL`
+    /// with fresh options bound to `challenge`'s token while that token has tries left, as
+    /// read again now (so parallel tries are seen), their ceremony pushed onto `changes`. A
+    /// store failure here leaves the options out, never the wrong try uncounted.
+    async fn wrong_answer(
+        &self,
+        user: &User,
+        factor: SecondFactor,
+        challenge: Option<&StoredCode>,
+        changes: &mut Vec<Change>,
+        now: Timestamp,
+    ) -> MfaVerifyError {
+        if factor != SecondFactor::Webauthn {
+            return MfaVerifyError::InvalidCode;
+        }
+        let mut webauthn_options = None;
+        if let Some(read) = challenge
+            && let Ok(Some(token)) = self.store.mfa_challenge(read.digest.clone()).await
+            && token.attempts < self.policy.mfa_code_max_attempts
+            && token.consumed_at.is_none()
+            && now < token.expires_at
+        {
+            webauthn_options =
+                self.bound_passkey_options(user, &token.digest, token.expires_at, changes, now).await.unwrap_or(None);
+        }
+        MfaVerifyError::InvalidCredential { webauthn_options }
     }
 
     /// Reserves a code check under the account's wrong-code limit.
