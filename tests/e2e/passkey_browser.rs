@@ -10,10 +10,17 @@ use portcullis_e2e::{Backend, PASSWORD, TestApp};
 use serde_json::{Value, json};
 
 /// A port nobody listens on now: the page's origin, and so `webauthn.origins`, must name
-/// it before the server binds it.
+/// it before the server binds it. Chosen below Linux's ephemeral range (32768 and up),
+/// where the listeners other tests bind to port 0 never land, so it stays free meanwhile.
 fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+    use std::hash::{BuildHasher, Hasher};
+    loop {
+        let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        let port = 20_000 + u16::try_from(random % 12_000).unwrap();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Sets the page's input `id` to `value`.
@@ -70,6 +77,17 @@ async fn the_demo_page_signs_up_adds_a_passkey_and_signs_in_with_it_in_chromium(
     let mut browser = Browser::launch(&binary).await;
     let page = browser.new_page().await;
     browser.call(Some(&page), "WebAuthn.enable", json!({})).await;
+    browser.call(Some(&page), "Page.enable", json!({})).await;
+    // Every Content-Security-Policy violation on the page, recorded from before its own
+    // script runs (a script added over the protocol is not subject to the page's policy).
+    browser
+        .call(
+            Some(&page),
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({"source": "window.violations = []; document.addEventListener('securitypolicyviolation', \
+                   (e) => window.violations.push(e.violatedDirective));"}),
+        )
+        .await;
 
     // Once with the browser's own JSON methods, once with the page's hand-written encoding.
     for encoding in ["native", "manual"] {
@@ -89,6 +107,9 @@ async fn the_demo_page_signs_up_adds_a_passkey_and_signs_in_with_it_in_chromium(
         let email = format!("browser-{encoding}@example.com");
         browser.goto(&page, &format!("{origin}/passkeys/demo?encoding={encoding}")).await;
         assert_eq!(browser.eval(&page, "document.body.dataset.encoding").await, json!(encoding));
+        // The policy admits the page's own script and style: both took effect, unreported.
+        assert_eq!(browser.eval(&page, "getComputedStyle(document.body).maxWidth").await, json!("640px"));
+        assert_eq!(browser.eval(&page, "window.violations").await, json!([]));
 
         fill(&mut browser, &page, "name", "Browser User").await;
         fill(&mut browser, &page, "email", &email).await;
@@ -132,7 +153,9 @@ async fn the_demo_page_signs_up_adds_a_passkey_and_signs_in_with_it_in_chromium(
             .await;
     }
 
-    // The page's policy holds in the browser: a script added to it does not run.
+    // The page's policy holds in the browser: a script injected into the page does not run
+    // (Trusted Types refuse its text; `script-src` admits only the page's own by hash, as
+    // `demo.rs` checks), and the browser reports the violation.
     let injected = browser
         .eval(
             &page,
@@ -141,7 +164,16 @@ async fn the_demo_page_signs_up_adds_a_passkey_and_signs_in_with_it_in_chromium(
              return window.injected === 1 ? 'ran' : 'blocked'; })()",
         )
         .await;
-    assert_ne!(injected, json!("ran"), "the Content-Security-Policy let an injected script run");
+    assert_ne!(injected, json!("ran"), "an injected script ran");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let violations = browser.eval(&page, "window.violations").await;
+        if violations.as_array().is_some_and(|v| !v.is_empty()) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no violation reported: {violations}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[actix_web::test]

@@ -2,8 +2,9 @@
 //! commands), for tests that need a real browser: its own WebAuthn JSON encodings, its own
 //! Content-Security-Policy enforcement. The browser is Debian's `chromium` (or `$CHROMIUM`);
 //! `make test` installs it. Without it the test skips loudly, or fails under
-//! `REQUIRE_BROWSER=1` (set by `make test` and `.ci/run`).
+//! `REQUIRE_BROWSER=1` (as `.ci/run` sets).
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -34,19 +35,26 @@ pub fn chromium() -> Option<PathBuf> {
     found
 }
 
-/// A headless Chromium with a profile of its own, killed when dropped.
-pub struct Browser {
-    child: Child,
-    conn: Framed<BoxedSocket, Codec>,
-    next_id: u64,
-    _profile: TempDir,
+/// The browser's process group (Chromium starts renderer and helper processes), killed
+/// when dropped: from the moment it is spawned, so a failed start leaves nothing running.
+struct ProcessGroup(Child);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A headless Chromium with a profile of its own, killed with its helpers when dropped.
+pub struct Browser {
+    conn: Framed<BoxedSocket, Codec>,
+    next_id: u64,
+    // Dropped in this order: the process group before the profile directory it writes to.
+    _process: ProcessGroup,
+    _profile: TempDir,
 }
 
 impl Browser {
@@ -54,6 +62,7 @@ impl Browser {
     pub async fn launch(binary: &std::path::Path) -> Self {
         let profile = tempfile::tempdir().expect("profile dir");
         let child = Command::new(binary)
+            .process_group(0)
             .args([
                 "--headless",
                 // Root in a container: Chromium's sandbox needs user namespaces it may not get.
@@ -73,6 +82,7 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
+        let process = ProcessGroup(child);
         // Chromium writes the port it bound, and the browser endpoint's path, to this file.
         let port_file = profile.path().join("DevToolsActivePort");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -92,12 +102,21 @@ impl Browser {
             .connect()
             .await
             .unwrap_or_else(|e| panic!("connect to {endpoint}: {e}"));
-        Self { child, conn, next_id: 0, _profile: profile }
+        Self { conn, next_id: 0, _process: process, _profile: profile }
     }
 
     /// Sends `method` with `params` (to the page of `session`, or to the browser) and returns
     /// its result; a protocol error panics with the browser's message.
     pub async fn call(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
+        match self.try_call(session, method, params).await {
+            Ok(result) => result,
+            Err(error) => panic!("{method} failed: {error}"),
+        }
+    }
+
+    /// [`Self::call`], with the browser's error as the `Err` (a page navigating away while
+    /// it is asked something answers one).
+    pub async fn try_call(&mut self, session: Option<&str>, method: &str, params: Value) -> Result<Value, Value> {
         self.next_id += 1;
         let id = self.next_id;
         let mut command = json!({"id": id, "method": method, "params": params});
@@ -139,9 +158,9 @@ impl Browser {
                 continue;
             }
             if let Some(error) = message.get("error") {
-                panic!("{method} failed: {error}");
+                return Err(error.clone());
             }
-            return message["result"].clone();
+            return Ok(message["result"].clone());
         }
     }
 
@@ -171,10 +190,14 @@ impl Browser {
 
     /// Loads `url` in the page and waits until the document has finished loading.
     pub async fn goto(&mut self, session: &str, url: &str) {
-        self.call(Some(session), "Page.navigate", json!({"url": url})).await;
+        let navigated = self.call(Some(session), "Page.navigate", json!({"url": url})).await;
+        assert!(navigated.get("errorText").is_none(), "{url} did not load: {navigated}");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let probe = json!({"expression": "document.readyState + ' ' + location.href", "returnByValue": true});
         loop {
-            let state = self.eval(session, "document.readyState + ' ' + location.href").await;
+            // Asked mid-navigation, the old document's context may be gone: not loaded yet.
+            let state = self.try_call(Some(session), "Runtime.evaluate", probe.clone()).await.unwrap_or_default();
+            let state = &state["result"]["value"];
             if state.as_str().is_some_and(|s| s.starts_with("complete ") && s.ends_with(url)) {
                 return;
             }

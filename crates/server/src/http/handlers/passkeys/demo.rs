@@ -69,7 +69,8 @@ mod tests {
         assert!(!DEMO.html.contains("__SCRIPT__") && !DEMO.html.contains("__STYLE__"));
         // Python: base64.b64encode(hashlib.sha256(b"abc").digest())
         assert_eq!(csp_hash("abc"), "sha256-ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=");
-        assert!(DEMO.csp.contains(&format!("script-src '{}'", csp_hash(SCRIPT))));
+        assert!(DEMO.csp.contains(&format!("script-src '{}';", csp_hash(SCRIPT))));
+        assert!(DEMO.csp.contains(&format!("style-src '{}';", csp_hash(STYLE))));
         assert!(!DEMO.csp.contains("unsafe"), "{}", DEMO.csp);
         assert!(!DEMO.html.contains("src=") && !DEMO.html.contains("href="), "nothing loaded from elsewhere");
     }
