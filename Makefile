@@ -43,7 +43,7 @@ api-test: $(VENV)/.installed ## schemathesis against the served OpenAPI document
 # crates/fuzz-targets/regressions/<target>/ once fixed, and `make test` replays it.
 FUZZ_SECS ?= 60
 FUZZ_FLAGS ?= -O
-FUZZ_TARGETS := request_bodies value_objects bearer_tokens forwarded_for query_strings
+FUZZ_TARGETS := request_bodies value_objects bearer_tokens forwarded_for query_strings passkey_responses
 fuzz: ## run each fuzz target for FUZZ_SECS seconds (cargo-fuzz installed if missing)
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --version 0.13.2 --locked
 	$(CARGO) run --quiet -p portcullis-fuzz-targets --bin portcullis-fuzz-seeds -- target/fuzz-corpus

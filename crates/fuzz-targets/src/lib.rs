@@ -9,6 +9,7 @@
 mod bearer;
 mod bodies;
 mod forwarded;
+mod passkeys;
 mod queries;
 mod seeds;
 mod values;
@@ -16,12 +17,14 @@ mod values;
 pub use bearer::bearer_tokens;
 pub use bodies::request_bodies;
 pub use forwarded::forwarded_for;
+pub use passkeys::passkey_responses;
 pub use queries::query_strings;
 pub use seeds::seeds;
 pub use values::value_objects;
 
 /// Every target, by the name its cargo-fuzz binary has.
-pub const TARGETS: [&str; 5] = ["request_bodies", "value_objects", "bearer_tokens", "forwarded_for", "query_strings"];
+pub const TARGETS: [&str; 6] =
+    ["request_bodies", "value_objects", "bearer_tokens", "forwarded_for", "query_strings", "passkey_responses"];
 
 /// Runs target `name` on `data`; `false` for an unknown name.
 pub fn run(name: &str, data: &[u8]) -> bool {
@@ -31,6 +34,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "bearer_tokens" => bearer_tokens(data),
         "forwarded_for" => forwarded_for(data),
         "query_strings" => query_strings(data),
+        "passkey_responses" => passkey_responses(data),
         _ => return false,
     }
     true
