@@ -341,10 +341,21 @@ async fn two_enrolments_confirmed_at_once_hand_out_one_set_of_codes() {
         tokio::spawn(async move { svc.confirm_totp_enrolment(&me, id, &code, &ctx()).await })
     }))
     .await;
-    let results: Vec<_> = results.into_iter().map(|r| r.expect("joined").expect("confirmed")).collect();
-    let with_codes: Vec<_> = results.iter().filter_map(|(_, codes)| codes.as_ref()).collect();
+    // Overlapping, both confirm. When the scheduler runs one after the other, the second
+    // meets an active factor with a password-only session and is refused: the rule for any
+    // later change. Either way one set of codes is handed out.
+    let mut confirmed = Vec::new();
+    for result in results {
+        match result.expect("joined") {
+            Ok(done) => confirmed.push(done),
+            Err(MfaManageError::SecondFactorRequired) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert!(!confirmed.is_empty());
+    let with_codes: Vec<_> = confirmed.iter().filter_map(|(_, codes)| codes.as_ref()).collect();
     assert_eq!(with_codes.len(), 1, "one set of codes");
-    assert_eq!(h.store.factors().iter().filter(|f| f.is_active()).count(), 2);
+    assert_eq!(h.store.factors().iter().filter(|f| f.is_active()).count(), confirmed.len());
     // The codes handed out are the ones stored.
     let stored = h.store.recovery_codes_of(laura.id);
     assert_eq!(stored.len(), 10);
