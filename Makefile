@@ -21,7 +21,7 @@ CHROMIUM_INSTALL = { apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get
 
 unit-test: browser ## the Rust tests of every crate (unit, store contract, end-to-end over HTTP and in headless Chromium)
 	$(CARGO) test --workspace --all-features --no-fail-fast
-	cd crates/passkey-interop && $(CARGO) test --locked --no-fail-fast
+	cd crates/passkey-interop && CARGO_TARGET_DIR=$(CURDIR)/target $(CARGO) test --locked --no-fail-fast
 
 # schemathesis and its dependencies, pinned, in a virtual environment of our own.
 VENV := target/venv
