@@ -106,17 +106,16 @@ pub(crate) fn registration_response(challenge: &str) -> Value {
     attestation.extend_from_slice(b"authData");
     attestation.extend(cbor_bytes_head(auth_data.len()));
     attestation.extend_from_slice(&auth_data);
+    public_key_credential(json!({
+        "attestationObject": URL_SAFE_NO_PAD.encode(attestation),
+        "clientDataJSON": URL_SAFE_NO_PAD.encode(client_data),
+    }))
+}
+
+/// The `PublicKeyCredential` JSON of [`CREDENTIAL_ID`] around `response`.
+fn public_key_credential(response: Value) -> Value {
     let id = URL_SAFE_NO_PAD.encode(CREDENTIAL_ID);
-    json!({
-        "id": id,
-        "rawId": id,
-        "type": "public-key",
-        "response": {
-            "attestationObject": URL_SAFE_NO_PAD.encode(attestation),
-            "clientDataJSON": URL_SAFE_NO_PAD.encode(client_data),
-        },
-        "clientExtensionResults": {},
-    })
+    json!({"id": id, "rawId": id, "type": "public-key", "response": response, "clientExtensionResults": {}})
 }
 
 /// An `AuthenticationResponseJSON` shaped like a real one for `challenge`, by
@@ -127,19 +126,12 @@ pub(crate) fn assertion_response(challenge: &str) -> Value {
     auth_data.push(0x05); // user present, user verified
     auth_data.extend_from_slice(&1u32.to_be_bytes());
     let signature = [0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01];
-    let id = URL_SAFE_NO_PAD.encode(CREDENTIAL_ID);
-    json!({
-        "id": id,
-        "rawId": id,
-        "type": "public-key",
-        "response": {
-            "authenticatorData": URL_SAFE_NO_PAD.encode(auth_data),
-            "clientDataJSON": URL_SAFE_NO_PAD.encode(client_data),
-            "signature": URL_SAFE_NO_PAD.encode(signature),
-            "userHandle": URL_SAFE_NO_PAD.encode(Uuid::from_u128(1).as_bytes()),
-        },
-        "clientExtensionResults": {},
-    })
+    public_key_credential(json!({
+        "authenticatorData": URL_SAFE_NO_PAD.encode(auth_data),
+        "clientDataJSON": URL_SAFE_NO_PAD.encode(client_data),
+        "signature": URL_SAFE_NO_PAD.encode(signature),
+        "userHandle": URL_SAFE_NO_PAD.encode(Uuid::from_u128(1).as_bytes()),
+    }))
 }
 
 /// `data[0]` even: `data[1..]` as a registration response; odd: as an assertion by the
