@@ -70,6 +70,10 @@ pub struct Policy {
     /// Roles whose holders must enrol a second factor before doing anything else
     /// ([`crate::Portcullis::must_enrol_second_factor`]); none by default.
     pub mfa_required_roles: Vec<Role>,
+    /// Where webhook deliveries may go (`webhooks.allow_http`, `webhooks.allowed_private_cidrs`).
+    pub webhook_targets: crate::model::TargetPolicy,
+    /// How long one webhook try may take, connecting, sending and reading the answer.
+    pub webhook_timeout: Duration,
 }
 
 impl Default for Policy {
@@ -102,6 +106,8 @@ impl Default for Policy {
             mfa_failure_window: Duration::from_secs(30 * 60),
             totp_enrolment_ttl: Duration::from_secs(10 * 60),
             mfa_required_roles: Vec::new(),
+            webhook_targets: crate::model::TargetPolicy::default(),
+            webhook_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -14,6 +14,13 @@ mod contract {
     portcullis_testing::store_contract_tests!(async { Some(Fixture::new(InMemoryStore::new())) });
 }
 
+mod webhook_contract {
+    use portcullis_testing::InMemoryStore;
+    use portcullis_testing::contract::Fixture;
+
+    portcullis_testing::webhook_store_contract_tests!(async { Some(Fixture::new(InMemoryStore::new())) });
+}
+
 #[tokio::test]
 async fn audit_ids_start_at_one() {
     let store = InMemoryStore::new();

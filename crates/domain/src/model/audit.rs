@@ -67,6 +67,14 @@ pub enum AuditAction {
     MfaPasskeyRefused,
     /// A passkey's signature counter went backwards: it was disabled as possibly cloned.
     MfaPasskeyDisabled,
+    /// An administrator subscribed a webhook endpoint.
+    AdminWebhookCreated,
+    /// An administrator changed a webhook endpoint.
+    AdminWebhookUpdated,
+    /// An administrator removed a webhook endpoint.
+    AdminWebhookDeleted,
+    /// An administrator rotated a webhook endpoint's signing secret.
+    AdminWebhookSecretRotated,
 }
 
 impl AuditAction {
@@ -100,11 +108,15 @@ impl AuditAction {
             Self::AdminUserMfaReset => "admin.user.mfa_reset",
             Self::MfaPasskeyRefused => "mfa.passkey.refused",
             Self::MfaPasskeyDisabled => "mfa.passkey.disabled",
+            Self::AdminWebhookCreated => "admin.webhook.created",
+            Self::AdminWebhookUpdated => "admin.webhook.updated",
+            Self::AdminWebhookDeleted => "admin.webhook.deleted",
+            Self::AdminWebhookSecretRotated => "admin.webhook.secret_rotated",
         }
     }
 
     /// Every action, for queries over the whole log of a user.
-    pub const ALL: [AuditAction; 27] = [
+    pub const ALL: [AuditAction; 31] = [
         Self::LoginSuccess,
         Self::LoginFailure,
         Self::Signup,
@@ -132,6 +144,10 @@ impl AuditAction {
         Self::AdminUserMfaReset,
         Self::MfaPasskeyRefused,
         Self::MfaPasskeyDisabled,
+        Self::AdminWebhookCreated,
+        Self::AdminWebhookUpdated,
+        Self::AdminWebhookDeleted,
+        Self::AdminWebhookSecretRotated,
     ];
 
     /// The action with this dotted name, `None` for an unknown one.

@@ -46,6 +46,10 @@ uuid_id!(
     UserId
 );
 uuid_id!(
+    /// A webhook endpoint.
+    WebhookId
+);
+uuid_id!(
     /// A sign-in session (what an access token and a refresh token belong to).
     SessionId
 );

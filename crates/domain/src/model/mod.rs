@@ -14,6 +14,7 @@ mod session;
 mod timestamp;
 mod totp;
 mod user;
+mod webhook;
 
 pub use audit::*;
 pub use code::*;
@@ -29,3 +30,4 @@ pub use session::*;
 pub use timestamp::*;
 pub use totp::*;
 pub use user::*;
+pub use webhook::*;

@@ -10,6 +10,8 @@ pub enum Permission {
     UsersWrite,
     /// Search the whole audit log.
     AuditRead,
+    /// Subscribe, change and remove webhook endpoints; read and retry their deliveries.
+    WebhooksManage,
 }
 
 impl Permission {
@@ -19,11 +21,12 @@ impl Permission {
             Self::UsersRead => "users:read",
             Self::UsersWrite => "users:write",
             Self::AuditRead => "audit:read",
+            Self::WebhooksManage => "webhooks:manage",
         }
     }
 
     /// Every permission.
-    pub const ALL: [Permission; 3] = [Self::UsersRead, Self::UsersWrite, Self::AuditRead];
+    pub const ALL: [Permission; 4] = [Self::UsersRead, Self::UsersWrite, Self::AuditRead, Self::WebhooksManage];
 }
 
 /// A built-in role. Stored and served by name.

@@ -10,6 +10,7 @@ mod mail;
 mod passkey;
 mod security;
 mod store;
+mod webhook;
 
 pub use compose::ComposedStore;
 pub use enrich::*;
@@ -17,6 +18,7 @@ pub use mail::*;
 pub use passkey::*;
 pub use security::*;
 pub use store::*;
+pub use webhook::*;
 
 /// The set of adapters a [`crate::Portcullis`] service is built from.
 ///

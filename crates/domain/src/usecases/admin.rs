@@ -75,6 +75,9 @@ pub enum AdminError {
     /// No account has this id.
     #[error("no such user")]
     NotFound,
+    /// No webhook endpoint has this id (or the endpoint has no such delivery).
+    #[error("no such webhook")]
+    NoSuchWebhook,
     /// An administrator may not suspend, deactivate, delete or demote themselves: it would
     /// lock them out, possibly leaving nobody to undo it.
     #[error("administrators cannot change their own status, roles or deletion")]

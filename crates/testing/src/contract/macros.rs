@@ -1,4 +1,5 @@
-//! [`crate::store_contract_tests!`]: the whole suite as `#[tokio::test]`s in one line.
+//! [`crate::store_contract_tests!`]: the whole suite as `#[tokio::test]`s in one line, and
+//! [`crate::webhook_store_contract_tests!`]: the webhook cases, for stores that have webhooks.
 
 /// Expands to one `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]` per case of
 /// [`crate::contract`], each building a fresh store from the given async expression.
@@ -163,6 +164,57 @@ macro_rules! store_contract_tests {
             mark_notification_read_keeps_first_read_at,
             mark_notification_read_refuses_other_users_ids,
             mark_all_notifications_read_touches_only_the_callers,
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let fixture: ::std::option::Option<$crate::contract::Fixture<_>> = $make.await;
+                let ::std::option::Option::Some(fixture) = fixture else { return };
+                $crate::contract::$case(fixture.store()).await;
+            }
+        )*
+    };
+}
+
+/// Expands to one `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]` per webhook
+/// case of [`crate::contract`] (the `webhook_*` cases, generic over
+/// `S: Store + WebhookStore`), each building a fresh store from the given async expression.
+///
+/// Separate from [`crate::store_contract_tests!`] because not every store implements
+/// `WebhookStore`; the maker expression works the same way (`Some` fixture, or `None` to
+/// skip), and the same requirements on the calling crate apply. Use another module than the
+/// one of `store_contract_tests!` or the same, the case names do not clash:
+///
+/// ```text
+/// mod webhook_contract {
+///     use portcullis_testing::contract::Fixture;
+///     portcullis_testing::webhook_store_contract_tests!(async { Some(Fixture::new(make_fresh_store().await)) });
+/// }
+/// ```
+#[macro_export]
+macro_rules! webhook_store_contract_tests {
+    ($make:expr $(,)?) => {
+        $crate::webhook_store_contract_tests!(@cases $make;
+            // endpoints
+            webhook_endpoint_round_trips,
+            webhook_update_endpoint_changes_only_given_fields,
+            webhook_rotate_secret_keeps_the_previous_secret,
+            webhook_delete_endpoint_removes_its_deliveries,
+            // the fan-out of appended audit entries
+            webhook_appended_audit_fans_out_to_subscribers,
+            webhook_fan_out_follows_endpoint_changes,
+            webhook_failed_commit_queues_no_delivery,
+            // claims, leases and tries
+            webhook_claims_only_due_pending_deliveries_of_enabled_endpoints,
+            webhook_lease_hides_a_claimed_delivery,
+            webhook_record_try_records_each_outcome,
+            webhook_retry_delivery_makes_a_failed_delivery_pending,
+            webhook_concurrent_claims_hand_out_each_delivery_once,
+            // reads
+            webhook_deliveries_page_newest_first,
+            webhook_delivery_backlog_counts,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

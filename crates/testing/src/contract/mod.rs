@@ -10,6 +10,9 @@
 //! ```text
 //! portcullis_testing::store_contract_tests!(async { Some(Fixture::new(make_fresh_store().await)) });
 //! ```
+//!
+//! A store that also implements `WebhookStore` runs the `webhook_*` cases with
+//! [`crate::webhook_store_contract_tests!`], the same way.
 
 mod account;
 mod audit;
@@ -28,6 +31,7 @@ mod tokens;
 mod user_changes;
 mod user_search;
 mod users;
+mod webhooks;
 
 pub use account::*;
 pub use audit::*;
@@ -45,6 +49,7 @@ pub use tokens::*;
 pub use user_changes::*;
 pub use user_search::*;
 pub use users::*;
+pub use webhooks::*;
 
 use portcullis_domain::model::{AuditAction, AuditEntry, Page, Timestamp, User};
 use portcullis_domain::ports::{Change, Committed, Store};

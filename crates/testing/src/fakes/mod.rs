@@ -9,6 +9,7 @@ mod passkeys;
 mod random;
 mod tokens;
 mod transport;
+mod webhooks;
 
 pub use cipher::PlainCipher;
 pub use clock::{ManualClock, T0};
@@ -18,3 +19,4 @@ pub use passkeys::FakePasskeys;
 pub use random::SequenceRandom;
 pub use tokens::FakeTokens;
 pub use transport::{FakeMailTransport, SendOutcome, code_in};
+pub use webhooks::FakeWebhookTransport;

@@ -13,7 +13,7 @@ fn constraint(what: &str) -> StoreError {
 
 impl State {
     /// Applies one change; the caller throws the whole copy away on error.
-    fn apply(&mut self, change: Change) -> Result<Option<i64>, StoreError> {
+    pub(crate) fn apply(&mut self, change: Change) -> Result<Option<i64>, StoreError> {
         match change {
             Change::InsertUser(user) => {
                 // The unique index is on the normalised email, soft-deleted rows included.
@@ -144,7 +144,9 @@ impl State {
             Change::AppendAudit(entry) => {
                 self.next_audit_id += 1;
                 let id = self.next_audit_id;
-                self.audit.push(stored_entry(id, entry));
+                let stored = stored_entry(id, entry);
+                self.queue_webhooks(&stored);
+                self.audit.push(stored);
                 return Ok(Some(id));
             }
             Change::InsertNotification(notification) => {

@@ -10,6 +10,9 @@ mod notifications;
 mod outbox;
 mod rate;
 mod reads;
+mod webhooks;
+
+pub(crate) use webhooks::QueuedDelivery;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -75,6 +78,9 @@ pub(crate) struct State {
     pub(crate) recovery_codes: Vec<(UserId, StoredRecoveryCode)>,
     pub(crate) passkeys: Vec<Passkey>,
     pub(crate) ceremonies: Vec<StoredCeremony>,
+    pub(crate) webhooks: Vec<portcullis_domain::model::WebhookEndpoint>,
+    pub(crate) deliveries: Vec<QueuedDelivery>,
+    pub(crate) next_delivery_id: i64,
 }
 
 #[derive(Debug, Default)]

@@ -26,3 +26,4 @@ mod resend;
 mod sign_in_event;
 mod support;
 mod verify_email;
+mod webhooks;

@@ -1,0 +1,9 @@
+#![doc = include_str!("../README.md")]
+
+#[cfg(any(test, feature = "test-receiver"))]
+pub mod test_receiver;
+mod tls;
+mod transport;
+
+pub use tls::RootsError;
+pub use transport::{HttpWebhookTransport, MAX_BODY_READ, USER_AGENT, VET_TIMEOUT};
