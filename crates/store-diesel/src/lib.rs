@@ -23,6 +23,7 @@ mod sql_types;
 pub mod test_db;
 mod unit_of_work;
 mod users;
+mod webhooks;
 
 pub use config::{DbConfig, check_url};
 pub use pool::{DieselStore, PoolGauge, PoolStatus, migrate};

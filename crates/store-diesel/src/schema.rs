@@ -208,7 +208,58 @@ diesel::joinable!(verification_codes -> users (user_id));
 diesel::joinable!(notifications -> users (user_id));
 diesel::joinable!(mfa_factors -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{UtcMillis, Uuid};
+
+    webhook_endpoints (id) {
+        id -> Uuid,
+        url -> Text,
+        description -> Text,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        secret -> Binary,
+        previous_secret -> Nullable<Binary>,
+        previous_secret_until -> Nullable<UtcMillis>,
+        created_at -> UtcMillis,
+        updated_at -> UtcMillis,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::Uuid;
+
+    webhook_subscriptions (webhook_id, pattern) {
+        webhook_id -> Uuid,
+        pattern -> Text,
+        prefix -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{UtcMillis, Uuid};
+
+    webhook_deliveries (id) {
+        id -> BigInt,
+        webhook_id -> Uuid,
+        audit_id -> Nullable<BigInt>,
+        event_type -> Text,
+        status -> Text,
+        attempts -> Integer,
+        last_status_code -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Nullable<UtcMillis>,
+        locked_until -> Nullable<UtcMillis>,
+        created_at -> UtcMillis,
+        delivered_at -> Nullable<UtcMillis>,
+    }
+}
+
 diesel::joinable!(passkeys -> mfa_factors (factor_id));
+diesel::joinable!(webhook_subscriptions -> webhook_endpoints (webhook_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (webhook_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -223,4 +274,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     recovery_codes,
     passkeys,
     webauthn_challenges,
+    webhook_endpoints,
+    webhook_subscriptions,
+    webhook_deliveries,
 );

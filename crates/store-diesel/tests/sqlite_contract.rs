@@ -14,3 +14,7 @@ async fn fresh_store() -> Option<Fixture<DieselStore>> {
 mod contract {
     portcullis_testing::store_contract_tests!(async { super::fresh_store().await });
 }
+
+mod webhook_contract {
+    portcullis_testing::webhook_store_contract_tests!(async { super::fresh_store().await });
+}

@@ -21,7 +21,7 @@ mod sqlite;
 use std::net::IpAddr;
 
 use diesel::{AsExpression, FromSqlRow, QueryId, SqlType};
-use portcullis_domain::model::{CodeId, FactorId, MailId, NotificationId, SessionId, Timestamp, UserId};
+use portcullis_domain::model::{CodeId, FactorId, MailId, NotificationId, SessionId, Timestamp, UserId, WebhookId};
 
 /// A UUID column.
 #[derive(SqlType, QueryId, Clone, Copy, Debug, Default)]
@@ -83,7 +83,7 @@ macro_rules! id_conversions {
     )*};
 }
 
-id_conversions!(UserId, SessionId, NotificationId, MailId, CodeId, FactorId);
+id_conversions!(UserId, SessionId, NotificationId, MailId, CodeId, FactorId, WebhookId);
 
 impl From<Timestamp> for DbTime {
     fn from(t: Timestamp) -> Self {

@@ -117,3 +117,56 @@ async fn a_webauthn_ceremony_and_a_passkey_counter_are_used_once_across_instance
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
     assert!(results.iter().all(|r| matches!(r, Ok(_) | Err(StoreError::Conflict))), "{results:?}");
 }
+
+/// An enabled endpoint subscribed to every `auth.*` event.
+fn auth_endpoint() -> portcullis_domain::model::WebhookEndpoint {
+    use portcullis_domain::model::{EventPattern, SealedSecret, WebhookEndpoint, WebhookId, WebhookUrl};
+    WebhookEndpoint {
+        id: WebhookId::new_v7(),
+        url: WebhookUrl::parse("https://receiver.example.com/hook").expect("a url"),
+        events: vec![EventPattern::parse("auth.*").expect("a pattern")],
+        description: String::new(),
+        enabled: true,
+        disabled_reason: None,
+        secret: SealedSecret(vec![7; 72]),
+        previous_secret: None,
+        previous_secret_until: None,
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn webhook_deliveries_are_claimed_once_across_instances() {
+    use portcullis_domain::model::AuditAction;
+    use portcullis_domain::ports::WebhookStore;
+    use portcullis_testing::fixtures::audit;
+
+    let Some(db) = TestDatabase::create().await else { return };
+    let stores = two_instances(&db).await;
+    let endpoint = auth_endpoint();
+    stores[0].insert_endpoint(endpoint, audit(None, AuditAction::AdminWebhookCreated, T0)).await.unwrap();
+    // Queued by the audit log itself, from both instances.
+    for i in 0..40 {
+        stores[i % 2].commit(vec![Change::AppendAudit(audit(None, AuditAction::LoginSuccess, T0))]).await.unwrap();
+    }
+    let lease = Duration::from_secs(120);
+    let now = T0.plus(Duration::from_secs(1));
+    let tasks = (0..8).map(|i| {
+        let store = stores[i % 2].clone();
+        tokio::spawn(async move { store.claim_deliveries(now, lease, 5).await })
+    });
+    let mut seen = HashSet::new();
+    for claimed in join_all(tasks).await {
+        for d in claimed.unwrap().unwrap() {
+            assert!(seen.insert(d.delivery.id), "{:?} claimed twice", d.delivery.id);
+            assert_eq!(d.entry.as_ref().map(|e| e.action.as_str()), Some("auth.login.success"));
+        }
+    }
+    let rest = stores[1].claim_deliveries(now, lease, 100).await.unwrap();
+    for d in rest {
+        assert!(seen.insert(d.delivery.id), "{:?} claimed twice", d.delivery.id);
+    }
+    assert_eq!(seen.len(), 40, "every queued delivery claimed exactly once");
+    assert!(stores[0].claim_deliveries(now, lease, 100).await.unwrap().is_empty(), "leased ones stay hidden");
+}

@@ -1,0 +1,420 @@
+//! [`WebhookStore`]: endpoints, their subscriptions, and the delivery queue with leases.
+//!
+//! Deliveries of audit events are queued by the `audit_log_queue_webhooks` trigger (see the
+//! migration), inside whatever transaction appends the entry; the code here writes endpoints,
+//! claims due deliveries and records tries.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use portcullis_domain::model::{
+    AuditEntry, DeliveryId, DeliveryStatus, DueDelivery, NewAuditEntry, Page, SealedSecret, TEST_EVENT, Timestamp,
+    WebhookDelivery, WebhookEndpoint, WebhookId,
+};
+use portcullis_domain::ports::{DeliveryBacklog, EndpointChanges, StoreError, TryOutcome, WebhookStore};
+
+use crate::DieselStore;
+use crate::detached::{read_tx, with_conn, write_tx};
+use crate::error::DbError;
+use crate::rows::{AuditRow, DeliveryRow, EndpointRow, NewAuditRow, SubscriptionRow, status_to_db};
+use crate::schema::{
+    audit_log, webhook_deliveries as deliveries, webhook_endpoints as endpoints, webhook_subscriptions,
+};
+use crate::sql_types::{DbTime, DbUuid};
+
+const PENDING: &str = "pending";
+const DELIVERED: &str = "delivered";
+const FAILED: &str = "failed";
+
+/// The endpoints of `rows` with their subscriptions, read on `c`.
+macro_rules! with_patterns {
+    ($c:expr, $rows:expr) => {
+        async {
+            let rows: Vec<EndpointRow> = $rows;
+            let ids: Vec<DbUuid> = rows.iter().map(|r| r.id).collect();
+            let subs: Vec<SubscriptionRow> = webhook_subscriptions::table
+                .filter(webhook_subscriptions::webhook_id.eq_any(ids))
+                .select(SubscriptionRow::as_select())
+                .load($c)
+                .await?;
+            let mut by_endpoint: HashMap<uuid::Uuid, Vec<String>> = HashMap::new();
+            for s in subs {
+                by_endpoint.entry(s.webhook_id.0).or_default().push(s.pattern);
+            }
+            rows.into_iter()
+                .map(|r| {
+                    let patterns = by_endpoint.remove(&r.id.0).unwrap_or_default();
+                    r.into_endpoint(patterns)
+                })
+                .collect::<Result<Vec<WebhookEndpoint>, DbError>>()
+        }
+    };
+}
+
+/// Sets the delivery's `last_status_code` when the try got an answer; a try without one (a
+/// timeout, a refused connection) keeps the code of the last answered try.
+macro_rules! keep_status_code {
+    ($c:expr, $row:expr, $status:expr) => {
+        if let Some(status) = $status {
+            diesel::update($row).set(deliveries::last_status_code.eq(status_to_db(Some(status)))).execute($c).await?;
+        }
+    };
+}
+
+impl WebhookStore for DieselStore {
+    async fn insert_endpoint(&self, endpoint: WebhookEndpoint, audit: NewAuditEntry) -> Result<(), StoreError> {
+        let row = EndpointRow::from(&endpoint);
+        let subs: Vec<SubscriptionRow> =
+            endpoint.events.iter().map(|p| SubscriptionRow::new(DbUuid::from(endpoint.id), p)).collect();
+        let audit = NewAuditRow::try_from(&audit)?;
+        write_tx!(self, |c| {
+            diesel::insert_into(endpoints::table).values(&row).execute(c).await?;
+            for sub in &subs {
+                diesel::insert_into(webhook_subscriptions::table).values(sub).execute(c).await?;
+            }
+            diesel::insert_into(audit_log::table).values(&audit).execute(c).await?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    async fn endpoint(&self, id: WebhookId) -> Result<Option<WebhookEndpoint>, StoreError> {
+        let id = DbUuid::from(id);
+        let found = read_tx!(self, |c| {
+            let rows: Vec<EndpointRow> = endpoints::table.find(id).select(EndpointRow::as_select()).load(c).await?;
+            with_patterns!(c, rows).await
+        })?;
+        Ok(found.into_iter().next())
+    }
+
+    async fn endpoints(&self) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        Ok(read_tx!(self, |c| {
+            let rows: Vec<EndpointRow> = endpoints::table
+                .order((endpoints::created_at.asc(), endpoints::id.asc()))
+                .select(EndpointRow::as_select())
+                .load(c)
+                .await?;
+            with_patterns!(c, rows).await
+        })?)
+    }
+
+    async fn update_endpoint(
+        &self,
+        id: WebhookId,
+        changes: EndpointChanges,
+        at: Timestamp,
+        audit: NewAuditEntry,
+    ) -> Result<Option<WebhookEndpoint>, StoreError> {
+        let id = DbUuid::from(id);
+        let audit = NewAuditRow::try_from(&audit)?;
+        let subs: Option<Vec<SubscriptionRow>> =
+            changes.events.as_ref().map(|events| events.iter().map(|p| SubscriptionRow::new(id, p)).collect());
+        let found = write_tx!(self, |c| {
+            // Locks the row: two changes of one endpoint apply one after the other.
+            let touched =
+                diesel::update(endpoints::table.find(id)).set(endpoints::updated_at.eq(DbTime(at))).execute(c).await?;
+            if touched == 0 {
+                return Ok(Vec::new());
+            }
+            if let Some(url) = &changes.url {
+                diesel::update(endpoints::table.find(id)).set(endpoints::url.eq(url.as_str())).execute(c).await?;
+            }
+            if let Some(description) = &changes.description {
+                diesel::update(endpoints::table.find(id))
+                    .set(endpoints::description.eq(description))
+                    .execute(c)
+                    .await?;
+            }
+            if let Some(enabled) = changes.enabled {
+                diesel::update(endpoints::table.find(id)).set(endpoints::enabled.eq(enabled)).execute(c).await?;
+                // `disabled_reason` says why the service turned it off: turning it on clears it.
+                if enabled {
+                    diesel::update(endpoints::table.find(id))
+                        .set(endpoints::disabled_reason.eq(None::<String>))
+                        .execute(c)
+                        .await?;
+                }
+            }
+            if let Some(subs) = &subs {
+                diesel::delete(webhook_subscriptions::table.filter(webhook_subscriptions::webhook_id.eq(id)))
+                    .execute(c)
+                    .await?;
+                for sub in subs {
+                    diesel::insert_into(webhook_subscriptions::table).values(sub).execute(c).await?;
+                }
+            }
+            diesel::insert_into(audit_log::table).values(&audit).execute(c).await?;
+            let rows: Vec<EndpointRow> = endpoints::table.find(id).select(EndpointRow::as_select()).load(c).await?;
+            with_patterns!(c, rows).await
+        })?;
+        Ok(found.into_iter().next())
+    }
+
+    async fn rotate_secret(
+        &self,
+        id: WebhookId,
+        secret: SealedSecret,
+        previous_until: Timestamp,
+        at: Timestamp,
+        audit: NewAuditEntry,
+    ) -> Result<bool, StoreError> {
+        let id = DbUuid::from(id);
+        let audit = NewAuditRow::try_from(&audit)?;
+        Ok(write_tx!(self, |c| {
+            // The current secret becomes the previous one in the same statement, so of two
+            // rotations racing, the second keeps the first one's secret as previous.
+            let rotated = diesel::update(endpoints::table.find(id))
+                .set((
+                    endpoints::previous_secret.eq(endpoints::secret.nullable()),
+                    endpoints::secret.eq(&secret.0),
+                    endpoints::previous_secret_until.eq(Some(DbTime(previous_until))),
+                    endpoints::updated_at.eq(DbTime(at)),
+                ))
+                .execute(c)
+                .await?;
+            if rotated == 0 {
+                return Ok(false);
+            }
+            diesel::insert_into(audit_log::table).values(&audit).execute(c).await?;
+            Ok(true)
+        })?)
+    }
+
+    async fn delete_endpoint(&self, id: WebhookId, audit: NewAuditEntry) -> Result<bool, StoreError> {
+        let id = DbUuid::from(id);
+        let audit = NewAuditRow::try_from(&audit)?;
+        Ok(write_tx!(self, |c| {
+            diesel::delete(deliveries::table.filter(deliveries::webhook_id.eq(id))).execute(c).await?;
+            let deleted = diesel::delete(endpoints::table.find(id)).execute(c).await?;
+            if deleted == 0 {
+                return Ok(false);
+            }
+            diesel::insert_into(audit_log::table).values(&audit).execute(c).await?;
+            Ok(true)
+        })?)
+    }
+
+    async fn enqueue_test(&self, id: WebhookId, at: Timestamp) -> Result<Option<WebhookDelivery>, StoreError> {
+        let id = DbUuid::from(id);
+        let row: Option<DeliveryRow> = write_tx!(self, |c| {
+            let exists: i64 = endpoints::table.find(id).count().get_result(c).await?;
+            if exists == 0 {
+                return Ok(None);
+            }
+            let row: DeliveryRow = diesel::insert_into(deliveries::table)
+                .values((
+                    deliveries::webhook_id.eq(id),
+                    deliveries::audit_id.eq(None::<i64>),
+                    deliveries::event_type.eq(TEST_EVENT),
+                    deliveries::status.eq(PENDING),
+                    deliveries::attempts.eq(0),
+                    deliveries::next_attempt_at.eq(Some(DbTime(at))),
+                    deliveries::created_at.eq(DbTime(at)),
+                ))
+                .returning(DeliveryRow::as_returning())
+                .get_result(c)
+                .await?;
+            Ok(Some(row))
+        })?;
+        Ok(row.map(WebhookDelivery::try_from).transpose()?)
+    }
+
+    async fn deliveries(
+        &self,
+        id: WebhookId,
+        status: Option<DeliveryStatus>,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<WebhookDelivery>, StoreError> {
+        let id = DbUuid::from(id);
+        let status = status.map(DeliveryStatus::as_str);
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let (rows, total) = read_tx!(self, |c| {
+            let filtered = || {
+                let mut q = deliveries::table.filter(deliveries::webhook_id.eq(id)).into_boxed();
+                if let Some(status) = status {
+                    q = q.filter(deliveries::status.eq(status));
+                }
+                q
+            };
+            let rows: Vec<DeliveryRow> = filtered()
+                .order(deliveries::id.desc())
+                .limit(i64::from(limit))
+                .offset(offset)
+                .select(DeliveryRow::as_select())
+                .load(c)
+                .await?;
+            let total: i64 = filtered().count().get_result(c).await?;
+            Ok((rows, total))
+        })?;
+        let items = rows.into_iter().map(WebhookDelivery::try_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { items, total_count: u64::try_from(total).unwrap_or(0) })
+    }
+
+    async fn retry_delivery(
+        &self,
+        id: WebhookId,
+        delivery: DeliveryId,
+        at: Timestamp,
+    ) -> Result<Option<WebhookDelivery>, StoreError> {
+        let id = DbUuid::from(id);
+        let rows: Vec<DeliveryRow> = with_conn!(self, |c| {
+            Ok(diesel::update(deliveries::table.find(delivery.0).filter(deliveries::webhook_id.eq(id)))
+                .set((
+                    deliveries::status.eq(PENDING),
+                    deliveries::next_attempt_at.eq(Some(DbTime(at))),
+                    deliveries::locked_until.eq(None::<DbTime>),
+                ))
+                .returning(DeliveryRow::as_returning())
+                .get_results(c)
+                .await?)
+        })?;
+        Ok(rows.into_iter().next().map(WebhookDelivery::try_from).transpose()?)
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let until = DbTime(now.plus(lease));
+        let now = DbTime(now);
+        // Select and lease in one write transaction, as the mail outbox does: SQLite admits
+        // one claimer at a time; PostgreSQL instances skip rows another one holds locked.
+        let (rows, endpoint_list, entries) = write_tx!(self, |c, db| {
+            let enabled = endpoints::table.filter(endpoints::enabled.eq(true)).select(endpoints::id);
+            let due: Vec<DeliveryRow> = db::skip_locked!(
+                deliveries::table
+                    .filter(deliveries::status.eq(PENDING))
+                    .filter(deliveries::next_attempt_at.le(now))
+                    .filter(deliveries::locked_until.is_null().or(deliveries::locked_until.le(now)))
+                    .filter(deliveries::webhook_id.eq_any(enabled).or(deliveries::audit_id.is_null()))
+                    .order((deliveries::next_attempt_at.asc(), deliveries::id.asc()))
+                    .limit(i64::from(limit))
+                    .select(DeliveryRow::as_select())
+            )
+            .load(c)
+            .await?;
+            if due.is_empty() {
+                return Ok((due, Vec::new(), Vec::new()));
+            }
+            let ids: Vec<i64> = due.iter().map(|d| d.id).collect();
+            diesel::update(deliveries::table.filter(deliveries::id.eq_any(ids)))
+                .set(deliveries::locked_until.eq(Some(until)))
+                .execute(c)
+                .await?;
+            let webhook_ids: Vec<DbUuid> = due.iter().map(|d| d.webhook_id).collect();
+            let endpoint_rows: Vec<EndpointRow> = endpoints::table
+                .filter(endpoints::id.eq_any(webhook_ids))
+                .select(EndpointRow::as_select())
+                .load(c)
+                .await?;
+            let endpoint_list = with_patterns!(c, endpoint_rows).await?;
+            let audit_ids: Vec<i64> = due.iter().filter_map(|d| d.audit_id).collect();
+            let entries: Vec<AuditRow> =
+                audit_log::table.filter(audit_log::id.eq_any(audit_ids)).select(AuditRow::as_select()).load(c).await?;
+            Ok((due, endpoint_list, entries))
+        })?;
+        let entries: HashMap<i64, AuditEntry> =
+            entries.into_iter().map(|r| AuditEntry::try_from(r).map(|e| (e.id, e))).collect::<Result<_, DbError>>()?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let delivery = WebhookDelivery::try_from(row)?;
+            let Some(endpoint) = endpoint_list.iter().find(|e| e.id == delivery.webhook_id).cloned() else { continue };
+            let entry = delivery.audit_id.and_then(|a| entries.get(&a).cloned());
+            out.push(DueDelivery { delivery, endpoint, entry });
+        }
+        Ok(out)
+    }
+
+    async fn record_try(&self, id: DeliveryId, outcome: TryOutcome, at: Timestamp) -> Result<(), StoreError> {
+        let at = DbTime(at);
+        write_tx!(self, |c| {
+            let row = deliveries::table.find(id.0);
+            let attempts = deliveries::attempts.eq(deliveries::attempts + 1);
+            let unlocked = deliveries::locked_until.eq(None::<DbTime>);
+            match &outcome {
+                TryOutcome::Delivered { status } => {
+                    diesel::update(row)
+                        .set((
+                            attempts,
+                            unlocked,
+                            deliveries::status.eq(DELIVERED),
+                            deliveries::last_status_code.eq(status_to_db(Some(*status))),
+                            deliveries::last_error.eq(None::<String>),
+                            deliveries::next_attempt_at.eq(None::<DbTime>),
+                            deliveries::delivered_at.eq(Some(at)),
+                        ))
+                        .execute(c)
+                        .await?;
+                }
+                TryOutcome::Retry { status, error, next_attempt_at } => {
+                    diesel::update(row)
+                        .set((
+                            attempts,
+                            unlocked,
+                            deliveries::last_error.eq(Some(error)),
+                            deliveries::next_attempt_at.eq(Some(DbTime(*next_attempt_at))),
+                        ))
+                        .execute(c)
+                        .await?;
+                    keep_status_code!(c, row, *status);
+                }
+                TryOutcome::GiveUp { status, error, disable_endpoint } => {
+                    let webhook: Vec<DbUuid> = diesel::update(row)
+                        .set((
+                            attempts,
+                            unlocked,
+                            deliveries::status.eq(FAILED),
+                            deliveries::last_error.eq(Some(error)),
+                            deliveries::next_attempt_at.eq(None::<DbTime>),
+                        ))
+                        .returning(deliveries::webhook_id)
+                        .get_results(c)
+                        .await?;
+                    keep_status_code!(c, row, *status);
+                    if *disable_endpoint && let Some(webhook) = webhook.into_iter().next() {
+                        diesel::update(endpoints::table.find(webhook))
+                            .set((
+                                endpoints::enabled.eq(false),
+                                endpoints::disabled_reason.eq(Some("gone")),
+                                endpoints::updated_at.eq(at),
+                            ))
+                            .execute(c)
+                            .await?;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    async fn delivery_backlog(&self) -> Result<DeliveryBacklog, StoreError> {
+        let (pending, oldest, failed) = read_tx!(self, |c| {
+            let enabled = endpoints::table.filter(endpoints::enabled.eq(true)).select(endpoints::id);
+            let pending_rows =
+                deliveries::table.filter(deliveries::status.eq(PENDING)).filter(deliveries::webhook_id.eq_any(enabled));
+            let pending: i64 = pending_rows.count().get_result(c).await?;
+            let oldest: Option<DbTime> = pending_rows
+                .order(deliveries::created_at.asc())
+                .select(deliveries::created_at)
+                .first(c)
+                .await
+                .optional()?;
+            let failed: i64 = deliveries::table.filter(deliveries::status.eq(FAILED)).count().get_result(c).await?;
+            Ok((pending, oldest, failed))
+        })?;
+        Ok(DeliveryBacklog {
+            pending: u64::try_from(pending).unwrap_or(0),
+            oldest_pending_since: oldest.map(Into::into),
+            failed: u64::try_from(failed).unwrap_or(0),
+        })
+    }
+}
