@@ -31,3 +31,4 @@ mod register_verify;
 mod secrets;
 mod secure_defaults;
 mod sign_in_log;
+mod webhooks;

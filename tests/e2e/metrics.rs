@@ -208,9 +208,51 @@ async fn metrics_can_be_switched_off(backend: Backend) {
     assert_eq!(app.get("/health/live", None).await.status, 200);
 }
 
+async fn webhook_series_count_tries_and_the_queue(backend: Backend) {
+    use portcullis_webhook_http::test_receiver::{Behaviour, Receiver};
+    let receiver = Receiver::start().await;
+    receiver.set_behaviour(Behaviour::Status { status: 503, retry_after: Some("3600".to_owned()) });
+    let app = TestApp::spawn_with(backend, |s| {
+        s.webhooks.allow_http = true;
+        s.webhooks.allowed_private_cidrs = vec!["127.0.0.0/8".parse().unwrap()];
+        s.webhooks.poll_interval_ms = 20;
+    })
+    .await;
+    let (_, m) = scrape(&app).await;
+    for outcome in ["delivered", "retried", "failed", "gone"] {
+        assert_eq!(m.get("portcullis_webhook_deliveries_total", &[("outcome", outcome)]), 0.0, "{outcome} at 0");
+    }
+    assert_eq!(m.get("portcullis_webhook_queue_depth", &[]), 0.0);
+    assert_eq!(m.get("portcullis_webhook_oldest_pending_seconds", &[]), 0.0);
+    assert_eq!(m.types.get("portcullis_webhook_oldest_pending_seconds").map(String::as_str), Some("gauge"));
+
+    let admin = app.admin_token("hooks.admin@example.com").await;
+    let body = serde_json::json!({"url": receiver.url(), "events": ["auth.login.success"]});
+    let created = app.call("POST", "/api/v1/admin/webhooks", Some(body), Some(&admin), &[]).await;
+    assert_eq!(created.status, 201, "{created:?}");
+    app.login("hooks.admin@example.com", portcullis_e2e::PASSWORD).await;
+    receiver.wait_for(1, Duration::from_secs(10)).await;
+    // The failed try is recorded after the answer: wait for the counter, not the receiver.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let m = loop {
+        let (_, m) = scrape(&app).await;
+        if m.get("portcullis_webhook_deliveries_total", &[("outcome", "retried")]) >= 1.0 {
+            break m;
+        }
+        assert!(Instant::now() < deadline, "the failed try was never counted");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    // Retry-After: 3600 keeps it pending for an hour: one delivery in the queue, waiting.
+    assert_eq!(m.get("portcullis_webhook_queue_depth", &[]), 1.0);
+    assert!(m.get("portcullis_webhook_oldest_pending_seconds", &[]) >= 0.0);
+    assert_eq!(m.get("portcullis_webhook_deliveries_total", &[("outcome", "delivered")]), 0.0);
+    assert_eq!(receiver.count(), 1, "not tried again before Retry-After");
+}
+
 portcullis_e2e::on_both_backends!(
     metrics_describe_requests_logins_hashing_mail_and_the_store,
     metrics_can_be_switched_off,
+    webhook_series_count_tries_and_the_queue,
 );
 
 /// `host:port` of a `postgres://user@host:port/db` URL.

@@ -6,6 +6,7 @@ mod pin;
 mod profile;
 mod seed;
 mod soak;
+mod webhooks;
 mod wrk;
 
 use portcullis_store_diesel::test_db::TestDatabase;
@@ -43,6 +44,7 @@ async fn main() {
         Some("profile") => return profile_main().await,
         Some("own-core") => return own_core_main().await,
         Some("soak") => return soak_main().await,
+        Some("webhooks") => return webhooks_main().await,
         // The micro-benchmark table alone, from the estimates criterion left in target/.
         Some("micro") => return println!("{}", criterion_report::section(std::path::Path::new("target/criterion"))),
         _ => {}
@@ -79,6 +81,23 @@ async fn own_core_main() {
         drop(wrk::seeded(&bin, stores.dir.path(), name, url).await.unwrap_or_else(|e| fail(name, e)));
         let section = wrk::own_core_logins(&bin, stores.dir.path(), name, url, cores).await;
         println!("### {name}\n{}", section.unwrap_or_else(|e| fail(name, e)));
+    }
+}
+
+/// `portcullis-bench webhooks`: only the logins with a hung webhook receiver against none,
+/// on freshly seeded stores (the subsection `make bench` writes under each store).
+async fn webhooks_main() {
+    let stores = Stores::new("webhooks.db").await;
+    let bin = wrk::server_binary().unwrap_or_else(|e| fail("server binary", e));
+    for (name, url) in &stores.list {
+        let seeded = wrk::seeded(&bin, stores.dir.path(), name, url).await.unwrap_or_else(|e| fail(name, e));
+        let section =
+            webhooks::hung_receiver(&seeded.server, stores.dir.path(), url, &seeded.login_url, &seeded.login).await;
+        println!(
+            "### {name}
+{}",
+            section.unwrap_or_else(|e| fail(name, e))
+        );
     }
 }
 

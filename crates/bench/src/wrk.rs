@@ -15,7 +15,7 @@ use portcullis_crypto::Argon2Engine;
 use portcullis_server::Settings;
 
 /// Seconds each wrk run lasts.
-const RUN_SECS: u64 = 8;
+pub(crate) const RUN_SECS: u64 = 8;
 /// Connection counts of the login runs (the figures).
 const LOGIN_CONNECTIONS: [usize; 4] = [1, 2, 16, 64];
 /// Runs per login configuration; the median run is reported, with the range: one 8 s run
@@ -32,15 +32,15 @@ const LOGIN_USERS: usize = 64;
 /// Accounts seeded with a 1,000-entry login history (the first of the login accounts).
 const HISTORY_USERS: usize = 16;
 /// The password of every seeded account.
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// One wrk run's figures.
 pub struct WrkRun {
     pub(crate) requests_per_sec: f64,
-    p50: Duration,
-    p99: Duration,
-    non_2xx: u64,
-    socket_errors: u64,
+    pub(crate) p50: Duration,
+    pub(crate) p99: Duration,
+    pub(crate) non_2xx: u64,
+    pub(crate) socket_errors: u64,
     /// Non-2xx responses by status (`429=12 503=3`), when the script counted them.
     statuses: String,
 }
@@ -108,6 +108,7 @@ pub(crate) async fn start_with(
         .env("PORTCULLIS__LIMITS__REQUESTS_PER_IP_PER_MINUTE", u32::MAX.to_string())
         .env("PORTCULLIS__SERVER__TRUSTED_PROXIES", "[\"127.0.0.1/32\"]")
         .env("PORTCULLIS__LOG__FILTER", "error")
+        .envs(crate::webhooks::SERVER_ENV)
         .env_remove("RUST_LOG")
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
@@ -184,7 +185,7 @@ fn clock_ticks() -> f64 {
 }
 
 /// CPU seconds (user + system) process `pid` has used so far; 0 when unreadable.
-fn cpu_secs(pid: u32) -> f64 {
+pub(crate) fn cpu_secs(pid: u32) -> f64 {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
     // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
     let Some((_, rest)) = stat.rsplit_once(')') else { return 0.0 };
@@ -372,7 +373,7 @@ async fn hash_limit(threads: usize) -> Result<(f64, String), String> {
     Ok((limit, sentence))
 }
 
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
 
@@ -438,6 +439,7 @@ pub async fn section(bin: &Path, dir: &Path, stores: &[(&'static str, String)]) 
         let token = &token;
 
         let runs = login_runs(&server, dir, &login_url, &login, &LOGIN_CONNECTIONS, limit, None).await?;
+        let hung = crate::webhooks::hung_receiver(&server, dir, url, &login_url, &login).await?;
         let _ = writeln!(
             out,
             "### {name}\n\nt_hash in the server: {:.1} ms; the limit is **{limit:.0} logins/s** (above).\n",
@@ -449,6 +451,7 @@ pub async fn section(bin: &Path, dir: &Path, stores: &[(&'static str, String)]) 
         );
         out.push_str(&runs.table);
         out.push_str(&runs.cpu_split);
+        out.push_str(&hung);
         let _ = writeln!(
             out,
             "\n| other load, {READ_CONNECTIONS} connections | requests/s | p50 | p99 | non-2xx | server CPU per request | PostgreSQL CPU per request |\n|---|---|---|---|---|---|---|"

@@ -30,6 +30,8 @@ pub struct Settings {
     pub mfa: MfaSettings,
     /// Passkeys (the WebAuthn relying party).
     pub webauthn: WebauthnSettings,
+    /// `[webhooks]`
+    pub webhooks: WebhookSettings,
     /// Rate limits and lockout.
     pub limits: LimitSettings,
     /// Password policy and hashing cost.
@@ -261,6 +263,49 @@ impl WebauthnSettings {
     }
 }
 
+/// `[webhooks]`: where deliveries may go and how they are sent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Accept `http` target URLs (for development, or receivers on a trusted network).
+    pub allow_http: bool,
+    /// Private, loopback or link-local ranges targets may resolve to anyway
+    /// (`["10.1.0.0/16"]`); every other non-public address is refused.
+    pub allowed_private_cidrs: Vec<IpNet>,
+    /// How long one try may take, connecting, sending and reading the answer.
+    pub timeout_secs: u64,
+    /// Tries in flight at once on this instance; one hung receiver holds one of them for at
+    /// most `timeout_secs`.
+    pub max_in_flight: usize,
+    /// How often the worker looks for due deliveries.
+    pub poll_interval_ms: u64,
+    /// Extra trusted root certificates (PEM) for receivers behind a private CA.
+    pub tls_ca_file: Option<PathBuf>,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            allow_http: false,
+            allowed_private_cidrs: Vec::new(),
+            timeout_secs: 10,
+            max_in_flight: 32,
+            poll_interval_ms: 1000,
+            tls_ca_file: None,
+        }
+    }
+}
+
+impl WebhookSettings {
+    /// The target rules the domain and the transport enforce.
+    pub fn target_policy(&self) -> portcullis_domain::model::TargetPolicy {
+        portcullis_domain::model::TargetPolicy {
+            allow_http: self.allow_http,
+            allowed_private: self.allowed_private_cidrs.clone(),
+        }
+    }
+}
+
 /// `[tokens]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -407,6 +452,8 @@ impl Settings {
             ..portcullis_domain::Policy::default()
         };
         policy.public_url = self.server.public_url.trim_end_matches('/').to_owned();
+        policy.webhook_targets = self.webhooks.target_policy();
+        policy.webhook_timeout = Duration::from_secs(self.webhooks.timeout_secs.max(1));
         // Unknown names are refused at start (`production::check`), never silently dropped.
         policy.mfa_required_roles =
             self.mfa.require_for_roles.iter().filter_map(|name| portcullis_domain::model::Role::parse(name)).collect();

@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod production;
 pub mod startup;
 pub mod telemetry;
+pub mod webhook_worker;
 pub mod wiring;
 pub mod worker;
 

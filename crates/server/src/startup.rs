@@ -6,6 +6,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
 use portcullis_mailer_lettre::LettreMailer;
+use portcullis_webhook_http::HttpWebhookTransport;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
@@ -22,6 +23,8 @@ pub struct Application {
     metrics: Option<web::Data<Metrics>>,
     mailer: LettreMailer,
     poll_interval: Duration,
+    webhooks: HttpWebhookTransport,
+    webhook_options: crate::webhook_worker::WorkerOptions,
 }
 
 /// Why the server could not start.
@@ -57,7 +60,7 @@ impl Application {
         if settings.server.environment == crate::config::Environment::Development {
             tracing::info!("development environment: missing keys are created; production sets server.environment");
         }
-        let Wired { service, mailer, gauges } = build_service(settings).await?;
+        let Wired { service, mailer, webhooks, gauges } = build_service(settings).await?;
         let service = web::Data::from(service);
         let metrics =
             if settings.server.metrics_enabled { Some(web::Data::new(Metrics::for_adapters(gauges)?)) } else { None };
@@ -71,8 +74,9 @@ impl Application {
             ..http::HttpOptions::from_settings(&settings.server)
         });
         let request_timeout = options.body_timeout;
+        let app_webhooks = web::Data::new(webhooks.clone());
         let mut server = HttpServer::new(move || {
-            http::app(app_service.clone(), trusted.clone(), app_metrics.clone(), options.clone())
+            http::app(app_service.clone(), trusted.clone(), app_metrics.clone(), options.clone(), app_webhooks.clone())
         })
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
         // The request head; the body has the same budget in the JSON extractor.
@@ -89,6 +93,12 @@ impl Application {
             metrics,
             mailer,
             poll_interval: Duration::from_millis(settings.mailer.poll_interval_ms.max(10)),
+            webhooks,
+            webhook_options: crate::webhook_worker::WorkerOptions {
+                poll_interval: Duration::from_millis(settings.webhooks.poll_interval_ms.max(10)),
+                max_in_flight: settings.webhooks.max_in_flight.max(1),
+                timeout: Duration::from_secs(settings.webhooks.timeout_secs.max(1)),
+            },
         })
     }
 
@@ -117,9 +127,17 @@ impl Application {
             self.poll_interval,
             cancel.clone(),
         ));
+        let webhook_worker = actix_web::rt::spawn(crate::webhook_worker::run(
+            self.service.clone(),
+            self.metrics.clone(),
+            self.webhooks,
+            self.webhook_options,
+            cancel.clone(),
+        ));
         let result = self.server.await;
         cancel.cancel();
         let _ = worker.await;
+        let _ = webhook_worker.await;
         tracing::info!("portcullis stopped");
         result
     }

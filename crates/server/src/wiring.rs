@@ -15,6 +15,7 @@ use portcullis_geo_maxmind::OptionalGeo;
 use portcullis_mailer_lettre::{LettreMailer, MailerSettings, TransportKind};
 use portcullis_store_diesel::{DbConfig, DieselStore, PoolGauge};
 use portcullis_webauthn::WebauthnCeremonies;
+use portcullis_webhook_http::HttpWebhookTransport;
 
 use crate::config::Settings;
 
@@ -119,6 +120,8 @@ pub struct Wired {
     pub service: Arc<Service>,
     /// The transport the mail worker delivers through.
     pub mailer: LettreMailer,
+    /// The transport webhook deliveries (and the target checks of the admin API) go through.
+    pub webhooks: HttpWebhookTransport,
     /// Read-only views of the adapters' own counters, for the metrics.
     pub gauges: AdapterGauges,
 }
@@ -175,6 +178,7 @@ pub async fn build_service(settings: &Settings) -> Result<Wired, WiringError> {
         None
     });
     let mailer = LettreMailer::new(&mailer_settings(settings)?)?;
+    let webhooks = webhook_transport(settings)?;
     let gauges = AdapterGauges { hashing: hasher.gauge(), pool: store.pool_gauge() };
     let deps = Deps::<ServerPorts> {
         store,
@@ -192,5 +196,24 @@ pub async fn build_service(settings: &Settings) -> Result<Wired, WiringError> {
     if let Some(dir) = &settings.mailer.templates_dir {
         service = service.with_mail_templates(crate::mail_templates::load(dir)?);
     }
-    Ok(Wired { service: Arc::new(service), mailer, gauges })
+    Ok(Wired { service: Arc::new(service), mailer, webhooks, gauges })
+}
+
+/// The webhook transport of `settings`: the target policy, and the extra roots of
+/// `webhooks.tls_ca_file`.
+///
+/// # Errors
+/// [`WiringError::Config`] when the CA file cannot be read or holds no certificate.
+pub fn webhook_transport(settings: &Settings) -> Result<HttpWebhookTransport, WiringError> {
+    let transport = HttpWebhookTransport::new(settings.webhooks.target_policy());
+    match &settings.webhooks.tls_ca_file {
+        None => Ok(transport),
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .map_err(|e| WiringError::Config(format!("webhooks.tls_ca_file {}: {e}", path.display())))?;
+            transport
+                .with_extra_roots(&pem)
+                .map_err(|e| WiringError::Config(format!("webhooks.tls_ca_file {}: {e}", path.display())))
+        }
+    }
 }

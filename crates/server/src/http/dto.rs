@@ -10,6 +10,7 @@ mod credentials;
 mod mfa;
 mod notifications;
 mod passkeys;
+mod webhooks;
 pub use account::{
     MeResponse, SecurityEventsPage, SecurityEventsResponse, SessionList, SessionView, SessionsResponse,
     UpdateProfileBody,
@@ -30,6 +31,10 @@ pub use notifications::{NotificationView, NotificationsPage, NotificationsRespon
 pub use passkeys::{
     PasskeyListResponse, PasskeyLoginBody, PasskeyOptionsBody, PasskeySignInOptionsBody, PasskeyView,
     RegisterPasskeyBody, RegisterPasskeyResponse, options_json,
+};
+pub use webhooks::{
+    CreateWebhookBody, CreatedWebhookResponse, DeliveryListResponse, DeliveryView, PatchWebhookBody,
+    RotatedSecretResponse, WebhookListResponse, WebhookView,
 };
 
 /// `POST /auth/register`

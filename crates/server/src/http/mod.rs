@@ -183,6 +183,7 @@ pub fn app(
     trusted: web::Data<TrustedProxies>,
     metrics: Option<web::Data<Metrics>>,
     options: web::Data<HttpOptions>,
+    webhooks: web::Data<portcullis_webhook_http::HttpWebhookTransport>,
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
@@ -193,7 +194,7 @@ pub fn app(
     >,
 > {
     let cors = Condition::new(!options.cors_allowed_origins.is_empty(), options.cors());
-    let app = App::new().app_data(service).app_data(trusted).app_data(options);
+    let app = App::new().app_data(service).app_data(trusted).app_data(options).app_data(webhooks);
     let app = match metrics {
         Some(metrics) => app.app_data(metrics),
         None => app,

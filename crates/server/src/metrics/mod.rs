@@ -16,7 +16,9 @@ pub mod scrape;
 
 use std::time::Duration;
 
-use portcullis_domain::{DeliveryReport, LoginError, LoginOutcome, MfaVerifyError, PasskeySignInError, SecondFactor};
+use portcullis_domain::{
+    DeliveryReport, LoginError, LoginOutcome, MfaVerifyError, PasskeySignInError, SecondFactor, TryResult,
+};
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 
 use crate::wiring::AdapterGauges;
@@ -42,6 +44,7 @@ pub struct Metrics {
     mfa: IntCounterVec,
     hash_wait: Histogram,
     mail_deliveries: IntCounterVec,
+    webhook_tries: IntCounterVec,
     gauges: AdapterGauges,
 }
 
@@ -104,6 +107,13 @@ impl Metrics {
             ),
             &["result"],
         )?;
+        let webhook_tries = IntCounterVec::new(
+            Opts::new(
+                "portcullis_webhook_deliveries_total",
+                "Webhook delivery tries by outcome: delivered (2xx), retried (failed, rescheduled), failed (last try failed) or gone (410: the endpoint was turned off).",
+            ),
+            &["outcome"],
+        )?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(logins.clone()))?;
@@ -111,6 +121,7 @@ impl Metrics {
         registry.register(Box::new(mfa.clone()))?;
         registry.register(Box::new(hash_wait.clone()))?;
         registry.register(Box::new(mail_deliveries.clone()))?;
+        registry.register(Box::new(webhook_tries.clone()))?;
         // Created at 0, so dashboards and alerts see every series before its first event.
         logins.with_label_values(&[labels::SUCCESS, labels::NO_REASON]).inc_by(0);
         for reason in labels::LOGIN_FAILURE_REASONS {
@@ -128,6 +139,9 @@ impl Metrics {
         for result in ["sent", "retried", "dropped", "abandoned"] {
             mail_deliveries.with_label_values(&[result]).inc_by(0);
         }
+        for outcome in [TryResult::Delivered, TryResult::Retried, TryResult::Failed, TryResult::Gone] {
+            webhook_tries.with_label_values(&[outcome.as_str()]).inc_by(0);
+        }
         Ok(Self {
             registry,
             http_requests,
@@ -137,6 +151,7 @@ impl Metrics {
             mfa,
             hash_wait,
             mail_deliveries,
+            webhook_tries,
             gauges,
         })
     }
@@ -202,6 +217,11 @@ impl Metrics {
                 self.mail_deliveries.with_label_values(&[result]).inc_by(u64::from(n));
             }
         }
+    }
+
+    /// Counts one webhook try.
+    pub fn observe_webhook_try(&self, result: TryResult) {
+        self.webhook_tries.with_label_values(&[result.as_str()]).inc();
     }
 
     /// The counted series, for [`scrape`].

@@ -1,5 +1,5 @@
 //! `GET /metrics`: the counted series plus state read now (hashing queue, store pool, mail
-//! outbox), in the Prometheus text format.
+//! outbox, webhook queue), in the Prometheus text format.
 
 use std::time::Duration;
 
@@ -7,9 +7,11 @@ use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{HttpResponse, web};
 use portcullis_crypto::HashPoolStats;
 use portcullis_domain::OutboxStatus;
+use portcullis_domain::model::Timestamp;
+use portcullis_domain::ports::{Clock, DeliveryBacklog, SystemClock};
 use portcullis_store_diesel::PoolStatus;
 use prometheus::proto::MetricFamily;
-use prometheus::{Counter, IntCounter, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{Counter, Gauge, IntCounter, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use crate::http::handlers::fallback;
 use crate::http::problem::ApiError;
@@ -37,7 +39,8 @@ pub async fn metrics(
 ) -> Result<HttpResponse, ApiError> {
     let Some(metrics) = metrics else { return fallback::not_found().await };
     let outbox = read_outbox(&service).await;
-    let state = State { hash: metrics.gauges.hashing.stats(), pool: metrics.gauges.pool.status(), outbox };
+    let webhooks = read_webhooks(&service).await;
+    let state = State { hash: metrics.gauges.hashing.stats(), pool: metrics.gauges.pool.status(), outbox, webhooks };
     let mut families = metrics.gather();
     families.extend(state.families().map_err(ApiError::internal)?);
     families.sort_by(|a, b| a.name().cmp(b.name()));
@@ -65,11 +68,28 @@ async fn read_outbox(service: &Service) -> Option<OutboxStatus> {
     }
 }
 
+/// The webhook queue's depth and the age of its oldest pending delivery, or `None` when the
+/// store does not answer within [`STORE_BUDGET`].
+async fn read_webhooks(service: &Service) -> Option<(DeliveryBacklog, Timestamp)> {
+    match tokio::time::timeout(STORE_BUDGET, service.webhook_backlog()).await {
+        Ok(Ok(backlog)) => Some((backlog, SystemClock.now())),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "metrics: webhook queue unreadable");
+            None
+        }
+        Err(_) => {
+            tracing::debug!("metrics: webhook queue counts timed out");
+            None
+        }
+    }
+}
+
 /// What a scrape reads now.
 struct State {
     hash: HashPoolStats,
     pool: PoolStatus,
     outbox: Option<OutboxStatus>,
+    webhooks: Option<(DeliveryBacklog, Timestamp)>,
 }
 
 impl State {
@@ -119,6 +139,27 @@ impl State {
         if let Some(OutboxStatus { pending: depth, failed, .. }) = self.outbox {
             gauge(&r, "portcullis_mail_outbox_depth", "Mail waiting for delivery (failed mail excluded).", depth)?;
             gauge(&r, "portcullis_mail_outbox_failed", "Mail given up on and kept for operators.", failed)?;
+        }
+        if let Some((backlog, now)) = self.webhooks {
+            gauge(
+                &r,
+                "portcullis_webhook_queue_depth",
+                "Webhook deliveries pending (due or waiting for a retry) to enabled endpoints.",
+                backlog.pending,
+            )?;
+            let age = backlog.oldest_pending_since.map_or(0.0, |since| since.until(now).as_secs_f64());
+            let oldest = Gauge::new(
+                "portcullis_webhook_oldest_pending_seconds",
+                "Age of the oldest pending webhook delivery (0 when none): how far behind the receivers are.",
+            )?;
+            oldest.set(age);
+            r.register(Box::new(oldest))?;
+            gauge(
+                &r,
+                "portcullis_webhook_failed",
+                "Webhook deliveries given up and kept (retryable by an admin).",
+                backlog.failed,
+            )?;
         }
         Ok(r.gather())
     }

@@ -14,6 +14,7 @@ impl From<AdminError> for ApiError {
                 "Your roles do not grant the permission this action needs.",
             ),
             AdminError::NotFound => Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", "No such user."),
+            AdminError::NoSuchWebhook => Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", "No such webhook or delivery."),
             // Locking oneself out could leave nobody to undo it; another administrator can.
             AdminError::SelfTarget => Self {
                 errors: vec![FieldError::new("id", "is your own account")],

@@ -1,4 +1,5 @@
-//! Section 5, administration: accounts and the whole audit log, one handler per file.
+//! Section 5, administration: accounts and the whole audit log, one handler per file; and
+//! section 10, the webhook endpoints (one module).
 //!
 //! Handlers only parse and answer: every use case checks the caller's permission itself
 //! (through [`Actor::user`]), so a route cannot be added without it.
@@ -11,6 +12,7 @@ pub mod restore_user;
 pub mod set_roles;
 pub mod set_status;
 pub mod show_user;
+pub mod webhooks;
 
 use actix_web::web;
 use portcullis_domain::model::{Permission, UserId};
@@ -33,7 +35,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/admin/users/{id}/restore", "POST").route(web::post().to(restore_user::restore_user)))
         .service(resource("/admin/users/{id}/roles", "PUT").route(web::put().to(set_roles::set_user_roles)))
         .service(resource("/admin/users/{id}/mfa", "DELETE").route(web::delete().to(reset_mfa::reset_user_mfa)))
-        .service(resource("/admin/audit-log", "GET").route(web::get().to(audit_log::audit_log)));
+        .service(resource("/admin/audit-log", "GET").route(web::get().to(audit_log::audit_log)))
+        .service(
+            resource("/admin/webhooks", "GET, POST")
+                .route(web::get().to(webhooks::list_webhooks))
+                .route(web::post().to(webhooks::create_webhook)),
+        )
+        .service(
+            resource("/admin/webhooks/{id}", "GET, PATCH, DELETE")
+                .route(web::get().to(webhooks::show_webhook))
+                .route(web::patch().to(webhooks::update_webhook))
+                .route(web::delete().to(webhooks::delete_webhook)),
+        )
+        .service(resource("/admin/webhooks/{id}/rotate-secret", "POST").route(web::post().to(webhooks::rotate_secret)))
+        .service(resource("/admin/webhooks/{id}/deliveries", "GET").route(web::get().to(webhooks::list_deliveries)))
+        .service(
+            resource("/admin/webhooks/{id}/deliveries/{delivery_id}/retry", "POST")
+                .route(web::post().to(webhooks::retry_delivery)),
+        )
+        .service(resource("/admin/webhooks/{id}/test", "POST").route(web::post().to(webhooks::test_webhook)));
 }
 
 /// The acting administrator (whoever holds the token, with the roles stored now), when
