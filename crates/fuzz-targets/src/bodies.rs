@@ -11,7 +11,7 @@ use portcullis_server::http::json_body::parse_json;
 use portcullis_server::http::problem::ApiError;
 
 /// The body types, in the order the first input byte selects them.
-pub(crate) const BODIES: usize = 21;
+pub(crate) const BODIES: usize = 23;
 
 /// What a passkey response says about itself, read by the server's own engine before
 /// anything is verified: it must refuse, never panic, whatever the JSON.
@@ -30,6 +30,35 @@ fn passkey_claims(credential: &serde_json::Value) {
     RP.with(|rp| {
         let _ = rp.claims(credential);
     });
+}
+
+/// A target URL as registration checks it (form, then the default policy: https and no
+/// private address literal); what passes is an absolute https URL whose audited form has no
+/// query.
+fn webhook_target(text: &str) {
+    use portcullis_domain::model::{TargetPolicy, WebhookUrl};
+    if let Ok(url) = WebhookUrl::parse(text.trim())
+        && TargetPolicy::default().check_url(&url).is_ok()
+    {
+        assert!(url.is_https() && !url.host().is_empty(), "{url}");
+        let audited = url.redacted();
+        if let Some((_, query)) = url.as_str().split_once('?')
+            && !query.is_empty()
+        {
+            assert!(!audited.contains(&format!("?{query}")), "the query reached the audited form: {audited}");
+        }
+    }
+}
+
+/// A subscription pattern; what parses matches what it says.
+fn webhook_pattern(text: &str) {
+    if let Ok(pattern) = portcullis_domain::model::EventPattern::parse(text) {
+        assert_eq!(pattern.as_str(), text);
+        match pattern.prefix() {
+            Some(prefix) => assert!(pattern.matches(&format!("{prefix}x"))),
+            None => assert!(pattern.matches(text)),
+        }
+    }
 }
 
 /// Parses `data[1..]` as the body type `data[0]` selects. Properties: no panic; only a JSON
@@ -100,6 +129,14 @@ pub fn request_bodies(data: &[u8]) {
         }),
         19 => parse_json::<dto::PasskeySignInOptionsBody>(json).map(|b| {
             let _ = b.email.as_deref().map(Email::parse);
+        }),
+        20 => parse_json::<dto::CreateWebhookBody>(json).map(|b| {
+            webhook_target(&b.url);
+            b.events.iter().for_each(|e| webhook_pattern(e));
+        }),
+        21 => parse_json::<dto::PatchWebhookBody>(json).map(|b| {
+            b.url.as_deref().map(webhook_target);
+            b.events.iter().flatten().for_each(|e| webhook_pattern(e));
         }),
         _ => parse_json::<dto::PasskeyLoginBody>(json).map(|b| passkey_claims(&b.credential)),
     };

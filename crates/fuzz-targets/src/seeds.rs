@@ -85,6 +85,8 @@ fn bodies() -> Vec<String> {
         r#"{"password":"a"}"#,
         r#"{"name":"Laptop","credential":{"id":"AQI","rawId":"AQI","type":"public-key","response":{"clientDataJSON":"eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiQUFFQyJ9","attestationObject":"oA"}}}"#,
         r#"{"email":"ada@example.com"}"#,
+        r#"{"url":"https://hooks.example.com/in?token=abc","events":["auth.login.failure","user.*"],"description":"siem"}"#,
+        r#"{"url":"https://hooks.example.com/v2","events":["*"],"enabled":false}"#,
         r#"{"credential":{"id":"AQI","rawId":"AQI","type":"public-key","response":{"clientDataJSON":"eyJ0eXBlIjoid2ViYXV0aG4uZ2V0IiwiY2hhbGxlbmdlIjoiQUFFQyJ9","authenticatorData":"AA","signature":"AA","userHandle":null}},"remember_me":false}"#,
     ];
     debug_assert_eq!(examples.len(), crate::bodies::BODIES);
