@@ -244,7 +244,9 @@ async fn webhook_series_count_tries_and_the_queue(backend: Backend) {
     };
     // Retry-After: 3600 keeps it pending for an hour: one delivery in the queue, waiting.
     assert_eq!(m.get("portcullis_webhook_queue_depth", &[]), 1.0);
-    assert!(m.get("portcullis_webhook_oldest_pending_seconds", &[]) >= 0.0);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (_, later) = scrape(&app).await;
+    assert!(later.get("portcullis_webhook_oldest_pending_seconds", &[]) > 0.0, "the waiting delivery has an age");
     assert_eq!(m.get("portcullis_webhook_deliveries_total", &[("outcome", "delivered")]), 0.0);
     assert_eq!(receiver.count(), 1, "not tried again before Retry-After");
 }

@@ -185,7 +185,7 @@ async fn a_hung_receiver_never_holds_a_sign_in(backend: Backend) {
     // Tries would hang for 30 s: longer than this whole test.
     let app = app_with(backend, |s| s.webhooks.timeout_secs = 30).await;
     let admin = app.admin_token("admin@example.com").await;
-    subscribe(&app, &admin, &receiver.url(), &["auth.*"]).await;
+    let id = subscribe(&app, &admin, &receiver.url(), &["auth.*"]).await.body["id"].as_str().unwrap().to_owned();
     app.verified_login("hung@example.com").await;
     // Deliveries are hanging in the receiver now...
     let hanging = receiver.wait_for(1, Duration::from_secs(10)).await.len();
@@ -193,6 +193,12 @@ async fn a_hung_receiver_never_holds_a_sign_in(backend: Backend) {
     // ...and sign-ins go on answering, each queueing one more event behind them.
     let logins = join_all((0..5).map(|_| app.login("hung@example.com", PASSWORD))).await;
     assert!(logins.iter().all(|r| r.status == 200), "{logins:?}");
+    // No try has ended yet (each would end only at the 30 s timeout): the sign-ins answered
+    // while every delivery was still hanging, so none of them waited for one.
+    let listed = app.get(&format!("/api/v1/admin/webhooks/{id}/deliveries?limit=100"), Some(&admin)).await;
+    let deliveries = listed.body["deliveries"].as_array().unwrap();
+    assert!(deliveries.len() >= 8, "{listed:?}");
+    assert!(deliveries.iter().all(|d| d["attempts"] == 0 && d["status"] == "pending"), "{listed:?}");
     let more = receiver.wait_for(hanging + 5, Duration::from_secs(10)).await;
     assert!(more.len() >= hanging + 5, "every event is tried in parallel, none waits behind the hung ones");
     assert_eq!(app.get("/health/ready", None).await.status, 200);

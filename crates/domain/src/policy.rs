@@ -74,6 +74,9 @@ pub struct Policy {
     pub webhook_targets: crate::model::TargetPolicy,
     /// How long one webhook try may take, connecting, sending and reading the answer.
     pub webhook_timeout: Duration,
+    /// How long delivered webhook deliveries stay listed before the housekeeping round
+    /// deletes them (failed ones stay until their endpoint is removed).
+    pub webhook_delivered_retention: Duration,
 }
 
 impl Default for Policy {
@@ -108,6 +111,7 @@ impl Default for Policy {
             mfa_required_roles: Vec::new(),
             webhook_targets: crate::model::TargetPolicy::default(),
             webhook_timeout: Duration::from_secs(10),
+            webhook_delivered_retention: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }

@@ -15,6 +15,9 @@ use crate::config::{Environment, Settings};
 #[error("refusing to start:\n  - {}", .0.join("\n  - "))]
 pub struct Refused(pub Vec<String>);
 
+/// Longest webhook try accepted: a try holds a worker slot and its lease lasts twice this.
+pub const MAX_WEBHOOK_TIMEOUT_SECS: u64 = 300;
+
 /// Checks `settings`; every problem found, not only the first.
 ///
 /// # Errors
@@ -32,6 +35,15 @@ pub fn check(settings: &Settings) -> Result<(), Refused> {
         if portcullis_domain::model::Role::parse(name).is_none() {
             problems.push(format!("mfa.require_for_roles: {name:?} is not a role (known: admin, user)"));
         }
+    }
+    if !(1..=MAX_WEBHOOK_TIMEOUT_SECS).contains(&settings.webhooks.timeout_secs) {
+        problems.push(format!(
+            "webhooks.timeout_secs must be 1 to {MAX_WEBHOOK_TIMEOUT_SECS}, not {}",
+            settings.webhooks.timeout_secs
+        ));
+    }
+    if settings.webhooks.max_in_flight == 0 {
+        problems.push("webhooks.max_in_flight must be at least 1".to_owned());
     }
     let rp = settings.webauthn.relying_party();
     if let Err(why) = rp.check() {
@@ -176,6 +188,18 @@ mod tests {
         dev.webauthn.origins = vec!["https://example.org".to_owned()];
         let found = problems(&dev);
         assert!(found.len() == 1 && found[0].contains("not on the RP ID"), "{found:?}");
+    }
+
+    #[test]
+    fn webhook_tries_are_bounded() {
+        let mut s = Settings::default();
+        for (secs, ok) in [(0, false), (1, true), (300, true), (301, false), (u64::MAX, false)] {
+            s.webhooks.timeout_secs = secs;
+            assert_eq!(check(&s).is_ok(), ok, "timeout_secs = {secs}");
+        }
+        s.webhooks.timeout_secs = 10;
+        s.webhooks.max_in_flight = 0;
+        assert!(problems(&s).iter().any(|p| p.contains("webhooks.max_in_flight")));
     }
 
     #[test]

@@ -67,6 +67,9 @@ pub async fn run<T: MailTransport>(
             if let Err(e) = service.purge_stale_enrolments().await {
                 tracing::warn!(error = %e, "pruning unconfirmed second-factor enrolments failed");
             }
+            if let Err(e) = service.purge_webhook_deliveries().await {
+                tracing::warn!(error = %e, "pruning old webhook deliveries failed");
+            }
             // Failed mail stays until an operator looks: say so now and then, not only once.
             match service.mail_outbox_status().await {
                 Ok(status) if status.failed == 0 => {}

@@ -10,8 +10,8 @@ use std::time::Duration;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use portcullis_domain::model::{
-    AuditEntry, DeliveryId, DeliveryStatus, DueDelivery, NewAuditEntry, Page, SealedSecret, TEST_EVENT, Timestamp,
-    WebhookDelivery, WebhookEndpoint, WebhookId,
+    AuditEntry, DeliveryId, DeliveryLease, DeliveryStatus, DueDelivery, NewAuditEntry, Page, SealedSecret, TEST_EVENT,
+    Timestamp, WebhookDelivery, WebhookEndpoint, WebhookId,
 };
 use portcullis_domain::ports::{DeliveryBacklog, EndpointChanges, StoreError, TryOutcome, WebhookStore};
 
@@ -49,16 +49,6 @@ macro_rules! with_patterns {
                     r.into_endpoint(patterns)
                 })
                 .collect::<Result<Vec<WebhookEndpoint>, DbError>>()
-        }
-    };
-}
-
-/// Sets the delivery's `last_status_code` when the try got an answer; a try without one (a
-/// timeout, a refused connection) keeps the code of the last answered try.
-macro_rules! keep_status_code {
-    ($c:expr, $row:expr, $status:expr) => {
-        if let Some(status) = $status {
-            diesel::update($row).set(deliveries::last_status_code.eq(status_to_db(Some(status)))).execute($c).await?;
         }
     };
 }
@@ -196,8 +186,14 @@ impl WebhookStore for DieselStore {
         })?)
     }
 
-    async fn enqueue_test(&self, id: WebhookId, at: Timestamp) -> Result<Option<WebhookDelivery>, StoreError> {
+    async fn enqueue_test(
+        &self,
+        id: WebhookId,
+        at: Timestamp,
+        audit: NewAuditEntry,
+    ) -> Result<Option<WebhookDelivery>, StoreError> {
         let id = DbUuid::from(id);
+        let audit = NewAuditRow::try_from(&audit)?;
         let row: Option<DeliveryRow> = write_tx!(self, |c| {
             let exists: i64 = endpoints::table.find(id).count().get_result(c).await?;
             if exists == 0 {
@@ -216,6 +212,7 @@ impl WebhookStore for DieselStore {
                 .returning(DeliveryRow::as_returning())
                 .get_result(c)
                 .await?;
+            diesel::insert_into(audit_log::table).values(&audit).execute(c).await?;
             Ok(Some(row))
         })?;
         Ok(row.map(WebhookDelivery::try_from).transpose()?)
@@ -258,18 +255,23 @@ impl WebhookStore for DieselStore {
         id: WebhookId,
         delivery: DeliveryId,
         at: Timestamp,
+        audit: NewAuditEntry,
     ) -> Result<Option<WebhookDelivery>, StoreError> {
         let id = DbUuid::from(id);
-        let rows: Vec<DeliveryRow> = with_conn!(self, |c| {
-            Ok(diesel::update(deliveries::table.find(delivery.0).filter(deliveries::webhook_id.eq(id)))
-                .set((
-                    deliveries::status.eq(PENDING),
-                    deliveries::next_attempt_at.eq(Some(DbTime(at))),
-                    deliveries::locked_until.eq(None::<DbTime>),
-                ))
-                .returning(DeliveryRow::as_returning())
-                .get_results(c)
-                .await?)
+        let audit = NewAuditRow::try_from(&audit)?;
+        let rows: Vec<DeliveryRow> = write_tx!(self, |c| {
+            // The lease stays: a try in flight is not doubled; the delivery is due again
+            // once that try has been recorded.
+            let rows: Vec<DeliveryRow> =
+                diesel::update(deliveries::table.find(delivery.0).filter(deliveries::webhook_id.eq(id)))
+                    .set((deliveries::status.eq(PENDING), deliveries::next_attempt_at.eq(Some(DbTime(at)))))
+                    .returning(DeliveryRow::as_returning())
+                    .get_results(c)
+                    .await?;
+            if !rows.is_empty() {
+                diesel::insert_into(audit_log::table).values(&audit).execute(c).await?;
+            }
+            Ok(rows)
         })?;
         Ok(rows.into_iter().next().map(WebhookDelivery::try_from).transpose()?)
     }
@@ -279,28 +281,57 @@ impl WebhookStore for DieselStore {
         now: Timestamp,
         lease: Duration,
         limit: u32,
+        per_endpoint: u32,
     ) -> Result<Vec<DueDelivery>, StoreError> {
-        if limit == 0 {
+        if limit == 0 || per_endpoint == 0 {
             return Ok(Vec::new());
         }
+        let until_time = now.plus(lease);
         let until = DbTime(now.plus(lease));
         let now = DbTime(now);
         // Select and lease in one write transaction, as the mail outbox does: SQLite admits
         // one claimer at a time; PostgreSQL instances skip rows another one holds locked.
         let (rows, endpoint_list, entries) = write_tx!(self, |c, db| {
+            // Endpoints already holding `per_endpoint` leases (on any instance) get no more.
+            let leased: Vec<(DbUuid, i64)> = deliveries::table
+                .filter(deliveries::status.eq(PENDING))
+                .filter(deliveries::locked_until.gt(now))
+                .group_by(deliveries::webhook_id)
+                .select((deliveries::webhook_id, diesel::dsl::count_star()))
+                .load(c)
+                .await?;
+            let saturated: Vec<DbUuid> =
+                leased.into_iter().filter(|(_, n)| *n >= i64::from(per_endpoint)).map(|(id, _)| id).collect();
             let enabled = endpoints::table.filter(endpoints::enabled.eq(true)).select(endpoints::id);
-            let due: Vec<DeliveryRow> = db::skip_locked!(
+            let existing = endpoints::table.select(endpoints::id);
+            let candidates: Vec<DeliveryRow> = db::skip_locked!(
                 deliveries::table
                     .filter(deliveries::status.eq(PENDING))
                     .filter(deliveries::next_attempt_at.le(now))
                     .filter(deliveries::locked_until.is_null().or(deliveries::locked_until.le(now)))
-                    .filter(deliveries::webhook_id.eq_any(enabled).or(deliveries::audit_id.is_null()))
+                    .filter(
+                        deliveries::webhook_id
+                            .eq_any(enabled)
+                            .or(deliveries::audit_id.is_null().and(deliveries::webhook_id.eq_any(existing))),
+                    )
+                    .filter(deliveries::webhook_id.ne_all(saturated))
                     .order((deliveries::next_attempt_at.asc(), deliveries::id.asc()))
                     .limit(i64::from(limit))
                     .select(DeliveryRow::as_select())
             )
             .load(c)
             .await?;
+            // At most `per_endpoint` of one endpoint; the rows left out are only locked until
+            // this transaction ends.
+            let mut taken: HashMap<uuid::Uuid, u32> = HashMap::new();
+            let due: Vec<DeliveryRow> = candidates
+                .into_iter()
+                .filter(|d| {
+                    let n = taken.entry(d.webhook_id.0).or_default();
+                    *n += 1;
+                    *n <= per_endpoint
+                })
+                .collect();
             if due.is_empty() {
                 return Ok((due, Vec::new(), Vec::new()));
             }
@@ -328,33 +359,44 @@ impl WebhookStore for DieselStore {
             let delivery = WebhookDelivery::try_from(row)?;
             let Some(endpoint) = endpoint_list.iter().find(|e| e.id == delivery.webhook_id).cloned() else { continue };
             let entry = delivery.audit_id.and_then(|a| entries.get(&a).cloned());
-            out.push(DueDelivery { delivery, endpoint, entry });
+            let lease = DeliveryLease { id: delivery.id, until: until_time };
+            out.push(DueDelivery { lease, delivery, endpoint, entry });
         }
         Ok(out)
     }
 
-    async fn record_try(&self, id: DeliveryId, outcome: TryOutcome, at: Timestamp) -> Result<(), StoreError> {
+    async fn record_try(&self, lease: &DeliveryLease, outcome: TryOutcome, at: Timestamp) -> Result<bool, StoreError> {
         let at = DbTime(at);
-        write_tx!(self, |c| {
-            let row = deliveries::table.find(id.0);
+        let (id, until) = (lease.id.0, DbTime(lease.until));
+        Ok(write_tx!(self, |c| {
+            // Only while the lease is this claim's: a try that outlived it changes nothing.
+            let row = deliveries::table.find(id).filter(deliveries::locked_until.eq(Some(until)));
             let attempts = deliveries::attempts.eq(deliveries::attempts + 1);
             let unlocked = deliveries::locked_until.eq(None::<DbTime>);
-            match &outcome {
-                TryOutcome::Delivered { status } => {
+            // A try without an answer (a timeout) keeps the last answered try's code; set
+            // first, while the lease still identifies the row.
+            let status = match &outcome {
+                TryOutcome::Delivered { status } => Some(*status),
+                TryOutcome::Retry { status, .. } | TryOutcome::GiveUp { status, .. } => *status,
+            };
+            if let Some(status) = status {
+                diesel::update(row).set(deliveries::last_status_code.eq(status_to_db(Some(status)))).execute(c).await?;
+            }
+            let recorded = match &outcome {
+                TryOutcome::Delivered { .. } => {
                     diesel::update(row)
                         .set((
                             attempts,
                             unlocked,
                             deliveries::status.eq(DELIVERED),
-                            deliveries::last_status_code.eq(status_to_db(Some(*status))),
                             deliveries::last_error.eq(None::<String>),
                             deliveries::next_attempt_at.eq(None::<DbTime>),
                             deliveries::delivered_at.eq(Some(at)),
                         ))
                         .execute(c)
-                        .await?;
+                        .await?
                 }
-                TryOutcome::Retry { status, error, next_attempt_at } => {
+                TryOutcome::Retry { error, next_attempt_at, .. } => {
                     diesel::update(row)
                         .set((
                             attempts,
@@ -363,10 +405,9 @@ impl WebhookStore for DieselStore {
                             deliveries::next_attempt_at.eq(Some(DbTime(*next_attempt_at))),
                         ))
                         .execute(c)
-                        .await?;
-                    keep_status_code!(c, row, *status);
+                        .await?
                 }
-                TryOutcome::GiveUp { status, error, disable_endpoint } => {
+                TryOutcome::GiveUp { error, disable_endpoint, .. } => {
                     let webhook: Vec<DbUuid> = diesel::update(row)
                         .set((
                             attempts,
@@ -378,8 +419,7 @@ impl WebhookStore for DieselStore {
                         .returning(deliveries::webhook_id)
                         .get_results(c)
                         .await?;
-                    keep_status_code!(c, row, *status);
-                    if *disable_endpoint && let Some(webhook) = webhook.into_iter().next() {
+                    if *disable_endpoint && let Some(webhook) = webhook.as_slice().first().copied() {
                         diesel::update(endpoints::table.find(webhook))
                             .set((
                                 endpoints::enabled.eq(false),
@@ -389,11 +429,30 @@ impl WebhookStore for DieselStore {
                             .execute(c)
                             .await?;
                     }
+                    webhook.len()
                 }
-            }
-            Ok(())
+            };
+            Ok(recorded > 0)
+        })?)
+    }
+
+    async fn purge_deliveries(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let before = DbTime(before);
+        let n = with_conn!(self, |c| {
+            let old = diesel::delete(
+                deliveries::table.filter(deliveries::status.eq(DELIVERED)).filter(deliveries::delivered_at.lt(before)),
+            )
+            .execute(c)
+            .await?;
+            // A delivery queued by a commit that raced the removal of its endpoint.
+            let orphans = diesel::delete(
+                deliveries::table.filter(deliveries::webhook_id.ne_all(endpoints::table.select(endpoints::id))),
+            )
+            .execute(c)
+            .await?;
+            Ok(old + orphans)
         })?;
-        Ok(())
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn delivery_backlog(&self) -> Result<DeliveryBacklog, StoreError> {

@@ -27,9 +27,15 @@ CREATE INDEX webhook_subscriptions_pattern ON webhook_subscriptions (pattern);
 
 -- One event for one endpoint. audit_id is NULL for a test event. Pending rows are leased
 -- to one worker at a time (locked_until); failed rows are kept for the admin API.
+-- No foreign key on webhook_id: the trigger below inserts into this table from every
+-- transaction that writes an audit entry, and a key check against an endpoint that a
+-- concurrent transaction is removing would wait for it and then fail, failing (say) a
+-- login because an administrator removed a webhook. Removing an endpoint deletes its
+-- deliveries; one queued by a commit racing the removal matches no endpoint, is never
+-- claimed, and the housekeeping round deletes it.
 CREATE TABLE webhook_deliveries (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    webhook_id UUID NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+    webhook_id UUID NOT NULL,
     audit_id BIGINT,
     event_type TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -43,6 +49,9 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, id DESC);
+-- Counted for the metrics at every scrape, and purged by age.
+CREATE INDEX webhook_deliveries_failed ON webhook_deliveries (webhook_id) WHERE status = 'failed';
+CREATE INDEX webhook_deliveries_delivered_at ON webhook_deliveries (delivered_at) WHERE status = 'delivered';
 
 -- Every audit entry is an event: its deliveries are queued by the insert itself, in the
 -- inserting transaction, so a rollback queues nothing, a commit queues them durably, and no

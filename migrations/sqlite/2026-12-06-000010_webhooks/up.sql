@@ -23,7 +23,7 @@ CREATE INDEX webhook_subscriptions_pattern ON webhook_subscriptions (pattern);
 
 CREATE TABLE webhook_deliveries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    webhook_id TEXT NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+    webhook_id TEXT NOT NULL,
     audit_id BIGINT,
     event_type TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -37,6 +37,8 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, id DESC);
+CREATE INDEX webhook_deliveries_failed ON webhook_deliveries (webhook_id) WHERE status = 'failed';
+CREATE INDEX webhook_deliveries_delivered_at ON webhook_deliveries (delivered_at) WHERE status = 'delivered';
 
 CREATE TRIGGER audit_log_queue_webhooks AFTER INSERT ON audit_log
 BEGIN

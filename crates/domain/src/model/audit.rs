@@ -75,6 +75,10 @@ pub enum AuditAction {
     AdminWebhookDeleted,
     /// An administrator rotated a webhook endpoint's signing secret.
     AdminWebhookSecretRotated,
+    /// An administrator sent a test event to a webhook endpoint.
+    AdminWebhookTested,
+    /// An administrator sent a webhook delivery again.
+    AdminWebhookDeliveryRetried,
 }
 
 impl AuditAction {
@@ -112,11 +116,13 @@ impl AuditAction {
             Self::AdminWebhookUpdated => "admin.webhook.updated",
             Self::AdminWebhookDeleted => "admin.webhook.deleted",
             Self::AdminWebhookSecretRotated => "admin.webhook.secret_rotated",
+            Self::AdminWebhookTested => "admin.webhook.tested",
+            Self::AdminWebhookDeliveryRetried => "admin.webhook.delivery_retried",
         }
     }
 
     /// Every action, for queries over the whole log of a user.
-    pub const ALL: [AuditAction; 31] = [
+    pub const ALL: [AuditAction; 33] = [
         Self::LoginSuccess,
         Self::LoginFailure,
         Self::Signup,
@@ -148,6 +154,8 @@ impl AuditAction {
         Self::AdminWebhookUpdated,
         Self::AdminWebhookDeleted,
         Self::AdminWebhookSecretRotated,
+        Self::AdminWebhookTested,
+        Self::AdminWebhookDeliveryRetried,
     ];
 
     /// The action with this dotted name, `None` for an unknown one.

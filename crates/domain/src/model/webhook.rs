@@ -130,6 +130,18 @@ impl EventPattern {
         }
     }
 
+    /// A pattern as stored: the syntax checks only, so a subscription to an event type a
+    /// later release no longer emits still reads back (and matches nothing).
+    ///
+    /// # Errors
+    /// [`PatternError::Malformed`].
+    pub fn from_stored(text: &str) -> Result<Self, PatternError> {
+        match Self::parse(text) {
+            Err(PatternError::UnknownEvent) => Ok(Self(text.to_owned())),
+            other => other,
+        }
+    }
+
     /// As given, e.g. `user.*`.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -170,9 +182,16 @@ pub enum TargetRefusal {
     Unresolvable,
 }
 
-/// An endpoint's target: an absolute `http` or `https` URL with a host.
-#[derive(Clone, PartialEq, Eq, Debug)]
+/// An endpoint's target: an absolute `http` or `https` URL with a host. `Debug` shows only
+/// [`WebhookUrl::redacted`]: receivers often put their own token in the path or query.
+#[derive(Clone, PartialEq, Eq)]
 pub struct WebhookUrl(url::Url);
+
+impl fmt::Debug for WebhookUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WebhookUrl({})", self.redacted())
+    }
+}
 
 impl WebhookUrl {
     /// Parses and checks the form (not the scheme policy or the addresses: see
@@ -184,6 +203,21 @@ impl WebhookUrl {
         if text.len() > MAX_URL_LEN {
             return Err(TargetRefusal::Malformed);
         }
+        let url = Self::from_stored(text)?;
+        // Checked again on the normalised form, which percent-encoding may make longer: the
+        // stored URL must parse back.
+        if url.as_str().len() > MAX_URL_LEN {
+            return Err(TargetRefusal::Malformed);
+        }
+        Ok(url)
+    }
+
+    /// A URL as stored: the form checks without the length limit, so a row written under
+    /// an older limit still reads back.
+    ///
+    /// # Errors
+    /// [`TargetRefusal::Malformed`].
+    pub fn from_stored(text: &str) -> Result<Self, TargetRefusal> {
         let url = url::Url::parse(text).map_err(|_| TargetRefusal::Malformed)?;
         let scheme_ok = matches!(url.scheme(), "http" | "https");
         // Credentials in the URL would be shown by every read of the endpoint.
@@ -223,14 +257,14 @@ impl WebhookUrl {
         self.0.port_or_known_default().unwrap_or(443)
     }
 
-    /// The URL without its query (`?…` in its place): what audit entries record, since a
-    /// query often carries the receiver's own token, and audit entries go out as events to
-    /// other endpoints.
+    /// The URL's origin, with `/…` for any path or query: what audit entries, logs and
+    /// `Debug` show. Receivers put their own credential in the path (Slack's
+    /// `/services/T/B/<secret>`, Discord's `/api/webhooks/<id>/<token>`) or the query, and
+    /// audit entries go out as events to other endpoints.
     pub fn redacted(&self) -> String {
-        let mut url = self.0.clone();
-        let had_query = url.query().is_some();
-        url.set_query(None);
-        if had_query { format!("{url}?…") } else { url.to_string() }
+        let origin = self.0.origin().ascii_serialization();
+        let rest = self.0.path() != "/" || self.0.query().is_some();
+        if rest { format!("{origin}/…") } else { origin }
     }
 
     /// Path and query, for the request line.
@@ -479,9 +513,22 @@ impl WebhookDelivery {
     }
 }
 
+/// A claim on a delivery: its id and the end of the lease, which only this claim wrote.
+/// Recording a try names it, so a try that outlived its lease cannot overwrite what a
+/// later claim's try recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeliveryLease {
+    /// The delivery.
+    pub id: DeliveryId,
+    /// The end of the lease, as stored.
+    pub until: Timestamp,
+}
+
 /// A claimed delivery with what a try needs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DueDelivery {
+    /// The claim.
+    pub lease: DeliveryLease,
     /// The delivery, leased to the claimer.
     pub delivery: WebhookDelivery,
     /// Its endpoint.

@@ -10,8 +10,8 @@ use std::time::Duration;
 use super::StoreError;
 pub use crate::model::TargetRefusal;
 use crate::model::{
-    DeliveryId, DeliveryStatus, DueDelivery, NewAuditEntry, Page, Timestamp, WebhookDelivery, WebhookEndpoint,
-    WebhookId, WebhookUrl,
+    DeliveryId, DeliveryLease, DeliveryStatus, DueDelivery, NewAuditEntry, Page, Timestamp, WebhookDelivery,
+    WebhookEndpoint, WebhookId, WebhookUrl,
 };
 
 /// A change to an endpoint (`PATCH`); `None` fields stay.
@@ -104,8 +104,14 @@ pub trait WebhookStore: Send + Sync + 'static {
     /// Removes an endpoint and its deliveries; `false` when there was none.
     async fn delete_endpoint(&self, id: WebhookId, audit: NewAuditEntry) -> Result<bool, StoreError>;
 
-    /// Queues a `webhook.test` delivery to one endpoint (enabled or not), due at `at`.
-    async fn enqueue_test(&self, id: WebhookId, at: Timestamp) -> Result<Option<WebhookDelivery>, StoreError>;
+    /// Queues a `webhook.test` delivery to one endpoint (enabled or not), due at `at`, and
+    /// appends `audit`.
+    async fn enqueue_test(
+        &self,
+        id: WebhookId,
+        at: Timestamp,
+        audit: NewAuditEntry,
+    ) -> Result<Option<WebhookDelivery>, StoreError>;
     /// A page of an endpoint's deliveries, newest first, optionally of one status.
     async fn deliveries(
         &self,
@@ -114,32 +120,43 @@ pub trait WebhookStore: Send + Sync + 'static {
         limit: u32,
         offset: u64,
     ) -> Result<Page<WebhookDelivery>, StoreError>;
-    /// Makes a delivery of endpoint `id` pending and due at `at` (whatever its status);
-    /// `None` when the endpoint has no such delivery.
+    /// Makes a delivery of endpoint `id` pending and due at `at` (whatever its status) and
+    /// appends `audit`; `None` when the endpoint has no such delivery. A lease in force
+    /// stays: a try in flight is not sent a second time alongside.
     async fn retry_delivery(
         &self,
         id: WebhookId,
         delivery: DeliveryId,
         at: Timestamp,
+        audit: NewAuditEntry,
     ) -> Result<Option<WebhookDelivery>, StoreError>;
 
-    /// Leases up to `limit` due pending deliveries of enabled endpoints for `lease`: a
-    /// leased delivery is not handed out again until the lease ends, so instances never
-    /// send one delivery at once.
+    /// Leases up to `limit` due pending deliveries of enabled endpoints (and test events of
+    /// any endpoint) for `lease`: a leased delivery is not handed out again until the lease
+    /// ends, so instances never send one delivery at once. At most `per_endpoint` of one
+    /// endpoint are handed out per claim, and none of an endpoint that already has
+    /// `per_endpoint` leased, so one slow receiver cannot take every slot.
     async fn claim_deliveries(
         &self,
         now: Timestamp,
         lease: Duration,
         limit: u32,
+        per_endpoint: u32,
     ) -> Result<Vec<DueDelivery>, StoreError>;
-    /// Records a finished try (counted in `attempts`) and ends the lease.
-    async fn record_try(&self, id: DeliveryId, outcome: TryOutcome, at: Timestamp) -> Result<(), StoreError>;
+    /// Records a finished try (counted in `attempts`) and ends the lease, if `lease` is still
+    /// the delivery's: a try that outlived its lease (the delivery was claimed again since)
+    /// changes nothing, and `false` says so.
+    async fn record_try(&self, lease: &DeliveryLease, outcome: TryOutcome, at: Timestamp) -> Result<bool, StoreError>;
+    /// Deletes deliveries delivered before `before`, and those whose endpoint is gone;
+    /// failed ones are kept. Returns how many.
+    async fn purge_deliveries(&self, before: Timestamp) -> Result<u64, StoreError>;
     /// Queue depth and failures, for the metrics.
     async fn delivery_backlog(&self) -> Result<DeliveryBacklog, StoreError>;
 }
 
-/// One signed request to send.
-#[derive(Clone, Debug)]
+/// One signed request to send. `Debug` shows the target's redacted form and the header
+/// names only.
+#[derive(Clone)]
 pub struct WebhookRequest {
     /// The target.
     pub url: WebhookUrl,
@@ -149,6 +166,17 @@ pub struct WebhookRequest {
     pub body: Vec<u8>,
     /// For connecting, sending and reading the answer, all together.
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for WebhookRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookRequest")
+            .field("url", &self.url)
+            .field("headers", &self.headers.iter().map(|(name, _)| *name).collect::<Vec<_>>())
+            .field("body_bytes", &self.body.len())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// How a try ended, as the transport saw it.

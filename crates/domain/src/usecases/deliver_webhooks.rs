@@ -8,6 +8,10 @@ use std::time::Duration;
 
 use crate::error::InfraError;
 use crate::model::{DueDelivery, MAX_ATTEMPTS, Timestamp, event_payload, parse_retry_after, retry_delay, sign};
+
+/// Deliveries of one endpoint handed out per claim, and leased at once across instances:
+/// one receiver that hangs holds at most this many of a worker's slots.
+pub const PER_ENDPOINT_IN_FLIGHT: u32 = 8;
 use crate::ports::{Ports, TryOutcome, WebhookRequest, WebhookResponse, WebhookStore, WebhookTransport};
 use crate::service::Portcullis;
 
@@ -82,7 +86,7 @@ where
     /// [`InfraError`] when the store fails.
     pub async fn claim_webhook_deliveries(&self, limit: u32) -> Result<Vec<DueDelivery>, InfraError> {
         let lease = webhook_lease(self.policy.webhook_timeout);
-        Ok(self.store.claim_deliveries(self.now(), lease, limit).await?)
+        Ok(self.store.claim_deliveries(self.now(), lease, limit, PER_ENDPOINT_IN_FLIGHT).await?)
     }
 
     /// One try of a claimed delivery: signs the payload with the endpoint's secrets, sends it
@@ -99,8 +103,18 @@ where
         transport: &impl WebhookTransport,
         due: DueDelivery,
     ) -> Result<TryResult, InfraError> {
-        let DueDelivery { delivery, endpoint, entry } = due;
+        let DueDelivery { lease, delivery, endpoint, entry } = due;
         let now = self.now();
+        if delivery.audit_id.is_some() && entry.is_none() {
+            // Its audit entry is gone: nothing true can be sent for it.
+            let outcome = TryOutcome::GiveUp {
+                status: None,
+                error: "the event's audit entry no longer exists".to_owned(),
+                disable_endpoint: false,
+            };
+            self.store.record_try(&lease, outcome, now).await?;
+            return Ok(TryResult::Failed);
+        }
         let event_id = delivery.event_id();
         let body = event_payload(&delivery, entry.as_ref());
         let response = match self.signing_keys(&endpoint, now) {
@@ -128,8 +142,21 @@ where
         let at = self.now();
         let attempts = delivery.attempts.saturating_add(1);
         let (outcome, result) = outcome_of(response, attempts, at);
-        self.store.record_try(delivery.id, outcome, at).await?;
+        // `false`: the lease ran out during the try and another claim owns the delivery now;
+        // what that claim records stands.
+        self.store.record_try(&lease, outcome, at).await?;
         Ok(result)
+    }
+
+    /// Deletes deliveries delivered longer ago than the policy's `webhook_delivered_retention`
+    /// (and those of removed endpoints); failed ones stay for the admin API. The
+    /// housekeeping round calls it; safe on several instances at once.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails.
+    pub async fn purge_webhook_deliveries(&self) -> Result<u64, InfraError> {
+        let before = self.now().minus(self.policy.webhook_delivered_retention);
+        Ok(self.store.purge_deliveries(before).await?)
     }
 
     /// Pending and failed deliveries, and the age of the oldest pending one, for metrics.

@@ -200,6 +200,8 @@ where
     /// signature in `webhook-signature`) for 24 hours, so receivers can switch without
     /// losing a delivery; a second rotation within them ends the first one's overlap.
     ///
+    /// Returns the new secret and the end of the old one's overlap.
+    ///
     /// # Errors
     /// [`AdminError::Forbidden`], [`AdminError::NoSuchWebhook`], [`AdminError::Infra`].
     pub async fn admin_rotate_webhook_secret(
@@ -207,7 +209,7 @@ where
         actor: &Actor,
         id: WebhookId,
         ctx: &RequestContext,
-    ) -> Result<WebhookSecret, AdminError> {
+    ) -> Result<(WebhookSecret, Timestamp), AdminError> {
         actor.require(Permission::WebhooksManage)?;
         let now = self.now();
         let (secret, sealed) = self.new_secret(id)?;
@@ -219,7 +221,7 @@ where
         ]);
         let audit = self.webhook_audit(actor, AuditAction::AdminWebhookSecretRotated, ctx, meta, now);
         if self.store.rotate_secret(id, sealed, until, now, audit).await? {
-            Ok(secret)
+            Ok((secret, until))
         } else {
             Err(AdminError::NoSuchWebhook)
         }
@@ -245,9 +247,11 @@ where
     }
 
     /// Sends a delivery again as soon as a worker takes it (failed, delivered or pending
-    /// alike), with the same `webhook-id`. A failed delivery gets one more try; if that
-    /// fails too it is failed again. While the endpoint is off (a 410, or an admin), the
-    /// delivery waits, pending, until it is turned on.
+    /// alike), with the same `webhook-id`; audited as `admin.webhook.delivery_retried`. Its
+    /// tries go on counting from where they were: a delivery that used all of them gets one
+    /// more, one failed early (a 410) the rest of the schedule. A try in flight is not
+    /// doubled: the delivery is taken again once that try ends. While the endpoint is off
+    /// (a 410, or an admin), the delivery waits, pending, until it is turned on.
     ///
     /// # Errors
     /// [`AdminError::Forbidden`], [`AdminError::NoSuchWebhook`] (for the delivery too),
@@ -257,18 +261,35 @@ where
         actor: &Actor,
         id: WebhookId,
         delivery: DeliveryId,
+        ctx: &RequestContext,
     ) -> Result<WebhookDelivery, AdminError> {
         actor.require(Permission::WebhooksManage)?;
-        self.store.retry_delivery(id, delivery, self.now()).await?.ok_or(AdminError::NoSuchWebhook)
+        let now = self.now();
+        let meta = metadata([
+            ("actor_id", actor.audit_id()),
+            ("webhook_id", id.to_string().into()),
+            ("delivery_id", delivery.0.into()),
+        ]);
+        let audit = self.webhook_audit(actor, AuditAction::AdminWebhookDeliveryRetried, ctx, meta, now);
+        self.store.retry_delivery(id, delivery, now, audit).await?.ok_or(AdminError::NoSuchWebhook)
     }
 
-    /// Queues a `webhook.test` event for the endpoint, sent even while it is off.
+    /// Queues a `webhook.test` event for the endpoint, sent even while it is off; audited as
+    /// `admin.webhook.tested`.
     ///
     /// # Errors
     /// [`AdminError::Forbidden`], [`AdminError::NoSuchWebhook`], [`AdminError::Infra`].
-    pub async fn admin_test_webhook(&self, actor: &Actor, id: WebhookId) -> Result<WebhookDelivery, AdminError> {
+    pub async fn admin_test_webhook(
+        &self,
+        actor: &Actor,
+        id: WebhookId,
+        ctx: &RequestContext,
+    ) -> Result<WebhookDelivery, AdminError> {
         actor.require(Permission::WebhooksManage)?;
-        self.store.enqueue_test(id, self.now()).await?.ok_or(AdminError::NoSuchWebhook)
+        let now = self.now();
+        let meta = metadata([("actor_id", actor.audit_id()), ("webhook_id", id.to_string().into())]);
+        let audit = self.webhook_audit(actor, AuditAction::AdminWebhookTested, ctx, meta, now);
+        self.store.enqueue_test(id, now, audit).await?.ok_or(AdminError::NoSuchWebhook)
     }
 
     async fn checked_url(

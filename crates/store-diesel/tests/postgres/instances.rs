@@ -154,7 +154,7 @@ async fn webhook_deliveries_are_claimed_once_across_instances() {
     let now = T0.plus(Duration::from_secs(1));
     let tasks = (0..8).map(|i| {
         let store = stores[i % 2].clone();
-        tokio::spawn(async move { store.claim_deliveries(now, lease, 5).await })
+        tokio::spawn(async move { store.claim_deliveries(now, lease, 5, 100).await })
     });
     let mut seen = HashSet::new();
     for claimed in join_all(tasks).await {
@@ -163,10 +163,10 @@ async fn webhook_deliveries_are_claimed_once_across_instances() {
             assert_eq!(d.entry.as_ref().map(|e| e.action.as_str()), Some("auth.login.success"));
         }
     }
-    let rest = stores[1].claim_deliveries(now, lease, 100).await.unwrap();
+    let rest = stores[1].claim_deliveries(now, lease, 100, 100).await.unwrap();
     for d in rest {
         assert!(seen.insert(d.delivery.id), "{:?} claimed twice", d.delivery.id);
     }
     assert_eq!(seen.len(), 40, "every queued delivery claimed exactly once");
-    assert!(stores[0].claim_deliveries(now, lease, 100).await.unwrap().is_empty(), "leased ones stay hidden");
+    assert!(stores[0].claim_deliveries(now, lease, 100, 100).await.unwrap().is_empty(), "leased ones stay hidden");
 }

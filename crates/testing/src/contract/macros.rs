@@ -210,6 +210,9 @@ macro_rules! webhook_store_contract_tests {
             webhook_claims_only_due_pending_deliveries_of_enabled_endpoints,
             webhook_lease_hides_a_claimed_delivery,
             webhook_record_try_records_each_outcome,
+            webhook_retry_keeps_a_lease_in_force,
+            webhook_claims_cap_each_endpoint,
+            webhook_purge_deletes_old_delivered_deliveries,
             webhook_retry_delivery_makes_a_failed_delivery_pending,
             webhook_concurrent_claims_hand_out_each_delivery_once,
             // reads

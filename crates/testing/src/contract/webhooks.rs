@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use portcullis_domain::model::{
-    AuditAction, DeliveryId, DeliveryStatus, DueDelivery, EventPattern, SealedSecret, TEST_EVENT, Timestamp,
-    WebhookDelivery, WebhookEndpoint, WebhookId, WebhookUrl,
+    AuditAction, DeliveryId, DeliveryStatus, DueDelivery, EventPattern, NewAuditEntry, SealedSecret, TEST_EVENT,
+    Timestamp, WebhookDelivery, WebhookEndpoint, WebhookId, WebhookUrl,
 };
 use portcullis_domain::ports::{Change, DeliveryBacklog, EndpointChanges, Store, StoreError, TryOutcome, WebhookStore};
 
@@ -86,7 +86,12 @@ async fn reporting<S: Store + WebhookStore>(store: &S, id: WebhookId, audit_id: 
 }
 
 async fn claim<S: Store + WebhookStore>(store: &S, now: Timestamp, limit: u32) -> Vec<DueDelivery> {
-    store.claim_deliveries(now, LEASE, limit).await.expect("claim_deliveries")
+    // A cap per endpoint above anything these cases queue: they test the rest.
+    store.claim_deliveries(now, LEASE, limit, 1_000).await.expect("claim_deliveries")
+}
+
+fn retried_audit() -> NewAuditEntry {
+    audit(None, AuditAction::AdminWebhookDeliveryRetried, secs(100))
 }
 
 fn ids(claimed: &[DueDelivery]) -> Vec<DeliveryId> {
@@ -219,7 +224,7 @@ pub async fn webhook_delete_endpoint_removes_its_deliveries<S: Store + WebhookSt
     let claimed = claim(store, secs(5), 10).await;
     assert_eq!(claimed.len(), 4);
     let failed = claimed.iter().find(|d| d.delivery.webhook_id == doomed.id).expect("one of doomed's");
-    store.record_try(failed.delivery.id, give_up(500), secs(5)).await.expect("record_try");
+    store.record_try(&failed.lease, give_up(500), secs(5)).await.expect("record_try");
     assert_eq!(deliveries_of(store, doomed.id).await.len(), 2);
     assert_eq!(store.delivery_backlog().await.expect("backlog").failed, 1);
 
@@ -371,15 +376,25 @@ pub async fn webhook_claims_only_due_pending_deliveries_of_enabled_endpoints<S: 
 
     // Delivered: not pending any more, never claimed again.
     for d in first.iter().chain(&rest) {
-        store.record_try(d.delivery.id, TryOutcome::Delivered { status: 200 }, secs(50)).await.expect("record_try");
+        store.record_try(&d.lease, TryOutcome::Delivered { status: 200 }, secs(50)).await.expect("record_try");
     }
-    let test = store.enqueue_test(off.id, secs(60)).await.expect("enqueue_test").expect("an endpoint");
+    let test = store
+        .enqueue_test(off.id, secs(60), audit(None, AuditAction::AdminWebhookTested, secs(60)))
+        .await
+        .expect("enqueue_test")
+        .expect("an endpoint");
     assert_eq!((test.webhook_id, test.audit_id, test.event_type.as_str()), (off.id, None, TEST_EVENT));
     assert_eq!(
         (test.status, test.attempts, test.next_attempt_at, test.created_at),
         (DeliveryStatus::Pending, 0, Some(secs(60)), secs(60))
     );
-    assert_eq!(store.enqueue_test(WebhookId::new_v7(), secs(60)).await.expect("enqueue_test"), None);
+    assert_eq!(
+        store
+            .enqueue_test(WebhookId::new_v7(), secs(60), audit(None, AuditAction::AdminWebhookTested, secs(60)))
+            .await
+            .expect("enqueue_test"),
+        None
+    );
 
     let claimed = claim(store, secs(200), 10).await;
     let mut got: Vec<(WebhookId, Option<i64>)> =
@@ -426,18 +441,18 @@ pub async fn webhook_record_try_records_each_outcome<S: Store + WebhookStore>(st
     let doomed = append(store, AuditAction::LoginFailure, secs(3)).await;
     let claimed = claim(store, secs(10), 10).await;
     assert_eq!(claimed.len(), 4);
-    let id_of = |webhook: WebhookId, audit: i64| {
+    let lease_of = |webhook: WebhookId, audit: i64| {
         claimed
             .iter()
             .find(|d| d.delivery.webhook_id == webhook && d.delivery.audit_id == Some(audit))
             .expect("claimed")
-            .delivery
-            .id
+            .lease
     };
-    let (ok_id, flaky_id, doomed_id, gone_id) =
-        (id_of(ep.id, ok), id_of(ep.id, flaky), id_of(ep.id, doomed), id_of(gone.id, doomed));
+    let (ok_l, flaky_l, doomed_l, gone_l) =
+        (lease_of(ep.id, ok), lease_of(ep.id, flaky), lease_of(ep.id, doomed), lease_of(gone.id, doomed));
+    let (ok_id, flaky_id, doomed_id, gone_id) = (ok_l.id, flaky_l.id, doomed_l.id, gone_l.id);
 
-    store.record_try(ok_id, TryOutcome::Delivered { status: 204 }, secs(11)).await.expect("record_try");
+    store.record_try(&ok_l, TryOutcome::Delivered { status: 204 }, secs(11)).await.expect("record_try");
     let d = delivery(store, ep.id, ok_id).await;
     assert_eq!(
         (d.status, d.attempts, d.last_status_code, d.last_error),
@@ -446,7 +461,7 @@ pub async fn webhook_record_try_records_each_outcome<S: Store + WebhookStore>(st
     assert_eq!((d.next_attempt_at, d.delivered_at, d.created_at), (None, Some(secs(11)), secs(1)));
 
     let retry = TryOutcome::Retry { status: Some(503), error: "answered 503".to_owned(), next_attempt_at: secs(30) };
-    store.record_try(flaky_id, retry, secs(12)).await.expect("record_try");
+    store.record_try(&flaky_l, retry, secs(12)).await.expect("record_try");
     let d = delivery(store, ep.id, flaky_id).await;
     assert_eq!((d.status, d.attempts, d.last_status_code), (DeliveryStatus::Pending, 1, Some(503)));
     assert_eq!(
@@ -459,19 +474,22 @@ pub async fn webhook_record_try_records_each_outcome<S: Store + WebhookStore>(st
     assert_eq!(ids(&again), vec![flaky_id]);
     assert_eq!(again[0].delivery.attempts, 1);
     let timeout = TryOutcome::Retry { status: None, error: "timed out".to_owned(), next_attempt_at: secs(330) };
-    store.record_try(flaky_id, timeout, secs(31)).await.expect("record_try");
+    // The try of the first claim is over: its lease no longer records anything.
+    let stale = TryOutcome::Delivered { status: 200 };
+    assert!(!store.record_try(&flaky_l, stale, secs(31)).await.expect("record_try"), "a stale lease records nothing");
+    assert!(store.record_try(&again[0].lease, timeout, secs(31)).await.expect("record_try"));
     let d = delivery(store, ep.id, flaky_id).await;
     assert_eq!((d.attempts, d.last_status_code, d.last_error.as_deref()), (2, Some(503), Some("timed out")));
     assert_eq!(d.next_attempt_at, Some(secs(330)));
 
-    store.record_try(doomed_id, give_up(500), secs(13)).await.expect("record_try");
+    store.record_try(&doomed_l, give_up(500), secs(13)).await.expect("record_try");
     let d = delivery(store, ep.id, doomed_id).await;
     assert_eq!((d.status, d.attempts, d.last_status_code), (DeliveryStatus::Failed, 1, Some(500)));
     assert_eq!((d.last_error.as_deref(), d.next_attempt_at, d.delivered_at), (Some("answered 500"), None, None));
     assert!(read(store, ep.id).await.enabled, "an ordinary failure leaves the endpoint on");
 
     let gone_outcome = TryOutcome::GiveUp { status: Some(410), error: "410 Gone".to_owned(), disable_endpoint: true };
-    store.record_try(gone_id, gone_outcome, secs(14)).await.expect("record_try");
+    store.record_try(&gone_l, gone_outcome, secs(14)).await.expect("record_try");
     let d = delivery(store, gone.id, gone_id).await;
     assert_eq!((d.status, d.last_status_code, d.next_attempt_at), (DeliveryStatus::Failed, Some(410), None));
     let turned_off = read(store, gone.id).await;
@@ -498,17 +516,26 @@ pub async fn webhook_retry_delivery_makes_a_failed_delivery_pending<S: Store + W
     append(store, AuditAction::LoginFailure, secs(2)).await;
     let claimed = claim(store, secs(5), 10).await;
     let (failed, delivered) = (claimed[0].delivery.id, claimed[1].delivery.id);
-    store.record_try(failed, give_up(500), secs(6)).await.expect("record_try");
-    store.record_try(delivered, TryOutcome::Delivered { status: 200 }, secs(6)).await.expect("record_try");
+    store.record_try(&claimed[0].lease, give_up(500), secs(6)).await.expect("record_try");
+    store.record_try(&claimed[1].lease, TryOutcome::Delivered { status: 200 }, secs(6)).await.expect("record_try");
     assert!(claim(store, secs(1000), 10).await.is_empty());
 
-    assert_eq!(store.retry_delivery(other.id, failed, secs(100)).await.expect("retry"), None, "another endpoint's");
-    assert_eq!(store.retry_delivery(ep.id, DeliveryId(i64::MAX), secs(100)).await.expect("retry"), None);
-    let retried = store.retry_delivery(ep.id, failed, secs(100)).await.expect("retry").expect("the delivery");
+    assert_eq!(
+        store.retry_delivery(other.id, failed, secs(100), retried_audit()).await.expect("retry"),
+        None,
+        "another endpoint's"
+    );
+    assert_eq!(
+        store.retry_delivery(ep.id, DeliveryId(i64::MAX), secs(100), retried_audit()).await.expect("retry"),
+        None
+    );
+    let retried =
+        store.retry_delivery(ep.id, failed, secs(100), retried_audit()).await.expect("retry").expect("the delivery");
     assert_eq!((retried.id, retried.status, retried.attempts), (failed, DeliveryStatus::Pending, 1));
     assert_eq!((retried.next_attempt_at, retried.last_status_code), (Some(secs(100)), Some(500)));
     assert_eq!(delivery(store, ep.id, failed).await, retried);
-    let again = store.retry_delivery(ep.id, delivered, secs(100)).await.expect("retry").expect("the delivery");
+    let again =
+        store.retry_delivery(ep.id, delivered, secs(100), retried_audit()).await.expect("retry").expect("the delivery");
     assert_eq!((again.status, again.next_attempt_at), (DeliveryStatus::Pending, Some(secs(100))));
 
     assert!(claim(store, secs(99), 10).await.is_empty());
@@ -534,7 +561,7 @@ pub async fn webhook_deliveries_page_newest_first<S: Store + WebhookStore>(store
     // Fail the first and the fourth.
     for d in claim(store, secs(100), 100).await {
         if d.delivery.webhook_id == ep.id && [Some(entries[0]), Some(entries[3])].contains(&d.delivery.audit_id) {
-            store.record_try(d.delivery.id, give_up(500), secs(101)).await.expect("record_try");
+            store.record_try(&d.lease, give_up(500), secs(101)).await.expect("record_try");
         }
     }
     let audits = |page: &[WebhookDelivery]| page.iter().map(|d| d.audit_id.expect("an event")).collect::<Vec<_>>();
@@ -584,7 +611,7 @@ pub async fn webhook_delivery_backlog_counts<S: Store + WebhookStore>(store: &S)
     for d in claim(store, secs(10), 10).await {
         let outcome = if d.delivery.webhook_id == b.id { give_up(500) } else { TryOutcome::Delivered { status: 200 } };
         if d.delivery.webhook_id == b.id || d.delivery.created_at == oldest {
-            store.record_try(d.delivery.id, outcome, secs(11)).await.expect("record_try");
+            store.record_try(&d.lease, outcome, secs(11)).await.expect("record_try");
         }
     }
     let backlog = store.delivery_backlog().await.expect("backlog");
@@ -613,7 +640,7 @@ pub async fn webhook_concurrent_claims_hand_out_each_delivery_once<S: Store + We
     let workers = (0..8).map(|_| async move {
         let mut mine = Vec::new();
         for _ in 0..20 {
-            let got = store.claim_deliveries(now, LEASE, 10).await.expect("claim_deliveries");
+            let got = store.claim_deliveries(now, LEASE, 10, 1_000).await.expect("claim_deliveries");
             if got.is_empty() {
                 break;
             }
@@ -629,4 +656,69 @@ pub async fn webhook_concurrent_claims_hand_out_each_delivery_once<S: Store + We
     assert!(twice.is_empty(), "claimed more than once: {twice:?}");
     assert_eq!(counts.len(), 50);
     assert!(claim(store, now, 100).await.is_empty());
+}
+
+/// An admin retry of a delivery whose try is in flight leaves the lease alone: nobody else
+/// is handed it until that try is recorded, and then it is due at once.
+pub async fn webhook_retry_keeps_a_lease_in_force<S: Store + WebhookStore>(store: &S) {
+    let ep = endpoint("https://hooks.example.com/", &["auth.*"], T0);
+    add(store, &ep).await;
+    append(store, AuditAction::LoginSuccess, secs(1)).await;
+    let claimed = claim(store, secs(5), 10).await;
+    assert_eq!(claimed.len(), 1);
+    let retried = store.retry_delivery(ep.id, claimed[0].delivery.id, secs(6), retried_audit()).await.expect("retry");
+    assert!(retried.is_some());
+    assert!(claim(store, secs(7), 10).await.is_empty(), "in flight: not handed out twice");
+    let failed = TryOutcome::Retry { status: Some(500), error: "answered 500".to_owned(), next_attempt_at: secs(8) };
+    assert!(store.record_try(&claimed[0].lease, failed, secs(8)).await.expect("record_try"));
+    assert_eq!(ids(&claim(store, secs(8), 10).await), vec![claimed[0].delivery.id]);
+}
+
+/// A claim hands out at most `per_endpoint` deliveries of one endpoint, and none of an
+/// endpoint that already has that many leased; other endpoints' come through.
+pub async fn webhook_claims_cap_each_endpoint<S: Store + WebhookStore>(store: &S) {
+    let slow = endpoint("https://slow.example.com/", &["auth.login.success"], T0);
+    let quick = endpoint("https://quick.example.com/", &["auth.login.failure"], T0);
+    add(store, &slow).await;
+    add(store, &quick).await;
+    for i in 0..12 {
+        append(store, AuditAction::LoginSuccess, secs(1 + i)).await;
+    }
+    for i in 0..3 {
+        append(store, AuditAction::LoginFailure, secs(20 + i)).await;
+    }
+    let first = store.claim_deliveries(secs(100), LEASE, 100, 4).await.expect("claim");
+    let of = |claimed: &[DueDelivery], id: WebhookId| claimed.iter().filter(|d| d.delivery.webhook_id == id).count();
+    assert_eq!(
+        (of(&first, slow.id), of(&first, quick.id)),
+        (4, 3),
+        "the earliest four of the slow one, all of the quick"
+    );
+    let second = store.claim_deliveries(secs(101), LEASE, 100, 4).await.expect("claim");
+    assert!(second.is_empty(), "the slow endpoint holds four leases: no more of it");
+    for d in first.iter().filter(|d| d.delivery.webhook_id == slow.id).take(2) {
+        store.record_try(&d.lease, TryOutcome::Delivered { status: 200 }, secs(102)).await.expect("record_try");
+    }
+    let third = store.claim_deliveries(secs(103), LEASE, 100, 4).await.expect("claim");
+    assert_eq!(of(&third, slow.id), 4, "below the cap again: up to four more");
+}
+
+/// `purge_deliveries` deletes deliveries delivered before the given time; pending and
+/// failed ones stay, whatever their age.
+pub async fn webhook_purge_deletes_old_delivered_deliveries<S: Store + WebhookStore>(store: &S) {
+    let ep = endpoint("https://hooks.example.com/", &["auth.*"], T0);
+    add(store, &ep).await;
+    for i in 0..4 {
+        append(store, AuditAction::LoginSuccess, secs(1 + i)).await;
+    }
+    let claimed = claim(store, secs(10), 10).await;
+    assert_eq!(claimed.len(), 4);
+    store.record_try(&claimed[0].lease, TryOutcome::Delivered { status: 200 }, secs(11)).await.expect("record");
+    store.record_try(&claimed[1].lease, TryOutcome::Delivered { status: 200 }, secs(50)).await.expect("record");
+    store.record_try(&claimed[2].lease, give_up(500), secs(11)).await.expect("record");
+    assert_eq!(store.purge_deliveries(secs(20)).await.expect("purge"), 1);
+    let left: Vec<DeliveryId> = deliveries_of(store, ep.id).await.iter().map(|d| d.id).collect();
+    assert!(!left.contains(&claimed[0].delivery.id), "the old delivered one is gone");
+    assert_eq!(left.len(), 3, "the recent delivered, the failed and the pending stay");
+    assert_eq!(store.purge_deliveries(secs(20)).await.expect("purge"), 0, "idempotent");
 }

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use portcullis_domain::model::{
-    AuditEntry, DeliveryId, DeliveryStatus, DueDelivery, NewAuditEntry, Page, SealedSecret, TEST_EVENT, Timestamp,
-    WebhookDelivery, WebhookEndpoint, WebhookId,
+    AuditEntry, DeliveryId, DeliveryLease, DeliveryStatus, DueDelivery, NewAuditEntry, Page, SealedSecret, TEST_EVENT,
+    Timestamp, WebhookDelivery, WebhookEndpoint, WebhookId,
 };
 use portcullis_domain::ports::{Change, DeliveryBacklog, EndpointChanges, StoreError, TryOutcome, WebhookStore};
 
@@ -147,14 +147,21 @@ impl WebhookStore for InMemoryStore {
         Ok(true)
     }
 
-    async fn enqueue_test(&self, id: WebhookId, at: Timestamp) -> Result<Option<WebhookDelivery>, StoreError> {
+    async fn enqueue_test(
+        &self,
+        id: WebhookId,
+        at: Timestamp,
+        audit: NewAuditEntry,
+    ) -> Result<Option<WebhookDelivery>, StoreError> {
         self.enter_commit().await?;
         let mut state = self.lock();
         if !state.webhooks.iter().any(|e| e.id == id) {
             return Ok(None);
         }
         let index = state.push_delivery(id, None, TEST_EVENT, at);
-        Ok(Some(state.deliveries[index].delivery.clone()))
+        let queued = state.deliveries[index].delivery.clone();
+        state.append(audit)?;
+        Ok(Some(queued))
     }
 
     async fn deliveries(
@@ -188,6 +195,7 @@ impl WebhookStore for InMemoryStore {
         id: WebhookId,
         delivery: DeliveryId,
         at: Timestamp,
+        audit: NewAuditEntry,
     ) -> Result<Option<WebhookDelivery>, StoreError> {
         self.enter_commit().await?;
         let mut state = self.lock();
@@ -195,10 +203,12 @@ impl WebhookStore for InMemoryStore {
         else {
             return Ok(None);
         };
+        // The lease stays: a try in flight is not doubled.
         q.delivery.status = DeliveryStatus::Pending;
         q.delivery.next_attempt_at = Some(at);
-        q.leased_until = None;
-        Ok(Some(q.delivery.clone()))
+        let retried = q.delivery.clone();
+        state.append(audit)?;
+        Ok(Some(retried))
     }
 
     async fn claim_deliveries(
@@ -206,9 +216,17 @@ impl WebhookStore for InMemoryStore {
         now: Timestamp,
         lease: Duration,
         limit: u32,
+        per_endpoint: u32,
     ) -> Result<Vec<DueDelivery>, StoreError> {
         self.enter().await?;
         let mut state = self.lock();
+        let per_endpoint = usize::try_from(per_endpoint).unwrap_or(usize::MAX);
+        let mut leased: std::collections::HashMap<WebhookId, usize> = std::collections::HashMap::new();
+        for q in &state.deliveries {
+            if q.delivery.status == DeliveryStatus::Pending && q.leased_until.is_some_and(|end| end > now) {
+                *leased.entry(q.delivery.webhook_id).or_default() += 1;
+            }
+        }
         let mut due: Vec<usize> = (0..state.deliveries.len())
             .filter(|&i| {
                 let q = &state.deliveries[i];
@@ -222,6 +240,17 @@ impl WebhookStore for InMemoryStore {
             })
             .collect();
         due.sort_by_key(|&i| (state.deliveries[i].delivery.next_attempt_at, state.deliveries[i].delivery.id));
+        // An endpoint with `per_endpoint` leased gets none; the others at most that many.
+        let mut taken: std::collections::HashMap<WebhookId, usize> = std::collections::HashMap::new();
+        due.retain(|&i| {
+            let webhook = state.deliveries[i].delivery.webhook_id;
+            if leased.get(&webhook).is_some_and(|&n| n >= per_endpoint) {
+                return false;
+            }
+            let n = taken.entry(webhook).or_default();
+            *n += 1;
+            *n <= per_endpoint
+        });
         due.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         let until = now.plus(lease);
         let mut out = Vec::with_capacity(due.len());
@@ -230,15 +259,19 @@ impl WebhookStore for InMemoryStore {
             let delivery = state.deliveries[i].delivery.clone();
             let Some(endpoint) = state.webhooks.iter().find(|e| e.id == delivery.webhook_id).cloned() else { continue };
             let entry = delivery.audit_id.and_then(|a| state.audit.iter().find(|e| e.id == a).cloned());
-            out.push(DueDelivery { delivery, endpoint, entry });
+            out.push(DueDelivery { lease: DeliveryLease { id: delivery.id, until }, delivery, endpoint, entry });
         }
         Ok(out)
     }
 
-    async fn record_try(&self, id: DeliveryId, outcome: TryOutcome, at: Timestamp) -> Result<(), StoreError> {
+    async fn record_try(&self, lease: &DeliveryLease, outcome: TryOutcome, at: Timestamp) -> Result<bool, StoreError> {
         self.enter().await?;
         let mut state = self.lock();
-        let Some(index) = state.deliveries.iter().position(|q| q.delivery.id == id) else { return Ok(()) };
+        let Some(index) =
+            state.deliveries.iter().position(|q| q.delivery.id == lease.id && q.leased_until == Some(lease.until))
+        else {
+            return Ok(false);
+        };
         let q = &mut state.deliveries[index];
         q.leased_until = None;
         let d = &mut q.delivery;
@@ -274,7 +307,20 @@ impl WebhookStore for InMemoryStore {
             e.disabled_reason = Some("gone".to_owned());
             e.updated_at = at;
         }
-        Ok(())
+        Ok(true)
+    }
+
+    async fn purge_deliveries(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.enter().await?;
+        let mut state = self.lock();
+        let endpoints: Vec<WebhookId> = state.webhooks.iter().map(|e| e.id).collect();
+        let count = state.deliveries.len();
+        state.deliveries.retain(|q| {
+            let d = &q.delivery;
+            let old_delivered = d.status == DeliveryStatus::Delivered && d.delivered_at.is_some_and(|t| t < before);
+            endpoints.contains(&d.webhook_id) && !old_delivered
+        });
+        Ok((count - state.deliveries.len()) as u64)
     }
 
     async fn delivery_backlog(&self) -> Result<DeliveryBacklog, StoreError> {

@@ -646,10 +646,32 @@ fn our_signature_equals_the_references() {
 }
 
 #[test]
-fn the_audited_form_of_a_url_leaves_its_query_out() {
+fn the_audited_form_of_a_url_is_its_origin() {
     let url = WebhookUrl::parse("https://hooks.example.com/in?token=s3cret&x=1").unwrap();
-    assert_eq!(url.redacted(), "https://hooks.example.com/in?…");
-    assert!(!url.redacted().contains("s3cret"));
-    let plain = WebhookUrl::parse("https://hooks.example.com/in").unwrap();
-    assert_eq!(plain.redacted(), "https://hooks.example.com/in");
+    assert_eq!(url.redacted(), "https://hooks.example.com/…");
+    // Slack and Discord keep the credential in the path.
+    let slack = WebhookUrl::parse("https://hooks.slack.com/services/T000/B000/XXXXsecretXXXX").unwrap();
+    assert_eq!(slack.redacted(), "https://hooks.slack.com/…");
+    assert!(!format!("{slack:?}").contains("secret"), "Debug shows the redacted form");
+    let port = WebhookUrl::parse("http://10.1.2.3:8080").unwrap();
+    assert_eq!(port.redacted(), "http://10.1.2.3:8080");
+}
+
+#[test]
+fn a_url_longer_than_the_limit_once_normalised_is_refused() {
+    // Percent-encoding triples each of these: 700 characters in, over 4,000 stored.
+    let long = format!("https://93.184.215.14/{}", "é".repeat(700));
+    assert!(long.len() < MAX_URL_LEN);
+    assert_eq!(WebhookUrl::parse(&long), Err(TargetRefusal::Malformed));
+    // Stored rows read back whatever their length.
+    let stored = format!("https://93.184.215.14/{}", "a".repeat(MAX_URL_LEN));
+    assert!(WebhookUrl::from_stored(&stored).is_ok());
+}
+
+#[test]
+fn a_stored_subscription_to_an_event_no_longer_emitted_reads_back() {
+    assert_eq!(EventPattern::parse("auth.retired.event"), Err(PatternError::UnknownEvent));
+    let stored = EventPattern::from_stored("auth.retired.event").unwrap();
+    assert!(!stored.matches("auth.login.success"));
+    assert_eq!(EventPattern::from_stored("Auth.*"), Err(PatternError::Malformed));
 }

@@ -162,12 +162,11 @@ pub async fn rotate_secret(
 ) -> Result<HttpResponse, ApiError> {
     let actor = authorize(&caller, Permission::WebhooksManage)?;
     let id = webhook_id(&id);
-    let secret = service.admin_rotate_webhook_secret(&actor, id, &ctx.0).await?;
-    let endpoint = service.admin_webhook(&actor, id).await?;
+    let (secret, until) = service.admin_rotate_webhook_secret(&actor, id, &ctx.0).await?;
     Ok(HttpResponse::Ok().json(RotatedSecretResponse {
         id: id.to_string(),
         secret: secret.encoded().expose_secret().to_owned(),
-        previous_secret_expires_at: endpoint.previous_secret_until.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        previous_secret_expires_at: until.to_rfc3339(),
     }))
 }
 
@@ -224,8 +223,10 @@ pub async fn list_deliveries(
     Ok(HttpResponse::Ok().json(DeliveryListResponse::new(&page, limit, offset)))
 }
 
-/// Sends a delivery again as soon as a worker takes it (usually within a second), with the
-/// same `webhook-id`; 202 with the delivery, pending.
+/// Sends a delivery again as soon as a worker takes it (usually within a second; after the
+/// try in flight, if there is one), with the same `webhook-id`; 202 with the delivery,
+/// pending. Its tries go on counting: one that used all of them gets one more. Audited as
+/// `admin.webhook.delivery_retried`. While the endpoint is off, the delivery waits.
 #[utoipa::path(post, path = "/api/v1/admin/webhooks/{id}/deliveries/{delivery_id}/retry", tag = "webhooks",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Webhook id"), ("delivery_id" = i64, Path, description = "Delivery id")),
@@ -239,18 +240,19 @@ pub async fn list_deliveries(
 pub async fn retry_delivery(
     service: web::Data<Service>,
     caller: Authenticated,
+    ctx: Ctx,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = authorize(&caller, Permission::WebhooksManage)?;
     let (id, delivery) = path.into_inner();
     // A malformed delivery id is answered like an unknown one.
     let delivery = delivery.parse::<DeliveryId>().unwrap_or(DeliveryId(-1));
-    let queued = service.admin_retry_delivery(&actor, webhook_id(&id), delivery).await?;
+    let queued = service.admin_retry_delivery(&actor, webhook_id(&id), delivery, &ctx.0).await?;
     Ok(HttpResponse::Accepted().json(DeliveryView::from(&queued)))
 }
 
 /// Queues a `webhook.test` event for the endpoint (sent even while it is off); 202 with the
-/// delivery, pending.
+/// delivery, pending. Audited as `admin.webhook.tested`.
 #[utoipa::path(post, path = "/api/v1/admin/webhooks/{id}/test", tag = "webhooks",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Webhook id")),
@@ -264,9 +266,10 @@ pub async fn retry_delivery(
 pub async fn test_webhook(
     service: web::Data<Service>,
     caller: Authenticated,
+    ctx: Ctx,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = authorize(&caller, Permission::WebhooksManage)?;
-    let queued = service.admin_test_webhook(&actor, webhook_id(&id)).await?;
+    let queued = service.admin_test_webhook(&actor, webhook_id(&id), &ctx.0).await?;
     Ok(HttpResponse::Accepted().json(DeliveryView::from(&queued)))
 }
