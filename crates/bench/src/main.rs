@@ -90,7 +90,9 @@ async fn webhooks_main() {
     let stores = Stores::new("webhooks.db").await;
     let bin = wrk::server_binary().unwrap_or_else(|e| fail("server binary", e));
     for (name, url) in &stores.list {
-        let seeded = wrk::seeded(&bin, stores.dir.path(), name, url).await.unwrap_or_else(|e| fail(name, e));
+        let seeded = wrk::seeded(&bin, stores.dir.path(), name, url)
+            .await
+            .unwrap_or_else(|e| fail(&format!("{name}: seeding"), e));
         let section =
             webhooks::hung_receiver(&seeded.server, stores.dir.path(), url, &seeded.login_url, &seeded.login).await;
         println!(

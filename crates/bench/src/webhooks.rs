@@ -25,12 +25,15 @@ pub(crate) const SERVER_ENV: [(&str, &str); 2] = [
 ];
 
 async fn call(
-    client: &awc::Client,
+    _client: &awc::Client,
     method: &str,
     url: &str,
     token: Option<&str>,
     body: serde_json::Value,
 ) -> Result<serde_json::Value, String> {
+    // A client per call: awc's pooled connector, shared across the wrk runs' minutes, has
+    // been seen to report itself disconnected here.
+    let client = awc::Client::builder().timeout(std::time::Duration::from_secs(60)).finish();
     let mut req = match method {
         "PATCH" => client.patch(url),
         _ => client.post(url),
@@ -38,7 +41,7 @@ async fn call(
     if let Some(token) = token {
         req = req.insert_header(("Authorization", format!("Bearer {token}")));
     }
-    let mut res = req.send_json(&body).await.map_err(|e| e.to_string())?;
+    let mut res = req.send_json(&body).await.map_err(|e| format!("{method} {url}: {e}"))?;
     let bytes = res.body().await.map_err(|e| e.to_string())?;
     if !res.status().is_success() {
         return Err(format!("{url}: {} {}", res.status(), String::from_utf8_lossy(&bytes)));
@@ -109,8 +112,8 @@ pub(crate) async fn hung_receiver(
     let _ = writeln!(
         out,
         "\n#### Logins with a webhook receiver that never answers\n\nThe same server with an endpoint subscribed to \
-         `auth.*` whose receiver accepts the connection and never answers (each try holds one of the worker's 32 \
-         slots for the 10 s timeout). {PAIRS} runs of {CONNECTIONS} connections with the endpoint off and on, \
+         `auth.*` whose receiver accepts the connection and never answers (each try holds a worker slot for \
+         the 10 s timeout; at most 8 of that endpoint's deliveries are in flight at once, the rest wait queued). {PAIRS} runs of {CONNECTIONS} connections with the endpoint off and on, \
          alternating. Medians of the runs; CPU is the server's (`/proc`), per login.\n\n\
          | endpoint | logins/s | p50 | p99 | non-2xx | server CPU per login |\n|---|---|---|---|---|---|"
     );

@@ -53,6 +53,39 @@ macro_rules! with_patterns {
     };
 }
 
+/// The endpoints holding `per_endpoint` or more leases in force at `now`, read on `c`.
+macro_rules! saturated_endpoints {
+    ($c:expr, $now:expr, $per_endpoint:expr) => {{
+        let leased: Vec<(DbUuid, i64)> = deliveries::table
+            .filter(deliveries::status.eq(PENDING))
+            .filter(deliveries::locked_until.gt($now))
+            .group_by(deliveries::webhook_id)
+            .select((deliveries::webhook_id, diesel::dsl::count_star()))
+            .load($c)
+            .await?;
+        leased.into_iter().filter(|(_, n)| *n >= i64::from($per_endpoint)).map(|(id, _)| id).collect::<Vec<DbUuid>>()
+    }};
+}
+
+/// Pending deliveries due at `now` and not leased, of enabled endpoints (test events: of
+/// any endpoint that still exists), leaving out the `saturated` endpoints.
+macro_rules! due_deliveries {
+    ($now:expr, $saturated:expr) => {
+        deliveries::table
+            .filter(deliveries::status.eq(PENDING))
+            .filter(deliveries::next_attempt_at.le($now))
+            .filter(deliveries::locked_until.is_null().or(deliveries::locked_until.le($now)))
+            .filter(
+                deliveries::webhook_id
+                    .eq_any(endpoints::table.filter(endpoints::enabled.eq(true)).select(endpoints::id))
+                    .or(deliveries::audit_id
+                        .is_null()
+                        .and(deliveries::webhook_id.eq_any(endpoints::table.select(endpoints::id)))),
+            )
+            .filter(deliveries::webhook_id.ne_all($saturated))
+    };
+}
+
 impl WebhookStore for DieselStore {
     async fn insert_endpoint(&self, endpoint: WebhookEndpoint, audit: NewAuditEntry) -> Result<(), StoreError> {
         let row = EndpointRow::from(&endpoint);
@@ -289,32 +322,26 @@ impl WebhookStore for DieselStore {
         let until_time = now.plus(lease);
         let until = DbTime(now.plus(lease));
         let now = DbTime(now);
+        // First, without a lock: is anything claimable at all? On SQLite the claim below
+        // takes the database's one write lock, and with a hung receiver's backlog of
+        // thousands of pending rows to skip, taking it every poll only to find nothing
+        // would stall every login's commit behind it (measured: p99 three times higher).
+        let claimable = with_conn!(self, |c| {
+            let saturated = saturated_endpoints!(c, now, per_endpoint);
+            let first: Option<i64> =
+                due_deliveries!(now, saturated).select(deliveries::id).first(c).await.optional()?;
+            Ok(first.is_some())
+        })?;
+        if !claimable {
+            return Ok(Vec::new());
+        }
         // Select and lease in one write transaction, as the mail outbox does: SQLite admits
         // one claimer at a time; PostgreSQL instances skip rows another one holds locked.
         let (rows, endpoint_list, entries) = write_tx!(self, |c, db| {
             // Endpoints already holding `per_endpoint` leases (on any instance) get no more.
-            let leased: Vec<(DbUuid, i64)> = deliveries::table
-                .filter(deliveries::status.eq(PENDING))
-                .filter(deliveries::locked_until.gt(now))
-                .group_by(deliveries::webhook_id)
-                .select((deliveries::webhook_id, diesel::dsl::count_star()))
-                .load(c)
-                .await?;
-            let saturated: Vec<DbUuid> =
-                leased.into_iter().filter(|(_, n)| *n >= i64::from(per_endpoint)).map(|(id, _)| id).collect();
-            let enabled = endpoints::table.filter(endpoints::enabled.eq(true)).select(endpoints::id);
-            let existing = endpoints::table.select(endpoints::id);
+            let saturated = saturated_endpoints!(c, now, per_endpoint);
             let candidates: Vec<DeliveryRow> = db::skip_locked!(
-                deliveries::table
-                    .filter(deliveries::status.eq(PENDING))
-                    .filter(deliveries::next_attempt_at.le(now))
-                    .filter(deliveries::locked_until.is_null().or(deliveries::locked_until.le(now)))
-                    .filter(
-                        deliveries::webhook_id
-                            .eq_any(enabled)
-                            .or(deliveries::audit_id.is_null().and(deliveries::webhook_id.eq_any(existing))),
-                    )
-                    .filter(deliveries::webhook_id.ne_all(saturated))
+                due_deliveries!(now, saturated)
                     .order((deliveries::next_attempt_at.asc(), deliveries::id.asc()))
                     .limit(i64::from(limit))
                     .select(DeliveryRow::as_select())
