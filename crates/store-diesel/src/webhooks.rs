@@ -53,9 +53,9 @@ macro_rules! with_patterns {
     };
 }
 
-/// The endpoints holding `per_endpoint` or more leases in force at `now`, read on `c`.
-macro_rules! saturated_endpoints {
-    ($c:expr, $now:expr, $per_endpoint:expr) => {{
+/// The leases in force at `now`, counted by endpoint, read on `c`.
+macro_rules! leases_by_endpoint {
+    ($c:expr, $now:expr) => {{
         let leased: Vec<(DbUuid, i64)> = deliveries::table
             .filter(deliveries::status.eq(PENDING))
             .filter(deliveries::locked_until.gt($now))
@@ -63,8 +63,13 @@ macro_rules! saturated_endpoints {
             .select((deliveries::webhook_id, diesel::dsl::count_star()))
             .load($c)
             .await?;
-        leased.into_iter().filter(|(_, n)| *n >= i64::from($per_endpoint)).map(|(id, _)| id).collect::<Vec<DbUuid>>()
+        leased.into_iter().map(|(id, n)| (id.0, u32::try_from(n).unwrap_or(u32::MAX))).collect::<HashMap<_, _>>()
     }};
+}
+
+/// The endpoints of `leased` holding `per_endpoint` leases or more.
+fn saturated(leased: &HashMap<uuid::Uuid, u32>, per_endpoint: u32) -> Vec<DbUuid> {
+    leased.iter().filter(|(_, n)| **n >= per_endpoint).map(|(id, _)| DbUuid(*id)).collect()
 }
 
 /// Pending deliveries due at `now` and not leased, of enabled endpoints (test events: of
@@ -327,9 +332,12 @@ impl WebhookStore for DieselStore {
         // thousands of pending rows to skip, taking it every poll only to find nothing
         // would stall every login's commit behind it (measured: p99 three times higher).
         let claimable = with_conn!(self, |c| {
-            let saturated = saturated_endpoints!(c, now, per_endpoint);
-            let first: Option<i64> =
-                due_deliveries!(now, saturated).select(deliveries::id).first(c).await.optional()?;
+            let leased = leases_by_endpoint!(c, now);
+            let first: Option<i64> = due_deliveries!(now, saturated(&leased, per_endpoint))
+                .select(deliveries::id)
+                .first(c)
+                .await
+                .optional()?;
             Ok(first.is_some())
         })?;
         if !claimable {
@@ -339,18 +347,18 @@ impl WebhookStore for DieselStore {
         // one claimer at a time; PostgreSQL instances skip rows another one holds locked.
         let (rows, endpoint_list, entries) = write_tx!(self, |c, db| {
             // Endpoints already holding `per_endpoint` leases (on any instance) get no more.
-            let saturated = saturated_endpoints!(c, now, per_endpoint);
+            let leased = leases_by_endpoint!(c, now);
             let candidates: Vec<DeliveryRow> = db::skip_locked!(
-                due_deliveries!(now, saturated)
+                due_deliveries!(now, saturated(&leased, per_endpoint))
                     .order((deliveries::next_attempt_at.asc(), deliveries::id.asc()))
                     .limit(i64::from(limit))
                     .select(DeliveryRow::as_select())
             )
             .load(c)
             .await?;
-            // At most `per_endpoint` of one endpoint; the rows left out are only locked until
-            // this transaction ends.
-            let mut taken: HashMap<uuid::Uuid, u32> = HashMap::new();
+            // At most `per_endpoint` leases of one endpoint, counting those in force; the rows
+            // left out are only locked until this transaction ends.
+            let mut taken = leased;
             let due: Vec<DeliveryRow> = candidates
                 .into_iter()
                 .filter(|d| {

@@ -240,18 +240,16 @@ impl WebhookStore for InMemoryStore {
             })
             .collect();
         due.sort_by_key(|&i| (state.deliveries[i].delivery.next_attempt_at, state.deliveries[i].delivery.id));
-        // An endpoint with `per_endpoint` leased gets none; the others at most that many.
-        let mut taken: std::collections::HashMap<WebhookId, usize> = std::collections::HashMap::new();
+        // The first `limit`, as the SQL stores select them; then no endpoint gets more than
+        // `per_endpoint` leases in force.
+        due.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let mut taken = leased;
         due.retain(|&i| {
             let webhook = state.deliveries[i].delivery.webhook_id;
-            if leased.get(&webhook).is_some_and(|&n| n >= per_endpoint) {
-                return false;
-            }
             let n = taken.entry(webhook).or_default();
             *n += 1;
             *n <= per_endpoint
         });
-        due.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         let until = now.plus(lease);
         let mut out = Vec::with_capacity(due.len());
         for i in due {
