@@ -25,7 +25,6 @@ pub(crate) const SERVER_ENV: [(&str, &str); 2] = [
 ];
 
 async fn call(
-    _client: &awc::Client,
     method: &str,
     url: &str,
     token: Option<&str>,
@@ -50,7 +49,7 @@ async fn call(
 }
 
 /// An administrator's token on `server`: `bench0` is granted `admin` through the store.
-async fn admin_token(client: &awc::Client, server: &Server, db_url: &str) -> Result<String, String> {
+async fn admin_token(server: &Server, db_url: &str) -> Result<String, String> {
     let store = DieselStore::connect(&DbConfig::new(db_url.to_owned())).await.map_err(|e| e.to_string())?;
     let email = Email::parse("bench0@example.com").map_err(|e| e.to_string())?;
     let user = store.user_by_email(&email).await.map_err(|e| e.to_string())?.ok_or("bench0 missing")?;
@@ -60,7 +59,6 @@ async fn admin_token(client: &awc::Client, server: &Server, db_url: &str) -> Res
         .await
         .map_err(|e| e.to_string())?;
     let login = call(
-        client,
         "POST",
         &format!("{}/api/v1/auth/login", server.base),
         None,
@@ -79,12 +77,10 @@ pub(crate) async fn hung_receiver(
     login_url: &str,
     script: &str,
 ) -> Result<String, String> {
-    let client = awc::Client::builder().timeout(std::time::Duration::from_secs(60)).finish();
     let receiver = Receiver::start().await;
     receiver.set_behaviour(Behaviour::Hang);
-    let token = admin_token(&client, server, db_url).await?;
+    let token = admin_token(server, db_url).await?;
     let created = call(
-        &client,
         "POST",
         &format!("{}/api/v1/admin/webhooks", server.base),
         Some(&token),
@@ -96,7 +92,7 @@ pub(crate) async fn hung_receiver(
     let mut on: Vec<(WrkRun, f64)> = Vec::new();
     for _ in 0..PAIRS {
         for enabled in [false, true] {
-            call(&client, "PATCH", &endpoint, Some(&token), json!({"enabled": enabled})).await?;
+            call("PATCH", &endpoint, Some(&token), json!({"enabled": enabled})).await?;
             drained(&server.base).await?;
             let before = cpu_secs(server.pid());
             let run = run_wrk_now(dir, login_url, script, CONNECTIONS, None)?;
@@ -107,7 +103,7 @@ pub(crate) async fn hung_receiver(
     }
     let depth = metrics(&server.base, &["portcullis_webhook_queue_depth"]).await?.first().copied().unwrap_or(0.0);
     let hanging = receiver.count();
-    call(&client, "PATCH", &endpoint, Some(&token), json!({"enabled": false})).await?;
+    call("PATCH", &endpoint, Some(&token), json!({"enabled": false})).await?;
     let mut out = String::new();
     let _ = writeln!(
         out,

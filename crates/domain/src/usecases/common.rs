@@ -44,14 +44,20 @@ impl<P: Ports> Portcullis<P> {
         metadata: serde_json::Map<String, serde_json::Value>,
         now: Timestamp,
     ) -> Change {
-        Change::AppendAudit(NewAuditEntry {
-            user_id: Some(user_id),
-            action,
-            enrichment: self.enrich(ctx),
-            fingerprint: None,
-            metadata,
-            created_at: now,
-        })
+        Change::AppendAudit(self.audit_entry(Some(user_id), action, ctx, metadata, now))
+    }
+
+    /// An audit entry about `user_id` (none: about no account, as for the operator's own
+    /// actions), enriched from `ctx`.
+    pub(crate) fn audit_entry(
+        &self,
+        user_id: Option<UserId>,
+        action: AuditAction,
+        ctx: &RequestContext,
+        metadata: serde_json::Map<String, serde_json::Value>,
+        now: Timestamp,
+    ) -> NewAuditEntry {
+        NewAuditEntry { user_id, action, enrichment: self.enrich(ctx), fingerprint: None, metadata, created_at: now }
     }
 
     /// An in-app notification to `user_id`.

@@ -328,17 +328,11 @@ where
         metadata: serde_json::Map<String, serde_json::Value>,
         now: Timestamp,
     ) -> NewAuditEntry {
-        NewAuditEntry {
-            user_id: match actor {
-                Actor::User { id, .. } => Some(*id),
-                Actor::Operator => None,
-            },
-            action,
-            enrichment: self.enrich(ctx),
-            fingerprint: None,
-            metadata,
-            created_at: now,
-        }
+        let user_id = match actor {
+            Actor::User { id, .. } => Some(*id),
+            Actor::Operator => None,
+        };
+        self.audit_entry(user_id, action, ctx, metadata, now)
     }
 
     /// Opens an endpoint's secrets that sign at `now`.
