@@ -73,6 +73,7 @@ bench: ## criterion micro-benchmarks and wrk load on the release binary (wrk ins
 	$(CARGO) build --release -p portcullis-bench -p portcullis-server
 	$(CARGO) bench -p portcullis-bench --bench micro -- --warm-up-time 1 --measurement-time 3
 	./target/release/portcullis-bench > target/bench-section.md
+	./target/release/portcullis-bench breach-filter >> target/bench-section.md
 	{ printf '# Benchmarks\n\nWritten by `make bench` on %s. Figures from one run are comparable with each\nother; the machine is shared, so compare ratios, not absolute numbers across runs.\n\n' "$$(date -u +%F)"; \
 	  cat target/bench-section.md; } > BENCHMARKS.md
 	cat BENCHMARKS.md

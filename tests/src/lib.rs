@@ -311,6 +311,12 @@ impl TestApp {
         login.body["access_token"].as_str().expect("an access token").to_owned()
     }
 
+    /// Runs the purge job of deleted accounts once on this instance (as its housekeeping
+    /// round does every ten minutes); how many accounts it erased.
+    pub async fn purge_deleted_accounts(&self) -> u64 {
+        self.service.purge_deleted_accounts().await.expect("purge job")
+    }
+
     /// Runs SQL on the app's database, as an operator or a fault would: `sqlite` on SQLite,
     /// `postgres` on PostgreSQL (times are integer milliseconds in one, timestamptz in the other).
     pub async fn sql(&self, sqlite: &str, postgres: &str) {

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod breach_filter;
 mod criterion_report;
 mod login;
 mod pin;
@@ -45,6 +46,10 @@ async fn main() {
         Some("own-core") => return own_core_main().await,
         Some("soak") => return soak_main().await,
         Some("webhooks") => return webhooks_main().await,
+        // The offline breach filter: build, size, load and lookup figures (no server).
+        Some("breach-filter") => {
+            return println!("{}", breach_filter::section().unwrap_or_else(|e| fail("breach filter", e)));
+        }
         // The micro-benchmark table alone, from the estimates criterion left in target/.
         Some("micro") => return println!("{}", criterion_report::section(std::path::Path::new("target/criterion"))),
         _ => {}

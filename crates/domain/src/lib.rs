@@ -17,7 +17,7 @@ pub mod outbox {
 }
 
 pub use error::{FieldError, InfraError};
-pub use policy::Policy;
+pub use policy::{BreachPolicy, Policy};
 pub use service::{Deps, Portcullis};
 pub use usecases::admin::{Actor, AdminError, NewAccount};
 pub use usecases::alert_revoke::AlertRevokeError;
@@ -25,6 +25,7 @@ pub use usecases::authenticate::{AuthError, Principal};
 pub use usecases::codes::RedeemCodeError;
 pub use usecases::deliver_mail::DeliveryReport;
 pub use usecases::deliver_webhooks::{TryResult, WebhookRound, webhook_lease};
+pub use usecases::export::{AccountExport, ExportError};
 pub use usecases::login::{LoginError, LoginOutcome, LoginRequest};
 pub use usecases::login_history::HistoryQuery;
 pub use usecases::mfa_factors::{MfaManageError, MfaOverview, TotpEnrolment};
@@ -33,7 +34,7 @@ pub use usecases::notifications::{NotificationError, NotificationQuery};
 pub use usecases::operations::OutboxStatus;
 pub use usecases::passkey_factors::{PASSKEY_CEREMONY_TTL, PasskeySummary, RegisteredPasskeyFactor};
 pub use usecases::passkey_sign_in::PasskeySignInError;
-pub use usecases::password::{ForgotPasswordError, ResetPasswordError};
+pub use usecases::password::{ChangePasswordError, ForgotPasswordError, ResetPasswordError};
 pub use usecases::profile::{PictureError, ProfileUpdate, parse_picture_url};
 pub use usecases::reauth::ReauthError;
 pub use usecases::refresh::{RefreshError, TokenPair};

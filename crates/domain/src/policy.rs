@@ -77,6 +77,30 @@ pub struct Policy {
     /// How long delivered webhook deliveries stay listed before the housekeeping round
     /// deletes them (failed ones stay until their endpoint is removed).
     pub webhook_delivered_retention: Duration,
+    /// How long a soft-deleted account is kept (restorable by an administrator) before the
+    /// purge job erases it (`accounts.deleted_retention_days`).
+    pub deleted_retention: Duration,
+    /// Breached-password screening of new passwords (`passwords.breach_check`); `None`
+    /// looks nothing up.
+    pub breach: Option<BreachPolicy>,
+}
+
+/// What the domain does with a breach source's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BreachPolicy {
+    /// A new password seen this often or more is refused (`passwords.breach_min_count`).
+    pub min_count: u64,
+    /// Whether a lookup that fails or times out lets the password through
+    /// (`passwords.breach_fail_open`); otherwise the request answers 503.
+    pub fail_open: bool,
+}
+
+impl Default for BreachPolicy {
+    /// Refuse any password seen once; fail open, so an outage of the source never blocks
+    /// sign-ups and resets (the password still has to pass the length and context rules).
+    fn default() -> Self {
+        Self { min_count: 1, fail_open: true }
+    }
 }
 
 impl Default for Policy {
@@ -112,6 +136,8 @@ impl Default for Policy {
             webhook_targets: crate::model::TargetPolicy::default(),
             webhook_timeout: Duration::from_secs(10),
             webhook_delivered_retention: Duration::from_secs(30 * 24 * 3600),
+            deleted_retention: Duration::from_secs(30 * 24 * 3600),
+            breach: None,
         }
     }
 }

@@ -33,6 +33,8 @@ pub struct Deps<P: Ports> {
     pub cipher: P::Cipher,
     /// The WebAuthn ceremonies of passkeys.
     pub passkeys: P::Passkeys,
+    /// Breached-password lookups.
+    pub breaches: P::Breaches,
 }
 
 /// The Portcullis domain service. Cheap to share behind an `Arc`; every method is a use case.
@@ -47,6 +49,7 @@ pub struct Portcullis<P: Ports> {
     pub(crate) devices: P::Devices,
     pub(crate) cipher: P::Cipher,
     pub(crate) passkeys: P::Passkeys,
+    pub(crate) breaches: P::Breaches,
     pub(crate) policy: Policy,
     pub(crate) templates: MailTemplates,
 }
@@ -113,6 +116,7 @@ impl<P: Ports> Portcullis<P> {
             devices: deps.devices,
             cipher: deps.cipher,
             passkeys: deps.passkeys,
+            breaches: deps.breaches,
             policy,
             templates: MailTemplates::default(),
         }

@@ -36,6 +36,8 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// Password policy and hashing cost.
     pub passwords: PasswordSettings,
+    /// `[accounts]`: what happens to deleted accounts.
+    pub accounts: AccountSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -341,6 +343,21 @@ impl Default for TokenSettings {
     }
 }
 
+/// `[accounts]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountSettings {
+    /// Days a soft-deleted account is kept, restorable by an administrator, before the
+    /// purge job erases it (0: at the next housekeeping round, within ten minutes).
+    pub deleted_retention_days: u64,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        Self { deleted_retention_days: 30 }
+    }
+}
+
 /// `[limits]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -378,6 +395,45 @@ pub struct PasswordSettings {
     pub hash_workers: usize,
     /// Hash requests allowed to wait; beyond it requests get 503.
     pub hash_queue: usize,
+    /// Breached-password screening of new passwords: `off` (default), `range` (the Have I
+    /// Been Pwned range API at `breach_api_url`) or `filter` (the file `breach_filter_file`).
+    pub breach_check: String,
+    /// Base URL of the range API (`{url}/range/{5 hex}`); a mirror may serve it.
+    pub breach_api_url: String,
+    /// A new password seen this often or more is refused.
+    pub breach_min_count: u64,
+    /// Whether a failed or timed-out lookup lets the password through (else 503).
+    pub breach_fail_open: bool,
+    /// How long one range lookup may take, connecting included, in milliseconds.
+    pub breach_timeout_ms: u64,
+    /// The filter of `portcullis breach-filter build`, read once at start.
+    pub breach_filter_file: Option<PathBuf>,
+}
+
+/// `passwords.breach_check`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BreachCheck {
+    /// No screening.
+    Off,
+    /// The range API.
+    Range,
+    /// A local filter file.
+    Filter,
+}
+
+impl PasswordSettings {
+    /// The screening mode, or why `breach_check` names none.
+    ///
+    /// # Errors
+    /// The message for an unknown mode.
+    pub fn breach_mode(&self) -> Result<BreachCheck, String> {
+        match self.breach_check.as_str() {
+            "off" => Ok(BreachCheck::Off),
+            "range" => Ok(BreachCheck::Range),
+            "filter" => Ok(BreachCheck::Filter),
+            other => Err(format!("passwords.breach_check must be off, range or filter, not {other:?}")),
+        }
+    }
 }
 
 impl Default for PasswordSettings {
@@ -390,6 +446,12 @@ impl Default for PasswordSettings {
             argon2_engine: portcullis_crypto::Argon2Engine::default().name().to_owned(),
             hash_workers: 0,
             hash_queue: 64,
+            breach_check: "off".to_owned(),
+            breach_api_url: "https://api.pwnedpasswords.com".to_owned(),
+            breach_min_count: 1,
+            breach_fail_open: true,
+            breach_timeout_ms: 1_000,
+            breach_filter_file: None,
         }
     }
 }
@@ -454,6 +516,16 @@ impl Settings {
         policy.public_url = self.server.public_url.trim_end_matches('/').to_owned();
         policy.webhook_targets = self.webhooks.target_policy();
         policy.webhook_timeout = Duration::from_secs(self.webhooks.timeout_secs.max(1));
+        // Bounded at start (`production::check`), so the product cannot overflow.
+        policy.deleted_retention = Duration::from_secs(self.accounts.deleted_retention_days.saturating_mul(86_400));
+        // An unknown mode is refused at start (`production::check`).
+        policy.breach = match self.passwords.breach_mode() {
+            Ok(BreachCheck::Range | BreachCheck::Filter) => Some(portcullis_domain::BreachPolicy {
+                min_count: self.passwords.breach_min_count,
+                fail_open: self.passwords.breach_fail_open,
+            }),
+            Ok(BreachCheck::Off) | Err(_) => None,
+        };
         // Unknown names are refused at start (`production::check`), never silently dropped.
         policy.mfa_required_roles =
             self.mfa.require_for_roles.iter().filter_map(|name| portcullis_domain::model::Role::parse(name)).collect();

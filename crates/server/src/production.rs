@@ -18,6 +18,30 @@ pub struct Refused(pub Vec<String>);
 /// Longest webhook try accepted: a try holds a worker slot and its lease lasts twice this.
 pub const MAX_WEBHOOK_TIMEOUT_SECS: u64 = 300;
 
+/// Longest retention of deleted accounts accepted (ten years): a longer one is a typo, and
+/// keeping personal data "for ever" is what the retention policy is there to end.
+pub const MAX_RETENTION_DAYS: u64 = 3_650;
+
+/// What is wrong with the breached-password settings (the filter file itself is checked
+/// when it is loaded).
+fn breach_problems(p: &crate::config::PasswordSettings) -> Vec<String> {
+    let mut problems = Vec::new();
+    match p.breach_mode() {
+        Err(why) => problems.push(why),
+        Ok(crate::config::BreachCheck::Filter) if p.breach_filter_file.is_none() => {
+            problems.push("passwords.breach_check = \"filter\" needs passwords.breach_filter_file".to_owned());
+        }
+        Ok(_) => {}
+    }
+    if p.breach_min_count == 0 {
+        problems.push("passwords.breach_min_count must be at least 1".to_owned());
+    }
+    if !(1..=60_000).contains(&p.breach_timeout_ms) {
+        problems.push(format!("passwords.breach_timeout_ms must be 1 to 60000, not {}", p.breach_timeout_ms));
+    }
+    problems
+}
+
 /// Checks `settings`; every problem found, not only the first.
 ///
 /// # Errors
@@ -40,6 +64,13 @@ pub fn check(settings: &Settings) -> Result<(), Refused> {
         problems.push(format!(
             "webhooks.timeout_secs must be 1 to {MAX_WEBHOOK_TIMEOUT_SECS}, not {}",
             settings.webhooks.timeout_secs
+        ));
+    }
+    problems.extend(breach_problems(&settings.passwords));
+    if settings.accounts.deleted_retention_days > MAX_RETENTION_DAYS {
+        problems.push(format!(
+            "accounts.deleted_retention_days must be at most {MAX_RETENTION_DAYS}, not {}",
+            settings.accounts.deleted_retention_days
         ));
     }
     if settings.webhooks.max_in_flight == 0 {
@@ -200,6 +231,25 @@ mod tests {
         s.webhooks.timeout_secs = 10;
         s.webhooks.max_in_flight = 0;
         assert!(problems(&s).iter().any(|p| p.contains("webhooks.max_in_flight")));
+    }
+
+    #[test]
+    fn breach_settings_are_checked_before_start() {
+        let mut s = Settings::default();
+        for (mode, ok) in [("off", true), ("range", true), ("filter", false), ("hibp", false)] {
+            s.passwords.breach_check = mode.to_owned();
+            assert_eq!(check(&s).is_ok(), ok, "breach_check = {mode}");
+        }
+        s.passwords.breach_filter_file = Some("breach.filter".into());
+        s.passwords.breach_check = "filter".to_owned();
+        assert!(check(&s).is_ok(), "the file itself is read at wiring");
+        s.passwords.breach_min_count = 0;
+        assert!(check(&s).is_err());
+        s.passwords.breach_min_count = 1;
+        for (ms, ok) in [(0, false), (1, true), (60_000, true), (60_001, false)] {
+            s.passwords.breach_timeout_ms = ms;
+            assert_eq!(check(&s).is_ok(), ok, "breach_timeout_ms = {ms}");
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ use portcullis_store_diesel::{DbConfig, DieselStore, PoolGauge};
 use portcullis_webauthn::WebauthnCeremonies;
 use portcullis_webhook_http::HttpWebhookTransport;
 
+use crate::breach::{BreachGauge, Breaches};
 use crate::config::Settings;
 
 /// The production adapter set.
@@ -34,6 +35,7 @@ impl Ports for ServerPorts {
     type Devices = Devices;
     type Cipher = MfaSecretCipher;
     type Passkeys = WebauthnCeremonies;
+    type Breaches = Breaches;
 }
 
 /// User-agent parsing when `devices.enabled`, otherwise every device unknown.
@@ -134,6 +136,8 @@ pub struct AdapterGauges {
     pub hashing: HashPoolGauge,
     /// The store's connection pool.
     pub pool: PoolGauge,
+    /// Breached-password lookups by outcome.
+    pub breaches: BreachGauge,
 }
 
 /// Builds the service and the mail transport from settings: opens (and migrates) the store,
@@ -179,7 +183,8 @@ pub async fn build_service(settings: &Settings) -> Result<Wired, WiringError> {
     });
     let mailer = LettreMailer::new(&mailer_settings(settings)?)?;
     let webhooks = webhook_transport(settings)?;
-    let gauges = AdapterGauges { hashing: hasher.gauge(), pool: store.pool_gauge() };
+    let breaches = Breaches::from_settings(&settings.passwords)?;
+    let gauges = AdapterGauges { hashing: hasher.gauge(), pool: store.pool_gauge(), breaches: breaches.gauge() };
     let deps = Deps::<ServerPorts> {
         store,
         hasher,
@@ -191,6 +196,7 @@ pub async fn build_service(settings: &Settings) -> Result<Wired, WiringError> {
         devices,
         cipher,
         passkeys,
+        breaches,
     };
     let mut service = Portcullis::new(deps, settings.policy());
     if let Some(dir) = &settings.mailer.templates_dir {

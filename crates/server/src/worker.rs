@@ -70,6 +70,11 @@ pub async fn run<T: MailTransport>(
             if let Err(e) = service.purge_webhook_deliveries().await {
                 tracing::warn!(error = %e, "pruning old webhook deliveries failed");
             }
+            match service.purge_deleted_accounts().await {
+                Ok(0) => {}
+                Ok(erased) => tracing::info!(erased, "deleted accounts past their retention erased"),
+                Err(e) => tracing::warn!(error = %e, "erasing deleted accounts failed; will retry"),
+            }
             // Failed mail stays until an operator looks: say so now and then, not only once.
             match service.mail_outbox_status().await {
                 Ok(status) if status.failed == 0 => {}

@@ -44,6 +44,10 @@ pub enum UserTableError {
     /// A stored row does not make a valid [`User`] (an address that does not parse, ...).
     #[error("stored user is invalid: {0}")]
     Invalid(String),
+    /// A guarded change found its row changed ([`Change::DeleteUser`] of an account no
+    /// longer deleted at the given time): the commit fails as a whole.
+    #[error("the user row changed since it was read")]
+    Conflict,
 }
 
 impl From<UserTableError> for DbError {
@@ -52,6 +56,7 @@ impl From<UserTableError> for DbError {
             UserTableError::DuplicateEmail => DbError::DuplicateEmail,
             UserTableError::Query(e) => DbError::Query(e),
             UserTableError::Invalid(what) => DbError::Corrupt(what),
+            UserTableError::Conflict => DbError::Conflict,
         }
     }
 }
@@ -105,6 +110,7 @@ pub fn is_user_change(change: &Change) -> bool {
         | Change::RehashPassword { .. }
         | Change::SetStatus { .. }
         | Change::SetDeleted { .. }
+        | Change::DeleteUser { .. }
         | Change::SetRoles { .. }
         | Change::UpdateProfile { .. } => true,
         Change::ReplaceCode(_)
@@ -134,7 +140,8 @@ pub fn is_user_change(change: &Change) -> bool {
         | Change::InsertCeremony(_)
         | Change::InsertPasskey(_)
         | Change::UsePasskey { .. }
-        | Change::DisablePasskey { .. } => false,
+        | Change::DisablePasskey { .. }
+        | Change::EraseAccountData { .. } => false,
     }
 }
 
@@ -240,7 +247,36 @@ impl<T: PgUserTable> UnitOfWork for OwnUsers<T> {
     }
 }
 
+/// Deleted accounts read per page by [`OwnUsers`]' `deleted_before`.
+const DELETED_PAGE: u32 = 500;
+
 impl<T: PgUserTable> UserRepository for OwnUsers<T> {
+    /// Through the table's search (no method of its own, so embedders' tables need none):
+    /// every soft-deleted account is read, then the oldest deletions kept. The purge job
+    /// reads it every ten minutes; tables with very many deleted accounts pay for that.
+    async fn deleted_before(&self, before: Timestamp, limit: u32) -> Result<Vec<User>, StoreError> {
+        let mut found = Vec::new();
+        let mut offset = 0;
+        loop {
+            let query = UserQuery {
+                text: None,
+                status: Some(portcullis_domain::model::UserStatusFilter::Deleted),
+                limit: DELETED_PAGE,
+                offset,
+            };
+            let page = self.search_users(query).await?;
+            let read = page.items.len();
+            offset += read as u64;
+            found.extend(page.items.into_iter().filter(|u| u.deleted_at.is_some_and(|at| at < before)));
+            if read < DELETED_PAGE as usize {
+                break;
+            }
+        }
+        found.sort_by_key(|u| (u.deleted_at, u.id));
+        found.truncate(limit as usize);
+        Ok(found)
+    }
+
     async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
         let email = email.clone();
         Ok(on_pg!(self, |conn, table| Ok(table.user_by_email(conn, &email).await?))?)
@@ -289,6 +325,10 @@ impl<T: PgUserTable> SessionRepository for OwnUsers<T> {
 
     async fn live_sessions(&self, user_id: UserId, now: Timestamp) -> Result<Vec<Session>, StoreError> {
         self.store.live_sessions(user_id, now).await
+    }
+
+    async fn all_sessions(&self, user_id: UserId) -> Result<Vec<Session>, StoreError> {
+        self.store.all_sessions(user_id).await
     }
 
     async fn session_by_refresh(

@@ -56,6 +56,19 @@ impl SessionRepository for DieselStore {
         Ok(rows.into_iter().map(Session::try_from).collect::<Result<Vec<_>, _>>()?)
     }
 
+    async fn all_sessions(&self, user_id: UserId) -> Result<Vec<Session>, StoreError> {
+        let user_id = DbUuid::from(user_id);
+        let rows = with_conn!(self, |c| {
+            Ok(sessions::table
+                .filter(sessions::user_id.eq(user_id))
+                .order((sessions::created_at.desc(), sessions::id.desc()))
+                .select(SessionRow::as_select())
+                .load::<SessionRow>(c)
+                .await?)
+        })?;
+        Ok(rows.into_iter().map(Session::try_from).collect::<Result<Vec<_>, _>>()?)
+    }
+
     async fn session_by_refresh(
         &self,
         digest: SecretDigest,

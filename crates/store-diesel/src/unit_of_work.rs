@@ -12,7 +12,7 @@ use crate::detached::dispatch;
 use crate::error::{DbError, is_email_taken};
 use crate::rows::{
     CeremonyRow, CodeRow, FactorRow, MailRow, NewAuditRow, NotificationRow, PasskeyRow, RecoveryCodeRow, SessionRow,
-    SpentRefreshRow, UserRow, roles_to_db, step_to_db,
+    SpentRefreshRow, UserRow, erased_device, erased_metadata, roles_to_db, step_to_db,
 };
 use crate::schema::{
     audit_log, mail_outbox, mfa_factors, notifications, passkeys, rate_events, recovery_codes, sessions,
@@ -281,6 +281,71 @@ macro_rules! apply {
                         .set((users::deleted_at.eq(deleted_at.map(DbTime)), users::updated_at.eq(DbTime(*at))))
                         .execute(c)
                         .await?;
+                }
+                Change::DeleteUser { user_id, deleted_at } => {
+                    // Guarded: an account restored, deleted again or erased since it was
+                    // read is left alone. Our tables' rows go with it (ON DELETE CASCADE);
+                    // the audit log has no foreign key and keeps its entries.
+                    let deleted = diesel::delete(
+                        users::table
+                            .find(DbUuid::from(*user_id))
+                            .filter(users::deleted_at.eq(Some(DbTime(*deleted_at)))),
+                    )
+                    .execute(c)
+                    .await?;
+                    if deleted == 0 {
+                        return Err(DbError::Conflict);
+                    }
+                }
+                Change::EraseAccountData { user_id, email } => {
+                    let uid = DbUuid::from(*user_id);
+                    // Explicit rather than left to the cascade: with an embedder's user
+                    // table (`own_users`) the row is theirs, and these rows are ours.
+                    let of_user = sessions::table.filter(sessions::user_id.eq(uid)).select(sessions::id);
+                    diesel::delete(
+                        spent_refresh_tokens::table.filter(spent_refresh_tokens::session_id.eq_any(of_user)),
+                    )
+                    .execute(&mut *c)
+                    .await?;
+                    diesel::delete(sessions::table.filter(sessions::user_id.eq(uid))).execute(&mut *c).await?;
+                    diesel::delete(codes::table.filter(codes::user_id.eq(uid))).execute(&mut *c).await?;
+                    diesel::delete(notifications::table.filter(notifications::user_id.eq(uid)))
+                        .execute(&mut *c)
+                        .await?;
+                    diesel::delete(passkeys::table.filter(passkeys::user_id.eq(uid))).execute(&mut *c).await?;
+                    diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(uid)))
+                        .execute(&mut *c)
+                        .await?;
+                    diesel::delete(mfa_factors::table.filter(mfa_factors::user_id.eq(uid))).execute(&mut *c).await?;
+                    diesel::delete(webauthn_challenges::table.filter(webauthn_challenges::user_id.eq(uid)))
+                        .execute(&mut *c)
+                        .await?;
+                    diesel::delete(mail_outbox::table.filter(mail_outbox::to_email.eq(email.as_str())))
+                        .execute(&mut *c)
+                        .await?;
+                    diesel::update(audit_log::table.filter(audit_log::user_id.eq(uid)))
+                        .set((
+                            audit_log::ip_address.eq(None::<crate::sql_types::DbIp>),
+                            audit_log::user_agent.eq(None::<String>),
+                            audit_log::device.eq(erased_device()?),
+                            audit_log::location.eq(None::<crate::sql_types::DbJson>),
+                            audit_log::fingerprint.eq(None::<String>),
+                        ))
+                        .execute(&mut *c)
+                        .await?;
+                    let metadata: Vec<(i64, crate::sql_types::DbJson)> = audit_log::table
+                        .filter(audit_log::user_id.eq(uid))
+                        .select((audit_log::id, audit_log::metadata))
+                        .load(&mut *c)
+                        .await?;
+                    for (id, json) in metadata {
+                        if let Some(erased) = erased_metadata(&json)? {
+                            diesel::update(audit_log::table.find(id))
+                                .set(audit_log::metadata.eq(erased))
+                                .execute(&mut *c)
+                                .await?;
+                        }
+                    }
                 }
                 Change::SetRoles { user_id, roles, at } => {
                     diesel::update(users::table.find(DbUuid::from(*user_id)))

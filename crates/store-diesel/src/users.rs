@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use portcullis_domain::model::{Email, Page, User, UserId, UserQuery, UserStatusFilter};
+use portcullis_domain::model::{Email, Page, Timestamp, User, UserId, UserQuery, UserStatusFilter};
 use portcullis_domain::ports::{StoreError, UserRepository};
 
 use crate::DieselStore;
@@ -11,7 +11,7 @@ use crate::detached::{read_tx, with_conn};
 use crate::rows::UserRow;
 use crate::schema::users;
 use crate::sql_functions::lower;
-use crate::sql_types::DbUuid;
+use crate::sql_types::{DbTime, DbUuid};
 
 /// The `LIKE` escape character of [`contains_pattern`].
 const LIKE_ESCAPE: char = '\\';
@@ -45,6 +45,20 @@ impl UserRepository for DieselStore {
             Ok(users::table.find(DbUuid::from(id)).select(UserRow::as_select()).first(c).await.optional()?)
         })?;
         Ok(row.map(User::try_from).transpose()?)
+    }
+
+    async fn deleted_before(&self, before: Timestamp, limit: u32) -> Result<Vec<User>, StoreError> {
+        let before = DbTime(before);
+        let rows = with_conn!(self, |c| {
+            Ok(users::table
+                .filter(users::deleted_at.lt(before))
+                .order((users::deleted_at.asc(), users::id.asc()))
+                .limit(i64::from(limit))
+                .select(UserRow::as_select())
+                .load::<UserRow>(c)
+                .await?)
+        })?;
+        Ok(rows.into_iter().map(User::try_from).collect::<Result<Vec<_>, _>>()?)
     }
 
     async fn search_users(&self, query: UserQuery) -> Result<Page<User>, StoreError> {

@@ -6,14 +6,14 @@ use std::marker::PhantomData;
 
 use portcullis_domain::model::{Password, User};
 use portcullis_domain::ports::{
-    Change, Clock, DeviceDetector, GeoLookup, PasskeyCeremonies, PasswordHasher, Ports, RandomSource, SecretCipher,
-    SecretHasher, Store, TokenIssuer, UnitOfWork,
+    BreachedPasswords, Change, Clock, DeviceDetector, GeoLookup, PasskeyCeremonies, PasswordHasher, Ports,
+    RandomSource, SecretCipher, SecretHasher, Store, TokenIssuer, UnitOfWork,
 };
 use portcullis_domain::{Deps, LoginOutcome, LoginRequest, Policy, Portcullis, Principal};
 
 use crate::fakes::{
-    FakePasskeys, FakeTokens, FastHasher, FixedDevices, FixedGeo, ManualClock, PlainCipher, PlainSecretHasher,
-    SequenceRandom, firefox_on_linux, london,
+    FakeBreaches, FakePasskeys, FakeTokens, FastHasher, FixedDevices, FixedGeo, ManualClock, PlainCipher,
+    PlainSecretHasher, SequenceRandom, firefox_on_linux, london,
 };
 use crate::fixtures::{FIREFOX_UA, LONDON_IP, ip};
 use crate::memory_store::InMemoryStore;
@@ -32,15 +32,16 @@ pub struct TestPorts<
     D = FixedDevices,
     K = PlainCipher,
     W = FakePasskeys,
->(PhantomData<fn() -> (S, H, T, X, R, C, G, D, K, W)>);
+    B = FakeBreaches,
+>(PhantomData<fn() -> (S, H, T, X, R, C, G, D, K, W, B)>);
 
-impl<S, H, T, X, R, C, G, D, K, W> fmt::Debug for TestPorts<S, H, T, X, R, C, G, D, K, W> {
+impl<S, H, T, X, R, C, G, D, K, W, B> fmt::Debug for TestPorts<S, H, T, X, R, C, G, D, K, W, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("TestPorts")
     }
 }
 
-impl<S, H, T, X, R, C, G, D, K, W> Ports for TestPorts<S, H, T, X, R, C, G, D, K, W>
+impl<S, H, T, X, R, C, G, D, K, W, B> Ports for TestPorts<S, H, T, X, R, C, G, D, K, W, B>
 where
     S: Store,
     H: PasswordHasher,
@@ -52,6 +53,7 @@ where
     D: DeviceDetector,
     K: SecretCipher,
     W: PasskeyCeremonies,
+    B: BreachedPasswords,
 {
     type Store = S;
     type Hasher = H;
@@ -63,6 +65,7 @@ where
     type Devices = D;
     type Cipher = K;
     type Passkeys = W;
+    type Breaches = B;
 }
 
 /// Builds a test service port by port: every port starts on its fake (the store on a fresh
@@ -95,6 +98,7 @@ pub struct TestServiceBuilder<
     D = FixedDevices,
     K = PlainCipher,
     W = FakePasskeys,
+    B = FakeBreaches,
 > {
     store: S,
     hasher: H,
@@ -106,6 +110,7 @@ pub struct TestServiceBuilder<
     devices: D,
     cipher: K,
     passkeys: W,
+    breaches: B,
     handles: TestHandles,
 }
 
@@ -136,12 +141,13 @@ impl TestServiceBuilder {
             devices: deps.devices,
             cipher: deps.cipher,
             passkeys: deps.passkeys,
+            breaches: deps.breaches,
             handles,
         }
     }
 }
 
-impl<S, H, T, X, R, C, G, D, K, W> TestServiceBuilder<S, H, T, X, R, C, G, D, K, W>
+impl<S, H, T, X, R, C, G, D, K, W, B> TestServiceBuilder<S, H, T, X, R, C, G, D, K, W, B>
 where
     S: Store,
     H: PasswordHasher,
@@ -153,12 +159,14 @@ where
     D: DeviceDetector,
     K: SecretCipher,
     W: PasskeyCeremonies,
+    B: BreachedPasswords,
 {
     /// The store made by `make` from the current one (at first the fresh [`InMemoryStore`],
     /// typically wrapped in a [`ComposedStore`](portcullis_domain::ports::ComposedStore)
     /// with one port replaced).
-    pub fn store<S2: Store>(self, make: impl FnOnce(S) -> S2) -> TestServiceBuilder<S2, H, T, X, R, C, G, D, K, W> {
-        let Self { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, handles } = self;
+    pub fn store<S2: Store>(self, make: impl FnOnce(S) -> S2) -> TestServiceBuilder<S2, H, T, X, R, C, G, D, K, W, B> {
+        let Self { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, breaches, handles } =
+            self;
         TestServiceBuilder {
             store: make(store),
             hasher,
@@ -170,71 +178,216 @@ where
             devices,
             cipher,
             passkeys,
+            breaches,
             handles,
         }
     }
 
     /// Password hashing by `hasher` (`handles.hasher` stays the unused fake).
-    pub fn hasher<H2: PasswordHasher>(self, hasher: H2) -> TestServiceBuilder<S, H2, T, X, R, C, G, D, K, W> {
-        let Self { store, tokens, secrets, random, clock, geo, devices, cipher, passkeys, handles, .. } = self;
-        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, handles }
+    pub fn hasher<H2: PasswordHasher>(self, hasher: H2) -> TestServiceBuilder<S, H2, T, X, R, C, G, D, K, W, B> {
+        let Self { store, tokens, secrets, random, clock, geo, devices, cipher, passkeys, breaches, handles, .. } =
+            self;
+        TestServiceBuilder {
+            store,
+            hasher,
+            tokens,
+            secrets,
+            random,
+            clock,
+            geo,
+            devices,
+            cipher,
+            passkeys,
+            breaches,
+            handles,
+        }
     }
 
     /// Access tokens by `tokens`.
-    pub fn tokens<T2: TokenIssuer>(self, tokens: T2) -> TestServiceBuilder<S, H, T2, X, R, C, G, D, K, W> {
-        let Self { store, hasher, secrets, random, clock, geo, devices, cipher, passkeys, handles, .. } = self;
-        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, handles }
+    pub fn tokens<T2: TokenIssuer>(self, tokens: T2) -> TestServiceBuilder<S, H, T2, X, R, C, G, D, K, W, B> {
+        let Self { store, hasher, secrets, random, clock, geo, devices, cipher, passkeys, breaches, handles, .. } =
+            self;
+        TestServiceBuilder {
+            store,
+            hasher,
+            tokens,
+            secrets,
+            random,
+            clock,
+            geo,
+            devices,
+            cipher,
+            passkeys,
+            breaches,
+            handles,
+        }
     }
 
     /// Keyed hashing of codes and tokens by `secrets`.
-    pub fn secrets<X2: SecretHasher>(self, secrets: X2) -> TestServiceBuilder<S, H, T, X2, R, C, G, D, K, W> {
-        let Self { store, hasher, tokens, random, clock, geo, devices, cipher, passkeys, handles, .. } = self;
-        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, handles }
+    pub fn secrets<X2: SecretHasher>(self, secrets: X2) -> TestServiceBuilder<S, H, T, X2, R, C, G, D, K, W, B> {
+        let Self { store, hasher, tokens, random, clock, geo, devices, cipher, passkeys, breaches, handles, .. } = self;
+        TestServiceBuilder {
+            store,
+            hasher,
+            tokens,
+            secrets,
+            random,
+            clock,
+            geo,
+            devices,
+            cipher,
+            passkeys,
+            breaches,
+            handles,
+        }
     }
 
     /// Codes and tokens drawn from `random` (`handles.random` then sees none of them).
-    pub fn random<R2: RandomSource>(self, random: R2) -> TestServiceBuilder<S, H, T, X, R2, C, G, D, K, W> {
-        let Self { store, hasher, tokens, secrets, clock, geo, devices, cipher, passkeys, handles, .. } = self;
-        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, handles }
+    pub fn random<R2: RandomSource>(self, random: R2) -> TestServiceBuilder<S, H, T, X, R2, C, G, D, K, W, B> {
+        let Self { store, hasher, tokens, secrets, clock, geo, devices, cipher, passkeys, breaches, handles, .. } =
+            self;
+        TestServiceBuilder {
+            store,
+            hasher,
+            tokens,
+            secrets,
+            random,
+            clock,
+            geo,
+            devices,
+            cipher,
+            passkeys,
+            breaches,
+            handles,
+        }
     }
 
     /// Time from `clock` (`handles.clock` then moves nothing).
-    pub fn clock<C2: Clock>(self, clock: C2) -> TestServiceBuilder<S, H, T, X, R, C2, G, D, K, W> {
-        let Self { store, hasher, tokens, secrets, random, geo, devices, cipher, passkeys, handles, .. } = self;
-        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, handles }
+    pub fn clock<C2: Clock>(self, clock: C2) -> TestServiceBuilder<S, H, T, X, R, C2, G, D, K, W, B> {
+        let Self { store, hasher, tokens, secrets, random, geo, devices, cipher, passkeys, breaches, handles, .. } =
+            self;
+        TestServiceBuilder {
+            store,
+            hasher,
+            tokens,
+            secrets,
+            random,
+            clock,
+            geo,
+            devices,
+            cipher,
+            passkeys,
+            breaches,
+            handles,
+        }
     }
 
     /// IP geolocation by `geo`.
-    pub fn geo<G2: GeoLookup>(self, geo: G2) -> TestServiceBuilder<S, H, T, X, R, C, G2, D, K, W> {
-        let Self { store, hasher, tokens, secrets, random, clock, devices, cipher, passkeys, handles, .. } = self;
-        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, handles }
+    pub fn geo<G2: GeoLookup>(self, geo: G2) -> TestServiceBuilder<S, H, T, X, R, C, G2, D, K, W, B> {
+        let Self {
+            store, hasher, tokens, secrets, random, clock, devices, cipher, passkeys, breaches, handles, ..
+        } = self;
+        TestServiceBuilder {
+            store,
+            hasher,
+            tokens,
+            secrets,
+            random,
+            clock,
+            geo,
+            devices,
+            cipher,
+            passkeys,
+            breaches,
+            handles,
+        }
     }
 
     /// User-agent parsing by `devices`.
-    pub fn devices<D2: DeviceDetector>(self, devices: D2) -> TestServiceBuilder<S, H, T, X, R, C, G, D2, K, W> {
-        let Self { store, hasher, tokens, secrets, random, clock, geo, cipher, passkeys, handles, .. } = self;
-        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, handles }
+    pub fn devices<D2: DeviceDetector>(self, devices: D2) -> TestServiceBuilder<S, H, T, X, R, C, G, D2, K, W, B> {
+        let Self { store, hasher, tokens, secrets, random, clock, geo, cipher, passkeys, breaches, handles, .. } = self;
+        TestServiceBuilder {
+            store,
+            hasher,
+            tokens,
+            secrets,
+            random,
+            clock,
+            geo,
+            devices,
+            cipher,
+            passkeys,
+            breaches,
+            handles,
+        }
     }
 
     /// Second-factor secrets sealed by `cipher` (`MfaSecretCipher::from_key` for the real
     /// encryption, or a mock).
-    pub fn cipher<K2: SecretCipher>(self, cipher: K2) -> TestServiceBuilder<S, H, T, X, R, C, G, D, K2, W> {
-        let Self { store, hasher, tokens, secrets, random, clock, geo, devices, passkeys, handles, .. } = self;
-        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, handles }
+    pub fn cipher<K2: SecretCipher>(self, cipher: K2) -> TestServiceBuilder<S, H, T, X, R, C, G, D, K2, W, B> {
+        let Self { store, hasher, tokens, secrets, random, clock, geo, devices, passkeys, breaches, handles, .. } =
+            self;
+        TestServiceBuilder {
+            store,
+            hasher,
+            tokens,
+            secrets,
+            random,
+            clock,
+            geo,
+            devices,
+            cipher,
+            passkeys,
+            breaches,
+            handles,
+        }
     }
 
     /// Passkey ceremonies by `passkeys` (`portcullis_webauthn::WebauthnCeremonies` for the
     /// real checks against a software authenticator, or a mock).
-    pub fn passkeys<W2: PasskeyCeremonies>(self, passkeys: W2) -> TestServiceBuilder<S, H, T, X, R, C, G, D, K, W2> {
-        let Self { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, handles, .. } = self;
-        TestServiceBuilder { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, handles }
+    pub fn passkeys<W2: PasskeyCeremonies>(self, passkeys: W2) -> TestServiceBuilder<S, H, T, X, R, C, G, D, K, W2, B> {
+        let Self { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, breaches, handles, .. } = self;
+        TestServiceBuilder {
+            store,
+            hasher,
+            tokens,
+            secrets,
+            random,
+            clock,
+            geo,
+            devices,
+            cipher,
+            passkeys,
+            breaches,
+            handles,
+        }
+    }
+
+    /// Breached-password lookups by `breaches` (`handles.breaches` stays the unused fake).
+    pub fn breaches<B2: BreachedPasswords>(self, breaches: B2) -> TestServiceBuilder<S, H, T, X, R, C, G, D, K, W, B2> {
+        let Self { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, handles, .. } = self;
+        TestServiceBuilder {
+            store,
+            hasher,
+            tokens,
+            secrets,
+            random,
+            clock,
+            geo,
+            devices,
+            cipher,
+            passkeys,
+            breaches,
+            handles,
+        }
     }
 
     /// The service with `policy`, and the handles onto the fakes.
     #[allow(clippy::type_complexity)]
-    pub fn build(self, policy: Policy) -> (Portcullis<TestPorts<S, H, T, X, R, C, G, D, K, W>>, TestHandles) {
-        let Self { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, handles } = self;
-        let deps = Deps { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys };
+    pub fn build(self, policy: Policy) -> (Portcullis<TestPorts<S, H, T, X, R, C, G, D, K, W, B>>, TestHandles) {
+        let Self { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, breaches, handles } =
+            self;
+        let deps = Deps { store, hasher, tokens, secrets, random, clock, geo, devices, cipher, passkeys, breaches };
         (Portcullis::new(deps, policy), handles)
     }
 }
@@ -259,6 +412,8 @@ pub struct TestHandles {
     pub secrets: PlainSecretHasher,
     /// The token issuer, to forge tokens with chosen claims.
     pub tokens: FakeTokens,
+    /// The breach source: list passwords, count lookups, switch it down.
+    pub breaches: FakeBreaches,
 }
 
 impl TestHandles {
@@ -319,6 +474,7 @@ pub fn test_deps() -> (Deps<TestPorts>, TestHandles) {
         devices,
         secrets: PlainSecretHasher,
         tokens: FakeTokens,
+        breaches: FakeBreaches::default(),
     };
     let deps = Deps {
         store: handles.store.clone(),
@@ -331,6 +487,7 @@ pub fn test_deps() -> (Deps<TestPorts>, TestHandles) {
         devices: handles.devices.clone(),
         cipher: PlainCipher,
         passkeys: FakePasskeys,
+        breaches: handles.breaches.clone(),
     };
     (deps, handles)
 }

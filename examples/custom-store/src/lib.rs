@@ -200,6 +200,34 @@ impl Tables {
             Change::SetDeleted { user_id, deleted_at, at } => {
                 self.edit_user(user_id, at, |u| u.deleted_at = deleted_at)
             }
+            Change::DeleteUser { user_id, deleted_at } => {
+                if self.users.get(&user_id).is_none_or(|u| u.deleted_at != Some(deleted_at)) {
+                    return Err(StoreError::Conflict);
+                }
+                self.users.remove(&user_id);
+            }
+            Change::EraseAccountData { user_id, email } => {
+                let sessions: Vec<SessionId> =
+                    self.sessions.values().filter(|s| s.user_id == user_id).map(|s| s.id).collect();
+                self.spent.retain(|_, spent| !sessions.contains(&spent.session_id));
+                self.sessions.retain(|_, s| s.user_id != user_id);
+                self.codes.retain(|_, c| c.user_id != user_id);
+                self.notifications.retain(|_, n| n.user_id != user_id);
+                self.passkeys.retain(|_, p| p.user_id != user_id);
+                self.recovery.remove(&user_id);
+                self.factors.retain(|_, f| f.user_id != user_id);
+                self.ceremonies.retain(|_, c| c.user_id != Some(user_id));
+                self.mail.retain(|_, q| q.mail.to != email);
+                for entry in self.audit.values_mut().filter(|e| e.user_id == Some(user_id)) {
+                    entry.ip_address = None;
+                    entry.user_agent = None;
+                    entry.device = Default::default();
+                    entry.location = None;
+                    entry.fingerprint = None;
+                    entry.metadata.remove("name");
+                    entry.metadata.remove("fingerprint");
+                }
+            }
             Change::SetRoles { user_id, roles, at } => self.edit_user(user_id, at, |u| u.roles = roles),
             Change::UpdateProfile { user_id, name, profile_picture, at } => self.edit_user(user_id, at, |u| {
                 if let Some(name) = name {
@@ -436,6 +464,15 @@ impl UserRepository for MapStore {
         found.sort_by_key(|u| (u.created_at, u.id));
         Ok(page(found, query.limit, query.offset))
     }
+
+    async fn deleted_before(&self, before: Timestamp, limit: u32) -> Result<Vec<User>, StoreError> {
+        let tables = self.lock();
+        let mut found: Vec<User> =
+            tables.users.values().filter(|u| u.deleted_at.is_some_and(|at| at < before)).cloned().collect();
+        found.sort_by_key(|u| (u.deleted_at, u.id));
+        found.truncate(limit as usize);
+        Ok(found)
+    }
 }
 
 impl CodeRepository for MapStore {
@@ -468,6 +505,13 @@ impl SessionRepository for MapStore {
             tables.sessions.values().filter(|s| s.user_id == user_id && s.is_live(now)).cloned().collect();
         live.sort_by_key(|x| std::cmp::Reverse((x.created_at, x.id)));
         Ok(live)
+    }
+
+    async fn all_sessions(&self, user_id: UserId) -> Result<Vec<Session>, StoreError> {
+        let tables = self.lock();
+        let mut all: Vec<Session> = tables.sessions.values().filter(|s| s.user_id == user_id).cloned().collect();
+        all.sort_by_key(|x| std::cmp::Reverse((x.created_at, x.id)));
+        Ok(all)
     }
 
     async fn session_by_refresh(

@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use portcullis_crypto::{Argon2Config, Argon2Hasher, HmacSecretHasher, MfaSecretCipher, OsRandom, PasetoIssuer};
 use portcullis_device_uap::UapDeviceDetector;
 use portcullis_domain::model::{Email, OneTimeCode, Password, RequestContext};
-use portcullis_domain::ports::{Ports, SystemClock};
+use portcullis_domain::ports::{NoBreachSource, Ports, SystemClock};
 use portcullis_domain::{
     AuthError, Deps, HistoryQuery, InfraError, LoginError, LoginRequest, Policy, Portcullis, Principal,
     RedeemCodeError, RegisterError, RegisterUser, ReportedEvent, SignInEventError,
@@ -41,6 +41,8 @@ impl Ports for AppPorts {
     type Devices = UapDeviceDetector;
     type Cipher = MfaSecretCipher;
     type Passkeys = WebauthnCeremonies;
+    // No breached-password screening (the policy's `breach` is `None`).
+    type Breaches = NoBreachSource;
 }
 
 /// The service, shared by every request.
@@ -72,6 +74,7 @@ pub async fn build(database: &Path, keys: &Path, policy: Policy) -> Result<Auth,
             name: "Example".into(),
             origins: vec!["http://localhost:3000".into()],
         })?,
+        breaches: NoBreachSource,
     };
     Ok(Arc::new(Portcullis::new(deps, policy)))
 }
@@ -130,6 +133,7 @@ async fn register(
         // The same answer whether the address was new or taken: no enumeration.
         Ok(_) => (StatusCode::CREATED, Json(json!({ "status": "check your mail" }))).into_response(),
         Err(RegisterError::RateLimited { .. }) => problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        Err(RegisterError::PasswordBreached) => problem(StatusCode::BAD_REQUEST, "breached_password"),
         Err(RegisterError::Infra(e)) => infra(&e),
         Err(_) => problem(StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }

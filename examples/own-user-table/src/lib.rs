@@ -258,6 +258,16 @@ impl PgUserTable for Accounts {
                     .execute(conn)
                     .await?;
             }
+            Change::DeleteUser { user_id, deleted_at } => {
+                // Guarded, as the change says: only while deleted at exactly that time.
+                let deleted =
+                    diesel::delete(one(user_id).filter(accounts::deleted_at.eq(Some(deleted_at.to_datetime()))))
+                        .execute(conn)
+                        .await?;
+                if deleted == 0 {
+                    return Err(UserTableError::Conflict);
+                }
+            }
             Change::SetRoles { user_id, roles, at } => {
                 diesel::update(one(user_id))
                     .set((accounts::roles.eq(role_names(roles)), accounts::updated_at.eq(at.to_datetime())))

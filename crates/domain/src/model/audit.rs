@@ -79,6 +79,13 @@ pub enum AuditAction {
     AdminWebhookTested,
     /// An administrator sent a webhook delivery again.
     AdminWebhookDeliveryRetried,
+    /// The account's holder downloaded everything stored about them (`GET /users/me/export`).
+    DataExported,
+    /// A deleted account's personal data was erased at the end of its retention period.
+    AccountPurged,
+    /// An administrator erased an account's personal data at once
+    /// (`DELETE /admin/users/{id}?purge=true`).
+    AdminUserPurged,
 }
 
 impl AuditAction {
@@ -118,11 +125,14 @@ impl AuditAction {
             Self::AdminWebhookSecretRotated => "admin.webhook.secret_rotated",
             Self::AdminWebhookTested => "admin.webhook.tested",
             Self::AdminWebhookDeliveryRetried => "admin.webhook.delivery_retried",
+            Self::DataExported => "user.data.exported",
+            Self::AccountPurged => "user.account.purged",
+            Self::AdminUserPurged => "admin.user.purged",
         }
     }
 
     /// Every action, for queries over the whole log of a user.
-    pub const ALL: [AuditAction; 33] = [
+    pub const ALL: [AuditAction; 36] = [
         Self::LoginSuccess,
         Self::LoginFailure,
         Self::Signup,
@@ -156,6 +166,9 @@ impl AuditAction {
         Self::AdminWebhookSecretRotated,
         Self::AdminWebhookTested,
         Self::AdminWebhookDeliveryRetried,
+        Self::DataExported,
+        Self::AccountPurged,
+        Self::AdminUserPurged,
     ];
 
     /// The action with this dotted name, `None` for an unknown one.

@@ -175,6 +175,9 @@ impl<W: Slot, U: UserRepository, C: Slot, S: Slot, A: Slot, N: Slot, R: Slot, O:
     async fn search_users(&self, query: UserQuery) -> Result<Page<User>, StoreError> {
         self.users.search_users(query).await
     }
+    async fn deleted_before(&self, before: Timestamp, limit: u32) -> Result<Vec<User>, StoreError> {
+        self.users.deleted_before(before, limit).await
+    }
 }
 
 impl<W: Slot, U: Slot, C: CodeRepository, S: Slot, A: Slot, N: Slot, R: Slot, O: Slot, H: Slot, F: Slot> CodeRepository
@@ -196,6 +199,9 @@ impl<W: Slot, U: Slot, C: Slot, S: SessionRepository, A: Slot, N: Slot, R: Slot,
     }
     async fn live_sessions(&self, user_id: UserId, now: Timestamp) -> Result<Vec<Session>, StoreError> {
         self.sessions.live_sessions(user_id, now).await
+    }
+    async fn all_sessions(&self, user_id: UserId) -> Result<Vec<Session>, StoreError> {
+        self.sessions.all_sessions(user_id).await
     }
     async fn session_by_refresh(
         &self,

@@ -4,6 +4,7 @@
 //! generic service can be spawned on a multi-threaded runtime by embedders. With the `mocks`
 //! feature each port has a `mockall` mock named `Mock<Port>`.
 
+mod breach;
 mod compose;
 mod enrich;
 mod mail;
@@ -12,6 +13,7 @@ mod security;
 mod store;
 mod webhook;
 
+pub use breach::*;
 pub use compose::ComposedStore;
 pub use enrich::*;
 pub use mail::*;
@@ -49,4 +51,6 @@ pub trait Ports: Send + Sync + 'static {
     type Cipher: SecretCipher;
     /// The WebAuthn ceremonies of passkeys.
     type Passkeys: PasskeyCeremonies;
+    /// Breached-password lookups ([`NoBreachSource`] where there are none).
+    type Breaches: BreachedPasswords;
 }

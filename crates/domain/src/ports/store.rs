@@ -159,6 +159,28 @@ pub enum Change {
         /// When.
         at: Timestamp,
     },
+    /// Delete a soft-deleted account's row for good, which frees its address. Guarded:
+    /// MUST fail the commit with [`StoreError::Conflict`] unless the row exists with exactly
+    /// this `deleted_at`, so an account restored (or deleted again) since it was read is
+    /// kept, and of two racing purges one commits. Goes with [`Change::EraseAccountData`].
+    DeleteUser {
+        /// The account.
+        user_id: UserId,
+        /// Its `deleted_at` as read.
+        deleted_at: Timestamp,
+    },
+    /// Erase what the store keeps about an account besides its row (the retention policy of
+    /// deleted accounts): its codes, sessions and spent refresh tokens, notifications,
+    /// second factors, passkeys, recovery codes and ceremonies, and mail queued to `email`;
+    /// and in its audit entries (kept, under the same `user_id`) the IP address, user agent,
+    /// device, location and fingerprint, and the metadata members `name` and `fingerprint`.
+    /// Applies to entries appended earlier in the same commit too. Idempotent.
+    EraseAccountData {
+        /// The account.
+        user_id: UserId,
+        /// Its address, for the queued mail.
+        email: Email,
+    },
     /// Replace a user's roles (and `updated_at`).
     SetRoles {
         /// The user.
@@ -377,6 +399,9 @@ pub trait UserRepository: Send + Sync + 'static {
     /// `%`, `_` and `\` taken literally. [`crate::model::UserStatusFilter::Status`] selects
     /// accounts that are not deleted.
     async fn search_users(&self, query: UserQuery) -> Result<Page<User>, StoreError>;
+    /// Up to `limit` accounts soft-deleted before `before`, longest deleted first (ties by
+    /// id): the purge job's candidates.
+    async fn deleted_before(&self, before: Timestamp, limit: u32) -> Result<Vec<User>, StoreError>;
 }
 
 /// Reads and counts tries on one-time codes.
@@ -403,6 +428,10 @@ pub trait SessionRepository: Send + Sync + 'static {
     /// The user's live sessions (not revoked, `expires_at` after `now`), newest first
     /// (`created_at` descending, ties by id descending).
     async fn live_sessions(&self, user_id: UserId, now: Timestamp) -> Result<Vec<Session>, StoreError>;
+    /// Every stored session of the user, live and ended (until the housekeeping round
+    /// purges them), newest first (`created_at` descending, ties by id descending): the
+    /// data export's list.
+    async fn all_sessions(&self, user_id: UserId) -> Result<Vec<Session>, StoreError>;
     /// The session (revoked or not) whose current or spent refresh token has this digest,
     /// its owner, and which of the two the digest is.
     async fn session_by_refresh(&self, digest: SecretDigest)

@@ -431,7 +431,7 @@ impl<P: Ports> Portcullis<P> {
     }
 
     /// The account an action changes, refusing the actor's own.
-    async fn admin_target(&self, actor: &Actor, id: UserId) -> Result<User, AdminError> {
+    pub(crate) async fn admin_target(&self, actor: &Actor, id: UserId) -> Result<User, AdminError> {
         if actor.is(id) {
             return Err(AdminError::SelfTarget);
         }

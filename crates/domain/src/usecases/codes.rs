@@ -21,6 +21,11 @@ pub enum RedeemCodeError {
     /// The code is burned, or the account has used up its daily wrong tries.
     #[error("too many wrong codes")]
     AttemptsExceeded,
+    /// Only from a password reset (the code was right and stays usable):
+    /// the new password appears in known breaches at least
+    /// [`crate::BreachPolicy::min_count`] times (a 400 on `password`).
+    #[error("the password appears in known data breaches")]
+    PasswordBreached,
     /// Too many calls from this IP.
     #[error("too many requests")]
     RateLimited {

@@ -7,6 +7,7 @@ use crate::model::{AuditAction, CodePurpose, Email, NewPassword, OneTimeCode, Re
 use crate::ports::{Change, PasswordHasher, Ports, StoreError, UnitOfWork, UserRepository};
 use crate::service::{Limit, Portcullis, clear_login_failures};
 use crate::usecases::authenticate::Principal;
+use crate::usecases::breach_screen::Screened;
 use crate::usecases::codes::RedeemCodeError;
 use crate::usecases::common::{MailedCode, metadata};
 use crate::usecases::reauth::ReauthError;
@@ -35,6 +36,38 @@ impl From<StoreError> for ForgotPasswordError {
 
 /// Why a password reset was refused: the verification code rules, shared.
 pub type ResetPasswordError = RedeemCodeError;
+
+/// Why a password change was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChangePasswordError {
+    /// The current password given is not the account's.
+    #[error("invalid credentials")]
+    WrongPassword,
+    /// Too many failed attempts for this address (logins and confirmations share the limit).
+    #[error("too many failed attempts")]
+    TooManyAttempts {
+        /// Wait before retrying.
+        retry_after: Duration,
+    },
+    /// The new password appears in known breaches at least
+    /// [`crate::BreachPolicy::min_count`] times (a 400 on `password`).
+    #[error("the password appears in known data breaches")]
+    PasswordBreached,
+    /// Infrastructure failure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+impl From<ReauthError> for ChangePasswordError {
+    fn from(e: ReauthError) -> Self {
+        match e {
+            ReauthError::WrongPassword => Self::WrongPassword,
+            ReauthError::TooManyAttempts { retry_after } => Self::TooManyAttempts { retry_after },
+            ReauthError::Infra(e) => Self::Infra(e),
+        }
+    }
+}
 
 impl<P: Ports> Portcullis<P> {
     /// Mails a six-digit reset code (replacing older ones) to the account with this address,
@@ -102,6 +135,11 @@ impl<P: Ports> Portcullis<P> {
     ) -> Result<(), ResetPasswordError> {
         let live = |u: &User| u.deleted_at.is_none();
         let (user, stored) = self.redeem_code(email, CodePurpose::ResetPassword, code, ctx, live).await?;
+        // Screened after the code, so only the code's holder learns the verdict, and before
+        // consuming it, so a refused password can be replaced with the same code.
+        if self.screen_new_password(new_password).await? == Screened::Breached {
+            return Err(ResetPasswordError::PasswordBreached);
+        }
         let now = self.now();
         let hash = self.hasher.hash(new_password.as_password().clone()).await.map_err(InfraError::from)?;
         let mut changes = vec![
@@ -136,7 +174,7 @@ impl<P: Ports> Portcullis<P> {
     /// // The next request authenticates afresh and sees the new hash.
     /// let me = auth.authenticate(&login.access_token).await.unwrap();
     /// let again = auth.change_password(&me, Password::new(PASSWORD), &new, &ctx).await;
-    /// assert!(matches!(again, Err(ReauthError::WrongPassword)), "the old password is gone");
+    /// assert!(matches!(again, Err(ChangePasswordError::WrongPassword)), "the old password is gone");
     /// # let _ = (&kit, &ctx);
     /// # });
     /// ```
@@ -146,10 +184,13 @@ impl<P: Ports> Portcullis<P> {
         current: crate::model::Password,
         new_password: &NewPassword,
         ctx: &RequestContext,
-    ) -> Result<(), ReauthError> {
+    ) -> Result<(), ChangePasswordError> {
         let now = self.now();
         let user = &principal.user;
         self.reauthenticate(user, current, ctx, now).await?;
+        if self.screen_new_password(new_password).await? == Screened::Breached {
+            return Err(ChangePasswordError::PasswordBreached);
+        }
         let hash = self.hasher.hash(new_password.as_password().clone()).await.map_err(InfraError::from)?;
         let changes = vec![
             Change::SetPassword { user_id: user.id, hash, at: now },

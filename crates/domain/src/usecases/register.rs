@@ -10,6 +10,7 @@ use crate::model::{
 };
 use crate::ports::{Change, PasswordHasher, Ports, StoreError, UnitOfWork, UserRepository};
 use crate::service::{Limit, Portcullis};
+use crate::usecases::breach_screen::Screened;
 use crate::usecases::common::MailedCode;
 
 /// A validated registration request.
@@ -46,6 +47,10 @@ impl RegisterUser {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RegisterError {
+    /// The new password appears in known breaches at least
+    /// [`crate::BreachPolicy::min_count`] times (a 400 on `password`).
+    #[error("the password appears in known data breaches")]
+    PasswordBreached,
     /// Too many calls from this IP.
     #[error("too many requests")]
     RateLimited {
@@ -87,6 +92,9 @@ impl<P: Ports> Portcullis<P> {
         let now = self.now();
         if let Some(retry_after) = self.limit_ip(ctx, now).await? {
             return Err(RegisterError::RateLimited { retry_after });
+        }
+        if self.screen_new_password(&req.password).await? == Screened::Breached {
+            return Err(RegisterError::PasswordBreached);
         }
         // Hash first, whatever happens next, so both branches cost one Argon2 hash.
         let hash = self.hasher.hash(req.password.as_password().clone()).await.map_err(InfraError::from)?;

@@ -1,5 +1,5 @@
 //! The `portcullis` command line: `serve`, `migrate`, and the operator's commands
-//! `admin create`, `admin set-status` and `keys rotate`.
+//! `admin create`, `admin set-status`, `keys rotate` and `breach-filter build`.
 //!
 //! Every command reads the same layered configuration as the server ([`Settings::load`]),
 //! so it reaches the same database and key files. Exit codes: `0` success, `1` the request
@@ -8,6 +8,7 @@
 //! errors. Results go to standard output, messages and logs to standard error.
 
 mod admin;
+mod breach_filter;
 mod error;
 mod keys;
 mod password_input;
@@ -18,6 +19,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub use self::admin::{AdminCommand, StatusArg};
+pub use self::breach_filter::BreachFilterCommand;
 pub use self::error::CliError;
 pub use self::keys::KeysCommand;
 use crate::{Application, Settings, telemetry, wiring};
@@ -52,6 +54,9 @@ pub enum Command {
     /// Manage the access-token key.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Build the offline breached-password filter (`passwords.breach_check = "filter"`).
+    #[command(subcommand)]
+    BreachFilter(BreachFilterCommand),
 }
 
 impl Command {
@@ -60,6 +65,7 @@ impl Command {
             Self::Serve { config } | Self::Migrate { config } => config.as_deref(),
             Self::Admin(command) => command.config(),
             Self::Keys(command) => command.config(),
+            Self::BreachFilter(_) => None,
         }
     }
 }
@@ -89,6 +95,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Keys(command) => {
             init_operator_logging();
             keys::run(&command, &settings)
+        }
+        Command::BreachFilter(command) => {
+            init_operator_logging();
+            breach_filter::run(command)
         }
     };
     match outcome {

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 mod account;
 mod admin;
 mod credentials;
+mod export;
 mod mfa;
 mod notifications;
 mod passkeys;
@@ -17,11 +18,14 @@ pub use account::{
 };
 pub use admin::{
     AdminStatus, AdminUserResponse, AdminUsersPage, AdminUsersResponse, AuditEntryView, AuditLogPage, AuditLogResponse,
-    SetRolesBody, SetStatusBody,
+    PurgedUser, PurgedUserResponse, SetRolesBody, SetStatusBody,
 };
 pub use credentials::{
     AlertRevokeBody, ChangePasswordBody, ConfirmPasswordBody, ForgotPasswordBody, MAX_TOKEN_CHARS, RefreshBody,
     RefreshResponse, ResetPasswordBody, opaque_token, whole_seconds,
+};
+pub use export::{
+    AccountExportDocument, EXPORT_FORMAT, ExportedFactor, ExportedPasskey, ExportedRecoveryCodes, ExportedSession,
 };
 pub use mfa::{
     ConfirmTotpBody, ConfirmTotpResponse, FactorView, MfaOverviewResponse, MfaResetResponse, MfaVerifyBody,

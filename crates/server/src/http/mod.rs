@@ -133,6 +133,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(web::patch().to(me::update::update_me))
                     .route(web::delete().to(me::delete::delete_me)),
             )
+            .service(resource("/users/me/export", "GET").route(web::get().to(me::export::export_me)))
             .service(resource("/users/me/mfa", "GET").route(web::get().to(mfa::overview::mfa_overview)))
             .service(resource("/users/me/mfa/totp", "POST").route(web::post().to(mfa::enrol::begin_totp)))
             .service(

@@ -90,6 +90,13 @@ impl ApiError {
         Self::validation(vec![FieldError::new(field, message)])
     }
 
+    /// 400 `VALIDATION_ERROR` on `field` (the body's field holding the new password:
+    /// `password` at registration, `new_password` for a reset or a change): the new password
+    /// is in known breaches (`passwords.breach_check`). The answer says nothing of the count.
+    pub fn breached_password(field: &str) -> Self {
+        Self::field(field, "This password appears in known data breaches, so attackers try it first. Choose another.")
+    }
+
     /// 401 `UNAUTHORIZED`.
     pub fn unauthorized() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "A valid access token is required.")
@@ -215,6 +222,7 @@ impl From<RegisterError> for ApiError {
     fn from(e: RegisterError) -> Self {
         match e {
             RegisterError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
+            RegisterError::PasswordBreached => Self::breached_password("password"),
             RegisterError::Infra(e) => e.into(),
             other => Self::unmapped(other),
         }
@@ -232,6 +240,7 @@ impl From<VerifyEmailError> for ApiError {
                 bad("CODE_ATTEMPTS_EXCEEDED", "Too many wrong codes. Request a new one later.")
             }
             VerifyEmailError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
+            VerifyEmailError::PasswordBreached => Self::breached_password("new_password"),
             VerifyEmailError::Infra(e) => e.into(),
             other => Self::unmapped(other),
         }

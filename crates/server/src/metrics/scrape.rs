@@ -11,8 +11,9 @@ use portcullis_domain::model::Timestamp;
 use portcullis_domain::ports::{Clock, DeliveryBacklog, SystemClock};
 use portcullis_store_diesel::PoolStatus;
 use prometheus::proto::MetricFamily;
-use prometheus::{Counter, Gauge, IntCounter, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{Counter, Gauge, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
+use crate::breach::BreachLookupStats;
 use crate::http::handlers::fallback;
 use crate::http::problem::ApiError;
 use crate::metrics::Metrics;
@@ -40,7 +41,13 @@ pub async fn metrics(
     let Some(metrics) = metrics else { return fallback::not_found().await };
     let outbox = read_outbox(&service).await;
     let webhooks = read_webhooks(&service).await;
-    let state = State { hash: metrics.gauges.hashing.stats(), pool: metrics.gauges.pool.status(), outbox, webhooks };
+    let state = State {
+        hash: metrics.gauges.hashing.stats(),
+        pool: metrics.gauges.pool.status(),
+        breaches: metrics.gauges.breaches.stats(),
+        outbox,
+        webhooks,
+    };
     let mut families = metrics.gather();
     families.extend(state.families().map_err(ApiError::internal)?);
     families.sort_by(|a, b| a.name().cmp(b.name()));
@@ -88,6 +95,7 @@ async fn read_webhooks(service: &Service) -> Option<(DeliveryBacklog, Timestamp)
 struct State {
     hash: HashPoolStats,
     pool: PoolStatus,
+    breaches: BreachLookupStats,
     outbox: Option<OutboxStatus>,
     webhooks: Option<(DeliveryBacklog, Timestamp)>,
 }
@@ -132,6 +140,21 @@ impl State {
         r.register(Box::new(connections))?;
         gauge(&r, "portcullis_store_pool_max_connections", "Store pool bound (database.max_connections).", p.max)?;
         gauge(&r, "portcullis_store_pool_waiting", "Store operations waiting for a connection.", p.waiting)?;
+
+        let b = &self.breaches;
+        let lookups = IntCounterVec::new(
+            Opts::new(
+                "portcullis_breach_lookups_total",
+                "Breached-password lookups of new passwords by outcome: unlisted, listed (in the source, refused at passwords.breach_min_count), failed, timeout (the last two follow passwords.breach_fail_open).",
+            ),
+            &["outcome"],
+        )?;
+        for (outcome, count) in
+            [("unlisted", b.unlisted), ("listed", b.listed), ("failed", b.failed), ("timeout", b.timed_out)]
+        {
+            lookups.with_label_values(&[outcome]).inc_by(count);
+        }
+        r.register(Box::new(lookups))?;
 
         let up = IntGauge::new("portcullis_store_up", "1 if the store answered this scrape in time, else 0.")?;
         up.set(i64::from(self.outbox.is_some()));

@@ -172,3 +172,22 @@ impl TryFrom<MailRow> for OutgoingMail {
         })
     }
 }
+
+/// The `device` of an erased audit entry: every part unknown.
+pub(crate) fn erased_device() -> Result<DbJson, DbError> {
+    device_to_db(&portcullis_domain::model::Device::default())
+}
+
+/// Metadata members an erasure removes, since the user chose them or they identify a
+/// client: a factor's `name` and a client-reported `fingerprint`.
+const ERASED_METADATA: [&str; 2] = ["name", "fingerprint"];
+
+/// `metadata` without the members an erasure removes, or `None` when it has none of them.
+pub(crate) fn erased_metadata(metadata: &DbJson) -> Result<Option<DbJson>, DbError> {
+    let mut map: serde_json::Map<String, serde_json::Value> = from_json(metadata, "audit metadata")?;
+    let before = map.len();
+    for key in ERASED_METADATA {
+        map.remove(key);
+    }
+    if map.len() == before { Ok(None) } else { Ok(Some(to_json(&map)?)) }
+}

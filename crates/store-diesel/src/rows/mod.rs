@@ -13,7 +13,7 @@ mod webhook;
 pub(crate) use account::{CodeRow, SessionRow, SpentRefreshRow, UserRow};
 pub(crate) use factor::{FactorRow, RecoveryCodeRow, step_to_db};
 pub(crate) use json::roles_to_db;
-pub(crate) use log::{AuditRow, MailRow, NewAuditRow, NotificationRow};
+pub(crate) use log::{AuditRow, MailRow, NewAuditRow, NotificationRow, erased_device, erased_metadata};
 pub(crate) use passkey::{CeremonyRow, PasskeyRow};
 pub(crate) use webhook::{DeliveryRow, EndpointRow, SubscriptionRow, status_to_db};
 

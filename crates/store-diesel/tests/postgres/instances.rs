@@ -7,7 +7,8 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use portcullis_domain::model::{CeremonyPurpose, SecretDigest};
 use portcullis_domain::ports::{
-    Change, CodeRepository, FactorRepository, MailOutbox, RateDecision, RateLimiter, RateRule, StoreError, UnitOfWork,
+    Change, CodeRepository, FactorRepository, MailOutbox, RateDecision, RateLimiter, RateRule, SessionRepository,
+    StoreError, UnitOfWork, UserRepository,
 };
 use portcullis_store_diesel::test_db::TestDatabase;
 use portcullis_store_diesel::{DbConfig, DieselStore};
@@ -169,4 +170,67 @@ async fn webhook_deliveries_are_claimed_once_across_instances() {
     }
     assert_eq!(seen.len(), 40, "every queued delivery claimed exactly once");
     assert!(stores[0].claim_deliveries(now, lease, 100, 100).await.unwrap().is_empty(), "leased ones stay hidden");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deleted_account_is_erased_once_across_instances_and_a_restored_one_never() {
+    let Some(db) = TestDatabase::create().await else { return };
+    let stores = two_instances(&db).await;
+    let at = T0.plus(Duration::from_secs(60));
+    let mut accounts = Vec::new();
+    for n in 0..10 {
+        let user = portcullis_testing::fixtures::user(&format!("user{n}@example.com"), T0);
+        stores[0]
+            .commit(vec![
+                Change::InsertUser(user.clone()),
+                Change::InsertSession(session(&user, T0)),
+                Change::SetDeleted { user_id: user.id, deleted_at: Some(at), at },
+            ])
+            .await
+            .expect("seed");
+        accounts.push(user);
+    }
+    // Each account: four erasures racing on two instances, and for the last one a restore.
+    let erase = |i: usize, user: &portcullis_domain::model::User| {
+        let (store, user) = (stores[i % 2].clone(), user.clone());
+        tokio::spawn(async move {
+            store
+                .commit(vec![
+                    Change::AppendAudit(portcullis_testing::fixtures::audit(
+                        Some(user.id),
+                        portcullis_domain::model::AuditAction::AccountPurged,
+                        at,
+                    )),
+                    Change::EraseAccountData { user_id: user.id, email: user.email.clone() },
+                    Change::DeleteUser { user_id: user.id, deleted_at: at },
+                ])
+                .await
+        })
+    };
+    let restored = accounts[9].clone();
+    let restore = {
+        let store = stores[1].clone();
+        tokio::spawn(async move {
+            store.commit(vec![Change::SetDeleted { user_id: restored.id, deleted_at: None, at }]).await
+        })
+    };
+    let tasks: Vec<_> = accounts.iter().flat_map(|u| (0..4).map(move |i| (i, u))).map(|(i, u)| erase(i, u)).collect();
+    let results: Vec<_> = join_all(tasks).await.into_iter().map(|r| r.unwrap()).collect();
+    restore.await.unwrap().expect("restore");
+
+    for (n, chunk) in results.chunks(4).enumerate() {
+        assert!(chunk.iter().all(|r| matches!(r, Ok(_) | Err(StoreError::Conflict))), "{chunk:?}");
+        let won = chunk.iter().filter(|r| r.is_ok()).count();
+        if n < 9 {
+            assert_eq!(won, 1, "account {n}: {chunk:?}");
+        } else {
+            // Restored before or after the one erasure that may have won: never half of each.
+            let kept = stores[0].user_by_id(accounts[9].id).await.expect("read");
+            assert_eq!(won + usize::from(kept.is_some()), 1, "{chunk:?}");
+        }
+    }
+    for user in &accounts[..9] {
+        assert!(stores[1].user_by_email(&user.email).await.expect("read").is_none());
+        assert!(stores[1].all_sessions(user.id).await.expect("read").is_empty());
+    }
 }

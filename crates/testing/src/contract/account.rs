@@ -9,7 +9,8 @@ use super::{T0, commit_ok, insert_user};
 use crate::fixtures::session;
 
 /// `live_sessions` lists the user's sessions newest first (ties by id descending), leaving
-/// out revoked ones, expired ones (one expiring exactly now included) and other users'.
+/// out revoked ones, expired ones (one expiring exactly now included) and other users';
+/// `all_sessions` lists the ended ones too.
 pub async fn live_sessions_lists_only_the_users_live_ones<S: Store>(store: &S) {
     let laura = insert_user(store, "laura@example.com").await;
     let ana = insert_user(store, "ana@example.com").await;
@@ -29,7 +30,12 @@ pub async fn live_sessions_lists_only_the_users_live_ones<S: Store>(store: &S) {
     let live = store.live_sessions(laura.id, now).await.expect("live_sessions");
     let (tie_hi, tie_lo) = if tie_a.id > tie_b.id { (&tie_a, &tie_b) } else { (&tie_b, &tie_a) };
     assert_eq!(live, vec![newest.clone(), tie_hi.clone(), tie_lo.clone(), oldest.clone()]);
-    assert_eq!(store.live_sessions(ana.id, now).await.expect("live_sessions"), vec![others]);
+    assert_eq!(store.live_sessions(ana.id, now).await.expect("live_sessions"), vec![others.clone()]);
+
+    // `all_sessions` keeps the ended ones, in the same order, and still no other user's.
+    let ids: Vec<_> = store.all_sessions(laura.id).await.expect("all_sessions").iter().map(|s| s.id).collect();
+    assert_eq!(ids, vec![expired.id, revoked.id, newest.id, tie_hi.id, tie_lo.id, oldest.id]);
+    assert_eq!(store.all_sessions(ana.id).await.expect("all_sessions"), vec![others]);
 }
 
 /// `TouchSession` moves `last_seen_at` forward only, and only of that session.

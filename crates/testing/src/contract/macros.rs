@@ -39,6 +39,10 @@ macro_rules! store_contract_tests {
             set_roles_changes_only_roles,
             set_status_changes_only_status,
             set_deleted_soft_deletes_and_restores,
+            // retention of deleted accounts
+            erasure_keeps_only_scrubbed_audit_entries,
+            delete_user_is_guarded_by_deleted_at,
+            deleted_before_lists_the_oldest_deletions,
             set_password_changes_only_the_hash,
             rehash_password_applies_only_over_the_previous_hash,
             user_changes_skip_absent_users,

@@ -1,6 +1,7 @@
 //! Deterministic fakes of the non-store ports. Each keeps its state behind an `Arc`, so
 //! clones are handles onto the same fake.
 
+mod breaches;
 mod cipher;
 mod clock;
 mod enrich;
@@ -11,6 +12,7 @@ mod tokens;
 mod transport;
 mod webhooks;
 
+pub use breaches::{BreachSourceState, FakeBreaches};
 pub use cipher::PlainCipher;
 pub use clock::{ManualClock, T0};
 pub use enrich::{FixedDevices, FixedGeo, firefox_on_linux, london};

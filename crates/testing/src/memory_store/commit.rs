@@ -1,7 +1,7 @@
 //! `UnitOfWork::commit`: apply every change to a copy of the tables, publish the copy only
 //! when all of them succeeded. That is the all-or-nothing of a SQL transaction.
 
-use portcullis_domain::model::{AuditEntry, NewAuditEntry, StoredRecoveryCode};
+use portcullis_domain::model::{AuditEntry, Device, Email, NewAuditEntry, StoredRecoveryCode, UserId};
 use portcullis_domain::ports::{Change, Committed, StoreError, UnitOfWork};
 
 use super::{InMemoryStore, QueuedMail, SpentRefresh, State};
@@ -113,6 +113,14 @@ impl State {
                     user.updated_at = at;
                 }
             }
+            Change::DeleteUser { user_id, deleted_at } => {
+                let before = self.users.len();
+                self.users.retain(|u| !(u.id == user_id && u.deleted_at == Some(deleted_at)));
+                if self.users.len() == before {
+                    return Err(StoreError::Conflict);
+                }
+            }
+            Change::EraseAccountData { user_id, email } => self.erase_account_data(user_id, &email),
             Change::SetRoles { user_id, roles, at } => {
                 if let Some(user) = self.users.iter_mut().find(|u| u.id == user_id) {
                     user.roles = roles;
@@ -319,5 +327,31 @@ impl UnitOfWork for InMemoryStore {
         }
         *state = draft;
         Ok(done)
+    }
+}
+
+impl State {
+    /// [`Change::EraseAccountData`]: the rows hanging off an account go, its audit entries
+    /// stay without what identifies the client.
+    fn erase_account_data(&mut self, user_id: UserId, email: &Email) {
+        let sessions: Vec<_> = self.sessions.iter().filter(|s| s.user_id == user_id).map(|s| s.id).collect();
+        self.spent_refresh.retain(|spent| !sessions.contains(&spent.session_id));
+        self.sessions.retain(|s| s.user_id != user_id);
+        self.codes.retain(|c| c.user_id != user_id);
+        self.notifications.retain(|n| n.user_id != user_id);
+        self.passkeys.retain(|p| p.user_id != user_id);
+        self.recovery_codes.retain(|(owner, _)| *owner != user_id);
+        self.factors.retain(|f| f.user_id != user_id);
+        self.ceremonies.retain(|c| c.user_id != Some(user_id));
+        self.mails.retain(|m| m.mail.to != *email);
+        for entry in self.audit.iter_mut().filter(|e| e.user_id == Some(user_id)) {
+            entry.ip_address = None;
+            entry.user_agent = None;
+            entry.device = Device::default();
+            entry.location = None;
+            entry.fingerprint = None;
+            entry.metadata.remove("name");
+            entry.metadata.remove("fingerprint");
+        }
     }
 }

@@ -39,6 +39,16 @@ impl UserRepository for InMemoryStore {
         matching.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
         Ok(page(matching, query.limit, query.offset))
     }
+
+    async fn deleted_before(&self, before: Timestamp, limit: u32) -> Result<Vec<User>, StoreError> {
+        self.enter().await?;
+        let state = self.lock();
+        let mut found: Vec<User> =
+            state.users.iter().filter(|u| u.deleted_at.is_some_and(|at| at < before)).cloned().collect();
+        found.sort_by_key(|u| (u.deleted_at, u.id));
+        found.truncate(limit as usize);
+        Ok(found)
+    }
 }
 
 /// One page of `matching` (already in order) and the total.
@@ -88,6 +98,14 @@ impl SessionRepository for InMemoryStore {
             state.sessions.iter().filter(|s| s.user_id == user_id && s.is_live(now)).cloned().collect();
         live.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
         Ok(live)
+    }
+
+    async fn all_sessions(&self, user_id: UserId) -> Result<Vec<Session>, StoreError> {
+        self.enter().await?;
+        let state = self.lock();
+        let mut all: Vec<Session> = state.sessions.iter().filter(|s| s.user_id == user_id).cloned().collect();
+        all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        Ok(all)
     }
 
     async fn session_by_refresh(

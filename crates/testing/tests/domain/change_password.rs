@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use portcullis_domain::model::Password;
-use portcullis_domain::{AuthError, InfraError, LoginError, ReauthError};
+use portcullis_domain::{AuthError, ChangePasswordError, InfraError, LoginError};
 use portcullis_testing::fakes::FastHasher;
 use portcullis_testing::fixtures::{LONDON_IP, PASSWORD};
 use serde_json::json;
@@ -16,7 +16,7 @@ use crate::support::{
 
 const CHANGED_SUBJECT: &str = "Your Portcullis password was changed";
 
-async fn change(svc: &Service, me: &portcullis_domain::Principal, current: &str) -> Result<(), ReauthError> {
+async fn change(svc: &Service, me: &portcullis_domain::Principal, current: &str) -> Result<(), ChangePasswordError> {
     svc.change_password(me, Password::new(current), &new_password(NEW_PASSWORD), &ctx()).await
 }
 
@@ -30,7 +30,7 @@ async fn a_wrong_current_password_is_refused_and_audited_as_a_failed_login() {
 
     let err = change(&svc, &me, "not my password").await.unwrap_err();
 
-    assert!(matches!(err, ReauthError::WrongPassword), "{err:?}");
+    assert!(matches!(err, ChangePasswordError::WrongPassword), "{err:?}");
     assert_eq!(stored_user(&h, laura.id).password_hash, FastHasher::hash_of(PASSWORD));
     svc.authenticate(&out.access_token).await.expect("nothing was revoked");
     let failure = h.store.audit_entries().pop().unwrap();
@@ -80,13 +80,13 @@ async fn five_wrong_passwords_lock_it_like_logins_do() {
     let me = principal(&svc, &out).await;
     let verified_before = h.hasher.verify_calls();
     for _ in 0..5 {
-        assert!(matches!(change(&svc, &me, "not my password").await, Err(ReauthError::WrongPassword)));
+        assert!(matches!(change(&svc, &me, "not my password").await, Err(ChangePasswordError::WrongPassword)));
     }
 
     let err = change(&svc, &me, PASSWORD).await.unwrap_err();
 
     assert!(
-        matches!(err, ReauthError::TooManyAttempts { retry_after } if retry_after == Duration::from_secs(30 * 60)),
+        matches!(err, ChangePasswordError::TooManyAttempts { retry_after } if retry_after == Duration::from_secs(30 * 60)),
         "{err:?}"
     );
     assert_eq!(h.hasher.verify_calls(), verified_before + 5, "a locked request checks no password");
@@ -104,7 +104,7 @@ async fn failed_logins_count_against_the_confirmation_too() {
     for _ in 0..5 {
         let _ = svc.login(login_request("laura@example.com", "not my password", false), &ctx()).await;
     }
-    assert!(matches!(change(&svc, &me, PASSWORD).await, Err(ReauthError::TooManyAttempts { .. })));
+    assert!(matches!(change(&svc, &me, PASSWORD).await, Err(ChangePasswordError::TooManyAttempts { .. })));
 }
 
 #[tokio::test]
@@ -126,7 +126,7 @@ async fn a_busy_hasher_is_infra_and_not_a_failed_attempt() {
     h.hasher.set_busy(true);
     for _ in 0..6 {
         let err = change(&svc, &me, "not my password").await.unwrap_err();
-        assert!(matches!(err, ReauthError::Infra(InfraError::Busy { .. })), "{err:?}");
+        assert!(matches!(err, ChangePasswordError::Infra(InfraError::Busy { .. })), "{err:?}");
     }
     h.hasher.set_busy(false);
     assert_eq!(h.store.rate_events("login:laura@example.com"), 0);
@@ -141,7 +141,7 @@ async fn a_failed_commit_changes_nothing() {
     let me = principal(&svc, &login_ok(&svc, "laura@example.com").await).await;
     h.store.set_commits_unavailable(true);
     let err = change(&svc, &me, PASSWORD).await.unwrap_err();
-    assert!(matches!(err, ReauthError::Infra(InfraError::Unavailable(_))), "{err:?}");
+    assert!(matches!(err, ChangePasswordError::Infra(InfraError::Unavailable(_))), "{err:?}");
     h.store.set_commits_unavailable(false);
     assert_eq!(stored_user(&h, laura.id).password_hash, FastHasher::hash_of(PASSWORD));
     svc.authenticate(&other.access_token).await.expect("nothing was revoked");

@@ -8,8 +8,8 @@ use std::time::Duration;
 use portcullis_domain::model::{AccountStatus, Password};
 use portcullis_domain::ports::{Change, Committed, ComposedStore, MockUnitOfWork, Ports, StoreError, UnitOfWork};
 use portcullis_domain::{
-    Actor, AdminError, AlertRevokeError, AuthError, ForgotPasswordError, InfraError, Policy, Portcullis, ReauthError,
-    RefreshError, ResetPasswordError,
+    Actor, AdminError, AlertRevokeError, AuthError, ChangePasswordError, ForgotPasswordError, InfraError, Policy,
+    Portcullis, ReauthError, RefreshError, ResetPasswordError,
 };
 use portcullis_testing::fakes::FastHasher;
 use portcullis_testing::fixtures::PASSWORD;
@@ -104,9 +104,9 @@ async fn a_failing_store_is_infra_for_every_new_use_case_and_writes_nothing() {
         .unwrap_err();
     assert!(matches!(err, ResetPasswordError::Infra(InfraError::Unexpected(_))), "{err:?}");
     let err = svc.change_password(&me, Password::new(PASSWORD), &new_password(NEW_PASSWORD), &ctx()).await;
-    assert!(matches!(err, Err(ReauthError::Infra(InfraError::Unexpected(_)))), "{err:?}");
+    assert!(matches!(err, Err(ChangePasswordError::Infra(InfraError::Unexpected(_)))), "{err:?}");
     let err = svc.change_password(&me, Password::new("wrong"), &new_password(NEW_PASSWORD), &ctx()).await;
-    assert!(matches!(err, Err(ReauthError::Infra(_))), "the failure audit could not be written: {err:?}");
+    assert!(matches!(err, Err(ChangePasswordError::Infra(_))), "the failure audit could not be written: {err:?}");
     let err = svc.deactivate_account(&me, Password::new(PASSWORD), &ctx()).await.unwrap_err();
     assert!(matches!(err, ReauthError::Infra(_)), "{err:?}");
     let err = svc.delete_account(&me, Password::new(PASSWORD), &ctx()).await.unwrap_err();

@@ -2,10 +2,10 @@
 //! `Ports` bounds, so embedders can wire a service entirely of mocks.
 
 use portcullis_domain::ports::{
-    MockAuditRepository, MockClock, MockCodeRepository, MockDeviceDetector, MockGeoLookup, MockMailOutbox,
-    MockMailTransport, MockNotificationRepository, MockPasskeyCeremonies, MockPasswordHasher, MockRandomSource,
-    MockRateLimiter, MockSecretCipher, MockSecretHasher, MockSessionRepository, MockStoreHealth, MockTokenIssuer,
-    MockUnitOfWork, MockUserRepository, Ports,
+    MockAuditRepository, MockBreachedPasswords, MockClock, MockCodeRepository, MockDeviceDetector, MockGeoLookup,
+    MockMailOutbox, MockMailTransport, MockNotificationRepository, MockPasskeyCeremonies, MockPasswordHasher,
+    MockRandomSource, MockRateLimiter, MockSecretCipher, MockSecretHasher, MockSessionRepository, MockStoreHealth,
+    MockTokenIssuer, MockUnitOfWork, MockUserRepository, Ports,
 };
 use portcullis_domain::{Deps, Policy, Portcullis};
 use portcullis_testing::InMemoryStore;
@@ -24,6 +24,7 @@ impl Ports for AllMocks {
     type Devices = MockDeviceDetector;
     type Cipher = MockSecretCipher;
     type Passkeys = MockPasskeyCeremonies;
+    type Breaches = MockBreachedPasswords;
 }
 
 #[test]
@@ -41,6 +42,7 @@ fn every_mock_compiles_and_wires() {
         devices: MockDeviceDetector::new(),
         cipher: MockSecretCipher::new(),
         passkeys: MockPasskeyCeremonies::new(),
+        breaches: MockBreachedPasswords::new(),
     };
     let svc = Portcullis::new(deps, Policy::default());
     assert_eq!(svc.now(), T0);

@@ -15,6 +15,24 @@ pub struct AdminUserResponse {
     pub data: UserView,
 }
 
+/// The `data` of `DELETE /admin/users/{id}?purge=true`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PurgedUser {
+    /// The erased account's id, which its kept audit entries still carry.
+    pub id: String,
+    /// When it was erased (RFC 3339, ms, UTC).
+    pub purged_at: String,
+}
+
+/// `200` of `DELETE /admin/users/{id}?purge=true`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PurgedUserResponse {
+    /// Always true.
+    pub success: bool,
+    /// What was erased.
+    pub data: PurgedUser,
+}
+
 impl AdminUserResponse {
     /// The answer showing `user`.
     pub fn new(user: &User) -> Self {

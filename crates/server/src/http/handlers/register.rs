@@ -13,7 +13,7 @@ use crate::wiring::Service;
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterBody,
     responses(
         (status = 201, body = RegisterResponse, description = "Accepted; a code was mailed if appropriate"),
-        (status = 400, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "VALIDATION_ERROR"),
+        (status = 400, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "VALIDATION_ERROR (also a `password` found in known breaches when `passwords.breach_check` is on)"),
         (status = 429, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "RATE_LIMIT_EXCEEDED"),
     ))]
 pub async fn register(

@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 #[cfg(test)]
 use portcullis_domain::ResetPasswordError;
-use portcullis_domain::{AlertRevokeError, ForgotPasswordError, ReauthError, RefreshError};
+use portcullis_domain::{AlertRevokeError, ChangePasswordError, ForgotPasswordError, ReauthError, RefreshError};
 
 use super::ApiError;
 
@@ -52,6 +52,18 @@ impl From<ReauthError> for ApiError {
             // Confirmations share the per-address failure limit of login.
             ReauthError::TooManyAttempts { retry_after } => Self::too_many("LOGIN_ATTEMPTS_EXCEEDED", retry_after),
             ReauthError::Infra(e) => e.into(),
+            other => Self::unmapped(other),
+        }
+    }
+}
+
+impl From<ChangePasswordError> for ApiError {
+    fn from(e: ChangePasswordError) -> Self {
+        match e {
+            ChangePasswordError::WrongPassword => ReauthError::WrongPassword.into(),
+            ChangePasswordError::TooManyAttempts { retry_after } => ReauthError::TooManyAttempts { retry_after }.into(),
+            ChangePasswordError::PasswordBreached => Self::breached_password("new_password"),
+            ChangePasswordError::Infra(e) => e.into(),
             other => Self::unmapped(other),
         }
     }

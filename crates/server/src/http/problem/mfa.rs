@@ -1,7 +1,7 @@
 //! Status and code of the second-factor errors (contract section 8).
 
 use actix_web::http::StatusCode;
-use portcullis_domain::{LoginError, MfaManageError, MfaVerifyError, PasskeySignInError};
+use portcullis_domain::{ExportError, LoginError, MfaManageError, MfaVerifyError, PasskeySignInError};
 
 use super::ApiError;
 
@@ -35,6 +35,20 @@ impl From<MfaVerifyError> for ApiError {
             // The account was suspended or deleted after its password step: as at login.
             MfaVerifyError::Blocked(block) => LoginError::Blocked(block).into(),
             MfaVerifyError::Infra(e) => e.into(),
+            other => Self::unmapped(other),
+        }
+    }
+}
+
+impl From<ExportError> for ApiError {
+    fn from(e: ExportError) -> Self {
+        match e {
+            ExportError::SecondFactorRequired => Self::new(
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                "This account has a second factor: sign in with it to export the account's data.",
+            ),
+            ExportError::Infra(e) => e.into(),
             other => Self::unmapped(other),
         }
     }

@@ -2,5 +2,6 @@
 
 pub mod deactivate;
 pub mod delete;
+pub mod export;
 pub mod show;
 pub mod update;

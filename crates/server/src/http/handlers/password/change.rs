@@ -17,7 +17,7 @@ use crate::wiring::Service;
     security(("bearer" = [])),
     responses(
         (status = 200, body = StatusMessage),
-        (status = 400, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "VALIDATION_ERROR: `current_password` missing or empty, or a `new_password` the policy refuses"),
+        (status = 400, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "VALIDATION_ERROR: `current_password` missing or empty, or a `new_password` the policy refuses or known breaches list (`passwords.breach_check`)"),
         (status = 401, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "UNAUTHORIZED (no valid access token) or INVALID_CREDENTIALS (wrong current password)"),
         (status = 429, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "LOGIN_ATTEMPTS_EXCEEDED (the login failure limit of the address), with Retry-After"),
         (status = 503, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "SERVICE_UNAVAILABLE"),

@@ -16,7 +16,7 @@ use crate::wiring::Service;
 #[utoipa::path(post, path = "/api/v1/auth/reset-password", tag = "auth", request_body = ResetPasswordBody,
     responses(
         (status = 200, body = StatusMessage),
-        (status = 400, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "VALIDATION_ERROR (a code that is not six digits, or a `new_password` the policy refuses), INVALID_CODE (also for an unknown address), CODE_EXPIRED or CODE_ATTEMPTS_EXCEEDED"),
+        (status = 400, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "VALIDATION_ERROR (a code that is not six digits, or a `new_password` the policy refuses or known breaches list), INVALID_CODE (also for an unknown address), CODE_EXPIRED or CODE_ATTEMPTS_EXCEEDED"),
         (status = 429, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "RATE_LIMIT_EXCEEDED (per client IP), with Retry-After"),
         (status = 503, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "SERVICE_UNAVAILABLE"),
     ))]
