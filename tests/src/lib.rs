@@ -314,7 +314,7 @@ impl TestApp {
     /// Runs the purge job of deleted accounts once on this instance (as its housekeeping
     /// round does every ten minutes); how many accounts it erased.
     pub async fn purge_deleted_accounts(&self) -> u64 {
-        self.service.purge_deleted_accounts().await.expect("purge job")
+        self.service.purge_deleted_accounts().await.expect("purge job").erased
     }
 
     /// Runs SQL on the app's database, as an operator or a fault would: `sqlite` on SQLite,

@@ -71,8 +71,14 @@ pub async fn run<T: MailTransport>(
                 tracing::warn!(error = %e, "pruning old webhook deliveries failed");
             }
             match service.purge_deleted_accounts().await {
-                Ok(0) => {}
-                Ok(erased) => tracing::info!(erased, "deleted accounts past their retention erased"),
+                Ok(report) => {
+                    if report.erased > 0 {
+                        tracing::info!(erased = report.erased, "deleted accounts past their retention erased");
+                    }
+                    if report.failed > 0 {
+                        tracing::warn!(failed = report.failed, "some deleted accounts could not be erased; will retry");
+                    }
+                }
                 Err(e) => tracing::warn!(error = %e, "erasing deleted accounts failed; will retry"),
             }
             // Failed mail stays until an operator looks: say so now and then, not only once.

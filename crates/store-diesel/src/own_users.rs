@@ -44,8 +44,9 @@ pub enum UserTableError {
     /// A stored row does not make a valid [`User`] (an address that does not parse, ...).
     #[error("stored user is invalid: {0}")]
     Invalid(String),
-    /// A guarded change found its row changed ([`Change::DeleteUser`] of an account no
-    /// longer deleted at the given time): the commit fails as a whole.
+    /// A guarded change found its row changed ([`Change::DeleteUser`] or
+    /// [`Change::RestoreUser`] of an account no longer deleted at the given time): the commit
+    /// fails as a whole.
     #[error("the user row changed since it was read")]
     Conflict,
 }
@@ -111,6 +112,7 @@ pub fn is_user_change(change: &Change) -> bool {
         | Change::SetStatus { .. }
         | Change::SetDeleted { .. }
         | Change::DeleteUser { .. }
+        | Change::RestoreUser { .. }
         | Change::SetRoles { .. }
         | Change::UpdateProfile { .. } => true,
         Change::ReplaceCode(_)

@@ -297,6 +297,21 @@ macro_rules! apply {
                         return Err(DbError::Conflict);
                     }
                 }
+                Change::RestoreUser { user_id, deleted_at, at } => {
+                    // Guarded: an account erased (or deleted again) since it was read is no
+                    // answer for a restore.
+                    let restored = diesel::update(
+                        users::table
+                            .find(DbUuid::from(*user_id))
+                            .filter(users::deleted_at.eq(Some(DbTime(*deleted_at)))),
+                    )
+                    .set((users::deleted_at.eq(None::<DbTime>), users::updated_at.eq(DbTime(*at))))
+                    .execute(c)
+                    .await?;
+                    if restored == 0 {
+                        return Err(DbError::Conflict);
+                    }
+                }
                 Change::EraseAccountData { user_id, email } => {
                     let uid = DbUuid::from(*user_id);
                     // Explicit rather than left to the cascade: with an embedder's user
@@ -320,21 +335,17 @@ macro_rules! apply {
                     diesel::delete(webauthn_challenges::table.filter(webauthn_challenges::user_id.eq(uid)))
                         .execute(&mut *c)
                         .await?;
-                    diesel::delete(mail_outbox::table.filter(mail_outbox::to_email.eq(email.as_str())))
-                        .execute(&mut *c)
-                        .await?;
-                    diesel::update(audit_log::table.filter(audit_log::user_id.eq(uid)))
-                        .set((
-                            audit_log::ip_address.eq(None::<crate::sql_types::DbIp>),
-                            audit_log::user_agent.eq(None::<String>),
-                            audit_log::device.eq(erased_device()?),
-                            audit_log::location.eq(None::<crate::sql_types::DbJson>),
-                            audit_log::fingerprint.eq(None::<String>),
-                        ))
-                        .execute(&mut *c)
-                        .await?;
+                    if let Some(email) = email {
+                        diesel::delete(mail_outbox::table.filter(mail_outbox::to_email.eq(email.as_str())))
+                            .execute(&mut *c)
+                            .await?;
+                    }
+                    // Only the entries that can hold the erased members are read back and
+                    // rewritten (factor events, client-reported sign-ins): a history inflated
+                    // with failed logins costs the statement below, not a write per row.
                     let metadata: Vec<(i64, crate::sql_types::DbJson)> = audit_log::table
                         .filter(audit_log::user_id.eq(uid))
+                        .filter(audit_log::action.like("mfa.%").or(audit_log::fingerprint.is_not_null()))
                         .select((audit_log::id, audit_log::metadata))
                         .load(&mut *c)
                         .await?;
@@ -346,6 +357,24 @@ macro_rules! apply {
                                 .await?;
                         }
                     }
+                    diesel::update(
+                        audit_log::table.filter(audit_log::user_id.eq(uid)).filter(
+                            audit_log::ip_address
+                                .is_not_null()
+                                .or(audit_log::user_agent.is_not_null())
+                                .or(audit_log::location.is_not_null())
+                                .or(audit_log::fingerprint.is_not_null()),
+                        ),
+                    )
+                    .set((
+                        audit_log::ip_address.eq(None::<crate::sql_types::DbIp>),
+                        audit_log::user_agent.eq(None::<String>),
+                        audit_log::device.eq(erased_device()?),
+                        audit_log::location.eq(None::<crate::sql_types::DbJson>),
+                        audit_log::fingerprint.eq(None::<String>),
+                    ))
+                    .execute(&mut *c)
+                    .await?;
                 }
                 Change::SetRoles { user_id, roles, at } => {
                     diesel::update(users::table.find(DbUuid::from(*user_id)))

@@ -206,6 +206,12 @@ impl Tables {
                 }
                 self.users.remove(&user_id);
             }
+            Change::RestoreUser { user_id, deleted_at, at } => {
+                if self.users.get(&user_id).is_none_or(|u| u.deleted_at != Some(deleted_at)) {
+                    return Err(StoreError::Conflict);
+                }
+                self.edit_user(user_id, at, |u| u.deleted_at = None);
+            }
             Change::EraseAccountData { user_id, email } => {
                 let sessions: Vec<SessionId> =
                     self.sessions.values().filter(|s| s.user_id == user_id).map(|s| s.id).collect();
@@ -217,7 +223,9 @@ impl Tables {
                 self.recovery.remove(&user_id);
                 self.factors.retain(|_, f| f.user_id != user_id);
                 self.ceremonies.retain(|_, c| c.user_id != Some(user_id));
-                self.mail.retain(|_, q| q.mail.to != email);
+                if let Some(email) = email {
+                    self.mail.retain(|_, q| q.mail.to != email);
+                }
                 for entry in self.audit.values_mut().filter(|e| e.user_id == Some(user_id)) {
                     entry.ip_address = None;
                     entry.user_agent = None;

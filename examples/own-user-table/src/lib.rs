@@ -268,6 +268,19 @@ impl PgUserTable for Accounts {
                     return Err(UserTableError::Conflict);
                 }
             }
+            Change::RestoreUser { user_id, deleted_at, at } => {
+                let restored =
+                    diesel::update(one(user_id).filter(accounts::deleted_at.eq(Some(deleted_at.to_datetime()))))
+                        .set((
+                            accounts::deleted_at.eq(None::<time::OffsetDateTime>),
+                            accounts::updated_at.eq(at.to_datetime()),
+                        ))
+                        .execute(conn)
+                        .await?;
+                if restored == 0 {
+                    return Err(UserTableError::Conflict);
+                }
+            }
             Change::SetRoles { user_id, roles, at } => {
                 diesel::update(one(user_id))
                     .set((accounts::roles.eq(role_names(roles)), accounts::updated_at.eq(at.to_datetime())))

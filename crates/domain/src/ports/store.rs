@@ -173,13 +173,28 @@ pub enum Change {
     /// deleted accounts): its codes, sessions and spent refresh tokens, notifications,
     /// second factors, passkeys, recovery codes and ceremonies, and mail queued to `email`;
     /// and in its audit entries (kept, under the same `user_id`) the IP address, user agent,
-    /// device, location and fingerprint, and the metadata members `name` and `fingerprint`.
-    /// Applies to entries appended earlier in the same commit too. Idempotent.
+    /// device, location and fingerprint, and the metadata members `name` (a factor's label,
+    /// in `mfa.*` entries) and `fingerprint` (in entries that had a fingerprint). Applies to
+    /// entries appended earlier in the same commit too. Idempotent: run again (with `email`
+    /// `None`, the address being gone) it scrubs entries written after the first run by
+    /// requests that had read the account before it was erased.
     EraseAccountData {
         /// The account.
         user_id: UserId,
-        /// Its address, for the queued mail.
-        email: Email,
+        /// Its address, for the queued mail; `None` to leave the outbox alone.
+        email: Option<Email>,
+    },
+    /// Restore a soft-deleted account: clear `deleted_at` (and set `updated_at`). Guarded:
+    /// MUST fail the commit with [`StoreError::Conflict`] unless the row exists with exactly
+    /// this `deleted_at`, so a restore that read the account before a purge erased it fails
+    /// rather than answer for an account that is gone.
+    RestoreUser {
+        /// The account.
+        user_id: UserId,
+        /// Its `deleted_at` as read.
+        deleted_at: Timestamp,
+        /// When.
+        at: Timestamp,
     },
     /// Replace a user's roles (and `updated_at`).
     SetRoles {

@@ -294,19 +294,30 @@ impl<P: Ports> Portcullis<P> {
         ctx: &RequestContext,
     ) -> Result<User, AdminError> {
         actor.require(Permission::UsersWrite)?;
-        let mut user = self.store.user_by_id(id).await?.ok_or(AdminError::NotFound)?;
-        if user.deleted_at.is_none() {
-            return Ok(user);
+        // A guarded write: retried when the account changed since the read (deleted again),
+        // and NotFound once a purge has erased it, never a "restored" answer for it.
+        for _ in 0..3 {
+            let mut user = self.store.user_by_id(id).await?.ok_or(AdminError::NotFound)?;
+            let Some(deleted_at) = user.deleted_at else {
+                return Ok(user);
+            };
+            let now = self.now();
+            let meta = metadata([("actor_id", actor.audit_id())]);
+            let changes = vec![
+                Change::RestoreUser { user_id: id, deleted_at, at: now },
+                self.audit(id, AuditAction::AdminUserRestored, ctx, meta, now),
+            ];
+            match self.store.commit(changes).await {
+                Ok(_) => {
+                    user.deleted_at = None;
+                    user.updated_at = now;
+                    return Ok(user);
+                }
+                Err(crate::ports::StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
         }
-        let now = self.now();
-        let changes = vec![
-            Change::SetDeleted { user_id: id, deleted_at: None, at: now },
-            self.audit(id, AuditAction::AdminUserRestored, ctx, metadata([("actor_id", actor.audit_id())]), now),
-        ];
-        self.store.commit(changes).await?;
-        user.deleted_at = None;
-        user.updated_at = now;
-        Ok(user)
+        Err(InfraError::Busy { retry_after: std::time::Duration::from_secs(1) }.into())
     }
 
     /// Replaces an account's roles (`users:write`). Every account keeps `user`; an

@@ -23,7 +23,7 @@ pub enum RedeemCodeError {
     AttemptsExceeded,
     /// Only from a password reset (the code was right and stays usable):
     /// the new password appears in known breaches at least
-    /// [`crate::BreachPolicy::min_count`] times (a 400 on `password`).
+    /// [`crate::BreachPolicy::min_count`] times (a 400 on `new_password`).
     #[error("the password appears in known data breaches")]
     PasswordBreached,
     /// Too many calls from this IP.

@@ -1,20 +1,26 @@
 //! `GET /users/me/export`: everything stored about the caller, as one document.
 
+use std::time::Duration;
+
 use crate::error::InfraError;
 use crate::model::{
     Aal, AuditAction, AuditEntry, AuditQuery, Factor, Notification, Passkey, RequestContext, Session,
     StoredRecoveryCode, Timestamp, User,
 };
 use crate::ports::{
-    AuditRepository, FactorRepository, NotificationRepository, Ports, SessionRepository, StoreError, UnitOfWork,
-    UserRepository,
+    AuditRepository, FactorRepository, NotificationRepository, Ports, RateRule, SessionRepository, StoreError,
+    UnitOfWork, UserRepository,
 };
-use crate::service::Portcullis;
+use crate::service::{Limit, Portcullis};
 use crate::usecases::authenticate::Principal;
 use crate::usecases::common::metadata;
 
 /// Rows read per page while collecting the audit entries and notifications.
 const PAGE: u32 = 500;
+
+/// Exports one account may take per hour: each reads its whole history, so a stolen token
+/// (or a script) must not be able to make the server do that without bound.
+pub const EXPORTS_PER_HOUR: u32 = 10;
 
 /// Everything stored about one account, as the store holds it. The server writes it out
 /// field by field, leaving out what is secret (the password hash, sealed seeds, token and
@@ -63,6 +69,12 @@ pub enum ExportError {
     /// holds the whole history, so it takes the session level that managing factors takes.
     #[error("a second factor is required")]
     SecondFactorRequired,
+    /// More than [`EXPORTS_PER_HOUR`] exports of this account in an hour.
+    #[error("too many exports")]
+    RateLimited {
+        /// Wait before retrying.
+        retry_after: std::time::Duration,
+    },
     /// Infrastructure failure.
     #[error(transparent)]
     Infra(#[from] InfraError),
@@ -108,6 +120,10 @@ impl<P: Ports> Portcullis<P> {
         if principal.aal < Aal::Two && factors.iter().any(Factor::is_active) {
             return Err(ExportError::SecondFactorRequired);
         }
+        let rules = vec![RateRule { window: Duration::from_secs(3600), max: EXPORTS_PER_HOUR }];
+        if let Limit::Limited(retry_after) = self.limit(format!("export:{id}"), rules, now).await? {
+            return Err(ExportError::RateLimited { retry_after });
+        }
         // The account as stored now, not as the token's request loaded it.
         let user = self.store.user_by_id(id).await?.unwrap_or_else(|| principal.user.clone());
         let sessions = self.store.all_sessions(id).await?;
@@ -130,15 +146,15 @@ impl<P: Ports> Portcullis<P> {
 
     async fn all_notifications(&self, principal: &Principal) -> Result<Vec<Notification>, StoreError> {
         let mut all: Vec<Notification> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut offset = 0;
         loop {
             let page = self.store.notifications_page(principal.user.id, false, PAGE, offset).await?;
             let read = page.items.len();
             offset += read as u64;
-            all.extend(page.items);
+            // Entries written meanwhile shift the pages: one already read may come again.
+            all.extend(page.items.into_iter().filter(|n| seen.insert(n.id)));
             if read < PAGE as usize {
-                // One written meanwhile shifts the pages by one: the repeat is adjacent.
-                all.dedup_by_key(|n| n.id);
                 return Ok(all);
             }
         }
@@ -146,6 +162,7 @@ impl<P: Ports> Portcullis<P> {
 
     async fn all_audit_entries(&self, principal: &Principal) -> Result<Vec<AuditEntry>, StoreError> {
         let mut all: Vec<AuditEntry> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut offset = 0;
         loop {
             let query = AuditQuery {
@@ -159,9 +176,8 @@ impl<P: Ports> Portcullis<P> {
             let page = self.store.search_audit(query).await?;
             let read = page.items.len();
             offset += read as u64;
-            all.extend(page.items);
+            all.extend(page.items.into_iter().filter(|e| seen.insert(e.id)));
             if read < PAGE as usize {
-                all.dedup_by_key(|e| e.id);
                 return Ok(all);
             }
         }

@@ -51,7 +51,7 @@ pub enum ChangePasswordError {
         retry_after: Duration,
     },
     /// The new password appears in known breaches at least
-    /// [`crate::BreachPolicy::min_count`] times (a 400 on `password`).
+    /// [`crate::BreachPolicy::min_count`] times (a 400 on `new_password`).
     #[error("the password appears in known data breaches")]
     PasswordBreached,
     /// Infrastructure failure.

@@ -18,7 +18,7 @@ pub use account::{
 };
 pub use admin::{
     AdminStatus, AdminUserResponse, AdminUsersPage, AdminUsersResponse, AuditEntryView, AuditLogPage, AuditLogResponse,
-    PurgedUser, PurgedUserResponse, SetRolesBody, SetStatusBody,
+    DeleteUserResponse, PurgedUser, PurgedUserResponse, SetRolesBody, SetStatusBody,
 };
 pub use credentials::{
     AlertRevokeBody, ChangePasswordBody, ConfirmPasswordBody, ForgotPasswordBody, MAX_TOKEN_CHARS, RefreshBody,

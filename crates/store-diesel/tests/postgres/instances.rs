@@ -201,7 +201,7 @@ async fn a_deleted_account_is_erased_once_across_instances_and_a_restored_one_ne
                         portcullis_domain::model::AuditAction::AccountPurged,
                         at,
                     )),
-                    Change::EraseAccountData { user_id: user.id, email: user.email.clone() },
+                    Change::EraseAccountData { user_id: user.id, email: Some(user.email.clone()) },
                     Change::DeleteUser { user_id: user.id, deleted_at: at },
                 ])
                 .await
@@ -211,12 +211,13 @@ async fn a_deleted_account_is_erased_once_across_instances_and_a_restored_one_ne
     let restore = {
         let store = stores[1].clone();
         tokio::spawn(async move {
-            store.commit(vec![Change::SetDeleted { user_id: restored.id, deleted_at: None, at }]).await
+            store.commit(vec![Change::RestoreUser { user_id: restored.id, deleted_at: at, at }]).await
         })
     };
     let tasks: Vec<_> = accounts.iter().flat_map(|u| (0..4).map(move |i| (i, u))).map(|(i, u)| erase(i, u)).collect();
     let results: Vec<_> = join_all(tasks).await.into_iter().map(|r| r.unwrap()).collect();
-    restore.await.unwrap().expect("restore");
+    let restore = restore.await.unwrap();
+    assert!(matches!(restore, Ok(_) | Err(StoreError::Conflict)), "{restore:?}");
 
     for (n, chunk) in results.chunks(4).enumerate() {
         assert!(chunk.iter().all(|r| matches!(r, Ok(_) | Err(StoreError::Conflict))), "{chunk:?}");
@@ -224,9 +225,11 @@ async fn a_deleted_account_is_erased_once_across_instances_and_a_restored_one_ne
         if n < 9 {
             assert_eq!(won, 1, "account {n}: {chunk:?}");
         } else {
-            // Restored before or after the one erasure that may have won: never half of each.
+            // Restored first (and kept), or erased first (and the restore refused): never
+            // a restore that succeeds on an account that is gone.
             let kept = stores[0].user_by_id(accounts[9].id).await.expect("read");
             assert_eq!(won + usize::from(kept.is_some()), 1, "{chunk:?}");
+            assert_eq!(restore.is_ok(), kept.is_some(), "{restore:?}");
         }
     }
     for user in &accounts[..9] {

@@ -78,13 +78,15 @@ pub async fn erasure_keeps_only_scrubbed_audit_entries<S: Store>(store: &S) {
         store,
         vec![
             Change::AppendAudit(purge_entry),
-            Change::EraseAccountData { user_id: laura.id, email: laura.email.clone() },
+            Change::EraseAccountData { user_id: laura.id, email: Some(laura.email.clone()) },
             Change::DeleteUser { user_id: laura.id, deleted_at: at },
         ],
     )
     .await;
 
     assert_eq!(holdings(store, &laura).await, [0; 7]);
+    let ceremony = SecretDigest::new(vec![3; 32]);
+    assert!(store.take_ceremony(ceremony, T0).await.expect("read").is_none(), "its ceremony went too");
     assert!(store.user_by_email(&laura.email).await.expect("read").is_none());
     assert_eq!(holdings(store, &ana).await, [1, 1, 1, 2, 1, 2, 1], "another account is untouched");
     let query =
@@ -164,4 +166,34 @@ pub async fn deleted_before_lists_the_oldest_deletions<S: Store>(store: &S) {
         store.deleted_before(T0.plus(Duration::from_secs(10)), 10).await.expect("read").is_empty(),
         "before is exclusive"
     );
+}
+
+/// `RestoreUser` clears `deleted_at` only of a row deleted at exactly the given time;
+/// otherwise (not deleted, deleted again, erased) the commit fails with `Conflict`.
+pub async fn restore_user_is_guarded_by_deleted_at<S: Store>(store: &S) {
+    let laura = insert_user(store, "laura@example.com").await;
+    let at = T0.plus(Duration::from_secs(60));
+    let later = at.plus(Duration::from_secs(1));
+    let restore = |deleted_at| vec![Change::RestoreUser { user_id: laura.id, deleted_at, at: later }];
+    let conflict = |r: Result<_, StoreError>| matches!(r, Err(StoreError::Conflict));
+    assert!(conflict(store.commit(restore(at)).await), "not deleted");
+    commit_ok(store, vec![Change::SetDeleted { user_id: laura.id, deleted_at: Some(at), at }]).await;
+    assert!(conflict(store.commit(restore(later)).await), "deleted at another time");
+    commit_ok(store, restore(at)).await;
+    let user = store.user_by_id(laura.id).await.expect("read").expect("kept");
+    assert_eq!((user.deleted_at, user.updated_at), (None, later));
+
+    // Deleted and erased in one commit (an administrator's purge of a live account): a
+    // restore that read it before finds nothing to restore.
+    commit_ok(
+        store,
+        vec![
+            Change::SetDeleted { user_id: laura.id, deleted_at: Some(later), at: later },
+            Change::EraseAccountData { user_id: laura.id, email: Some(laura.email.clone()) },
+            Change::DeleteUser { user_id: laura.id, deleted_at: later },
+        ],
+    )
+    .await;
+    assert!(conflict(store.commit(restore(later)).await), "erased");
+    assert!(store.user_by_id(laura.id).await.expect("read").is_none());
 }

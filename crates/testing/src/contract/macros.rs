@@ -42,6 +42,7 @@ macro_rules! store_contract_tests {
             // retention of deleted accounts
             erasure_keeps_only_scrubbed_audit_entries,
             delete_user_is_guarded_by_deleted_at,
+            restore_user_is_guarded_by_deleted_at,
             deleted_before_lists_the_oldest_deletions,
             set_password_changes_only_the_hash,
             rehash_password_applies_only_over_the_previous_hash,

@@ -120,7 +120,13 @@ impl State {
                     return Err(StoreError::Conflict);
                 }
             }
-            Change::EraseAccountData { user_id, email } => self.erase_account_data(user_id, &email),
+            Change::EraseAccountData { user_id, email } => self.erase_account_data(user_id, email.as_ref()),
+            Change::RestoreUser { user_id, deleted_at, at } => {
+                let user = self.users.iter_mut().find(|u| u.id == user_id && u.deleted_at == Some(deleted_at));
+                let user = user.ok_or(StoreError::Conflict)?;
+                user.deleted_at = None;
+                user.updated_at = at;
+            }
             Change::SetRoles { user_id, roles, at } => {
                 if let Some(user) = self.users.iter_mut().find(|u| u.id == user_id) {
                     user.roles = roles;
@@ -333,7 +339,7 @@ impl UnitOfWork for InMemoryStore {
 impl State {
     /// [`Change::EraseAccountData`]: the rows hanging off an account go, its audit entries
     /// stay without what identifies the client.
-    fn erase_account_data(&mut self, user_id: UserId, email: &Email) {
+    fn erase_account_data(&mut self, user_id: UserId, email: Option<&Email>) {
         let sessions: Vec<_> = self.sessions.iter().filter(|s| s.user_id == user_id).map(|s| s.id).collect();
         self.spent_refresh.retain(|spent| !sessions.contains(&spent.session_id));
         self.sessions.retain(|s| s.user_id != user_id);
@@ -343,7 +349,9 @@ impl State {
         self.recovery_codes.retain(|(owner, _)| *owner != user_id);
         self.factors.retain(|f| f.user_id != user_id);
         self.ceremonies.retain(|c| c.user_id != Some(user_id));
-        self.mails.retain(|m| m.mail.to != *email);
+        if let Some(email) = email {
+            self.mails.retain(|m| m.mail.to != *email);
+        }
         for entry in self.audit.iter_mut().filter(|e| e.user_id == Some(user_id)) {
             entry.ip_address = None;
             entry.user_agent = None;

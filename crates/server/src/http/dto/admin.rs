@@ -33,6 +33,19 @@ pub struct PurgedUserResponse {
     pub data: PurgedUser,
 }
 
+/// `200` of `DELETE /admin/users/{id}`: the soft-deleted account, or with `purge=true`
+/// what was erased.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+// Built once per request and serialised at once: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum DeleteUserResponse {
+    /// Soft-deleted (restorable until the retention ends): the account.
+    Deleted(AdminUserResponse),
+    /// Erased at once (`purge=true`).
+    Purged(PurgedUserResponse),
+}
+
 impl AdminUserResponse {
     /// The answer showing `user`.
     pub fn new(user: &User) -> Self {

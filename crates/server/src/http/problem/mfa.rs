@@ -48,6 +48,7 @@ impl From<ExportError> for ApiError {
                 "FORBIDDEN",
                 "This account has a second factor: sign in with it to export the account's data.",
             ),
+            ExportError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
             ExportError::Infra(e) => e.into(),
             other => Self::unmapped(other),
         }

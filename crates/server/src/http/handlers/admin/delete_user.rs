@@ -5,7 +5,7 @@ use portcullis_domain::model::Permission;
 
 use super::{authorize, target};
 use crate::http::auth::{Authenticated, Ctx};
-use crate::http::dto::{AdminUserResponse, PurgedUser, PurgedUserResponse};
+use crate::http::dto::{AdminUserResponse, DeleteUserResponse, PurgedUser, PurgedUserResponse};
 use crate::http::problem::ApiError;
 use crate::http::query;
 use crate::wiring::Service;
@@ -42,7 +42,7 @@ fn purge_requested(raw: &str) -> Result<bool, ApiError> {
         ("purge" = Option<bool>, Query, description = "true: erase the account's personal data now instead of at the end of its retention"),
     ),
     responses(
-        (status = 200, body = AdminUserResponse, description = "Soft-deleted; with purge=true the body is PurgedUserResponse"),
+        (status = 200, body = DeleteUserResponse, description = "The soft-deleted account; with purge=true, the erased account's id and time"),
         (status = 400, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "VALIDATION_ERROR: the caller's own account (field id), or purge neither true nor false"),
         (status = 401, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "UNAUTHORIZED"),
         (status = 403, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "FORBIDDEN: the caller lacks users:write"),
@@ -62,10 +62,10 @@ pub async fn delete_user(
     if purge {
         let purged_at = service.admin_purge_user(&actor, id, &ctx.0).await?;
         let data = PurgedUser { id: id.to_string(), purged_at: purged_at.to_rfc3339() };
-        return Ok(HttpResponse::Ok().json(PurgedUserResponse { success: true, data }));
+        return Ok(HttpResponse::Ok().json(DeleteUserResponse::Purged(PurgedUserResponse { success: true, data })));
     }
     let user = service.admin_delete_user(&actor, id, &ctx.0).await?;
-    Ok(HttpResponse::Ok().json(AdminUserResponse::new(&user)))
+    Ok(HttpResponse::Ok().json(DeleteUserResponse::Deleted(AdminUserResponse::new(&user))))
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use crate::wiring::Service;
         (status = 200, body = AccountExportDocument),
         (status = 401, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "UNAUTHORIZED"),
         (status = 403, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "FORBIDDEN: the account has a second factor and this session signed in without it (aal 1)"),
+        (status = 429, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "RATE_LIMIT_EXCEEDED: more than 10 exports of the account in an hour, with Retry-After"),
         (status = 503, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "SERVICE_UNAVAILABLE"),
     ))]
 pub async fn export_me(
