@@ -19,6 +19,7 @@ mod faults;
 mod history;
 mod instances;
 mod login;
+mod login_code;
 mod mail_content;
 mod mail_delivery;
 mod metrics;

@@ -27,6 +27,7 @@ pub use usecases::deliver_mail::DeliveryReport;
 pub use usecases::deliver_webhooks::{TryResult, WebhookRound, webhook_lease};
 pub use usecases::export::{AccountExport, EXPORTS_PER_HOUR, ExportError};
 pub use usecases::login::{LoginError, LoginOutcome, LoginRequest};
+pub use usecases::login_code::{CodeLoginRequest, SignInCodeRequestError};
 pub use usecases::login_history::HistoryQuery;
 pub use usecases::mfa_factors::{MfaManageError, MfaOverview, TotpEnrolment};
 pub use usecases::mfa_sign_in::{MfaChallenge, MfaVerifyError, MfaVerifyRequest, SecondFactor};

@@ -11,7 +11,7 @@ use portcullis_server::http::json_body::parse_json;
 use portcullis_server::http::problem::ApiError;
 
 /// The body types, in the order the first input byte selects them.
-pub(crate) const BODIES: usize = 23;
+pub(crate) const BODIES: usize = 25;
 
 /// What a passkey response says about itself, read by the server's own engine before
 /// anything is verified: it must refuse, never panic, whatever the JSON.
@@ -137,6 +137,12 @@ pub fn request_bodies(data: &[u8]) {
         21 => parse_json::<dto::PatchWebhookBody>(json).map(|b| {
             b.url.as_deref().map(webhook_target);
             b.events.iter().flatten().for_each(|e| webhook_pattern(e));
+        }),
+        23 => parse_json::<dto::SignInCodeBody>(json).map(|b| {
+            let _ = Email::parse(&b.email);
+        }),
+        24 => parse_json::<dto::CodeLoginBody>(json).map(|b| {
+            let _ = (Email::parse(&b.email), OneTimeCode::parse(&b.code));
         }),
         _ => parse_json::<dto::PasskeyLoginBody>(json).map(|b| passkey_claims(&b.credential)),
     };

@@ -39,11 +39,15 @@ impl SignInFacts<'_> {
 }
 
 /// What a new sign-in was made with, which decides the alert's advice: after a password,
-/// change it; after a passkey (which cannot be guessed), review the passkeys.
+/// change it; after a passkey (which cannot be guessed), review the passkeys; after a mailed
+/// code, secure the mailbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SignedInWith {
     /// A password, with or without a second factor.
     Password,
     /// A passkey and no password.
     Passkey,
+    /// A code mailed to the account's address, with or without a second factor.
+    EmailCode,
 }

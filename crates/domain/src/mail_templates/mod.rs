@@ -112,6 +112,11 @@ impl MailTemplates {
         self.render(prepare_password_reset_code(product, name, code, ttl))
     }
 
+    /// The code that signs in without the password (`POST /auth/login/code`).
+    pub fn sign_in_code(&self, product: &str, name: &str, code: &str, ttl: Duration) -> MailText {
+        self.render(prepare_sign_in_code(product, name, code, ttl))
+    }
+
     /// The notice that the password was changed at `at`, from the request described by `from`
     /// when known, with what to do if it was not the owner (`base_url` is the public URL, where
     /// a reset code is requested).
@@ -213,6 +218,7 @@ fn prepare_new_sign_in(
             revoke_url => revoke_url,
             base_url => base_url,
             passkey => with == SignedInWith::Passkey,
+            email_code => with == SignedInWith::EmailCode,
         },
     )
 }
@@ -221,6 +227,17 @@ fn prepare_password_reset_code(product: &str, name: &str, code: &str, ttl: Durat
     Prepared::new(
         "password_reset_code",
         format!("Your {product} password reset code"),
+        product,
+        name,
+        context! { code => code, lifetime => lifetime(ttl) },
+    )
+    .with_secret(code)
+}
+
+fn prepare_sign_in_code(product: &str, name: &str, code: &str, ttl: Duration) -> Prepared {
+    Prepared::new(
+        "sign_in_code",
+        format!("Your {product} sign-in code"),
         product,
         name,
         context! { code => code, lifetime => lifetime(ttl) },

@@ -49,6 +49,7 @@ fn every_mail(name: &str) -> Vec<MailText> {
             "https://x",
         ),
         builtin().password_reset_code("Portcullis", name, "654321", TTL),
+        builtin().sign_in_code("Portcullis", name, "246810", TTL),
         builtin().password_changed("Portcullis", name, at, Some(&e), "https://x"),
         builtin().password_changed("Portcullis", name, at, None, "https://x"),
         builtin().token_reuse(
@@ -245,6 +246,21 @@ fn a_passkey_sign_in_alert_advises_reviewing_passkeys_not_the_password() {
 }
 
 #[test]
+fn an_email_code_sign_in_alert_advises_securing_the_mailbox() {
+    let e = firefox_in_london();
+    let f = SignInFacts { enrichment: &e, at: Timestamp::from_unix_millis(0) };
+    let m =
+        builtin().new_sign_in("Portcullis", "Laura", &f, SignedInWith::EmailCode, "https://x/r?token=t", "https://x");
+    for part in [m.body.as_str(), html(&m)] {
+        assert_contains(
+            part,
+            &["with a code mailed to you", "Not you?", "password\nof your mailbox", "forgot-password"],
+        );
+        assert!(!part.contains("with a passkey"), "{part}");
+    }
+}
+
+#[test]
 fn alert_mail_names_known_device_and_place() {
     let e = firefox_in_london();
     let f = SignInFacts { enrichment: &e, at: Timestamp::from_unix_millis(0) };
@@ -264,6 +280,19 @@ fn password_reset_code_mail() {
         assert_contains(
             part,
             &["reset the password", "15 minutes", "works once", "ignore this message", "your password has not changed"],
+        );
+    }
+}
+
+#[test]
+fn sign_in_code_mail() {
+    let m = builtin().sign_in_code("Portcullis", "Laura", "246810", TTL);
+    assert_eq!(m.subject, "Your Portcullis sign-in code");
+    assert_code_placement(&m, "246810");
+    for part in [m.body.as_str(), html(&m)] {
+        assert_contains(
+            part,
+            &["sign in to your Portcullis account", "15 minutes", "works once", "ignore this message"],
         );
     }
 }

@@ -33,6 +33,8 @@ pub enum AuditAction {
     TokenReuseDetected,
     /// A password-reset code was requested for an existing account.
     PasswordResetRequested,
+    /// A sign-in code was mailed to an existing account (`POST /auth/login/code`).
+    LoginCodeRequested,
     /// The password was set with a reset code; every session was revoked.
     PasswordReset,
     /// The user changed their password; their other sessions were revoked.
@@ -102,6 +104,7 @@ impl AuditAction {
             Self::ProfileUpdated => "user.profile.updated",
             Self::TokenReuseDetected => "auth.token.reuse_detected",
             Self::PasswordResetRequested => "auth.password.reset_requested",
+            Self::LoginCodeRequested => "auth.login.code_requested",
             Self::PasswordReset => "auth.password.reset",
             Self::PasswordChanged => "auth.password.changed",
             Self::AccountDeactivated => "user.account.deactivated",
@@ -132,7 +135,7 @@ impl AuditAction {
     }
 
     /// Every action, for queries over the whole log of a user.
-    pub const ALL: [AuditAction; 36] = [
+    pub const ALL: [AuditAction; 37] = [
         Self::LoginSuccess,
         Self::LoginFailure,
         Self::Signup,
@@ -169,6 +172,7 @@ impl AuditAction {
         Self::DataExported,
         Self::AccountPurged,
         Self::AdminUserPurged,
+        Self::LoginCodeRequested,
     ];
 
     /// The action with this dotted name, `None` for an unknown one.

@@ -12,6 +12,8 @@ pub enum CodePurpose {
     /// The second step of a sign-in: the `mfa_token` a correct password earns when the
     /// account has an active second factor. Never mailed; its "code" is the token.
     MfaChallenge,
+    /// Sign-in without the password (`POST /auth/login/code`).
+    SignIn,
 }
 
 impl CodePurpose {
@@ -21,6 +23,7 @@ impl CodePurpose {
             Self::VerifyEmail => "verify_email",
             Self::ResetPassword => "reset_password",
             Self::MfaChallenge => "mfa_challenge",
+            Self::SignIn => "sign_in",
         }
     }
     /// Parses the storage name.
@@ -29,6 +32,7 @@ impl CodePurpose {
             "verify_email" => Some(Self::VerifyEmail),
             "reset_password" => Some(Self::ResetPassword),
             "mfa_challenge" => Some(Self::MfaChallenge),
+            "sign_in" => Some(Self::SignIn),
             _ => None,
         }
     }

@@ -151,6 +151,9 @@ pub enum AuthMethod {
     HardwareKey,
     /// A passkey synced between devices (`swk`: backed up, so the key exists elsewhere).
     SoftwareKey,
+    /// A one-time code mailed to the account's address (`email`; RFC 8176 has no name for
+    /// it, and its `otp` already stands for the authenticator app here).
+    EmailCode,
 }
 
 impl AuthMethod {
@@ -162,6 +165,7 @@ impl AuthMethod {
             Self::RecoveryCode => "recovery_code",
             Self::HardwareKey => "hwk",
             Self::SoftwareKey => "swk",
+            Self::EmailCode => "email",
         }
     }
     /// Parses an `amr` value.
@@ -172,6 +176,7 @@ impl AuthMethod {
             "recovery_code" => Some(Self::RecoveryCode),
             "hwk" => Some(Self::HardwareKey),
             "swk" => Some(Self::SoftwareKey),
+            "email" => Some(Self::EmailCode),
             _ => None,
         }
     }

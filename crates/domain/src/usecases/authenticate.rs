@@ -23,11 +23,14 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// Whether the session began with a passkey and no password (its `amr` holds a key
-    /// and no `pwd`), which decides what a new-sign-in alert advises.
+    /// How the session began, which decides what a new-sign-in alert advises: a mailed
+    /// code (its `amr` holds `email`), a passkey and no password (a key and no `pwd`), or a
+    /// password.
     pub fn signed_in_with(&self) -> crate::mail_templates::SignedInWith {
         let key = self.amr.iter().any(|m| matches!(m, AuthMethod::HardwareKey | AuthMethod::SoftwareKey));
-        if key && !self.amr.contains(&AuthMethod::Password) {
+        if self.amr.contains(&AuthMethod::EmailCode) {
+            crate::mail_templates::SignedInWith::EmailCode
+        } else if key && !self.amr.contains(&AuthMethod::Password) {
             crate::mail_templates::SignedInWith::Passkey
         } else {
             crate::mail_templates::SignedInWith::Password

@@ -18,6 +18,8 @@ pub(crate) enum MailedCode {
     VerifyEmail,
     /// Resets the password.
     ResetPassword,
+    /// Signs in without the password.
+    SignIn,
 }
 
 /// Purpose label of the keyed hash of one-time codes.
@@ -107,6 +109,7 @@ impl<P: Ports> Portcullis<P> {
         let (purpose, render) = match mailed {
             MailedCode::VerifyEmail => (CodePurpose::VerifyEmail, MailTemplates::verification_code as RenderCode),
             MailedCode::ResetPassword => (CodePurpose::ResetPassword, MailTemplates::password_reset_code as RenderCode),
+            MailedCode::SignIn => (CodePurpose::SignIn, MailTemplates::sign_in_code as RenderCode),
         };
         let code = self.random.six_digits();
         let stored = StoredCode {
@@ -140,9 +143,12 @@ impl<P: Ports> Portcullis<P> {
         let revoke_url = format!("{base}/api/v1/auth/sessions/revoke-from-alert?token={alert_token}");
         let text =
             self.templates.new_sign_in(&self.policy.product_name, user.name.as_str(), &facts, with, &revoke_url, base);
-        let advice = match with {
-            SignedInWith::Password => "change your password",
-            SignedInWith::Passkey => "remove any passkey you do not recognise",
+        let (how, advice) = match with {
+            SignedInWith::Passkey => (" with a passkey", "remove any passkey you do not recognise"),
+            SignedInWith::EmailCode => {
+                (" with a code mailed to you", "change the password of your mailbox, then reset your password")
+            }
+            _ => ("", "change your password"),
         };
         let notification = Notification {
             id: NotificationId::new_v7(),
@@ -150,8 +156,7 @@ impl<P: Ports> Portcullis<P> {
             kind: "security.new_sign_in".to_owned(),
             title: "New sign-in to your account".to_owned(),
             body: format!(
-                "Signed in{} from {} in {} (IP {}) at {} UTC. If this was not you, sign that session out and {advice}.",
-                if with == SignedInWith::Passkey { " with a passkey" } else { "" },
+                "Signed in{how} from {} in {} (IP {}) at {} UTC. If this was not you, sign that session out and {advice}.",
                 facts.device_line(),
                 facts.location_line(),
                 enrichment.ip_address,

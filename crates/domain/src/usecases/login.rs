@@ -18,6 +18,33 @@ use crate::service::{Limit, Portcullis, clear_login_failures};
 use crate::usecases::common::REFRESH_DIGEST;
 use crate::usecases::mfa_sign_in::MfaChallenge;
 
+/// What proved the account's owner before a second factor: the `mfa_token` carries it, so
+/// the session the factor finishes names both steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FirstStep {
+    /// The password (`POST /auth/login`).
+    Password,
+    /// A mailed sign-in code (`POST /auth/login/code/verify`).
+    EmailCode,
+}
+
+impl FirstStep {
+    /// Its `amr` value.
+    fn method(self) -> AuthMethod {
+        match self {
+            Self::Password => AuthMethod::Password,
+            Self::EmailCode => AuthMethod::EmailCode,
+        }
+    }
+    /// The audit entry's `"method"`.
+    pub(crate) fn audit_name(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::EmailCode => "email_code",
+        }
+    }
+}
+
 /// How a new session's holder proved who they are.
 pub(crate) struct SignInProof {
     aal: Aal,
@@ -33,9 +60,13 @@ impl SignInProof {
     pub(crate) fn password() -> Self {
         Self { aal: Aal::One, amr: vec![AuthMethod::Password], method: "password", mfa: None }
     }
-    /// A password, then `method` (named `name` in the audit entry).
-    pub(crate) fn second_factor(method: AuthMethod, name: &'static str) -> Self {
-        Self { aal: Aal::Two, amr: vec![AuthMethod::Password, method], method: "password", mfa: Some(name) }
+    /// A mailed code alone.
+    pub(crate) fn email_code() -> Self {
+        Self { aal: Aal::One, amr: vec![AuthMethod::EmailCode], method: "email_code", mfa: None }
+    }
+    /// The `first` step, then `method` (named `name` in the audit entry).
+    pub(crate) fn second_factor(first: FirstStep, method: AuthMethod, name: &'static str) -> Self {
+        Self { aal: Aal::Two, amr: vec![first.method(), method], method: first.audit_name(), mfa: Some(name) }
     }
     /// A passkey without a password: two factors when the authenticator verified the user
     /// (something held and something known or been), one otherwise; `hwk` for a key bound
@@ -44,6 +75,14 @@ impl SignInProof {
         let key = if backed_up { AuthMethod::SoftwareKey } else { AuthMethod::HardwareKey };
         let aal = if user_verified { Aal::Two } else { Aal::One };
         Self { aal, amr: vec![key], method: "passkey", mfa: None }
+    }
+    /// What the new-sign-in alert advises after this proof.
+    fn signed_in_with(&self) -> SignedInWith {
+        match self.method {
+            "passkey" => SignedInWith::Passkey,
+            "email_code" => SignedInWith::EmailCode,
+            _ => SignedInWith::Password,
+        }
     }
 }
 
@@ -160,7 +199,7 @@ impl<P: Ports> Portcullis<P> {
             (Limit::Allowed(p), user) => (p, user),
             (Limit::Limited(retry_after), user) => {
                 if let Some(user) = user {
-                    self.audit_failure(&user, "too_many_attempts", ctx, now, None).await?;
+                    self.audit_failure(&user, "too_many_attempts", None, ctx, now, None).await?;
                 }
                 return Err(LoginError::TooManyAttempts { retry_after });
             }
@@ -181,7 +220,7 @@ impl<P: Ports> Portcullis<P> {
             Some(user) if matches => user,
             Some(user) => {
                 self.count_failure(permit).await?;
-                self.audit_failure(&user, "invalid_password", ctx, now, None).await?;
+                self.audit_failure(&user, "invalid_password", None, ctx, now, None).await?;
                 return Err(LoginError::InvalidCredentials);
             }
             None => {
@@ -192,7 +231,7 @@ impl<P: Ports> Portcullis<P> {
         // The password was right: the slot goes back in the commit that follows (the refusal's
         // audit, or the session), or just before a rehash.
         if let Some(block) = user.sign_in_block() {
-            self.audit_failure(&user, block.audit_reason(), ctx, now, Some(permit)).await?;
+            self.audit_failure(&user, block.audit_reason(), None, ctx, now, Some(permit)).await?;
             return Err(LoginError::Blocked(block));
         }
         // A rehash is a second hash: give the slot back before it rather than hold it through.
@@ -237,7 +276,7 @@ impl<P: Ports> Portcullis<P> {
                 let mut changes = vec![clear_login_failures(&user.email, now)];
                 changes.extend(rehash);
                 changes.extend(permit.map(Change::ReleasePermit));
-                match self.issue_mfa_challenge(&user, remember_me, changes, now).await {
+                match self.issue_mfa_challenge(&user, FirstStep::Password, remember_me, changes, now).await {
                     Ok(challenge) => Err(LoginError::MfaRequired(challenge)),
                     Err(e) => {
                         if let Some(permit) = permit {
@@ -285,17 +324,22 @@ impl<P: Ports> Portcullis<P> {
     }
 
     /// Audits a refused login on `user`'s account; `release` is the reservation of a right
-    /// password (a blocked account), given back in the same commit.
-    async fn audit_failure(
+    /// password (a blocked account), given back in the same commit. A `method` other than the
+    /// password's (which the entry leaves implicit, as it always has) goes into the metadata.
+    pub(crate) async fn audit_failure(
         &self,
         user: &User,
         reason: &str,
+        method: Option<&'static str>,
         ctx: &RequestContext,
         now: Timestamp,
         release: Option<Permit>,
     ) -> Result<(), LoginError> {
         let mut metadata = serde_json::Map::new();
         metadata.insert("reason".to_owned(), json!(reason));
+        if let Some(method) = method {
+            metadata.insert("method".to_owned(), json!(method));
+        }
         let entry = NewAuditEntry {
             user_id: Some(user.id),
             action: AuditAction::LoginFailure,
@@ -322,8 +366,7 @@ impl<P: Ports> Portcullis<P> {
         let session_id = SessionId::new_v7();
         let refresh_token = self.random.url_token();
         // The alert's token goes into the session row itself: one statement fewer per login.
-        let with = if proof.method == "passkey" { SignedInWith::Passkey } else { SignedInWith::Password };
-        let alert = self.sign_in_alert(&user, session_id, &enrichment, with, now);
+        let alert = self.sign_in_alert(&user, session_id, &enrichment, proof.signed_in_with(), now);
         let ttl = if remember_me { self.policy.remember_me_session_ttl } else { self.policy.session_ttl };
         let session = Session {
             id: session_id,

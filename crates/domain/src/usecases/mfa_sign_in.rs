@@ -30,7 +30,7 @@ use crate::ports::{
 };
 use crate::service::{Limit, Portcullis};
 use crate::usecases::common::metadata;
-use crate::usecases::login::{LoginError, LoginOutcome, SignInProof};
+use crate::usecases::login::{FirstStep, LoginError, LoginOutcome, SignInProof};
 use crate::usecases::passkey_factors::{CEREMONY_DIGEST, PASSKEY_CEREMONY_TTL, ceremony_failure};
 
 /// Purpose label of an `mfa_token`'s keyed digest.
@@ -209,22 +209,28 @@ fn mfa_key(user_id: UserId) -> String {
     format!("mfa:{user_id}")
 }
 
-/// An `mfa_token`: 256 random bits, then whether the sign-in asked to be remembered. The
-/// whole string is digested, so the flag cannot be flipped without the token failing.
-fn challenge_token(random: &str, remember_me: bool) -> String {
-    format!("{random}.{}", u8::from(remember_me))
+/// An `mfa_token`: 256 random bits, then one digit: whether the sign-in asked to be
+/// remembered (1), plus whether its first step was a mailed code rather than the password
+/// (2). The whole string is digested, so the digit cannot be changed without the token
+/// failing; tokens issued before mailed codes existed (`.0`, `.1`) read as password ones.
+fn challenge_token(random: &str, first: FirstStep, remember_me: bool) -> String {
+    let email_code = if first == FirstStep::EmailCode { 2 } else { 0 };
+    format!("{random}.{}", email_code + u8::from(remember_me))
 }
 
-/// The "remember me" flag of a well-formed token; `None` for a malformed one.
-fn remember_me_of(token: &str) -> Option<bool> {
+/// The first step and the "remember me" flag of a well-formed token; `None` for a
+/// malformed one.
+fn challenge_flags(token: &str) -> Option<(FirstStep, bool)> {
     match token.rsplit_once('.')? {
         (random, _)
             if random.len() < 32 || !random.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) =>
         {
             None
         }
-        (_, "1") => Some(true),
-        (_, "0") => Some(false),
+        (_, "0") => Some((FirstStep::Password, false)),
+        (_, "1") => Some((FirstStep::Password, true)),
+        (_, "2") => Some((FirstStep::EmailCode, false)),
+        (_, "3") => Some((FirstStep::EmailCode, true)),
         _ => None,
     }
 }
@@ -247,21 +253,37 @@ fn finishing_factors(factors: &[Factor], passkeys: bool, recovery_codes_left: bo
 
 impl<P: Ports> Portcullis<P> {
     /// The first step's answer for an account with an active factor: a challenge stored in
-    /// the commit that also gives back the password's reservation and lifts the password
-    /// lockout (the password was right), with `rehash` if the login made one.
+    /// the commit of `changes`, which give back the first step's reservation and lift the
+    /// password lockout (the password or the mailed code was right), with a rehash if the
+    /// login made one, or the mailed code's consumption.
     pub(crate) async fn issue_mfa_challenge(
         &self,
         user: &User,
+        first: FirstStep,
         remember_me: bool,
         mut changes: Vec<Change>,
         now: Timestamp,
     ) -> Result<MfaChallenge, LoginError> {
+        let challenge = self.prepare_mfa_challenge(user, first, remember_me, &mut changes, now).await?;
+        self.store.commit(changes).await?;
+        Ok(challenge)
+    }
+
+    /// The challenge of [`Self::issue_mfa_challenge`], its writes pushed onto `changes`
+    /// for the caller to commit.
+    pub(crate) async fn prepare_mfa_challenge(
+        &self,
+        user: &User,
+        first: FirstStep,
+        remember_me: bool,
+        changes: &mut Vec<Change>,
+        now: Timestamp,
+    ) -> Result<MfaChallenge, StoreError> {
         let codes = self.store.recovery_codes(user.id).await?;
-        let mfa_token = challenge_token(&self.random.url_token(), remember_me);
+        let mfa_token = challenge_token(&self.random.url_token(), first, remember_me);
         let ttl = self.policy.mfa_challenge_ttl;
         let token_digest = self.secrets.digest(MFA_CHALLENGE_DIGEST, &mfa_token);
-        let webauthn_options =
-            self.bound_passkey_options(user, &token_digest, now.plus(ttl), &mut changes, now).await?;
+        let webauthn_options = self.bound_passkey_options(user, &token_digest, now.plus(ttl), changes, now).await?;
         let factors = finishing_factors(
             &self.store.factors(user.id).await?,
             webauthn_options.is_some(),
@@ -277,7 +299,6 @@ impl<P: Ports> Portcullis<P> {
             consumed_at: None,
             created_at: now,
         }));
-        self.store.commit(changes).await?;
         Ok(MfaChallenge { mfa_token, factors, expires_in: ttl, webauthn_options })
     }
 
@@ -337,7 +358,7 @@ impl<P: Ports> Portcullis<P> {
         if let Some(retry_after) = self.limit_ip(ctx, now).await? {
             return Err(MfaVerifyError::RateLimited { retry_after });
         }
-        let remember_me = remember_me_of(&req.mfa_token).ok_or(MfaVerifyError::UnknownChallenge)?;
+        let (first, remember_me) = challenge_flags(&req.mfa_token).ok_or(MfaVerifyError::UnknownChallenge)?;
         let digest = self.secrets.digest(MFA_CHALLENGE_DIGEST, &req.mfa_token);
         let challenge = match self.store.mfa_challenge(digest.clone()).await? {
             Some(c) if c.consumed_at.is_none() && now < c.expires_at => c,
@@ -354,7 +375,7 @@ impl<P: Ports> Portcullis<P> {
             Limit::Allowed(p) => p,
             Limit::Limited(retry_after) => return Err(MfaVerifyError::TooManyAttempts { retry_after }),
         };
-        match self.check_second_factor(&req, &challenge, &user, remember_me, permit, ctx, now).await {
+        match self.check_second_factor(&req, &challenge, &user, (first, remember_me), permit, ctx, now).await {
             Ok(outcome) => Ok(outcome),
             Err(Checked::Wrong(why)) => {
                 Err(self.wrong_code(&user, Some(permit), req.factor, why, Some(&challenge), ctx, now).await)
@@ -385,7 +406,7 @@ impl<P: Ports> Portcullis<P> {
         req: &MfaVerifyRequest,
         challenge: &StoredCode,
         user: &User,
-        remember_me: bool,
+        (first, remember_me): (FirstStep, bool),
         permit: Permit,
         ctx: &RequestContext,
         now: Timestamp,
@@ -413,7 +434,7 @@ impl<P: Ports> Portcullis<P> {
             }
         };
         let Some((spend, recovery_left)) = spend else { return Err(Checked::Wrong(None)) };
-        let proof = SignInProof::second_factor(method, req.factor.as_str());
+        let proof = SignInProof::second_factor(first, method, req.factor.as_str());
         let (mut changes, outcome) = self.new_session(user.clone(), remember_me, &proof, ctx, now)?;
         changes.extend([
             Change::ConsumeCode { id: challenge.id, at: now },
@@ -652,14 +673,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_carry_the_remember_me_flag_and_nothing_else_parses() {
+    fn tokens_carry_the_first_step_and_the_remember_me_flag_and_nothing_else_parses() {
         let random = "a".repeat(43);
-        assert_eq!(remember_me_of(&challenge_token(&random, true)), Some(true));
-        assert_eq!(remember_me_of(&challenge_token(&random, false)), Some(false));
+        for first in [FirstStep::Password, FirstStep::EmailCode] {
+            for remember_me in [true, false] {
+                let token = challenge_token(&random, first, remember_me);
+                assert_eq!(challenge_flags(&token), Some((first, remember_me)), "{token}");
+            }
+        }
+        // Tokens issued before mailed codes existed still read as password ones.
+        assert_eq!(challenge_flags(&format!("{random}.1")), Some((FirstStep::Password, true)));
         for bad in
-            ["", ".1", "short.1", &format!("{random}.2"), &format!("{random}1"), &format!("{}.1", "a+".repeat(20))]
+            ["", ".1", "short.1", &format!("{random}.4"), &format!("{random}1"), &format!("{}.1", "a+".repeat(20))]
         {
-            assert_eq!(remember_me_of(bad), None, "{bad:?}");
+            assert_eq!(challenge_flags(bad), None, "{bad:?}");
         }
     }
 

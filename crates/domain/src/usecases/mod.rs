@@ -11,6 +11,7 @@ pub mod deliver_mail;
 pub mod deliver_webhooks;
 pub mod export;
 pub mod login;
+pub mod login_code;
 pub mod login_history;
 pub mod logout;
 pub mod mfa_factors;

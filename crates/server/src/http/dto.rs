@@ -21,8 +21,8 @@ pub use admin::{
     DeleteUserResponse, PurgedUser, PurgedUserResponse, SetRolesBody, SetStatusBody,
 };
 pub use credentials::{
-    AlertRevokeBody, ChangePasswordBody, ConfirmPasswordBody, ForgotPasswordBody, MAX_TOKEN_CHARS, RefreshBody,
-    RefreshResponse, ResetPasswordBody, opaque_token, whole_seconds,
+    AlertRevokeBody, ChangePasswordBody, CodeLoginBody, ConfirmPasswordBody, ForgotPasswordBody, MAX_TOKEN_CHARS,
+    RefreshBody, RefreshResponse, ResetPasswordBody, SignInCodeBody, opaque_token, whole_seconds,
 };
 pub use export::{
     AccountExportDocument, EXPORT_FORMAT, ExportedFactor, ExportedPasskey, ExportedRecoveryCodes, ExportedSession,

@@ -90,6 +90,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(resend_verification::resend_verification)),
             )
             .service(resource("/auth/login", "POST").route(web::post().to(login::login)))
+            .service(
+                resource("/auth/login/code", "POST").route(web::post().to(handlers::login_code::request_sign_in_code)),
+            )
+            .service(
+                resource("/auth/login/code/verify", "POST")
+                    .route(web::post().to(handlers::login_code::login_with_code)),
+            )
             .service(resource("/auth/mfa/verify", "POST").route(web::post().to(mfa::verify::verify_mfa)))
             .service(
                 resource("/auth/passkey/options", "POST")

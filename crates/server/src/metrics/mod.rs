@@ -41,6 +41,7 @@ pub struct Metrics {
     http_duration: HistogramVec,
     logins: IntCounterVec,
     passkey_logins: IntCounterVec,
+    code_logins: IntCounterVec,
     mfa: IntCounterVec,
     hash_wait: Histogram,
     mail_deliveries: IntCounterVec,
@@ -86,6 +87,13 @@ impl Metrics {
             ),
             &["outcome", "reason"],
         )?;
+        let code_logins = IntCounterVec::new(
+            Opts::new(
+                "portcullis_code_logins_total",
+                "Sign-ins with a mailed code and no password (POST /auth/login/code/verify) by outcome and reason.",
+            ),
+            &["outcome", "reason"],
+        )?;
         let mfa = IntCounterVec::new(
             Opts::new(
                 "portcullis_mfa_verifications_total",
@@ -118,14 +126,17 @@ impl Metrics {
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(logins.clone()))?;
         registry.register(Box::new(passkey_logins.clone()))?;
+        registry.register(Box::new(code_logins.clone()))?;
         registry.register(Box::new(mfa.clone()))?;
         registry.register(Box::new(hash_wait.clone()))?;
         registry.register(Box::new(mail_deliveries.clone()))?;
         registry.register(Box::new(webhook_tries.clone()))?;
         // Created at 0, so dashboards and alerts see every series before its first event.
-        logins.with_label_values(&[labels::SUCCESS, labels::NO_REASON]).inc_by(0);
-        for reason in labels::LOGIN_FAILURE_REASONS {
-            logins.with_label_values(&[labels::FAILURE, reason]).inc_by(0);
+        for counter in [&logins, &code_logins] {
+            counter.with_label_values(&[labels::SUCCESS, labels::NO_REASON]).inc_by(0);
+            for reason in labels::LOGIN_FAILURE_REASONS {
+                counter.with_label_values(&[labels::FAILURE, reason]).inc_by(0);
+            }
         }
         passkey_logins.with_label_values(&[labels::SUCCESS, labels::NO_REASON]).inc_by(0);
         for reason in labels::PASSKEY_LOGIN_FAILURE_REASONS {
@@ -148,6 +159,7 @@ impl Metrics {
             http_duration,
             logins,
             passkey_logins,
+            code_logins,
             mfa,
             hash_wait,
             mail_deliveries,
@@ -182,6 +194,18 @@ impl Metrics {
     pub fn observe_login(&self, result: &Result<LoginOutcome, LoginError>) {
         let (outcome, reason) = labels::login(result);
         self.logins.with_label_values(&[outcome, reason]).inc();
+    }
+
+    /// Counts a sign-in with a mailed code by the use case's result (the reasons of
+    /// [`Self::observe_login`]).
+    pub fn observe_code_login(&self, result: &Result<LoginOutcome, LoginError>) {
+        let (outcome, reason) = labels::login(result);
+        self.code_logins.with_label_values(&[outcome, reason]).inc();
+    }
+
+    /// Counts a sign-in with a mailed code the handler refused before the use case.
+    pub fn observe_invalid_code_login(&self) {
+        self.code_logins.with_label_values(&[labels::FAILURE, labels::INVALID_REQUEST]).inc();
     }
 
     /// Counts a passkey sign-in by the use case's result.

@@ -12,6 +12,7 @@ mod deliver_mail;
 mod export;
 mod faults;
 mod login;
+mod login_code;
 mod login_history;
 mod login_mocks;
 mod mfa_factors;

@@ -74,6 +74,26 @@ pub struct ForgotPasswordBody {
     pub email: String,
 }
 
+/// `POST /auth/login/code`
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SignInCodeBody {
+    /// The account's address.
+    pub email: String,
+}
+
+/// `POST /auth/login/code/verify`
+// No `Debug`: it carries a secret, and a derived `Debug` would print it.
+#[derive(Deserialize, ToSchema)]
+pub struct CodeLoginBody {
+    /// The account's address.
+    pub email: String,
+    /// The six digits of the mailed sign-in code.
+    pub code: String,
+    /// Keep the session for 30 days instead of one, as at password login.
+    #[serde(default)]
+    pub remember_me: Option<bool>,
+}
+
 /// `POST /auth/reset-password`
 // No `Debug`: it carries a secret, and a derived `Debug` would print it.
 #[derive(Deserialize, ToSchema)]

@@ -45,6 +45,8 @@ use crate::http::problem::ApiError;
         handlers::alert_revoke::show::show_revoke_form,
         handlers::alert_revoke::post::revoke_from_alert,
         handlers::password::forgot::forgot_password,
+        handlers::login_code::request_sign_in_code,
+        handlers::login_code::login_with_code,
         handlers::password::reset::reset_password,
         handlers::password::change::change_password,
         handlers::me::deactivate::deactivate_me,

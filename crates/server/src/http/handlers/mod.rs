@@ -6,6 +6,7 @@ pub mod docs;
 pub mod fallback;
 pub mod health;
 pub mod login;
+pub mod login_code;
 pub mod login_history;
 pub mod logout;
 pub mod me;

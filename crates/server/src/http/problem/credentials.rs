@@ -3,7 +3,9 @@
 use actix_web::http::StatusCode;
 #[cfg(test)]
 use portcullis_domain::ResetPasswordError;
-use portcullis_domain::{AlertRevokeError, ChangePasswordError, ForgotPasswordError, ReauthError, RefreshError};
+use portcullis_domain::{
+    AlertRevokeError, ChangePasswordError, ForgotPasswordError, ReauthError, RefreshError, SignInCodeRequestError,
+};
 
 use super::ApiError;
 
@@ -28,6 +30,16 @@ impl From<AlertRevokeError> for ApiError {
         match e {
             AlertRevokeError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
             AlertRevokeError::Infra(e) => e.into(),
+            other => Self::unmapped(other),
+        }
+    }
+}
+
+impl From<SignInCodeRequestError> for ApiError {
+    fn from(e: SignInCodeRequestError) -> Self {
+        match e {
+            SignInCodeRequestError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
+            SignInCodeRequestError::Infra(e) => e.into(),
             other => Self::unmapped(other),
         }
     }
@@ -93,6 +105,11 @@ mod tests {
             (AlertRevokeError::RateLimited { retry_after: Duration::from_secs(5) }.into(), 429, "RATE_LIMIT_EXCEEDED"),
             (
                 ForgotPasswordError::RateLimited { retry_after: Duration::from_secs(5) }.into(),
+                429,
+                "RATE_LIMIT_EXCEEDED",
+            ),
+            (
+                SignInCodeRequestError::RateLimited { retry_after: Duration::from_secs(5) }.into(),
                 429,
                 "RATE_LIMIT_EXCEEDED",
             ),
