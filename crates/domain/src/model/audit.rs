@@ -35,6 +35,12 @@ pub enum AuditAction {
     PasswordResetRequested,
     /// A sign-in code was mailed to an existing account (`POST /auth/login/code`).
     LoginCodeRequested,
+    /// The user asked to move the account to another address (a code went there).
+    EmailChangeRequested,
+    /// The code moved the account to the new address.
+    EmailChanged,
+    /// The old address's link moved the account back, and signed every session out.
+    EmailChangeReverted,
     /// The password was set with a reset code; every session was revoked.
     PasswordReset,
     /// The user changed their password; their other sessions were revoked.
@@ -105,6 +111,9 @@ impl AuditAction {
             Self::TokenReuseDetected => "auth.token.reuse_detected",
             Self::PasswordResetRequested => "auth.password.reset_requested",
             Self::LoginCodeRequested => "auth.login.code_requested",
+            Self::EmailChangeRequested => "user.email.change_requested",
+            Self::EmailChanged => "user.email.changed",
+            Self::EmailChangeReverted => "user.email.change_reverted",
             Self::PasswordReset => "auth.password.reset",
             Self::PasswordChanged => "auth.password.changed",
             Self::AccountDeactivated => "user.account.deactivated",
@@ -135,7 +144,7 @@ impl AuditAction {
     }
 
     /// Every action, for queries over the whole log of a user.
-    pub const ALL: [AuditAction; 37] = [
+    pub const ALL: [AuditAction; 40] = [
         Self::LoginSuccess,
         Self::LoginFailure,
         Self::Signup,
@@ -173,6 +182,9 @@ impl AuditAction {
         Self::AccountPurged,
         Self::AdminUserPurged,
         Self::LoginCodeRequested,
+        Self::EmailChangeRequested,
+        Self::EmailChanged,
+        Self::EmailChangeReverted,
     ];
 
     /// The action with this dotted name, `None` for an unknown one.

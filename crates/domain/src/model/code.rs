@@ -14,6 +14,9 @@ pub enum CodePurpose {
     MfaChallenge,
     /// Sign-in without the password (`POST /auth/login/code`).
     SignIn,
+    /// Proves the new address of an [`super::EmailChange`]; mailed there, not to the
+    /// account's address.
+    ChangeEmail,
 }
 
 impl CodePurpose {
@@ -24,6 +27,7 @@ impl CodePurpose {
             Self::ResetPassword => "reset_password",
             Self::MfaChallenge => "mfa_challenge",
             Self::SignIn => "sign_in",
+            Self::ChangeEmail => "change_email",
         }
     }
     /// Parses the storage name.
@@ -33,6 +37,7 @@ impl CodePurpose {
             "reset_password" => Some(Self::ResetPassword),
             "mfa_challenge" => Some(Self::MfaChallenge),
             "sign_in" => Some(Self::SignIn),
+            "change_email" => Some(Self::ChangeEmail),
             _ => None,
         }
     }

@@ -66,6 +66,10 @@ uuid_id!(
     CodeId
 );
 uuid_id!(
+    /// A change of an account's address ([`super::EmailChange`]).
+    EmailChangeId
+);
+uuid_id!(
     /// A second factor of an account (a TOTP authenticator, later a passkey).
     FactorId
 );

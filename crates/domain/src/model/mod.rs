@@ -3,6 +3,7 @@
 mod audit;
 mod code;
 mod email;
+mod email_change;
 mod factor;
 mod ids;
 mod notification;
@@ -19,6 +20,7 @@ mod webhook;
 pub use audit::*;
 pub use code::*;
 pub use email::*;
+pub use email_change::*;
 pub use factor::*;
 pub use ids::*;
 pub use notification::*;

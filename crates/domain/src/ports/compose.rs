@@ -8,9 +8,9 @@ use super::{
     UnitOfWork, UserRepository,
 };
 use crate::model::{
-    AuditAction, AuditEntry, AuditQuery, CodeId, CodePurpose, CredentialId, Email, Factor, MailId, NotificationId,
-    NotificationPage, OutgoingMail, Page, Passkey, RefreshHit, SecretDigest, Session, SessionId, StoredCeremony,
-    StoredCode, StoredRecoveryCode, Timestamp, User, UserId, UserQuery,
+    AuditAction, AuditEntry, AuditQuery, CodeId, CodePurpose, CredentialId, Email, EmailChange, Factor, MailId,
+    NotificationId, NotificationPage, OutgoingMail, Page, Passkey, RefreshHit, SecretDigest, Session, SessionId,
+    StoredCeremony, StoredCode, StoredRecoveryCode, Timestamp, User, UserId, UserQuery,
 };
 use crate::ports::Change;
 
@@ -188,6 +188,15 @@ impl<W: Slot, U: Slot, C: CodeRepository, S: Slot, A: Slot, N: Slot, R: Slot, O:
     }
     async fn count_code_attempt(&self, id: CodeId, max_attempts: u32) -> Result<Option<u32>, StoreError> {
         self.codes.count_code_attempt(id, max_attempts).await
+    }
+    async fn pending_email_change(&self, user_id: UserId) -> Result<Option<EmailChange>, StoreError> {
+        self.codes.pending_email_change(user_id).await
+    }
+    async fn email_change_by_revert(&self, digest: SecretDigest) -> Result<Option<EmailChange>, StoreError> {
+        self.codes.email_change_by_revert(digest).await
+    }
+    async fn email_reserved_for_revert(&self, email: &Email, now: Timestamp) -> Result<bool, StoreError> {
+        self.codes.email_reserved_for_revert(email, now).await
     }
 }
 

@@ -7,10 +7,10 @@
 use std::time::Duration;
 
 use crate::model::{
-    AccountStatus, AuditAction, AuditEntry, AuditQuery, CodeId, CodePurpose, CredentialId, Email, Factor, FactorId,
-    MailId, NewAuditEntry, Notification, NotificationId, NotificationPage, OutgoingMail, Page, Passkey,
-    PasskeyCredential, PasswordHash, RefreshHit, Roles, SecretDigest, Session, SessionId, StoredCeremony, StoredCode,
-    StoredRecoveryCode, Timestamp, TotpStep, User, UserId, UserName, UserQuery,
+    AccountStatus, AuditAction, AuditEntry, AuditQuery, CodeId, CodePurpose, CredentialId, Email, EmailChange,
+    EmailChangeId, Factor, FactorId, MailId, NewAuditEntry, Notification, NotificationId, NotificationPage,
+    OutgoingMail, Page, Passkey, PasskeyCredential, PasswordHash, RefreshHit, Roles, SecretDigest, Session, SessionId,
+    StoredCeremony, StoredCode, StoredRecoveryCode, Timestamp, TotpStep, User, UserId, UserName, UserQuery,
 };
 
 /// Boxed cause of an infrastructure error.
@@ -171,7 +171,8 @@ pub enum Change {
     },
     /// Erase what the store keeps about an account besides its row (the retention policy of
     /// deleted accounts): its codes, sessions and spent refresh tokens, notifications,
-    /// second factors, passkeys, recovery codes and ceremonies, and mail queued to `email`;
+    /// second factors, passkeys, recovery codes and ceremonies, address changes, and mail
+    /// queued to `email`;
     /// and in its audit entries (kept, under the same `user_id`) the IP address, user agent,
     /// device, location and fingerprint, and the metadata members `name` (a factor's label,
     /// in `mfa.*` entries) and `fingerprint` (in entries that had a fingerprint). Applies to
@@ -183,6 +184,52 @@ pub enum Change {
         user_id: UserId,
         /// Its address, for the queued mail; `None` to leave the outbox alone.
         email: Option<Email>,
+    },
+    /// Move an account to another address: set `email` to `to`, and `email_verified_at` and
+    /// `updated_at` to `at` (a mailed code or link proved `to`). Guarded: MUST fail the
+    /// commit with [`StoreError::Conflict`] unless the row exists, is not deleted and has
+    /// exactly the address `from` (so of two changes racing on one account one commits),
+    /// and also when another account (deleted or not) has `to` (so of two accounts racing
+    /// to one address exactly one commits, on every instance: the unique index decides).
+    ChangeEmail {
+        /// The account.
+        user_id: UserId,
+        /// Its address as read.
+        from: Email,
+        /// The new address.
+        to: Email,
+        /// When.
+        at: Timestamp,
+    },
+    /// Record a requested address change (pending), deleting the account's other pending
+    /// (unconfirmed) changes first: the newest request is the one its code confirms.
+    StartEmailChange(EmailChange),
+    /// Mark a pending address change confirmed, with its revert link. Guarded: MUST fail the
+    /// commit with [`StoreError::Conflict`] unless the change exists and is unconfirmed.
+    /// Goes with the [`Change::ChangeEmail`] that switches the address.
+    ConfirmEmailChange {
+        /// The change.
+        id: EmailChangeId,
+        /// Keyed digest of the revert link's token.
+        revert_digest: SecretDigest,
+        /// When the link stops working.
+        revert_expires_at: Timestamp,
+        /// When.
+        at: Timestamp,
+    },
+    /// Mark a confirmed address change reverted (`reverted_at`). Guarded: MUST fail the
+    /// commit with [`StoreError::Conflict`] unless the change exists, is confirmed and not
+    /// reverted, so the link works once. Also, for the same account, MUST end the revert
+    /// links of changes confirmed after this one (`revert_expires_at` = `at`: whoever made
+    /// them cannot undo the reversal with their own link) and delete pending changes. Goes
+    /// with the [`Change::ChangeEmail`] back to the old address.
+    RevertEmailChange {
+        /// The change.
+        id: EmailChangeId,
+        /// Its account.
+        user_id: UserId,
+        /// When.
+        at: Timestamp,
     },
     /// Restore a soft-deleted account: clear `deleted_at` (and set `updated_at`). Guarded:
     /// MUST fail the commit with [`StoreError::Conflict`] unless the row exists with exactly
@@ -419,7 +466,8 @@ pub trait UserRepository: Send + Sync + 'static {
     async fn deleted_before(&self, before: Timestamp, limit: u32) -> Result<Vec<User>, StoreError>;
 }
 
-/// Reads and counts tries on one-time codes.
+/// Reads and counts tries on one-time codes, and reads address changes (whose first step is
+/// such a code).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[trait_variant::make(Send)]
 pub trait CodeRepository: Send + Sync + 'static {
@@ -432,6 +480,14 @@ pub trait CodeRepository: Send + Sync + 'static {
     /// MUST return `Ok(None)`, changing nothing, when the code is consumed, absent or out of tries,
     /// even when many callers race (at most `max_attempts` calls ever get `Some`).
     async fn count_code_attempt(&self, id: CodeId, max_attempts: u32) -> Result<Option<u32>, StoreError>;
+    /// The account's newest pending (unconfirmed) address change.
+    async fn pending_email_change(&self, user_id: UserId) -> Result<Option<EmailChange>, StoreError>;
+    /// The confirmed address change whose revert link's token has this digest (reverted,
+    /// expired or not).
+    async fn email_change_by_revert(&self, digest: SecretDigest) -> Result<Option<EmailChange>, StoreError>;
+    /// Whether `email` is the old address of a change whose revert link works at `now`
+    /// ([`EmailChange::revertible`]): such an address is kept for its owner's reversal.
+    async fn email_reserved_for_revert(&self, email: &Email, now: Timestamp) -> Result<bool, StoreError>;
 }
 
 /// Reads sessions.
