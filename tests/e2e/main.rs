@@ -13,6 +13,7 @@ mod alert_revoke;
 mod bad_input;
 mod breached_passwords;
 mod close_account;
+mod email_change;
 mod enrichment;
 mod export;
 mod faults;

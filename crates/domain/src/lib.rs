@@ -25,6 +25,7 @@ pub use usecases::authenticate::{AuthError, Principal};
 pub use usecases::codes::RedeemCodeError;
 pub use usecases::deliver_mail::DeliveryReport;
 pub use usecases::deliver_webhooks::{TryResult, WebhookRound, webhook_lease};
+pub use usecases::email_change::{ConfirmEmailChangeError, EMAIL_REVERT_TTL, EmailChangeError, RevertEmailChangeError};
 pub use usecases::export::{AccountExport, EXPORTS_PER_HOUR, ExportError};
 pub use usecases::login::{LoginError, LoginOutcome, LoginRequest};
 pub use usecases::login_code::{CodeLoginRequest, SignInCodeRequestError};

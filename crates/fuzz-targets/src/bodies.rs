@@ -11,7 +11,7 @@ use portcullis_server::http::json_body::parse_json;
 use portcullis_server::http::problem::ApiError;
 
 /// The body types, in the order the first input byte selects them.
-pub(crate) const BODIES: usize = 25;
+pub(crate) const BODIES: usize = 28;
 
 /// What a passkey response says about itself, read by the server's own engine before
 /// anything is verified: it must refuse, never panic, whatever the JSON.
@@ -143,6 +143,15 @@ pub fn request_bodies(data: &[u8]) {
         }),
         24 => parse_json::<dto::CodeLoginBody>(json).map(|b| {
             let _ = (Email::parse(&b.email), OneTimeCode::parse(&b.code));
+        }),
+        25 => parse_json::<dto::ChangeEmailBody>(json).map(|b| {
+            let _ = (Password::new(&b.password), Email::parse(&b.new_email));
+        }),
+        26 => parse_json::<dto::ConfirmEmailChangeBody>(json).map(|b| {
+            let _ = OneTimeCode::parse(&b.code);
+        }),
+        27 => parse_json::<dto::EmailRevertBody>(json).map(|b| {
+            let _ = opaque_token("token", &b.token);
         }),
         _ => parse_json::<dto::PasskeyLoginBody>(json).map(|b| passkey_claims(&b.credential)),
     };

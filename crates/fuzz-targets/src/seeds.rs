@@ -90,6 +90,9 @@ fn bodies() -> Vec<String> {
         r#"{"credential":{"id":"AQI","rawId":"AQI","type":"public-key","response":{"clientDataJSON":"eyJ0eXBlIjoid2ViYXV0aG4uZ2V0IiwiY2hhbGxlbmdlIjoiQUFFQyJ9","authenticatorData":"AA","signature":"AA","userHandle":null}},"remember_me":false}"#,
         r#"{"email":"ada@example.com"}"#,
         r#"{"email":"ada@example.com","code":"123456","remember_me":true}"#,
+        r#"{"password":"a","new_email":"ada@example.org"}"#,
+        r#"{"code":"123456"}"#,
+        r#"{"token":"abcdef"}"#,
     ];
     debug_assert_eq!(examples.len(), crate::bodies::BODIES);
     examples.iter().enumerate().map(|(i, json)| format!("{}{json}", char::from(u8::try_from(i).unwrap_or(0)))).collect()

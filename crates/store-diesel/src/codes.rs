@@ -1,16 +1,17 @@
-//! [`CodeRepository`]: the active one-time code and the atomic try counter.
+//! [`CodeRepository`]: the active one-time code, the atomic try counter, and the reads of
+//! address changes.
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use portcullis_domain::model::{CodeId, CodePurpose, StoredCode, UserId};
+use portcullis_domain::model::{CodeId, CodePurpose, Email, EmailChange, SecretDigest, StoredCode, Timestamp, UserId};
 use portcullis_domain::ports::{CodeRepository, StoreError};
 
 use crate::DieselStore;
 use crate::detached::with_conn;
 use crate::error::DbError;
-use crate::rows::{CodeRow, count_to_db};
-use crate::schema::verification_codes as codes;
-use crate::sql_types::DbUuid;
+use crate::rows::{CodeRow, EmailChangeRow, count_to_db};
+use crate::schema::{email_changes, verification_codes as codes};
+use crate::sql_types::{DbTime, DbUuid};
 
 impl CodeRepository for DieselStore {
     async fn active_code(&self, user_id: UserId, purpose: CodePurpose) -> Result<Option<StoredCode>, StoreError> {
@@ -49,5 +50,50 @@ impl CodeRepository for DieselStore {
         Ok(attempts
             .map(|n| u32::try_from(n).map_err(|_| DbError::corrupt(format!("code attempts {n}"))))
             .transpose()?)
+    }
+
+    async fn pending_email_change(&self, user_id: UserId) -> Result<Option<EmailChange>, StoreError> {
+        let row = with_conn!(self, |c| {
+            Ok(email_changes::table
+                .filter(email_changes::user_id.eq(DbUuid::from(user_id)))
+                .filter(email_changes::confirmed_at.is_null())
+                // As for codes: the UUIDv7 id breaks same-millisecond ties.
+                .order((email_changes::created_at.desc(), email_changes::id.desc()))
+                .select(EmailChangeRow::as_select())
+                .first(c)
+                .await
+                .optional()?)
+        })?;
+        Ok(row.map(EmailChange::try_from).transpose()?)
+    }
+
+    async fn email_change_by_revert(&self, digest: SecretDigest) -> Result<Option<EmailChange>, StoreError> {
+        let digest = digest.as_bytes().to_vec();
+        let row = with_conn!(self, |c| {
+            Ok(email_changes::table
+                .filter(email_changes::revert_token_hash.eq(digest))
+                .select(EmailChangeRow::as_select())
+                .first(c)
+                .await
+                .optional()?)
+        })?;
+        Ok(row.map(EmailChange::try_from).transpose()?)
+    }
+
+    async fn email_reserved_for_revert(&self, email: &Email, now: Timestamp) -> Result<bool, StoreError> {
+        let email = email.as_str().to_owned();
+        // The filter repeats the predicate of the partial index `email_changes_reserved`,
+        // so both databases use it.
+        Ok(with_conn!(self, |c| {
+            Ok(diesel::select(diesel::dsl::exists(
+                email_changes::table
+                    .filter(email_changes::old_email.eq(email))
+                    .filter(email_changes::confirmed_at.is_not_null())
+                    .filter(email_changes::reverted_at.is_null())
+                    .filter(email_changes::revert_expires_at.gt(DbTime(now))),
+            ))
+            .get_result::<bool>(c)
+            .await?)
+        })?)
     }
 }

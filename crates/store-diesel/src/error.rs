@@ -156,7 +156,8 @@ fn migration_unavailable(e: &(dyn std::error::Error + Send + Sync + 'static)) ->
     SQLITE_UNAVAILABLE.iter().chain(POSTGRES_UNAVAILABLE).any(|m| text.contains(m))
 }
 
-/// Whether an insert into `users` failed on the email's uniqueness (not on the id's).
+/// Whether a write of `users` (an insert, or an update of the address) failed on the email's
+/// uniqueness (not on the id's).
 pub(crate) fn is_email_taken(e: &QueryError) -> bool {
     match e {
         QueryError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {

@@ -1,7 +1,7 @@
 //! An embedder's own user table on PostgreSQL, with every other table of ours.
 //!
-//! The embedder implements [`PgUserTable`]: three reads and the writes of the eight user
-//! changes, on its own table. The store then runs them on its own connections, and a commit's user changes inside the same
+//! The embedder implements [`PgUserTable`]: three reads and the writes of the user changes
+//! ([`is_user_change`]), on its own table. The store then runs them on its own connections, and a commit's user changes inside the same
 //! transaction as the rest of the commit, so a registration (user, code, audit entry, mail)
 //! stays all-or-nothing. [`OwnUsers::into_store`] gives the complete store;
 //! [`migrate_with_user_table`] points our tables' `user_id` references at the embedder's table.
@@ -45,8 +45,9 @@ pub enum UserTableError {
     #[error("stored user is invalid: {0}")]
     Invalid(String),
     /// A guarded change found its row changed ([`Change::DeleteUser`] or
-    /// [`Change::RestoreUser`] of an account no longer deleted at the given time): the commit
-    /// fails as a whole.
+    /// [`Change::RestoreUser`] of an account no longer deleted at the given time, a
+    /// [`Change::ChangeEmail`] of an account no longer at `from`, or deleted, or to an
+    /// address another account has): the commit fails as a whole.
     #[error("the user row changed since it was read")]
     Conflict,
 }
@@ -93,7 +94,8 @@ pub trait PgUserTable: Send + Sync + 'static {
 
     /// Applies one user change (only those for which [`is_user_change`] holds), as its
     /// [`Change`] variant documents. An [`Change::InsertUser`] on a taken address answers
-    /// [`UserTableError::DuplicateEmail`].
+    /// [`UserTableError::DuplicateEmail`]; a [`Change::ChangeEmail`] to one answers
+    /// [`UserTableError::Conflict`].
     fn apply(
         &self,
         conn: &mut AsyncPgConnection,
@@ -114,7 +116,8 @@ pub fn is_user_change(change: &Change) -> bool {
         | Change::DeleteUser { .. }
         | Change::RestoreUser { .. }
         | Change::SetRoles { .. }
-        | Change::UpdateProfile { .. } => true,
+        | Change::UpdateProfile { .. }
+        | Change::ChangeEmail { .. } => true,
         Change::ReplaceCode(_)
         | Change::ConsumeCode { .. }
         | Change::InsertSession(_)
@@ -143,7 +146,10 @@ pub fn is_user_change(change: &Change) -> bool {
         | Change::InsertPasskey(_)
         | Change::UsePasskey { .. }
         | Change::DisablePasskey { .. }
-        | Change::EraseAccountData { .. } => false,
+        | Change::EraseAccountData { .. }
+        | Change::StartEmailChange(_)
+        | Change::ConfirmEmailChange { .. }
+        | Change::RevertEmailChange { .. } => false,
     }
 }
 
@@ -453,8 +459,8 @@ END $$"#,
 }
 
 /// Applies our migrations to `url`'s PostgreSQL database, then points every foreign key that
-/// references our `users` table (today those of sessions, codes and notifications) at `users`
-/// (the embedder's table) instead, under the migration lock, so instances starting together
+/// references our `users` table (those of sessions, codes, notifications, second factors,
+/// passkeys, ceremonies and address changes) at `users` (the embedder's table) instead, under the migration lock, so instances starting together
 /// do it once. Our `users` table stays, empty. The audit log has no such key: its entries keep
 /// a deleted account's id.
 ///
@@ -495,5 +501,10 @@ mod tests {
         let at = Timestamp::from_unix_millis(0);
         assert!(is_user_change(&Change::MarkEmailVerified { user_id: user, at }));
         assert!(!is_user_change(&Change::RevokeUserSessions { user_id: user, except: None, at }));
+        let address = |raw| portcullis_domain::model::Email::parse(raw).unwrap();
+        let (from, to) = (address("old@example.com"), address("new@example.com"));
+        assert!(is_user_change(&Change::ChangeEmail { user_id: user, from, to, at }), "it writes the address");
+        let change = portcullis_domain::model::EmailChangeId::new_v7();
+        assert!(!is_user_change(&Change::RevertEmailChange { id: change, user_id: user, at }));
     }
 }

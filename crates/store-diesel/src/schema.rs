@@ -43,6 +43,23 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
+    use crate::sql_types::{UtcMillis, Uuid};
+
+    email_changes (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        old_email -> Text,
+        new_email -> Text,
+        created_at -> UtcMillis,
+        confirmed_at -> Nullable<UtcMillis>,
+        revert_token_hash -> Nullable<Binary>,
+        revert_expires_at -> Nullable<UtcMillis>,
+        reverted_at -> Nullable<UtcMillis>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
     use crate::sql_types::{IpAddress, Jsonb, UtcMillis, Uuid};
 
     sessions (id) {
@@ -205,6 +222,7 @@ diesel::table! {
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(spent_refresh_tokens -> sessions (session_id));
 diesel::joinable!(verification_codes -> users (user_id));
+diesel::joinable!(email_changes -> users (user_id));
 diesel::joinable!(notifications -> users (user_id));
 diesel::joinable!(mfa_factors -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
@@ -264,6 +282,7 @@ diesel::joinable!(webhook_deliveries -> webhook_endpoints (webhook_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     verification_codes,
+    email_changes,
     sessions,
     spent_refresh_tokens,
     audit_log,

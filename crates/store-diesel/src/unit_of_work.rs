@@ -11,11 +11,11 @@ use crate::backend::postgres::PgConn;
 use crate::detached::dispatch;
 use crate::error::{DbError, is_email_taken};
 use crate::rows::{
-    CeremonyRow, CodeRow, FactorRow, MailRow, NewAuditRow, NotificationRow, PasskeyRow, RecoveryCodeRow, SessionRow,
-    SpentRefreshRow, UserRow, erased_device, erased_metadata, roles_to_db, step_to_db,
+    CeremonyRow, CodeRow, EmailChangeRow, FactorRow, MailRow, NewAuditRow, NotificationRow, PasskeyRow,
+    RecoveryCodeRow, SessionRow, SpentRefreshRow, UserRow, erased_device, erased_metadata, roles_to_db, step_to_db,
 };
 use crate::schema::{
-    audit_log, mail_outbox, mfa_factors, notifications, passkeys, rate_events, recovery_codes, sessions,
+    audit_log, email_changes, mail_outbox, mfa_factors, notifications, passkeys, rate_events, recovery_codes, sessions,
     spent_refresh_tokens, users, verification_codes as codes, webauthn_challenges,
 };
 use crate::sql_types::{DbTime, DbUuid};
@@ -335,6 +335,9 @@ macro_rules! apply {
                     diesel::delete(webauthn_challenges::table.filter(webauthn_challenges::user_id.eq(uid)))
                         .execute(&mut *c)
                         .await?;
+                    diesel::delete(email_changes::table.filter(email_changes::user_id.eq(uid)))
+                        .execute(&mut *c)
+                        .await?;
                     if let Some(email) = email {
                         diesel::delete(mail_outbox::table.filter(mail_outbox::to_email.eq(email.as_str())))
                             .execute(&mut *c)
@@ -375,6 +378,93 @@ macro_rules! apply {
                     ))
                     .execute(&mut *c)
                     .await?;
+                }
+                Change::ChangeEmail { user_id, from, to, at } => {
+                    // Guarded on the address as read, and on a live account: of two changes
+                    // racing on one account, one moves it. The unique index on the address
+                    // decides between accounts racing to one address (PostgreSQL makes the
+                    // later writer wait for the earlier's commit, then fail): a conflict, not
+                    // a duplicate registration.
+                    let moved = diesel::update(
+                        users::table
+                            .find(DbUuid::from(*user_id))
+                            .filter(users::email.eq(from.as_str()))
+                            .filter(users::deleted_at.is_null()),
+                    )
+                    .set((
+                        users::email.eq(to.as_str()),
+                        users::email_verified_at.eq(Some(DbTime(*at))),
+                        users::updated_at.eq(DbTime(*at)),
+                    ))
+                    .execute(c)
+                    .await
+                    .map_err(|e| if is_email_taken(&e) { DbError::Conflict } else { DbError::Query(e) })?;
+                    if moved == 0 {
+                        return Err(DbError::Conflict);
+                    }
+                }
+                Change::StartEmailChange(change) => {
+                    let row = EmailChangeRow::from(change);
+                    // The newest request is the one its code confirms.
+                    diesel::delete(
+                        email_changes::table
+                            .filter(email_changes::user_id.eq(DbUuid::from(change.user_id)))
+                            .filter(email_changes::confirmed_at.is_null()),
+                    )
+                    .execute(&mut *c)
+                    .await?;
+                    diesel::insert_into(email_changes::table).values(&row).execute(c).await?;
+                }
+                Change::ConfirmEmailChange { id, revert_digest, revert_expires_at, at } => {
+                    // Guarded like ConfirmFactor: a change is confirmed once.
+                    let confirmed = diesel::update(
+                        email_changes::table.find(DbUuid::from(*id)).filter(email_changes::confirmed_at.is_null()),
+                    )
+                    .set((
+                        email_changes::confirmed_at.eq(Some(DbTime(*at))),
+                        email_changes::revert_token_hash.eq(Some(revert_digest.as_bytes())),
+                        email_changes::revert_expires_at.eq(Some(DbTime(*revert_expires_at))),
+                    ))
+                    .execute(c)
+                    .await?;
+                    if confirmed == 0 {
+                        return Err(DbError::Conflict);
+                    }
+                }
+                Change::RevertEmailChange { id, user_id, at } => {
+                    let (this, owner, at) = (DbUuid::from(*id), DbUuid::from(*user_id), DbTime(*at));
+                    let of_owner = email_changes::table.filter(email_changes::user_id.eq(owner));
+                    // Guarded: the link works once (PostgreSQL re-checks the WHERE after the
+                    // row lock, so of racing clicks one matches).
+                    let confirmed: Option<Option<DbTime>> = diesel::update(
+                        of_owner
+                            .filter(email_changes::id.eq(this))
+                            .filter(email_changes::confirmed_at.is_not_null())
+                            .filter(email_changes::reverted_at.is_null()),
+                    )
+                    .set(email_changes::reverted_at.eq(Some(at)))
+                    .returning(email_changes::confirmed_at)
+                    .get_result(&mut *c)
+                    .await
+                    .optional()?;
+                    let Some(Some(confirmed)) = confirmed else { return Err(DbError::Conflict) };
+                    // The links of the changes confirmed after this one end now. "After" is
+                    // (confirmed_at, id) order: a later confirmation, or the same instant and
+                    // a greater (UUIDv7: later requested) id.
+                    diesel::update(
+                        of_owner
+                            .filter(email_changes::reverted_at.is_null())
+                            .filter(email_changes::revert_expires_at.gt(at))
+                            .filter(
+                                email_changes::confirmed_at
+                                    .gt(confirmed)
+                                    .or(email_changes::confirmed_at.eq(confirmed).and(email_changes::id.gt(this))),
+                            ),
+                    )
+                    .set(email_changes::revert_expires_at.eq(Some(at)))
+                    .execute(&mut *c)
+                    .await?;
+                    diesel::delete(of_owner.filter(email_changes::confirmed_at.is_null())).execute(c).await?;
                 }
                 Change::SetRoles { user_id, roles, at } => {
                     diesel::update(users::table.find(DbUuid::from(*user_id)))

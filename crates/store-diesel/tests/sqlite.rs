@@ -49,7 +49,7 @@ fn release_write_lock(mut conn: SqliteConnection) {
 async fn migrations_apply_once_and_data_survives_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let url = url(&dir, "p.db");
-    assert_eq!(migrate(&url).await.unwrap(), 10);
+    assert_eq!(migrate(&url).await.unwrap(), 11);
     assert_eq!(migrate(&url).await.unwrap(), 0);
     let laura = user("laura@example.com", T0);
     {

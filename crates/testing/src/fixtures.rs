@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use portcullis_domain::model::{
     Aal, AccountStatus, AuditAction, AuthMethod, CeremonyPurpose, CeremonyState, CodeId, CodePurpose, CredentialId,
-    Email, Enrichment, Factor, FactorId, FactorKind, FactorName, MailId, NewAuditEntry, Notification, NotificationId,
-    OutgoingMail, Passkey, PasskeyCredential, RequestContext, Roles, SealedSecret, SecretDigest, Session, SessionId,
-    StoredCeremony, StoredCode, Timestamp, User, UserId, UserName,
+    Email, EmailChange, EmailChangeId, Enrichment, Factor, FactorId, FactorKind, FactorName, MailId, NewAuditEntry,
+    Notification, NotificationId, OutgoingMail, Passkey, PasskeyCredential, RequestContext, Roles, SealedSecret,
+    SecretDigest, Session, SessionId, StoredCeremony, StoredCode, Timestamp, User, UserId, UserName,
 };
 use portcullis_domain::ports::SecretHasher;
 
@@ -99,6 +99,22 @@ pub fn code(user: &User, purpose: CodePurpose, digits: &str, at: Timestamp) -> S
         expires_at: at.plus(Duration::from_secs(15 * 60)),
         consumed_at: None,
         created_at: at,
+    }
+}
+
+/// A pending change of `user`'s address (as it is in `user`) to `new_address`, requested
+/// at `at`.
+pub fn email_change(user: &User, new_address: &str, at: Timestamp) -> EmailChange {
+    EmailChange {
+        id: EmailChangeId::new_v7(),
+        user_id: user.id,
+        old_email: user.email.clone(),
+        new_email: email(new_address),
+        created_at: at,
+        confirmed_at: None,
+        revert_digest: None,
+        revert_expires_at: None,
+        reverted_at: None,
     }
 }
 

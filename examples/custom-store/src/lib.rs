@@ -15,10 +15,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use portcullis_domain::model::{
-    AuditAction, AuditEntry, AuditQuery, CodeId, CodePurpose, CredentialId, Email, Factor, FactorId, MailId,
-    NewAuditEntry, Notification, NotificationId, NotificationPage, OutgoingMail, Page, Passkey, RefreshHit,
-    SecretDigest, Session, SessionId, StoredCeremony, StoredCode, StoredRecoveryCode, Timestamp, User, UserId,
-    UserQuery, UserStatusFilter,
+    AuditAction, AuditEntry, AuditQuery, CodeId, CodePurpose, CredentialId, Email, EmailChange, EmailChangeId, Factor,
+    FactorId, MailId, NewAuditEntry, Notification, NotificationId, NotificationPage, OutgoingMail, Page, Passkey,
+    RefreshHit, SecretDigest, Session, SessionId, StoredCeremony, StoredCode, StoredRecoveryCode, Timestamp, User,
+    UserId, UserQuery, UserStatusFilter,
 };
 use portcullis_domain::ports::{
     AttemptDecision, AuditRepository, Change, CodeRepository, Committed, FactorRepository, MailOutbox,
@@ -78,6 +78,7 @@ struct Tables {
     passkeys: HashMap<FactorId, Passkey>,
     /// Started WebAuthn ceremonies, by their challenge's digest.
     ceremonies: HashMap<Vec<u8>, StoredCeremony>,
+    email_changes: HashMap<EmailChangeId, EmailChange>,
 }
 
 /// Every store port on maps behind one lock. Clones share the data.
@@ -223,6 +224,7 @@ impl Tables {
                 self.recovery.remove(&user_id);
                 self.factors.retain(|_, f| f.user_id != user_id);
                 self.ceremonies.retain(|_, c| c.user_id != Some(user_id));
+                self.email_changes.retain(|_, c| c.user_id != user_id);
                 if let Some(email) = email {
                     self.mail.retain(|_, q| q.mail.to != email);
                 }
@@ -235,6 +237,56 @@ impl Tables {
                     entry.metadata.remove("name");
                     entry.metadata.remove("fingerprint");
                 }
+            }
+            Change::ChangeEmail { user_id, from, to, at } => {
+                // What a unique index on the address says: another account has it.
+                if self.users.values().any(|u| u.id != user_id && u.email == to) {
+                    return Err(StoreError::Conflict);
+                }
+                match self.users.get_mut(&user_id) {
+                    Some(u) if u.email == from && u.deleted_at.is_none() => {
+                        (u.email, u.email_verified_at, u.updated_at) = (to, Some(at), at);
+                    }
+                    _ => return Err(StoreError::Conflict),
+                }
+            }
+            Change::StartEmailChange(change) => {
+                self.require_user(change.user_id, "email_changes.user_id")?;
+                self.email_changes.retain(|_, c| c.user_id != change.user_id || c.confirmed_at.is_some());
+                if self.email_changes.insert(change.id, change).is_some() {
+                    return Err(constraint("email_changes primary key"));
+                }
+            }
+            Change::ConfirmEmailChange { id, revert_digest, revert_expires_at, at } => {
+                match self.email_changes.get_mut(&id) {
+                    Some(c) if c.confirmed_at.is_none() => {
+                        (c.confirmed_at, c.revert_digest, c.revert_expires_at) =
+                            (Some(at), Some(revert_digest), Some(revert_expires_at));
+                    }
+                    _ => return Err(StoreError::Conflict),
+                }
+            }
+            Change::RevertEmailChange { id, user_id, at } => {
+                let reverted = match self.email_changes.get_mut(&id) {
+                    Some(c) if c.user_id == user_id && c.confirmed_at.is_some() && c.reverted_at.is_none() => {
+                        c.reverted_at = Some(at);
+                        (c.confirmed_at, c.id)
+                    }
+                    _ => return Err(StoreError::Conflict),
+                };
+                // The links of the account's changes confirmed after it, in (confirmed_at, id)
+                // order, end now; its pending changes go.
+                for c in self.email_changes.values_mut() {
+                    if c.user_id == user_id
+                        && c.reverted_at.is_none()
+                        && c.confirmed_at.is_some()
+                        && (c.confirmed_at, c.id) > reverted
+                        && c.revert_expires_at.is_some_and(|end| end > at)
+                    {
+                        c.revert_expires_at = Some(at);
+                    }
+                }
+                self.email_changes.retain(|_, c| c.user_id != user_id || c.confirmed_at.is_some());
             }
             Change::SetRoles { user_id, roles, at } => self.edit_user(user_id, at, |u| u.roles = roles),
             Change::UpdateProfile { user_id, name, profile_picture, at } => self.edit_user(user_id, at, |u| {
@@ -497,6 +549,20 @@ impl CodeRepository for MapStore {
             c.attempts += 1;
             c.attempts
         }))
+    }
+
+    async fn pending_email_change(&self, user_id: UserId) -> Result<Option<EmailChange>, StoreError> {
+        let tables = self.lock();
+        let pending = tables.email_changes.values().filter(|c| c.user_id == user_id && c.confirmed_at.is_none());
+        Ok(pending.max_by_key(|c| (c.created_at, c.id)).cloned())
+    }
+
+    async fn email_change_by_revert(&self, digest: SecretDigest) -> Result<Option<EmailChange>, StoreError> {
+        Ok(self.lock().email_changes.values().find(|c| c.revert_digest.as_ref() == Some(&digest)).cloned())
+    }
+
+    async fn email_reserved_for_revert(&self, email: &Email, now: Timestamp) -> Result<bool, StoreError> {
+        Ok(self.lock().email_changes.values().any(|c| &c.old_email == email && c.revertible(now)))
     }
 }
 

@@ -281,6 +281,30 @@ impl PgUserTable for Accounts {
                     return Err(UserTableError::Conflict);
                 }
             }
+            Change::ChangeEmail { user_id, from, to, at } => {
+                // Guarded, as the change says: only a live account still at `from` moves, and
+                // an address another account has (the unique constraint) is a conflict too.
+                let moved = diesel::update(
+                    one(user_id).filter(accounts::mail.eq(from.as_str())).filter(accounts::deleted_at.is_null()),
+                )
+                .set((
+                    accounts::mail.eq(to.as_str()),
+                    accounts::mail_verified_at.eq(Some(at.to_datetime())),
+                    accounts::updated_at.eq(at.to_datetime()),
+                ))
+                .execute(conn)
+                .await;
+                match moved {
+                    Ok(0) => return Err(UserTableError::Conflict),
+                    Ok(_) => {}
+                    Err(QueryError::DatabaseError(DatabaseErrorKind::UniqueViolation, info))
+                        if info.constraint_name() == Some("accounts_mail_key") =>
+                    {
+                        return Err(UserTableError::Conflict);
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
             Change::SetRoles { user_id, roles, at } => {
                 diesel::update(one(user_id))
                     .set((accounts::roles.eq(role_names(roles)), accounts::updated_at.eq(at.to_datetime())))

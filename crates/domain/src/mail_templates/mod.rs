@@ -57,6 +57,16 @@ impl Prepared {
     }
 }
 
+/// "7 days", "1 day": a link's lifetime in whole days, rounded down so a mail never promises
+/// more time than the link has; under a day, as [`lifetime`] says it.
+fn long_lifetime(ttl: Duration) -> String {
+    match ttl.as_secs() / 86_400 {
+        0 => lifetime(ttl),
+        1 => "1 day".to_owned(),
+        days => format!("{days} days"),
+    }
+}
+
 /// "15 minutes", "1 minute": a code's lifetime in whole minutes, rounded up so a mail never
 /// promises more time than the code has.
 fn lifetime(ttl: Duration) -> String {
@@ -115,6 +125,47 @@ impl MailTemplates {
     /// The code that signs in without the password (`POST /auth/login/code`).
     pub fn sign_in_code(&self, product: &str, name: &str, code: &str, ttl: Duration) -> MailText {
         self.render(prepare_sign_in_code(product, name, code, ttl))
+    }
+
+    /// The code that confirms a new address, mailed to that address.
+    pub fn email_change_code(&self, product: &str, name: &str, code: &str, ttl: Duration) -> MailText {
+        self.render(prepare_email_change_code(product, name, code, ttl))
+    }
+
+    /// The notice to the account's address that a move to `new_email` was asked for, with
+    /// what to do if it was not the owner (`base_url` is where a reset code is requested).
+    pub fn email_change_requested(&self, product: &str, name: &str, new_email: &str, base_url: &str) -> MailText {
+        self.render(prepare_email_change_requested(product, name, new_email, base_url))
+    }
+
+    /// To an address that is taken (or kept for a reversal) when another account asked to
+    /// move to it: sent instead of the code, so the requester's answer is the same.
+    pub fn email_in_use(&self, product: &str, name: &str) -> MailText {
+        self.render(prepare_email_in_use(product, name))
+    }
+
+    /// To the new address once the account moved there.
+    pub fn email_changed_new(&self, product: &str, name: &str) -> MailText {
+        self.render(prepare_email_changed_new(product, name))
+    }
+
+    /// To the old address once the account moved away: the new address, and the single-use
+    /// link (`revert_url`, working for `revert_ttl`) that moves it back and signs every
+    /// session out.
+    pub fn email_changed_old(
+        &self,
+        product: &str,
+        name: &str,
+        new_email: &str,
+        revert_url: &str,
+        revert_ttl: Duration,
+    ) -> MailText {
+        self.render(prepare_email_changed_old(product, name, new_email, revert_url, revert_ttl))
+    }
+
+    /// To the restored address after its link undid a change.
+    pub fn email_change_reverted(&self, product: &str, name: &str, base_url: &str) -> MailText {
+        self.render(prepare_email_change_reverted(product, name, base_url))
     }
 
     /// The notice that the password was changed at `at`, from the request described by `from`
@@ -243,6 +294,67 @@ fn prepare_sign_in_code(product: &str, name: &str, code: &str, ttl: Duration) ->
         context! { code => code, lifetime => lifetime(ttl) },
     )
     .with_secret(code)
+}
+
+fn prepare_email_change_code(product: &str, name: &str, code: &str, ttl: Duration) -> Prepared {
+    Prepared::new(
+        "email_change_code",
+        format!("Confirm your new {product} email address"),
+        product,
+        name,
+        context! { code => code, lifetime => lifetime(ttl) },
+    )
+    .with_secret(code)
+}
+
+fn prepare_email_change_requested(product: &str, name: &str, new_email: &str, base_url: &str) -> Prepared {
+    Prepared::new(
+        "email_change_requested",
+        format!("A change of your {product} email address was requested"),
+        product,
+        name,
+        context! { new_email => new_email, base_url => base_url },
+    )
+}
+
+fn prepare_email_in_use(product: &str, name: &str) -> Prepared {
+    Prepared::new(
+        "email_in_use",
+        format!("Someone tried to use your address for another {product} account"),
+        product,
+        name,
+        context! {},
+    )
+}
+
+fn prepare_email_changed_new(product: &str, name: &str) -> Prepared {
+    Prepared::new("email_changed_new", format!("This is now your {product} email address"), product, name, context! {})
+}
+
+fn prepare_email_changed_old(
+    product: &str,
+    name: &str,
+    new_email: &str,
+    revert_url: &str,
+    revert_ttl: Duration,
+) -> Prepared {
+    Prepared::new(
+        "email_changed_old",
+        format!("Your {product} email address was changed"),
+        product,
+        name,
+        context! { new_email => new_email, revert_url => revert_url, revert_lifetime => long_lifetime(revert_ttl) },
+    )
+}
+
+fn prepare_email_change_reverted(product: &str, name: &str, base_url: &str) -> Prepared {
+    Prepared::new(
+        "email_change_reverted",
+        format!("Your {product} email address was restored"),
+        product,
+        name,
+        context! { base_url => base_url },
+    )
 }
 
 fn prepare_password_changed(

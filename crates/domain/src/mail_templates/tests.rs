@@ -150,6 +150,54 @@ fn lifetimes_round_up_to_whole_minutes() {
 }
 
 #[test]
+fn link_lifetimes_round_down_to_whole_days() {
+    assert_eq!(long_lifetime(Duration::from_secs(7 * 86_400)), "7 days");
+    assert_eq!(long_lifetime(Duration::from_secs(2 * 86_400 - 1)), "1 day");
+    assert_eq!(long_lifetime(Duration::from_secs(3_600)), "60 minutes");
+}
+
+#[test]
+fn email_change_mails() {
+    let code = builtin().email_change_code("Portcullis", "Laura", "135790", TTL);
+    assert_eq!(code.subject, "Confirm your new Portcullis email address");
+    assert_code_placement(&code, "135790");
+    let asked = builtin().email_change_requested("Portcullis", "Laura", "new@example.com", "https://x");
+    assert_eq!(asked.subject, "A change of your Portcullis email address was requested");
+    let in_use = builtin().email_in_use("Portcullis", "Laura");
+    assert_eq!(in_use.subject, "Someone tried to use your address for another Portcullis account");
+    let new = builtin().email_changed_new("Portcullis", "Laura");
+    assert_eq!(new.subject, "This is now your Portcullis email address");
+    let old = builtin().email_changed_old(
+        "Portcullis",
+        "Laura",
+        "new@example.com",
+        "https://x/revert?token=t&a=1",
+        Duration::from_secs(7 * 86_400),
+    );
+    assert_eq!(old.subject, "Your Portcullis email address was changed");
+    let back = builtin().email_change_reverted("Portcullis", "Laura", "https://x");
+    assert_eq!(back.subject, "Your Portcullis email address was restored");
+    for part in [code.body.as_str(), html(&code)] {
+        assert_contains(part, &["move a Portcullis account to this email address", "15 minutes", "works once"]);
+    }
+    for part in [asked.body.as_str(), html(&asked)] {
+        assert_contains(part, &["new@example.com", "does not change until that code is entered", "change it now"]);
+    }
+    for part in [in_use.body.as_str(), html(&in_use)] {
+        assert_contains(part, &["already taken", "Nothing was changed"]);
+    }
+    assert_contains(
+        &old.body,
+        &["new@example.com", "https://x/revert?token=t&a=1", "for 7 days", "signs every session out"],
+    );
+    assert_contains(html(&old), &["https://x/revert?token=t&amp;a=1", "for 7 days"]);
+    for part in [back.body.as_str(), html(&back)] {
+        assert_contains(part, &["uses this email address again", "signed out", "forgot-password"]);
+    }
+    assert_contains(&new.body, &["now uses this email address"]);
+}
+
+#[test]
 fn second_factor_mails() {
     let used = builtin().recovery_code_used("Portcullis", "Laura", 7);
     assert_eq!(used.subject, "A recovery code was used to sign in to Portcullis");

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use crate::error::InfraError;
-use crate::model::{CodePurpose, Email, OneTimeCode, RequestContext, StoredCode, User};
-use crate::ports::{CodeRepository, Ports, SecretHasher, StoreError, UserRepository};
+use crate::model::{CodePurpose, Email, OneTimeCode, RequestContext, StoredCode, Timestamp, User, UserId};
+use crate::ports::{CodeRepository, Permit, Ports, SecretHasher, StoreError, UserRepository};
 use crate::service::{Limit, Portcullis};
 use crate::usecases::common::CODE_DIGEST;
 
@@ -75,7 +75,23 @@ impl<P: Ports> Portcullis<P> {
         let Some(user) = self.store.user_by_email(email).await?.filter(|u| eligible(u)) else {
             return Err(RedeemCodeError::InvalidCode);
         };
-        let Some(stored) = self.store.active_code(user.id, purpose).await? else {
+        let stored = self.check_code(user.id, purpose, code, permit, now).await?;
+        Ok((user, stored))
+    }
+
+    /// The second half of [`Self::redeem_code`], for callers that know the account: checks
+    /// `code` against `user_id`'s live code of `purpose`, and resolves `permit` (a try of the
+    /// account's daily allowance of wrong codes): given back for a right, expired or burned
+    /// code, kept for a wrong one.
+    pub(crate) async fn check_code(
+        &self,
+        user_id: UserId,
+        purpose: CodePurpose,
+        code: &OneTimeCode,
+        permit: Permit,
+        now: Timestamp,
+    ) -> Result<StoredCode, RedeemCodeError> {
+        let Some(stored) = self.store.active_code(user_id, purpose).await? else {
             return Err(RedeemCodeError::InvalidCode);
         };
         if now >= stored.expires_at {
@@ -84,13 +100,16 @@ impl<P: Ports> Portcullis<P> {
         }
         if self.store.count_code_attempt(stored.id, self.policy.code_max_attempts).await?.is_none() {
             self.release(permit).await?;
-            return Err(RedeemCodeError::AttemptsExceeded);
+            // Out of tries, or used by a parallel request since it was read (a double
+            // submit): that one is just a used code.
+            let used = self.store.active_code(user_id, purpose).await?.is_none_or(|live| live.id != stored.id);
+            return Err(if used { RedeemCodeError::InvalidCode } else { RedeemCodeError::AttemptsExceeded });
         }
         let typed = self.secrets.digest(CODE_DIGEST, code.expose());
         if !typed.ct_eq(&stored.digest) {
             return Err(RedeemCodeError::InvalidCode);
         }
         self.release(permit).await?;
-        Ok((user, stored))
+        Ok(stored)
     }
 }

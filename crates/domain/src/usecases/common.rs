@@ -2,8 +2,8 @@
 
 use crate::mail_templates::{MailTemplates, MailText, SignInFacts, SignedInWith};
 use crate::model::{
-    AuditAction, CodeId, CodePurpose, Enrichment, MailId, NewAuditEntry, Notification, NotificationId, OutgoingMail,
-    RequestContext, SecretDigest, SessionId, StoredCode, Timestamp, User, UserId,
+    AuditAction, CodeId, CodePurpose, Email, Enrichment, MailId, NewAuditEntry, Notification, NotificationId,
+    OutgoingMail, RequestContext, SecretDigest, SessionId, StoredCode, Timestamp, User, UserId,
 };
 use crate::ports::{Change, Ports, RandomSource, SecretHasher};
 use crate::service::Portcullis;
@@ -91,10 +91,16 @@ impl<P: Ports> Portcullis<P> {
 
     /// A queued message to `user`.
     pub(crate) fn mail_to(&self, user: &User, text: MailText, now: Timestamp) -> Change {
+        self.mail_to_address(&user.email, user.name.as_str(), text, now)
+    }
+
+    /// A queued message to `to`, addressed to `name`: for an address that is not (or not
+    /// yet) the account's, such as the new one of an address change.
+    pub(crate) fn mail_to_address(&self, to: &Email, name: &str, text: MailText, now: Timestamp) -> Change {
         Change::EnqueueMail(OutgoingMail {
             id: MailId::new_v7(),
-            to: user.email.clone(),
-            to_name: Some(user.name.as_str().to_owned()),
+            to: to.clone(),
+            to_name: Some(name.to_owned()),
             subject: text.subject,
             body: text.body,
             html_body: text.html,

@@ -9,6 +9,7 @@ pub mod codes;
 mod common;
 pub mod deliver_mail;
 pub mod deliver_webhooks;
+pub mod email_change;
 pub mod export;
 pub mod login;
 pub mod login_code;

@@ -8,7 +8,7 @@ use crate::model::{
     AccountStatus, AuditAction, Email, NewAuditEntry, NewPassword, PasswordPolicy, RequestContext, Roles, User, UserId,
     UserName,
 };
-use crate::ports::{Change, PasswordHasher, Ports, StoreError, UnitOfWork, UserRepository};
+use crate::ports::{Change, CodeRepository, PasswordHasher, Ports, StoreError, UnitOfWork, UserRepository};
 use crate::service::{Limit, Portcullis};
 use crate::usecases::breach_screen::Screened;
 use crate::usecases::common::MailedCode;
@@ -104,6 +104,9 @@ impl<P: Ports> Portcullis<P> {
         let may_mail = matches!(allowance, Limit::Allowed(_));
         let existing = match existing {
             Some(user) => Some(user),
+            // Kept for the reversal of an address change: taken, with nobody to mail (the
+            // owner's revert link already tells them about the address).
+            None if self.store.email_reserved_for_revert(&req.email, now).await? => return Ok(req.email),
             None => {
                 let user = User {
                     id: UserId::new_v7(),

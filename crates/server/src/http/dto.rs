@@ -21,8 +21,9 @@ pub use admin::{
     DeleteUserResponse, PurgedUser, PurgedUserResponse, SetRolesBody, SetStatusBody,
 };
 pub use credentials::{
-    AlertRevokeBody, ChangePasswordBody, CodeLoginBody, ConfirmPasswordBody, ForgotPasswordBody, MAX_TOKEN_CHARS,
-    RefreshBody, RefreshResponse, ResetPasswordBody, SignInCodeBody, opaque_token, whole_seconds,
+    AlertRevokeBody, ChangeEmailBody, ChangePasswordBody, CodeLoginBody, ConfirmEmailChangeBody, ConfirmPasswordBody,
+    EmailChangedResponse, EmailRevertBody, ForgotPasswordBody, MAX_TOKEN_CHARS, RefreshBody, RefreshResponse,
+    ResetPasswordBody, SignInCodeBody, opaque_token, whole_seconds,
 };
 pub use export::{
     AccountExportDocument, EXPORT_FORMAT, ExportedFactor, ExportedPasskey, ExportedRecoveryCodes, ExportedSession,

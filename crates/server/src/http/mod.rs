@@ -6,11 +6,13 @@ pub mod client_ip;
 pub mod dto;
 pub mod handlers;
 pub mod json_body;
+pub mod link_page;
 pub mod problem;
 pub mod query;
 pub mod request_log;
 pub mod security_headers;
 mod to_completion;
+pub mod token_input;
 
 use std::time::Duration;
 
@@ -141,6 +143,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(web::delete().to(me::delete::delete_me)),
             )
             .service(resource("/users/me/export", "GET").route(web::get().to(me::export::export_me)))
+            .service(resource("/users/me/email", "POST").route(web::post().to(me::email::change_email)))
+            .service(resource("/users/me/email/confirm", "POST").route(web::post().to(me::email::confirm_email_change)))
+            .service(
+                resource("/auth/email-change/revert", "GET, POST")
+                    .route(web::get().to(handlers::email_revert::show_revert_form))
+                    .route(web::post().to(handlers::email_revert::revert_email_change)),
+            )
             .service(resource("/users/me/mfa", "GET").route(web::get().to(mfa::overview::mfa_overview)))
             .service(resource("/users/me/mfa/totp", "POST").route(web::post().to(mfa::enrol::begin_totp)))
             .service(

@@ -4,6 +4,7 @@
 //! [`crate::sql_types`], so each struct serves both backends.
 
 mod account;
+mod email_change;
 mod factor;
 mod json;
 mod log;
@@ -11,6 +12,7 @@ mod passkey;
 mod webhook;
 
 pub(crate) use account::{CodeRow, SessionRow, SpentRefreshRow, UserRow};
+pub(crate) use email_change::EmailChangeRow;
 pub(crate) use factor::{FactorRow, RecoveryCodeRow, step_to_db};
 pub(crate) use json::roles_to_db;
 pub(crate) use log::{AuditRow, MailRow, NewAuditRow, NotificationRow, erased_device, erased_metadata};

@@ -21,7 +21,9 @@ mod sqlite;
 use std::net::IpAddr;
 
 use diesel::{AsExpression, FromSqlRow, QueryId, SqlType};
-use portcullis_domain::model::{CodeId, FactorId, MailId, NotificationId, SessionId, Timestamp, UserId, WebhookId};
+use portcullis_domain::model::{
+    CodeId, EmailChangeId, FactorId, MailId, NotificationId, SessionId, Timestamp, UserId, WebhookId,
+};
 
 /// A UUID column.
 #[derive(SqlType, QueryId, Clone, Copy, Debug, Default)]
@@ -83,7 +85,7 @@ macro_rules! id_conversions {
     )*};
 }
 
-id_conversions!(UserId, SessionId, NotificationId, MailId, CodeId, FactorId, WebhookId);
+id_conversions!(UserId, SessionId, NotificationId, MailId, CodeId, EmailChangeId, FactorId, WebhookId);
 
 impl From<Timestamp> for DbTime {
     fn from(t: Timestamp) -> Self {

@@ -237,3 +237,46 @@ async fn a_deleted_account_is_erased_once_across_instances_and_a_restored_one_ne
         assert!(stores[1].all_sessions(user.id).await.expect("read").is_empty());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_address_goes_to_one_account_across_instances() {
+    use portcullis_domain::model::{AuditAction, AuditQuery};
+    use portcullis_domain::ports::AuditRepository;
+    use portcullis_testing::fixtures::{audit, email, user};
+
+    let Some(db) = TestDatabase::create().await else { return };
+    let stores = two_instances(&db).await;
+    const ROUNDS: usize = 10;
+    for round in 0..ROUNDS {
+        let racers: Vec<_> = (0..6).map(|n| user(&format!("racer{round}.{n}@example.com"), T0)).collect();
+        stores[0].commit(racers.iter().cloned().map(Change::InsertUser).collect()).await.expect("seed");
+        let target = email(&format!("wanted{round}@example.com"));
+        let tasks = racers.iter().enumerate().map(|(i, racer)| {
+            let (store, racer, target) = (stores[i % 2].clone(), racer.clone(), target.clone());
+            tokio::spawn(async move {
+                store
+                    .commit(vec![
+                        Change::ChangeEmail { user_id: racer.id, from: racer.email.clone(), to: target, at: T0 },
+                        Change::AppendAudit(audit(Some(racer.id), AuditAction::EmailChanged, T0)),
+                    ])
+                    .await
+            })
+        });
+        let results: Vec<_> = join_all(tasks).await.into_iter().map(|r| r.unwrap()).collect();
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "round {round}: {results:?}");
+        assert!(results.iter().all(|r| matches!(r, Ok(_) | Err(StoreError::Conflict))), "{results:?}");
+        let winner = results.iter().position(Result::is_ok).unwrap();
+        let holder = stores[1].user_by_email(&target).await.expect("read").expect("moved");
+        assert_eq!(holder.id, racers[winner].id);
+    }
+    let query = AuditQuery {
+        user_id: None,
+        action: Some(AuditAction::EmailChanged),
+        from: None,
+        to: None,
+        limit: 100,
+        offset: 0,
+    };
+    let entries = stores[0].search_audit(query).await.expect("audit").total_count;
+    assert_eq!(entries, ROUNDS as u64, "one entry per round");
+}

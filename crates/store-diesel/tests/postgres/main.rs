@@ -33,7 +33,7 @@ async fn user_with_code(store: &DieselStore) -> (User, StoredCode) {
 #[tokio::test]
 async fn migrations_apply_once_and_data_survives_reopening() {
     let Some(db) = TestDatabase::create().await else { return };
-    assert_eq!(migrate(db.url()).await.unwrap(), 11);
+    assert_eq!(migrate(db.url()).await.unwrap(), 12);
     assert_eq!(migrate(db.url()).await.unwrap(), 0);
     let laura = user("laura@example.com", T0);
     {

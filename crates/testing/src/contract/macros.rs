@@ -47,6 +47,18 @@ macro_rules! store_contract_tests {
             set_password_changes_only_the_hash,
             rehash_password_applies_only_over_the_previous_hash,
             user_changes_skip_absent_users,
+            // address changes
+            start_email_change_replaces_the_pending_one,
+            confirm_email_change_works_once,
+            email_change_by_revert_finds_by_digest,
+            change_email_moves_a_live_account_at_from,
+            change_email_to_a_taken_address_conflicts,
+            revert_email_change_works_once_and_ends_later_links,
+            revert_email_change_orders_by_confirmation_then_id,
+            email_reserved_for_revert_holds_while_the_link_works,
+            erasure_deletes_email_changes,
+            change_email_to_one_address_is_race_free,
+            one_account_moves_and_reverts_once_under_races,
             // account search
             search_users_matches_email_substring,
             search_users_matches_name_case_insensitively,

@@ -1,7 +1,9 @@
 //! `UnitOfWork::commit`: apply every change to a copy of the tables, publish the copy only
 //! when all of them succeeded. That is the all-or-nothing of a SQL transaction.
 
-use portcullis_domain::model::{AuditEntry, Device, Email, NewAuditEntry, StoredRecoveryCode, UserId};
+use portcullis_domain::model::{
+    AuditEntry, Device, Email, EmailChangeId, NewAuditEntry, StoredRecoveryCode, Timestamp, UserId,
+};
 use portcullis_domain::ports::{Change, Committed, StoreError, UnitOfWork};
 
 use super::{InMemoryStore, QueuedMail, SpentRefresh, State};
@@ -127,6 +129,29 @@ impl State {
                 user.deleted_at = None;
                 user.updated_at = at;
             }
+            Change::ChangeEmail { user_id, from, to, at } => self.change_email(user_id, &from, to, at)?,
+            Change::StartEmailChange(change) => {
+                if !self.users.iter().any(|u| u.id == change.user_id) {
+                    return Err(constraint("email_changes.user_id references users"));
+                }
+                if self.email_changes.iter().any(|c| c.id == change.id) {
+                    return Err(constraint("email_changes primary key"));
+                }
+                self.email_changes.retain(|c| c.user_id != change.user_id || c.confirmed_at.is_some());
+                self.email_changes.push(change);
+            }
+            Change::ConfirmEmailChange { id, revert_digest, revert_expires_at, at } => {
+                let pending = self.email_changes.iter().position(|c| c.id == id && c.confirmed_at.is_none());
+                let pending = pending.ok_or(StoreError::Conflict)?;
+                if self.email_changes.iter().any(|c| c.revert_digest.as_ref() == Some(&revert_digest)) {
+                    return Err(constraint("email_changes revert_token_hash unique"));
+                }
+                let change = &mut self.email_changes[pending];
+                change.confirmed_at = Some(at);
+                change.revert_digest = Some(revert_digest);
+                change.revert_expires_at = Some(revert_expires_at);
+            }
+            Change::RevertEmailChange { id, user_id, at } => self.revert_email_change(id, user_id, at)?,
             Change::SetRoles { user_id, roles, at } => {
                 if let Some(user) = self.users.iter_mut().find(|u| u.id == user_id) {
                     user.roles = roles;
@@ -349,6 +374,7 @@ impl State {
         self.recovery_codes.retain(|(owner, _)| *owner != user_id);
         self.factors.retain(|f| f.user_id != user_id);
         self.ceremonies.retain(|c| c.user_id != Some(user_id));
+        self.email_changes.retain(|c| c.user_id != user_id);
         if let Some(email) = email {
             self.mails.retain(|m| m.mail.to != *email);
         }
@@ -361,5 +387,45 @@ impl State {
             entry.metadata.remove("name");
             entry.metadata.remove("fingerprint");
         }
+    }
+}
+
+impl State {
+    /// [`Change::ChangeEmail`]: guarded on the live account still at `from`; an address any
+    /// other account has (deleted or not) is a conflict, as the unique index makes it in SQL.
+    fn change_email(&mut self, user_id: UserId, from: &Email, to: Email, at: Timestamp) -> Result<(), StoreError> {
+        if self.users.iter().any(|u| u.id != user_id && u.email == to) {
+            return Err(StoreError::Conflict);
+        }
+        let user = self.users.iter_mut().find(|u| u.id == user_id && u.email == *from && u.deleted_at.is_none());
+        let user = user.ok_or(StoreError::Conflict)?;
+        user.email = to;
+        user.email_verified_at = Some(at);
+        user.updated_at = at;
+        Ok(())
+    }
+
+    /// [`Change::RevertEmailChange`]: guarded on a confirmed, unreverted change of the
+    /// account; then the links of the account's changes confirmed after it, in
+    /// `(confirmed_at, id)` order, end at `at`, and its pending changes go.
+    fn revert_email_change(&mut self, id: EmailChangeId, user_id: UserId, at: Timestamp) -> Result<(), StoreError> {
+        let change = self
+            .email_changes
+            .iter_mut()
+            .find(|c| c.id == id && c.user_id == user_id && c.confirmed_at.is_some() && c.reverted_at.is_none());
+        let change = change.ok_or(StoreError::Conflict)?;
+        change.reverted_at = Some(at);
+        let reverted = (change.confirmed_at, id);
+        for later in self.email_changes.iter_mut().filter(|c| {
+            c.user_id == user_id
+                && c.reverted_at.is_none()
+                && c.confirmed_at.is_some()
+                && (c.confirmed_at, c.id) > reverted
+                && c.revert_expires_at.is_some_and(|t| t > at)
+        }) {
+            later.revert_expires_at = Some(at);
+        }
+        self.email_changes.retain(|c| c.user_id != user_id || c.confirmed_at.is_some());
+        Ok(())
     }
 }

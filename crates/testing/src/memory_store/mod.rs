@@ -21,8 +21,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use portcullis_domain::model::{
-    AuditEntry, Email, Factor, Notification, OutgoingMail, Passkey, SecretDigest, Session, SessionId, StoredCeremony,
-    StoredCode, StoredRecoveryCode, Timestamp, User, UserId,
+    AuditEntry, Email, EmailChange, Factor, Notification, OutgoingMail, Passkey, SecretDigest, Session, SessionId,
+    StoredCeremony, StoredCode, StoredRecoveryCode, Timestamp, User, UserId,
 };
 use portcullis_domain::ports::StoreError;
 
@@ -78,6 +78,7 @@ pub(crate) struct State {
     pub(crate) recovery_codes: Vec<(UserId, StoredRecoveryCode)>,
     pub(crate) passkeys: Vec<Passkey>,
     pub(crate) ceremonies: Vec<StoredCeremony>,
+    pub(crate) email_changes: Vec<EmailChange>,
     pub(crate) webhooks: Vec<portcullis_domain::model::WebhookEndpoint>,
     pub(crate) deliveries: Vec<QueuedDelivery>,
     pub(crate) next_delivery_id: i64,
@@ -209,6 +210,11 @@ impl InMemoryStore {
     /// Every second factor, pending ones included, in insertion order.
     pub fn factors(&self) -> Vec<Factor> {
         self.lock().factors.clone()
+    }
+
+    /// Every address change, pending, confirmed and reverted ones, in insertion order.
+    pub fn email_changes(&self) -> Vec<EmailChange> {
+        self.lock().email_changes.clone()
     }
 
     /// Every recovery code of `user_id`, used ones included, in insertion order.

@@ -1,8 +1,9 @@
-//! Users, codes, sessions and the audit log: the read ports and the code-try counter.
+//! Users, codes, address changes, sessions and the audit log: the read ports and the
+//! code-try counter.
 
 use portcullis_domain::model::{
-    AuditAction, AuditEntry, AuditQuery, CodeId, CodePurpose, Email, Page, RefreshHit, SecretDigest, Session,
-    SessionId, StoredCode, Timestamp, User, UserId, UserQuery, UserStatusFilter,
+    AuditAction, AuditEntry, AuditQuery, CodeId, CodePurpose, Email, EmailChange, Page, RefreshHit, SecretDigest,
+    Session, SessionId, StoredCode, Timestamp, User, UserId, UserQuery, UserStatusFilter,
 };
 use portcullis_domain::ports::{AuditRepository, CodeRepository, SessionRepository, StoreError, UserRepository};
 
@@ -79,6 +80,24 @@ impl CodeRepository for InMemoryStore {
             c.attempts += 1;
             c.attempts
         }))
+    }
+
+    async fn pending_email_change(&self, user_id: UserId) -> Result<Option<EmailChange>, StoreError> {
+        self.enter().await?;
+        let state = self.lock();
+        let pending = state.email_changes.iter().filter(|c| c.user_id == user_id && c.confirmed_at.is_none());
+        Ok(pending.max_by_key(|c| (c.created_at, c.id)).cloned())
+    }
+
+    async fn email_change_by_revert(&self, digest: SecretDigest) -> Result<Option<EmailChange>, StoreError> {
+        self.enter().await?;
+        let state = self.lock();
+        Ok(state.email_changes.iter().find(|c| c.revert_digest.as_ref() == Some(&digest)).cloned())
+    }
+
+    async fn email_reserved_for_revert(&self, email: &Email, now: Timestamp) -> Result<bool, StoreError> {
+        self.enter().await?;
+        Ok(self.lock().email_changes.iter().any(|c| c.old_email == *email && c.revertible(now)))
     }
 }
 

@@ -9,6 +9,7 @@ mod breached_passwords;
 mod change_password;
 mod close_account;
 mod deliver_mail;
+mod email_change;
 mod export;
 mod faults;
 mod login;

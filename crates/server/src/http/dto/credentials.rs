@@ -94,6 +94,44 @@ pub struct CodeLoginBody {
     pub remember_me: Option<bool>,
 }
 
+/// `POST /users/me/email`
+// No `Debug`: it carries a secret, and a derived `Debug` would print it.
+#[derive(Deserialize, ToSchema)]
+pub struct ChangeEmailBody {
+    /// The account's current password.
+    pub password: String,
+    /// The address to move the account to.
+    pub new_email: String,
+}
+
+/// `POST /users/me/email/confirm`
+// No `Debug`: it carries a secret, and a derived `Debug` would print it.
+#[derive(Deserialize, ToSchema)]
+pub struct ConfirmEmailChangeBody {
+    /// The six digits mailed to the new address.
+    pub code: String,
+}
+
+/// The answer of `POST /users/me/email/confirm`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmailChangedResponse {
+    /// Always `success`.
+    pub status: &'static str,
+    /// Human-readable.
+    pub message: &'static str,
+    /// The account's address from now on.
+    pub email: String,
+}
+
+/// `POST /auth/email-change/revert`, as JSON or as the HTML form of the link's page
+/// (`application/x-www-form-urlencoded`).
+// No `Debug`: it carries a secret, and a derived `Debug` would print it.
+#[derive(Deserialize, ToSchema)]
+pub struct EmailRevertBody {
+    /// The token of the link in the "your address was changed" mail, at most 512 characters.
+    pub token: String,
+}
+
 /// `POST /auth/reset-password`
 // No `Debug`: it carries a secret, and a derived `Debug` would print it.
 #[derive(Deserialize, ToSchema)]

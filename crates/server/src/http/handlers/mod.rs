@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod alert_revoke;
 pub mod docs;
+pub mod email_revert;
 pub mod fallback;
 pub mod health;
 pub mod login;

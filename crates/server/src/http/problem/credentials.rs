@@ -4,7 +4,8 @@ use actix_web::http::StatusCode;
 #[cfg(test)]
 use portcullis_domain::ResetPasswordError;
 use portcullis_domain::{
-    AlertRevokeError, ChangePasswordError, ForgotPasswordError, ReauthError, RefreshError, SignInCodeRequestError,
+    AlertRevokeError, ChangePasswordError, EmailChangeError, ForgotPasswordError, ReauthError, RefreshError,
+    RevertEmailChangeError, SignInCodeRequestError,
 };
 
 use super::ApiError;
@@ -30,6 +31,37 @@ impl From<AlertRevokeError> for ApiError {
         match e {
             AlertRevokeError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
             AlertRevokeError::Infra(e) => e.into(),
+            other => Self::unmapped(other),
+        }
+    }
+}
+
+impl From<EmailChangeError> for ApiError {
+    fn from(e: EmailChangeError) -> Self {
+        match e {
+            EmailChangeError::WrongPassword => ReauthError::WrongPassword.into(),
+            EmailChangeError::TooManyAttempts { retry_after } => ReauthError::TooManyAttempts { retry_after }.into(),
+            EmailChangeError::SameAddress => Self::field("new_email", "is already the account's address"),
+            EmailChangeError::SecondFactorRequired => Self::new(
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                "This account has a second factor: change its address from a session that used it.",
+            ),
+            EmailChangeError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
+            EmailChangeError::Infra(e) => e.into(),
+            other => Self::unmapped(other),
+        }
+    }
+}
+
+impl From<RevertEmailChangeError> for ApiError {
+    fn from(e: RevertEmailChangeError) -> Self {
+        match e {
+            RevertEmailChangeError::InvalidToken => {
+                Self::new(StatusCode::BAD_REQUEST, "INVALID_CODE", "The link is invalid, used or expired.")
+            }
+            RevertEmailChangeError::RateLimited { retry_after } => Self::too_many("RATE_LIMIT_EXCEEDED", retry_after),
+            RevertEmailChangeError::Infra(e) => e.into(),
             other => Self::unmapped(other),
         }
     }
@@ -113,6 +145,16 @@ mod tests {
                 429,
                 "RATE_LIMIT_EXCEEDED",
             ),
+            (EmailChangeError::WrongPassword.into(), 401, "INVALID_CREDENTIALS"),
+            (EmailChangeError::SameAddress.into(), 400, "VALIDATION_ERROR"),
+            (EmailChangeError::SecondFactorRequired.into(), 403, "FORBIDDEN"),
+            (
+                EmailChangeError::TooManyAttempts { retry_after: Duration::from_secs(5) }.into(),
+                429,
+                "LOGIN_ATTEMPTS_EXCEEDED",
+            ),
+            (EmailChangeError::RateLimited { retry_after: Duration::from_secs(5) }.into(), 429, "RATE_LIMIT_EXCEEDED"),
+            (RevertEmailChangeError::InvalidToken.into(), 400, "INVALID_CODE"),
         ];
         for (error, status, code) in cases {
             assert_eq!((error.status_code().as_u16(), error.code()), (status, code));

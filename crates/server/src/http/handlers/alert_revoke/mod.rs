@@ -4,7 +4,6 @@
 //! previews fetch links on their own, and must not sign anyone out. The `GET` answers a small
 //! page whose button `POST`s the token back as a form; API clients `POST` JSON.
 
-pub mod input;
 pub mod page;
 pub mod post;
 pub mod show;

@@ -2,11 +2,12 @@
 
 use actix_web::{HttpResponse, web};
 
-use super::input::AlertRevokeInput;
 use super::page;
 use crate::http::auth::Ctx;
 use crate::http::dto::{StatusMessage, opaque_token};
+use crate::http::link_page;
 use crate::http::problem::ApiError;
+use crate::http::token_input::TokenInput;
 use crate::wiring::Service;
 
 /// Uses up the single-use token of a new-sign-in alert ("Not you?"): signs that session out
@@ -31,12 +32,12 @@ use crate::wiring::Service;
 pub async fn revoke_from_alert(
     service: web::Data<Service>,
     ctx: Ctx,
-    input: AlertRevokeInput,
+    input: TokenInput,
 ) -> Result<HttpResponse, ApiError> {
     let token = opaque_token("token", &input.token).map_err(|e| ApiError::validation(vec![e]))?;
     service.revoke_from_alert(token, &ctx.0).await?;
     if input.form {
-        return Ok(page::html(page::done(&service.policy().product_name)));
+        return Ok(link_page::html(page::done(&service.policy().product_name)));
     }
     Ok(HttpResponse::Ok().json(StatusMessage {
         status: "success",

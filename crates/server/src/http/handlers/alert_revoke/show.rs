@@ -4,6 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::page;
 use crate::http::dto::opaque_token;
+use crate::http::link_page;
 use crate::http::problem::ApiError;
 use crate::http::query;
 use crate::wiring::Service;
@@ -21,5 +22,5 @@ pub async fn show_revoke_form(service: web::Data<Service>, req: HttpRequest) -> 
     let pairs = query::pairs(req.query_string())?;
     let raw = pairs.iter().find(|(name, _)| name == "token").map_or("", |(_, value)| value.as_str());
     let token = opaque_token("token", raw).map_err(|e| ApiError::validation(vec![e]))?;
-    Ok(page::html(page::confirm_form(&service.policy().product_name, token)))
+    Ok(link_page::html(page::confirm_form(&service.policy().product_name, token)))
 }

@@ -2,6 +2,7 @@
 
 pub mod deactivate;
 pub mod delete;
+pub mod email;
 pub mod export;
 pub mod show;
 pub mod update;

@@ -1,6 +1,7 @@
-//! The body of the "Not you?" `POST`: JSON from API clients, or the form of the page's
-//! button (`application/x-www-form-urlencoded`). Any other media type is 415, a body over
-//! 16 KiB 413, as for every endpoint.
+//! The body of a mailed link's `POST` (the "Not you?" link, the address-change revert link):
+//! `{"token"}` as JSON from API clients, or the form of the link page's button
+//! (`application/x-www-form-urlencoded`). Any other media type is 415, a body over 16 KiB 413,
+//! as for every endpoint.
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -8,13 +9,22 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
-use crate::http::dto::AlertRevokeBody;
+use serde::Deserialize;
+
 use crate::http::json_body::{ApiJson, MAX_BODY_BYTES, body_timeout, read_body, too_large};
 use crate::http::problem::ApiError;
 
+/// The JSON body: the OpenAPI document names it per endpoint (`AlertRevokeBody`,
+/// `EmailRevertBody`), all of this shape.
+// No `Debug`: it carries a secret, and a derived `Debug` would print it.
+#[derive(Deserialize)]
+struct TokenJson {
+    token: String,
+}
+
 /// The submitted token, and whether it came from the HTML form (which gets an HTML answer).
 // No `Debug`: it carries a secret, and a derived `Debug` would print it.
-pub struct AlertRevokeInput {
+pub struct TokenInput {
     /// The token as sent (not yet checked).
     pub token: String,
     /// True for a form submission.
@@ -54,13 +64,13 @@ pub fn token_of_form(body: &[u8]) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::field("token", "is required"))
 }
 
-impl FromRequest for AlertRevokeInput {
+impl FromRequest for TokenInput {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         if !is_form(req) {
-            let json = ApiJson::<AlertRevokeBody>::from_request(req, payload);
+            let json = ApiJson::<TokenJson>::from_request(req, payload);
             return Box::pin(async move {
                 match json.await {
                     Ok(ApiJson(body)) => Ok(Self { token: body.token, form: false }),
