@@ -131,8 +131,8 @@ async fn move_account(app: &TestApp, token: &str, old: &str, new: &str) -> Strin
     revert_token(&nth_mail(app, old, CHANGED_SUBJECT, 1).await)
 }
 
-/// The security events of `token`'s user with this action, after checking that each holds
-/// no metadata (so no address).
+/// The security events of `token`'s user with this action, after checking that none holds
+/// an address (only a reversal has metadata: how many factors it removed).
 async fn audited(app: &TestApp, token: &str, action: &str) -> Vec<Value> {
     let r = app.get(&format!("/api/v1/auth/security-events?action={action}&limit=100"), Some(token)).await;
     assert_eq!(r.status, 200, "{r:?}");
@@ -140,7 +140,8 @@ async fn audited(app: &TestApp, token: &str, action: &str) -> Vec<Value> {
     assert_eq!(r.body["data"]["total_count"], json!(events.len()), "{r:?}");
     for event in &events {
         assert_eq!(event["action"], action, "{event}");
-        assert_eq!(event["metadata"], json!({}), "an address change's entry names no address: {event}");
+        let expected = if action == "user.email.change_reverted" { json!({"factors_removed": 0}) } else { json!({}) };
+        assert_eq!(event["metadata"], expected, "an address change's entry names no address: {event}");
     }
     events
 }
@@ -197,6 +198,16 @@ async fn a_confirmed_change_moves_the_sign_in_to_the_new_address(backend: Backen
     assert_eq!(audited(&app, &token, "user.email.change_requested").await.len(), 1);
     assert_eq!(audited(&app, &token, "user.email.changed").await.len(), 1);
     assert!(audited(&app, &token, "user.email.change_reverted").await.is_empty());
+
+    // The data export lists the change, and nothing of its link but when it ends.
+    let export = app.get("/api/v1/users/me/export", Some(token.as_str())).await;
+    assert_eq!(export.status, 200, "{export:?}");
+    let changes = export.body["email_changes"].as_array().expect("email_changes");
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!((&changes[0]["old_email"], &changes[0]["new_email"]), (&json!(old), &json!(new)));
+    assert!(changes[0]["confirmed_at"].is_string() && changes[0]["revert_link_expires_at"].is_string());
+    assert!(changes[0]["reverted_at"].is_null());
+    assert!(!export.text.contains(&revert_token(&changed)), "the link's token stays out of the export");
 }
 
 async fn the_token_the_fields_and_the_password_are_checked_first(backend: Backend) {
@@ -535,6 +546,25 @@ const RACERS: usize = 4;
 
 /// `RACERS` accounts ask to move to one address, then all confirm at once, alternately
 /// through `a` and `b`: exactly one gets the address.
+async fn the_link_leaves_an_intruder_no_code_to_come_back_with(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (old, new) = ("owner@example.com", "intruder@example.org");
+    let token = access_of(&app.verified_login(old).await);
+    let revert = move_account(&app, &token, old, new).await;
+    // Whoever holds the new address keeps a sign-in code in reserve...
+    let r = app.post("/api/v1/auth/login/code", json!({"email": new})).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let mail = nth_mail(&app, new, "Subject: Your Portcullis sign-in code", 1).await;
+    let code = code_in(&mail.data).unwrap_or_else(|| panic!("no code in {mail:?}"));
+    // ...which the owner's link ends with the rest.
+    assert_eq!(revert_json(&app, &revert).await.status, 200);
+    for address in [old, new] {
+        let body = json!({"email": address, "code": code});
+        let r = app.post("/api/v1/auth/login/code/verify", body).await;
+        r.assert_problem(401, "INVALID_CREDENTIALS");
+    }
+}
+
 async fn accounts_race_for_one_address(a: &TestApp, b: &TestApp) {
     let wanted = "prize@example.org";
     let olds: Vec<String> = (1..=RACERS).map(|i| format!("racer{i}@example.com")).collect();
@@ -547,6 +577,8 @@ async fn accounts_race_for_one_address(a: &TestApp, b: &TestApp) {
     // Each request mails its own code to the address, in order.
     let mut codes = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
+        // The address's own mail allowance is one a minute, whoever asks.
+        a.age_rate_events(61).await;
         let r = request_change(a, token, PASSWORD, wanted).await;
         assert_eq!(r.status, 200, "{r:?}");
         codes.push(change_code(a, wanted, i + 1).await);
@@ -624,4 +656,5 @@ portcullis_e2e::on_both_backends!(
     accounts_confirming_one_address_at_once_get_it_once,
     accounts_confirming_one_address_on_two_instances_get_it_once,
     one_code_sent_many_times_at_once_changes_the_address_once,
+    the_link_leaves_an_intruder_no_code_to_come_back_with,
 );

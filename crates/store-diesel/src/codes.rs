@@ -52,19 +52,17 @@ impl CodeRepository for DieselStore {
             .transpose()?)
     }
 
-    async fn pending_email_change(&self, user_id: UserId) -> Result<Option<EmailChange>, StoreError> {
-        let row = with_conn!(self, |c| {
+    async fn email_changes(&self, user_id: UserId) -> Result<Vec<EmailChange>, StoreError> {
+        let rows = with_conn!(self, |c| {
             Ok(email_changes::table
                 .filter(email_changes::user_id.eq(DbUuid::from(user_id)))
-                .filter(email_changes::confirmed_at.is_null())
                 // As for codes: the UUIDv7 id breaks same-millisecond ties.
                 .order((email_changes::created_at.desc(), email_changes::id.desc()))
                 .select(EmailChangeRow::as_select())
-                .first(c)
-                .await
-                .optional()?)
+                .load(c)
+                .await?)
         })?;
-        Ok(row.map(EmailChange::try_from).transpose()?)
+        Ok(rows.into_iter().map(EmailChange::try_from).collect::<Result<_, _>>()?)
     }
 
     async fn email_change_by_revert(&self, digest: SecretDigest) -> Result<Option<EmailChange>, StoreError> {

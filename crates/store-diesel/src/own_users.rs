@@ -120,6 +120,7 @@ pub fn is_user_change(change: &Change) -> bool {
         | Change::ChangeEmail { .. } => true,
         Change::ReplaceCode(_)
         | Change::ConsumeCode { .. }
+        | Change::DiscardCodes { .. }
         | Change::InsertSession(_)
         | Change::SetAlertToken { .. }
         | Change::ConsumeAlertToken { .. }

@@ -161,6 +161,16 @@ macro_rules! apply {
                         return Err(DbError::Conflict);
                     }
                 }
+                Change::DiscardCodes { user_id, at } => {
+                    diesel::update(
+                        codes::table
+                            .filter(codes::user_id.eq(DbUuid::from(*user_id)))
+                            .filter(codes::consumed_at.is_null()),
+                    )
+                    .set(codes::consumed_at.eq(Some(DbTime(*at))))
+                    .execute(c)
+                    .await?;
+                }
                 Change::MarkEmailVerified { user_id, at } => {
                     diesel::update(users::table.find(DbUuid::from(*user_id)))
                         .set((users::email_verified_at.eq(Some(DbTime(*at))), users::updated_at.eq(DbTime(*at))))
@@ -440,7 +450,8 @@ macro_rules! apply {
                         of_owner
                             .filter(email_changes::id.eq(this))
                             .filter(email_changes::confirmed_at.is_not_null())
-                            .filter(email_changes::reverted_at.is_null()),
+                            .filter(email_changes::reverted_at.is_null())
+                            .filter(email_changes::revert_expires_at.gt(at)),
                     )
                     .set(email_changes::reverted_at.eq(Some(at)))
                     .returning(email_changes::confirmed_at)

@@ -142,6 +142,11 @@ impl Tables {
                 Some(code) if code.consumed_at.is_none() => code.consumed_at = Some(at),
                 _ => return Err(StoreError::Conflict),
             },
+            Change::DiscardCodes { user_id, at } => {
+                for code in self.codes.values_mut().filter(|c| c.user_id == user_id && c.consumed_at.is_none()) {
+                    code.consumed_at = Some(at);
+                }
+            }
             Change::MarkEmailVerified { user_id, at } => {
                 self.edit_user(user_id, at, |u| u.email_verified_at = Some(at))
             }
@@ -268,7 +273,7 @@ impl Tables {
             }
             Change::RevertEmailChange { id, user_id, at } => {
                 let reverted = match self.email_changes.get_mut(&id) {
-                    Some(c) if c.user_id == user_id && c.confirmed_at.is_some() && c.reverted_at.is_none() => {
+                    Some(c) if c.user_id == user_id && c.revertible(at) => {
                         c.reverted_at = Some(at);
                         (c.confirmed_at, c.id)
                     }
@@ -551,10 +556,12 @@ impl CodeRepository for MapStore {
         }))
     }
 
-    async fn pending_email_change(&self, user_id: UserId) -> Result<Option<EmailChange>, StoreError> {
+    async fn email_changes(&self, user_id: UserId) -> Result<Vec<EmailChange>, StoreError> {
         let tables = self.lock();
-        let pending = tables.email_changes.values().filter(|c| c.user_id == user_id && c.confirmed_at.is_none());
-        Ok(pending.max_by_key(|c| (c.created_at, c.id)).cloned())
+        let mut changes: Vec<EmailChange> =
+            tables.email_changes.values().filter(|c| c.user_id == user_id).cloned().collect();
+        changes.sort_by_key(|c| std::cmp::Reverse((c.created_at, c.id)));
+        Ok(changes)
     }
 
     async fn email_change_by_revert(&self, digest: SecretDigest) -> Result<Option<EmailChange>, StoreError> {

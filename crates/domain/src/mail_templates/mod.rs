@@ -163,9 +163,10 @@ impl MailTemplates {
         self.render(prepare_email_changed_old(product, name, new_email, revert_url, revert_ttl))
     }
 
-    /// To the restored address after its link undid a change.
-    pub fn email_change_reverted(&self, product: &str, name: &str, base_url: &str) -> MailText {
-        self.render(prepare_email_change_reverted(product, name, base_url))
+    /// To the restored address after its link undid a change, with how many second factors
+    /// added since were removed.
+    pub fn email_change_reverted(&self, product: &str, name: &str, base_url: &str, factors_removed: usize) -> MailText {
+        self.render(prepare_email_change_reverted(product, name, base_url, factors_removed))
     }
 
     /// The notice that the password was changed at `at`, from the request described by `from`
@@ -347,13 +348,13 @@ fn prepare_email_changed_old(
     )
 }
 
-fn prepare_email_change_reverted(product: &str, name: &str, base_url: &str) -> Prepared {
+fn prepare_email_change_reverted(product: &str, name: &str, base_url: &str, factors_removed: usize) -> Prepared {
     Prepared::new(
         "email_change_reverted",
         format!("Your {product} email address was restored"),
         product,
         name,
-        context! { base_url => base_url },
+        context! { base_url => base_url, factors_removed => factors_removed },
     )
 }
 

@@ -305,7 +305,7 @@ fn samples() -> Vec<Prepared> {
             "https://example.com/revert?token=t",
             Duration::from_secs(7 * 86_400),
         ),
-        super::prepare_email_change_reverted(product, name, "https://example.com"),
+        super::prepare_email_change_reverted(product, name, "https://example.com", 1),
         super::prepare_password_changed(product, name, at, Some(&enrichment), "https://example.com"),
         super::prepare_password_changed(product, name, at, None, "https://example.com"),
         super::prepare_token_reuse(product, name, &facts, &facts, "https://example.com"),

@@ -175,13 +175,18 @@ fn email_change_mails() {
         Duration::from_secs(7 * 86_400),
     );
     assert_eq!(old.subject, "Your Portcullis email address was changed");
-    let back = builtin().email_change_reverted("Portcullis", "Laura", "https://x");
+    let back = builtin().email_change_reverted("Portcullis", "Laura", "https://x", 2);
+    let back_alone = builtin().email_change_reverted("Portcullis", "Laura", "https://x", 0);
+    assert!(!back_alone.body.contains("second factor"), "{}", back_alone.body);
     assert_eq!(back.subject, "Your Portcullis email address was restored");
     for part in [code.body.as_str(), html(&code)] {
         assert_contains(part, &["move a Portcullis account to this email address", "15 minutes", "works once"]);
     }
     for part in [asked.body.as_str(), html(&asked)] {
-        assert_contains(part, &["new@example.com", "does not change until that code is entered", "change it now"]);
+        assert_contains(
+            part,
+            &["new@example.com", "does not change until that code is entered", "request a reset code"],
+        );
     }
     for part in [in_use.body.as_str(), html(&in_use)] {
         assert_contains(part, &["already taken", "Nothing was changed"]);
@@ -192,7 +197,10 @@ fn email_change_mails() {
     );
     assert_contains(html(&old), &["https://x/revert?token=t&amp;a=1", "for 7 days"]);
     for part in [back.body.as_str(), html(&back)] {
-        assert_contains(part, &["uses this email address again", "signed out", "forgot-password"]);
+        assert_contains(
+            part,
+            &["uses this email address again", "signed out", "forgot-password", "2 second factors added since"],
+        );
     }
     assert_contains(&new.body, &["now uses this email address"]);
 }

@@ -189,8 +189,8 @@ impl<W: Slot, U: Slot, C: CodeRepository, S: Slot, A: Slot, N: Slot, R: Slot, O:
     async fn count_code_attempt(&self, id: CodeId, max_attempts: u32) -> Result<Option<u32>, StoreError> {
         self.codes.count_code_attempt(id, max_attempts).await
     }
-    async fn pending_email_change(&self, user_id: UserId) -> Result<Option<EmailChange>, StoreError> {
-        self.codes.pending_email_change(user_id).await
+    async fn email_changes(&self, user_id: UserId) -> Result<Vec<EmailChange>, StoreError> {
+        self.codes.email_changes(user_id).await
     }
     async fn email_change_by_revert(&self, digest: SecretDigest) -> Result<Option<EmailChange>, StoreError> {
         self.codes.email_change_by_revert(digest).await

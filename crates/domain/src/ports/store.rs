@@ -218,8 +218,10 @@ pub enum Change {
         at: Timestamp,
     },
     /// Mark a confirmed address change reverted (`reverted_at`). Guarded: MUST fail the
-    /// commit with [`StoreError::Conflict`] unless the change exists, is confirmed and not
-    /// reverted, so the link works once. Also, for the same account, MUST end the revert
+    /// commit with [`StoreError::Conflict`] unless the change exists, belongs to `user_id`,
+    /// is confirmed, not reverted, and its link still works at `at` (`revert_expires_at`
+    /// after `at`), so the link works once, and a link another reversal ended a moment ago
+    /// cannot commit. Also, for the same account, MUST end the revert
     /// links of changes confirmed after this one (`revert_expires_at` = `at`: whoever made
     /// them cannot undo the reversal with their own link) and delete pending changes. Goes
     /// with the [`Change::ChangeEmail`] back to the old address.
@@ -227,6 +229,15 @@ pub enum Change {
         /// The change.
         id: EmailChangeId,
         /// Its account.
+        user_id: UserId,
+        /// When.
+        at: Timestamp,
+    },
+    /// Mark every unconsumed code of the user consumed at `at`, whatever its purpose
+    /// (second-step challenges included): codes mailed to an address the account no longer
+    /// has must not sign in to it or reset its password. Not guarded.
+    DiscardCodes {
+        /// The user.
         user_id: UserId,
         /// When.
         at: Timestamp,
@@ -480,8 +491,10 @@ pub trait CodeRepository: Send + Sync + 'static {
     /// MUST return `Ok(None)`, changing nothing, when the code is consumed, absent or out of tries,
     /// even when many callers race (at most `max_attempts` calls ever get `Some`).
     async fn count_code_attempt(&self, id: CodeId, max_attempts: u32) -> Result<Option<u32>, StoreError>;
-    /// The account's newest pending (unconfirmed) address change.
-    async fn pending_email_change(&self, user_id: UserId) -> Result<Option<EmailChange>, StoreError>;
+    /// Every address change of the account, pending, confirmed and reverted, newest first
+    /// (`created_at` descending, ties by id descending). [`Change::StartEmailChange`] keeps
+    /// at most one pending, so the first unconfirmed one is the pending change.
+    async fn email_changes(&self, user_id: UserId) -> Result<Vec<EmailChange>, StoreError>;
     /// The confirmed address change whose revert link's token has this digest (reverted,
     /// expired or not).
     async fn email_change_by_revert(&self, digest: SecretDigest) -> Result<Option<EmailChange>, StoreError>;

@@ -3,10 +3,13 @@
 //! the address; the old one gets a link that undoes it), and, maybe, the reversal (the link
 //! moves the account back and signs every session out).
 //!
-//! Two rules keep it safe. The address switches in one guarded write that the store's unique
-//! index decides, so of two accounts moving to one address at once exactly one gets it, on
-//! every instance. And while a revert link lives, its old address stays reserved for the
-//! account: nobody can register it or move to it, so the owner's way back cannot be blocked.
+//! The address switches in one guarded write that the store's unique index decides, so of
+//! two accounts moving to one address at once exactly one gets it, on every instance. The
+//! reversal is built to leave whoever took over nothing to come back with: while a link
+//! lives its old address stays reserved for the account (nobody can register it or move to
+//! it), and using it ends the later links, the unused codes and the sessions, and removes
+//! the second factors added since. What it cannot undo is a deletion of the account: an
+//! administrator restores that (the retention window).
 //! Neither the answers nor the audit entries tell whether an address is taken; the entries
 //! hold no address at all, so erasing an account leaves none behind in the log.
 
@@ -154,8 +157,13 @@ impl<P: Ports> Portcullis<P> {
         if let Limit::Limited(retry_after) = self.limit(key, self.policy.resend_rules(), now).await? {
             return Err(EmailChangeError::RateLimited { retry_after });
         }
+        // Both reads whatever the first finds, so the work does not tell a taken address.
         let holder = self.store.user_by_email(new_email).await?;
-        let reserved = holder.is_none() && self.store.email_reserved_for_revert(new_email, now).await?;
+        let reserved = self.store.email_reserved_for_revert(new_email, now).await?;
+        // The new address's own mail allowance: many accounts cannot flood one inbox. Past
+        // it the change is stored as usual and nothing is sent, silently.
+        let target = format!("email-change-to:{new_email}");
+        let may_mail = matches!(self.limit(target, self.policy.resend_rules(), now).await?, Limit::Allowed(_));
         let code = self.random.six_digits();
         let product = &self.policy.product_name;
         let mut changes = vec![
@@ -188,6 +196,7 @@ impl<P: Ports> Portcullis<P> {
             ),
         ];
         match holder {
+            _ if !may_mail => {}
             // A deleted account's address has nobody to warn.
             Some(holder) if holder.deleted_at.is_none() => {
                 let text = self.templates.email_in_use(product, holder.name.as_str());
@@ -229,7 +238,8 @@ impl<P: Ports> Portcullis<P> {
             Limit::Limited(_) => return Err(RedeemCodeError::AttemptsExceeded),
         };
         let stored = self.check_code(user.id, CodePurpose::ChangeEmail, code, permit, now).await?;
-        let change = match self.store.pending_email_change(user.id).await? {
+        let pending = self.store.email_changes(user.id).await?.into_iter().find(|c| c.confirmed_at.is_none());
+        let change = match pending {
             Some(change) if change.old_email == user.email => change,
             _ => return Err(RedeemCodeError::InvalidCode),
         };
@@ -242,6 +252,8 @@ impl<P: Ports> Portcullis<P> {
         let name = user.name.as_str();
         let changes = vec![
             Change::ConsumeCode { id: stored.id, at: now },
+            // Codes mailed to the old address (a reset, a sign-in) must not work on the new one.
+            Change::DiscardCodes { user_id: user.id, at: now },
             Change::ChangeEmail { user_id: user.id, from: user.email.clone(), to: change.new_email.clone(), at: now },
             Change::ConfirmEmailChange {
                 id: change.id,
@@ -273,9 +285,11 @@ impl<P: Ports> Portcullis<P> {
 
     /// Undoes a confirmed change with the single-use token of the old address's link: the
     /// account gets that address back (whatever it moved to since), every session is signed
-    /// out, the links of changes made after this one stop working (whoever made them cannot
-    /// undo the reversal), and the restored address is mailed. Audited as
-    /// `user.email.change_reverted`.
+    /// out, every unused code (mailed to the address being left) stops working, second
+    /// factors added since the change was asked for are removed, the links of changes made
+    /// after this one stop working (whoever made them cannot undo the reversal), and the
+    /// restored address is mailed. Audited as `user.email.change_reverted` with
+    /// `factors_removed`.
     ///
     /// # Errors
     /// As [`RevertEmailChangeError`] says.
@@ -299,11 +313,24 @@ impl<P: Ports> Portcullis<P> {
             Change::RevertEmailChange { id: change.id, user_id: user.id, at: now },
             Change::ChangeEmail { user_id: user.id, from: user.email.clone(), to: change.old_email.clone(), at: now },
         ];
+        // Second factors added since the change was asked for are the intruder's: left in
+        // place, they would stop the owner at the next sign-in.
+        let added: Vec<_> =
+            self.store.factors(user.id).await?.into_iter().filter(|f| f.created_at >= change.created_at).collect();
+        changes.extend(added.iter().map(|f| Change::DeleteFactor { user_id: user.id, factor_id: f.id }));
         let name = user.name.as_str();
-        let text = self.templates.email_change_reverted(&self.policy.product_name, name, self.base_url());
+        let text = self.templates.email_change_reverted(&self.policy.product_name, name, self.base_url(), added.len());
         changes.extend([
+            // Codes mailed to the address being left (a sign-in, a reset) die with it.
+            Change::DiscardCodes { user_id: user.id, at: now },
             Change::RevokeUserSessions { user_id: user.id, except: None, at: now },
-            self.audit(user.id, AuditAction::EmailChangeReverted, ctx, metadata([]), now),
+            self.audit(
+                user.id,
+                AuditAction::EmailChangeReverted,
+                ctx,
+                metadata([("factors_removed", added.len().into())]),
+                now,
+            ),
             self.mail_to_address(&change.old_email, name, text, now),
         ]);
         match self.store.commit(changes).await {

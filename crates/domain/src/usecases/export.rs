@@ -4,12 +4,12 @@ use std::time::Duration;
 
 use crate::error::InfraError;
 use crate::model::{
-    Aal, AuditAction, AuditEntry, AuditQuery, Factor, Notification, Passkey, RequestContext, Session,
+    Aal, AuditAction, AuditEntry, AuditQuery, EmailChange, Factor, Notification, Passkey, RequestContext, Session,
     StoredRecoveryCode, Timestamp, User,
 };
 use crate::ports::{
-    AuditRepository, FactorRepository, NotificationRepository, Ports, RateRule, SessionRepository, StoreError,
-    UnitOfWork, UserRepository,
+    AuditRepository, CodeRepository, FactorRepository, NotificationRepository, Ports, RateRule, SessionRepository,
+    StoreError, UnitOfWork, UserRepository,
 };
 use crate::service::{Limit, Portcullis};
 use crate::usecases::authenticate::Principal;
@@ -42,6 +42,8 @@ pub struct AccountExport {
     pub recovery_codes: Vec<StoredRecoveryCode>,
     /// In-app notifications, newest first.
     pub notifications: Vec<Notification>,
+    /// Changes of the account's address, newest first.
+    pub email_changes: Vec<EmailChange>,
     /// Audit entries about the account, newest first, this export's own excluded.
     pub audit_entries: Vec<AuditEntry>,
 }
@@ -56,6 +58,7 @@ impl std::fmt::Debug for AccountExport {
             .field("passkeys", &self.passkeys.len())
             .field("recovery_codes", &self.recovery_codes.len())
             .field("notifications", &self.notifications.len())
+            .field("email_changes", &self.email_changes.len())
             .field("audit_entries", &self.audit_entries.len())
             .finish()
     }
@@ -130,6 +133,7 @@ impl<P: Ports> Portcullis<P> {
         let passkeys = self.store.passkeys(id).await?;
         let recovery_codes = self.store.recovery_codes(id).await?;
         let notifications = self.all_notifications(principal).await?;
+        let email_changes = self.store.email_changes(id).await?;
         let audit_entries = self.all_audit_entries(principal).await?;
         self.store.commit(vec![self.audit(id, AuditAction::DataExported, ctx, metadata([]), now)]).await?;
         Ok(AccountExport {
@@ -140,6 +144,7 @@ impl<P: Ports> Portcullis<P> {
             passkeys,
             recovery_codes,
             notifications,
+            email_changes,
             audit_entries,
         })
     }

@@ -3,7 +3,8 @@
 //!
 //! The request answers the same for every address. The redemption is a login in every other
 //! way: it takes a slot of the same failed-attempt counter as the password (a wrong code is a
-//! failed attempt, so five guesses lock both ways of signing in), checks the account's state,
+//! failed attempt, so five guesses lock both ways of signing in; the code rules also stop
+//! wrong codes at `code_failures_per_day` per address), checks the account's state,
 //! and on an account with an active second factor earns an `mfa_token`, never a session
 //! (a mailed code proves control of the mailbox, not possession of the factor). Each code
 //! works once: the commit that starts the session (or issues the challenge) consumes it with
@@ -13,9 +14,10 @@ use std::time::Duration;
 
 use crate::error::InfraError;
 use crate::model::{AuditAction, CodePurpose, Email, OneTimeCode, RequestContext, StoredCode, Timestamp, User};
-use crate::ports::{Change, CodeRepository, Permit, Ports, SecretHasher, StoreError, UnitOfWork, UserRepository};
+use crate::ports::{Change, CodeRepository, Permit, Ports, StoreError, UnitOfWork, UserRepository};
 use crate::service::{Limit, Portcullis, clear_login_failures};
-use crate::usecases::common::{CODE_DIGEST, MailedCode, metadata};
+use crate::usecases::codes::RedeemCodeError;
+use crate::usecases::common::{MailedCode, metadata};
 use crate::usecases::login::{FirstStep, LoginError, LoginOutcome, SignInProof};
 
 /// The audit entries' `"method"` for this way of signing in.
@@ -130,21 +132,39 @@ impl<P: Ports> Portcullis<P> {
                 return Err(LoginError::TooManyAttempts { retry_after });
             }
         };
+        // And the code rules of registration: at most `code_failures_per_day` wrong codes per
+        // address, across resends, however the 30-minute lockout has let them through.
+        let key = format!("code-failures:{}:{}", CodePurpose::SignIn.as_str(), req.email);
+        let code_permit = match self.limit(key, self.policy.code_failure_rules(), now).await {
+            Ok(Limit::Allowed(p)) => p,
+            Ok(Limit::Limited(retry_after)) => {
+                let _ = self.release(permit).await;
+                if let Some(user) = &user {
+                    self.audit_failure(user, "too_many_attempts", Some(METHOD), ctx, now, None).await?;
+                }
+                return Err(LoginError::TooManyAttempts { retry_after });
+            }
+            Err(e) => {
+                let _ = self.release(permit).await;
+                return Err(e.into());
+            }
+        };
         let Some(user) = user else {
             self.count_failure(permit).await?;
             return Err(LoginError::InvalidCredentials);
         };
-        let stored = match self.matching_sign_in_code(&user, &req.code, now).await {
-            Ok(Some(stored)) => stored,
-            Ok(None) => {
-                self.count_failure(permit).await?;
-                self.audit_failure(&user, "invalid_code", Some(METHOD), ctx, now, None).await?;
-                return Err(LoginError::InvalidCredentials);
-            }
-            Err(e) => {
+        let stored = match self.check_code(user.id, CodePurpose::SignIn, &req.code, code_permit, now).await {
+            Ok(stored) => stored,
+            Err(RedeemCodeError::Infra(e)) => {
                 // No code was checked: not a failed attempt.
                 let _ = self.release(permit).await;
                 return Err(e.into());
+            }
+            // Wrong, used, expired or burned: one answer, one failed attempt.
+            Err(_) => {
+                self.count_failure(permit).await?;
+                self.audit_failure(&user, "invalid_code", Some(METHOD), ctx, now, None).await?;
+                return Err(LoginError::InvalidCredentials);
             }
         };
         // The code was right: the slot goes back in the commit that follows. A refused
@@ -155,24 +175,6 @@ impl<P: Ports> Portcullis<P> {
             return Err(LoginError::Blocked(block));
         }
         self.start_code_session(user, &stored, req.remember_me, permit, ctx, now).await
-    }
-
-    /// The live sign-in code of `user` if `code` is it: unexpired and with tries left (this
-    /// try is counted first, so parallel guesses cannot exceed the code's tries).
-    async fn matching_sign_in_code(
-        &self,
-        user: &User,
-        code: &OneTimeCode,
-        now: Timestamp,
-    ) -> Result<Option<StoredCode>, StoreError> {
-        let Some(stored) = self.store.active_code(user.id, CodePurpose::SignIn).await? else { return Ok(None) };
-        if now >= stored.expires_at
-            || self.store.count_code_attempt(stored.id, self.policy.code_max_attempts).await?.is_none()
-        {
-            return Ok(None);
-        }
-        let typed = self.secrets.digest(CODE_DIGEST, code.expose());
-        Ok(typed.ct_eq(&stored.digest).then_some(stored))
     }
 
     /// The session of a right code, in a commit that consumes the code, gives the

@@ -26,7 +26,8 @@ pub use credentials::{
     ResetPasswordBody, SignInCodeBody, opaque_token, whole_seconds,
 };
 pub use export::{
-    AccountExportDocument, EXPORT_FORMAT, ExportedFactor, ExportedPasskey, ExportedRecoveryCodes, ExportedSession,
+    AccountExportDocument, EXPORT_FORMAT, ExportedEmailChange, ExportedFactor, ExportedPasskey, ExportedRecoveryCodes,
+    ExportedSession,
 };
 pub use mfa::{
     ConfirmTotpBody, ConfirmTotpResponse, FactorView, MfaOverviewResponse, MfaResetResponse, MfaVerifyBody,

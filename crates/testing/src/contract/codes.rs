@@ -134,3 +134,31 @@ pub async fn consume_code_is_race_free<S: Store>(store: &S) {
     assert!(results.iter().all(|r| matches!(r, Ok(_) | Err(StoreError::Conflict))), "{results:?}");
     assert_eq!(history(store, &laura, &[AuditAction::EmailVerified]).await.total_count, 1);
 }
+
+/// `DiscardCodes` uses up every unconsumed code of the user, of every purpose (challenges
+/// included): none is active or can be tried afterwards. Another user's codes stay.
+pub async fn discard_codes_ends_every_code_of_the_user<S: Store>(store: &S) {
+    let laura = insert_user(store, "laura@example.com").await;
+    let ana = insert_user(store, "ana@example.com").await;
+    let purposes =
+        [CodePurpose::VerifyEmail, CodePurpose::ResetPassword, CodePurpose::SignIn, CodePurpose::ChangeEmail];
+    let mut changes: Vec<Change> =
+        purposes.iter().map(|p| Change::ReplaceCode(code(&laura, *p, "123456", T0))).collect();
+    let challenge = code(&laura, CodePurpose::MfaChallenge, "token", T0);
+    changes.push(Change::InsertCode(challenge.clone()));
+    let anas = code(&ana, CodePurpose::SignIn, "654321", T0);
+    changes.push(Change::ReplaceCode(anas.clone()));
+    commit_ok(store, changes).await;
+
+    let at = T0.plus(Duration::from_secs(5));
+    commit_ok(store, vec![Change::DiscardCodes { user_id: laura.id, at }]).await;
+    for purpose in purposes {
+        assert_eq!(store.active_code(laura.id, purpose).await.expect("read"), None, "{purpose:?}");
+    }
+    assert_eq!(store.count_code_attempt(challenge.id, 5).await.expect("count"), None, "the challenge too");
+    let err = store.commit(vec![Change::ConsumeCode { id: challenge.id, at }]).await.expect_err("used up");
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+    assert_eq!(store.active_code(ana.id, CodePurpose::SignIn).await.expect("read"), Some(anas), "another user's stays");
+    // Nothing left to discard is no error.
+    commit_ok(store, vec![Change::DiscardCodes { user_id: laura.id, at }]).await;
+}

@@ -64,7 +64,8 @@ async fn move_address<S: Store>(store: &S, user: &User, to: &str, digest: Secret
 }
 
 async fn pending<S: Store>(store: &S, user_id: UserId) -> Option<EmailChange> {
-    store.pending_email_change(user_id).await.expect("pending_email_change")
+    let all = store.email_changes(user_id).await.expect("email_changes");
+    all.into_iter().find(|c| c.confirmed_at.is_none())
 }
 
 async fn by_revert<S: Store>(store: &S, digest: SecretDigest) -> Option<EmailChange> {
@@ -75,7 +76,7 @@ async fn reserved<S: Store>(store: &S, address: &str, now: Timestamp) -> bool {
     store.email_reserved_for_revert(&fixtures::email(address), now).await.expect("email_reserved_for_revert")
 }
 
-/// `StartEmailChange` round-trips through `pending_email_change`; a newer request deletes
+/// `StartEmailChange` round-trips through `email_changes`; a newer request deletes
 /// the account's pending one (its code confirms nothing any more) and no other account's,
 /// and keeps the confirmed ones.
 pub async fn start_email_change_replaces_the_pending_one<S: Store>(store: &S) {
@@ -97,8 +98,10 @@ pub async fn start_email_change_replaces_the_pending_one<S: Store>(store: &S) {
     assert_eq!(pending(store, laura.id).await, None, "a confirmed change is not pending");
     let third = fixtures::email_change(&laura, "laura@third.example.com", secs(3));
     commit_ok(store, vec![Change::StartEmailChange(third.clone())]).await;
-    assert_eq!(pending(store, laura.id).await, Some(third));
+    assert_eq!(pending(store, laura.id).await, Some(third.clone()));
     assert_eq!(by_revert(store, digest(2)).await, Some(confirmed(&second, digest(2), secs(2))), "confirmed ones stay");
+    let all = store.email_changes(laura.id).await.expect("email_changes");
+    assert_eq!(all, vec![third, confirmed(&second, digest(2), secs(2))], "every one of the account's, newest first");
 }
 
 /// `ConfirmEmailChange` sets the confirmation and the revert link of a pending change once:
@@ -226,7 +229,7 @@ pub async fn revert_email_change_works_once_and_ends_later_links<S: Store>(store
     };
     commit_ok(store, revert(at)).await;
     assert_eq!(by_revert(store, digest(2)).await, Some(EmailChange { reverted_at: Some(at), ..second.clone() }));
-    assert_eq!(by_revert(store, digest(1)).await, Some(first), "confirmed before: kept");
+    assert_eq!(by_revert(store, digest(1)).await, Some(first.clone()), "confirmed before: kept");
     let ended = EmailChange { revert_expires_at: Some(at), ..third.clone() };
     assert_eq!(by_revert(store, digest(3)).await, Some(ended), "confirmed after: its link ends");
     assert_eq!(by_revert(store, digest(4)).await, Some(anas), "another account's: kept");
@@ -242,6 +245,18 @@ pub async fn revert_email_change_works_once_and_ends_later_links<S: Store>(store
     assert_eq!(pending(store, ana.id).await, Some(anas_pending), "a failed revert deletes nothing");
     let absent = Change::RevertEmailChange { id: EmailChangeId::new_v7(), user_id: laura.id, at: secs(9) };
     assert!(conflict(store.commit(vec![absent]).await), "absent");
+    // The later link this revert ended cannot commit any more, nor can another account's id.
+    let ended_link = Change::RevertEmailChange { id: third.id, user_id: laura.id, at: secs(9) };
+    assert!(conflict(store.commit(vec![ended_link]).await), "a link another reversal ended");
+    let foreign = Change::RevertEmailChange { id: first.id, user_id: ana.id, at: secs(9) };
+    assert!(conflict(store.commit(vec![foreign]).await), "another account's change");
+    let expired = Change::RevertEmailChange {
+        id: first.id,
+        user_id: laura.id,
+        at: secs(1).plus(WINDOW).plus(Duration::from_secs(1)),
+    };
+    assert!(conflict(store.commit(vec![expired]).await), "past its window");
+    assert_eq!(by_revert(store, digest(1)).await.and_then(|c| c.reverted_at), None, "none of them wrote");
 }
 
 /// "Confirmed after" is `(confirmed_at, id)` order: of changes confirmed at the same instant,

@@ -76,6 +76,7 @@ macro_rules! store_contract_tests {
             count_code_attempt_is_race_free,
             consume_code_works_once,
             consume_code_is_race_free,
+            discard_codes_ends_every_code_of_the_user,
             // second factors
             factors_round_trip,
             confirm_factor_works_once,

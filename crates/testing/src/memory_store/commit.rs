@@ -42,6 +42,11 @@ impl State {
                 let code = self.codes.iter_mut().find(|c| c.id == id && c.consumed_at.is_none());
                 code.ok_or(StoreError::Conflict)?.consumed_at = Some(at);
             }
+            Change::DiscardCodes { user_id, at } => {
+                for code in self.codes.iter_mut().filter(|c| c.user_id == user_id && c.consumed_at.is_none()) {
+                    code.consumed_at = Some(at);
+                }
+            }
             Change::MarkEmailVerified { user_id, at } => {
                 // An UPDATE that matches no row changes nothing and is no error.
                 if let Some(user) = self.users.iter_mut().find(|u| u.id == user_id) {
@@ -406,13 +411,13 @@ impl State {
     }
 
     /// [`Change::RevertEmailChange`]: guarded on a confirmed, unreverted change of the
-    /// account; then the links of the account's changes confirmed after it, in
+    /// account whose link still works at `at`; then the links of the account's changes confirmed after it, in
     /// `(confirmed_at, id)` order, end at `at`, and its pending changes go.
     fn revert_email_change(&mut self, id: EmailChangeId, user_id: UserId, at: Timestamp) -> Result<(), StoreError> {
         let change = self
             .email_changes
             .iter_mut()
-            .find(|c| c.id == id && c.user_id == user_id && c.confirmed_at.is_some() && c.reverted_at.is_none());
+            .find(|c| c.id == id && c.user_id == user_id && c.reverted_at.is_none() && c.revertible(at));
         let change = change.ok_or(StoreError::Conflict)?;
         change.reverted_at = Some(at);
         let reverted = (change.confirmed_at, id);

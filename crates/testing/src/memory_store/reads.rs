@@ -82,11 +82,13 @@ impl CodeRepository for InMemoryStore {
         }))
     }
 
-    async fn pending_email_change(&self, user_id: UserId) -> Result<Option<EmailChange>, StoreError> {
+    async fn email_changes(&self, user_id: UserId) -> Result<Vec<EmailChange>, StoreError> {
         self.enter().await?;
         let state = self.lock();
-        let pending = state.email_changes.iter().filter(|c| c.user_id == user_id && c.confirmed_at.is_none());
-        Ok(pending.max_by_key(|c| (c.created_at, c.id)).cloned())
+        let mut changes: Vec<EmailChange> =
+            state.email_changes.iter().filter(|c| c.user_id == user_id).cloned().collect();
+        changes.sort_by_key(|c| std::cmp::Reverse((c.created_at, c.id)));
+        Ok(changes)
     }
 
     async fn email_change_by_revert(&self, digest: SecretDigest) -> Result<Option<EmailChange>, StoreError> {

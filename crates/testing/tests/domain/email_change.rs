@@ -82,7 +82,10 @@ async fn a_request_mails_a_code_to_the_new_address_and_a_notice_to_the_old_one()
     );
     // Nothing moves before the code.
     assert_eq!(stored_user(&h, me.user.id).email.as_str(), "laura@example.com");
-    let pending = h.store.pending_email_change(me.user.id).await.expect("read").expect("a pending change");
+    let all = CodeRepository::email_changes(&h.store, me.user.id).await.expect("read");
+    assert_eq!(all.len(), 1);
+    let pending = &all[0];
+    assert_eq!(pending.confirmed_at, None);
     assert_eq!((pending.old_email.as_str(), pending.new_email.as_str()), ("laura@example.com", "laura@example.org"));
     let stored = h.store.codes().into_iter().find(|c| c.purpose == CodePurpose::ChangeEmail).expect("a code");
     assert_eq!(stored.user_id, me.user.id);
@@ -97,7 +100,7 @@ async fn a_wrong_password_is_a_failed_login_and_sends_nothing() {
     assert!(matches!(err, Err(EmailChangeError::WrongPassword)), "{err:?}");
     assert_eq!(h.store.rate_events("login:laura@example.com"), 1, "counted towards the lockout");
     assert_eq!(h.store.queued_mail().len(), mails);
-    assert!(h.store.pending_email_change(me.user.id).await.expect("read").is_none());
+    assert!(h.store.email_changes().is_empty());
 }
 
 #[tokio::test]
@@ -305,4 +308,88 @@ async fn a_code_sent_twice_at_once_switches_once() {
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
     assert_eq!(audits(&h, "user.email.changed").len(), 1);
     assert_eq!(mail_with_subject(&h, "laura@example.com", OLD_SUBJECT).len(), 1);
+}
+
+#[tokio::test]
+async fn codes_mailed_to_an_address_the_account_left_stop_working() {
+    let (svc, h) = service();
+    let (_, me) = signed_in(&svc, &h, "laura@example.com").await;
+    // A reset code mailed to the old address before the switch.
+    svc.forgot_password(&email("laura@example.com"), &ctx()).await.expect("asked");
+    let old_reset = drawn_code(&h);
+    let token = moved(&svc, &h, &me, "eve@example.org").await;
+    let reset = |address: &'static str, digits: String| {
+        let svc = &svc;
+        async move {
+            let new = crate::support::new_password("a brand new passphrase");
+            svc.reset_password(&email(address), &code(&digits), &new, &ctx()).await
+        }
+    };
+    assert!(matches!(reset("eve@example.org", old_reset).await, Err(RedeemCodeError::InvalidCode)));
+
+    // Whoever holds the new address asks for a sign-in code and a reset code there...
+    h.clock.advance(Duration::from_secs(61));
+    svc.request_sign_in_code(&email("eve@example.org"), &ctx()).await.expect("asked");
+    let sign_in = drawn_code(&h);
+    svc.forgot_password(&email("eve@example.org"), &ctx()).await.expect("asked");
+    let eves_reset = drawn_code(&h);
+    // ...and after the owner's link neither works on the restored address.
+    svc.revert_email_change(&token, &ctx()).await.expect("reverted");
+    let req = portcullis_domain::CodeLoginRequest {
+        email: email("laura@example.com"),
+        code: code(&sign_in),
+        remember_me: false,
+    };
+    assert!(matches!(svc.login_with_code(req, &ctx()).await, Err(portcullis_domain::LoginError::InvalidCredentials)));
+    assert!(matches!(reset("laura@example.com", eves_reset).await, Err(RedeemCodeError::InvalidCode)));
+    assert!(h.store.codes().iter().all(|c| c.consumed_at.is_some()), "no code is left live");
+}
+
+#[tokio::test]
+async fn the_link_removes_second_factors_added_after_the_change() {
+    let (svc, h) = service();
+    let (_, me) = signed_in(&svc, &h, "laura@example.com").await;
+    let owners = factor(&me.user, T0);
+    h.store
+        .commit(vec![
+            Change::InsertFactor(owners.clone()),
+            Change::ConfirmFactor { factor_id: owners.id, step: TotpStep::at(T0), at: T0 },
+        ])
+        .await
+        .expect("the owner's factor");
+    let strong = Principal { aal: Aal::Two, ..me };
+    h.clock.advance(Duration::from_secs(60));
+    let token = moved(&svc, &h, &strong, "eve@example.org").await;
+    h.clock.advance(Duration::from_secs(60));
+    let intruders = factor(&strong.user, h.clock.now());
+    let at = h.clock.now();
+    h.store
+        .commit(vec![
+            Change::InsertFactor(intruders.clone()),
+            Change::ConfirmFactor { factor_id: intruders.id, step: TotpStep::at(at), at },
+        ])
+        .await
+        .expect("the intruder's factor");
+
+    svc.revert_email_change(&token, &ctx()).await.expect("reverted");
+    let left: Vec<_> = h.store.factors().into_iter().map(|f| f.id).collect();
+    assert_eq!(left, vec![owners.id], "only the factor from before the change stays");
+    let entry = audits(&h, "user.email.change_reverted").pop().expect("audited");
+    assert_eq!(entry.metadata["factors_removed"], 1);
+    let mail = mail_with_subject(&h, "laura@example.com", RESTORED_SUBJECT).pop().expect("mailed");
+    assert!(mail.body.contains("1 second factor added since the change was removed"), "{}", mail.body);
+}
+
+#[tokio::test]
+async fn one_new_address_gets_at_most_one_mail_a_minute_from_all_requests() {
+    let (svc, h) = service();
+    let (_, a) = signed_in(&svc, &h, "a@example.com").await;
+    let (_, b) = signed_in(&svc, &h, "b@example.com").await;
+    request(&svc, &a, "target@example.org").await.expect("a asks");
+    request(&svc, &b, "target@example.org").await.expect("b asks: the same answer");
+    assert_eq!(h.store.mail_to("target@example.org").len(), 1, "the second request sent nothing there");
+    assert_eq!(mail_with_subject(&h, "b@example.com", NOTICE_SUBJECT).len(), 1, "its own notice still goes");
+    // The change is stored all the same: b's code (never sent) would confirm it.
+    let digits = drawn_code(&h);
+    assert_eq!(confirm(&svc, &b, &digits).await.expect("confirmed").as_str(), "target@example.org");
 }

@@ -94,3 +94,24 @@ async fn a_password_only_session_of_an_account_with_a_factor_may_not_export() {
     let export = svc.export_account(&stepped_up, &ctx()).await.unwrap();
     assert_eq!((export.factors.len(), export.passkeys.len()), (1, 1));
 }
+
+#[tokio::test]
+async fn address_changes_are_exported_without_their_link() {
+    let (svc, h) = service();
+    seed_verified(&h, "laura@example.com").await;
+    seed_verified(&h, "ana@example.com").await;
+    let me = principal(&svc, &login_ok(&svc, "laura@example.com").await).await;
+    let ana = principal(&svc, &login_ok(&svc, "ana@example.com").await).await;
+    let password = || portcullis_domain::model::Password::new(fixtures::PASSWORD);
+    svc.request_email_change(&me, password(), &fixtures::email("laura@example.org"), &ctx()).await.unwrap();
+    let code = portcullis_domain::model::OneTimeCode::parse(&h.random.last_code().unwrap()).unwrap();
+    svc.confirm_email_change(&me, &code, &ctx()).await.unwrap();
+    h.clock.advance(Duration::from_secs(60));
+    svc.request_email_change(&ana, password(), &fixtures::email("ana@example.org"), &ctx()).await.unwrap();
+
+    let export = svc.export_account(&me, &ctx()).await.unwrap();
+    assert_eq!(export.email_changes.len(), 1, "only the caller's: {:?}", export.email_changes);
+    let change = &export.email_changes[0];
+    assert_eq!((change.old_email.as_str(), change.new_email.as_str()), ("laura@example.com", "laura@example.org"));
+    assert!(change.confirmed_at.is_some() && change.revert_digest.is_some());
+}

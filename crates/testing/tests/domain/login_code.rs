@@ -480,3 +480,25 @@ async fn parallel_uses_of_one_right_code_give_one_session_and_count_no_failure()
     }
     password_login(&svc, "laura@example.com", PASSWORD).await.expect("the password still signs in");
 }
+
+#[tokio::test]
+async fn wrong_codes_are_capped_per_day_apart_from_the_lockout() {
+    let policy = Policy { code_failures_per_day: 3, login_failures_per_account: 100, ..Policy::default() };
+    let (svc, h) = test_service(policy);
+    seed_verified(&h, "laura@example.com").await;
+    let digits = sign_in_code(&svc, &h, "laura@example.com").await;
+    for _ in 0..3 {
+        let err = code_login(&svc, "laura@example.com", &wrong(&digits), false).await.unwrap_err();
+        assert!(matches!(err, LoginError::InvalidCredentials), "{err:?}");
+    }
+    // A fresh code does not reset the day's count, and even the right one is not tried.
+    h.clock.advance(Duration::from_secs(61));
+    let fresh = sign_in_code(&svc, &h, "laura@example.com").await;
+    let err = code_login(&svc, "laura@example.com", &fresh, false).await.unwrap_err();
+    assert!(matches!(err, LoginError::TooManyAttempts { .. }), "{err:?}");
+    let stored = sign_in_codes(&h).into_iter().find(|c| c.consumed_at.is_none()).expect("the fresh code");
+    assert_eq!(stored.attempts, 0, "not tried");
+    assert_eq!(failure_reasons(&h).last().map(String::as_str), Some("too_many_attempts"));
+    // The password still signs in: the cap is on codes only.
+    password_login(&svc, "laura@example.com", PASSWORD).await.expect("the password works");
+}

@@ -5,7 +5,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use portcullis_domain::AccountExport;
-use portcullis_domain::model::{Factor, Passkey, Session, SessionId, StoredRecoveryCode};
+use portcullis_domain::model::{EmailChange, Factor, Passkey, Session, SessionId, StoredRecoveryCode};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -40,6 +40,9 @@ pub struct AccountExportDocument {
     pub recovery_codes: ExportedRecoveryCodes,
     /// In-app notifications, newest first.
     pub notifications: Vec<NotificationView>,
+    /// Changes of the account's address (`POST /users/me/email`), pending, confirmed and
+    /// reverted, newest first; the revert link's token is left out.
+    pub email_changes: Vec<ExportedEmailChange>,
     /// Audit entries about the account (sign-ins, failures, changes, administrators'
     /// actions on it), newest first; this export's own `user.data.exported` entry is
     /// written after the read, so it shows in the next one.
@@ -97,6 +100,36 @@ pub struct ExportedPasskey {
     pub disabled_at: Option<String>,
 }
 
+/// A change of the account's address.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportedEmailChange {
+    /// The address when the change was asked for.
+    pub old_email: String,
+    /// The address asked for.
+    pub new_email: String,
+    /// When it was asked for (RFC 3339, ms, UTC).
+    pub requested_at: String,
+    /// When the code switched the address; null while pending (or never).
+    pub confirmed_at: Option<String>,
+    /// Until when the old address's link could undo it; null while pending.
+    pub revert_link_expires_at: Option<String>,
+    /// When that link undid it; null otherwise.
+    pub reverted_at: Option<String>,
+}
+
+impl From<&EmailChange> for ExportedEmailChange {
+    fn from(c: &EmailChange) -> Self {
+        Self {
+            old_email: c.old_email.as_str().to_owned(),
+            new_email: c.new_email.as_str().to_owned(),
+            requested_at: c.created_at.to_rfc3339(),
+            confirmed_at: c.confirmed_at.map(|t| t.to_rfc3339()),
+            revert_link_expires_at: c.revert_expires_at.map(|t| t.to_rfc3339()),
+            reverted_at: c.reverted_at.map(|t| t.to_rfc3339()),
+        }
+    }
+}
+
 /// Recovery codes, counted.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ExportedRecoveryCodes {
@@ -124,6 +157,7 @@ impl AccountExportDocument {
             passkeys: export.passkeys.iter().map(ExportedPasskey::from).collect(),
             recovery_codes: ExportedRecoveryCodes::new(&export.recovery_codes),
             notifications: export.notifications.iter().map(NotificationView::from).collect(),
+            email_changes: export.email_changes.iter().map(ExportedEmailChange::from).collect(),
             audit_entries: export.audit_entries.iter().map(HistoryEntry::from).collect(),
         }
     }

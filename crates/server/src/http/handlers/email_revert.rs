@@ -63,7 +63,7 @@ pub async fn show_revert_form(service: web::Data<Service>, req: HttpRequest) -> 
         (crate::http::dto::EmailRevertBody = "application/json"),
         (crate::http::dto::EmailRevertBody = "application/x-www-form-urlencoded"),
     )),
-    description = "The action of the link the old address gets when the account moves to another one: moves the account back to that address (whatever it moved to since), signs every session out, ends the links of later changes, and mails the restored address. Audited as `user.email.change_reverted`. The link works once, for 7 days. A form submission (the button of the `GET` page) gets a small HTML page, with status 400 when the link did nothing.",
+    description = "The action of the link the old address gets when the account moves to another one: moves the account back to that address (whatever it moved to since), signs every session out, ends the links of later changes and every unused code of the account, removes the second factors added since the change was asked for, and mails the restored address. Audited as `user.email.change_reverted`. The link works once, for 7 days. A form submission (the button of the `GET` page) gets a small HTML page, with status 400 when the link did nothing.",
     responses(
         (status = 200, description = "Reverted", content(
             (StatusMessage = "application/json"),
