@@ -10,7 +10,9 @@ use crate::model::{
     AccountStatus, AuditAction, AuditEntry, AuditQuery, Email, NewPassword, Page, Permission, RequestContext, Role,
     Roles, User, UserId, UserName, UserQuery,
 };
-use crate::ports::{AuditRepository, Change, PasswordHasher, Ports, StoreError, UnitOfWork, UserRepository};
+use crate::ports::{
+    AuditRepository, Change, CodeRepository, PasswordHasher, Ports, StoreError, UnitOfWork, UserRepository,
+};
 use crate::service::Portcullis;
 use crate::usecases::authenticate::Principal;
 use crate::usecases::common::metadata;
@@ -420,6 +422,11 @@ impl<P: Ports> Portcullis<P> {
     ) -> Result<User, AdminError> {
         actor.require(Permission::UsersWrite)?;
         let now = self.now();
+        // Kept for the revert link of an address change: taken, as at registration (an
+        // administrator may be told).
+        if self.store.email_reserved_for_revert(&account.email, now).await? {
+            return Err(AdminError::EmailTaken);
+        }
         let password_hash = self.hasher.hash(account.password.as_password().clone()).await.map_err(InfraError::from)?;
         let user = User {
             id: UserId::new_v7(),

@@ -393,3 +393,19 @@ async fn one_new_address_gets_at_most_one_mail_a_minute_from_all_requests() {
     let digits = drawn_code(&h);
     assert_eq!(confirm(&svc, &b, &digits).await.expect("confirmed").as_str(), "target@example.org");
 }
+
+#[tokio::test]
+async fn an_administrator_cannot_create_an_account_on_a_kept_address() {
+    let (svc, h) = service();
+    let (_, me) = signed_in(&svc, &h, "laura@example.com").await;
+    moved(&svc, &h, &me, "laura@example.org").await;
+    let account = portcullis_domain::NewAccount {
+        name: portcullis_domain::model::UserName::parse("Eve").expect("a name"),
+        email: email("laura@example.com"),
+        password: crate::support::new_password("a brand new passphrase"),
+        roles: portcullis_domain::model::Roles::user(),
+    };
+    let err = svc.admin_create_user(&portcullis_domain::Actor::Operator, account, &ctx()).await;
+    assert!(matches!(err, Err(portcullis_domain::AdminError::EmailTaken)), "{err:?}");
+    assert_eq!(h.store.users().len(), 1);
+}
