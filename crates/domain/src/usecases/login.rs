@@ -188,22 +188,9 @@ impl<P: Ports> Portcullis<P> {
     /// ```
     pub async fn login(&self, req: LoginRequest, ctx: &RequestContext) -> Result<LoginOutcome, LoginError> {
         let now = self.now();
-        if let Some(retry_after) = self.limit_ip(ctx, now).await? {
-            return Err(LoginError::RateLimited { retry_after });
-        }
-        // Reserve a failure slot before the password check, so N parallel guesses cannot
-        // all slip under the limit. Only a wrong password makes it a counted failure: N
-        // parallel right ones take turns for the slots instead of being refused. The account
-        // comes with the decision, in the same store call.
-        let (permit, user) = match self.reserve_login_attempt(&req.email, now).await? {
-            (Limit::Allowed(p), user) => (p, user),
-            (Limit::Limited(retry_after), user) => {
-                if let Some(user) = user {
-                    self.audit_failure(&user, "too_many_attempts", None, ctx, now, None).await?;
-                }
-                return Err(LoginError::TooManyAttempts { retry_after });
-            }
-        };
+        // Only a wrong password makes the reservation a counted failure: N parallel right
+        // ones take turns for the slots instead of being refused.
+        let (permit, user) = self.open_login_attempt(&req.email, None, ctx, now).await?;
         // An unknown address is checked against a dummy hash, so timing does not reveal it.
         let hash = user.as_ref().map_or_else(|| self.hasher.dummy_hash(), |u| u.password_hash.clone());
         let matches = match self.hasher.verify(req.password.clone(), hash).await {
@@ -242,6 +229,31 @@ impl<P: Ports> Portcullis<P> {
             (None, Some(permit))
         };
         self.start_session(user, req.remember_me, rehash, unreleased, ctx, now).await
+    }
+
+    /// The checks before any credential of a sign-in (password or mailed code) is looked
+    /// at: the per-IP limit, then a failure slot reserved for `email`, so N parallel guesses
+    /// cannot all slip under the limit. The account comes with the decision, in the same
+    /// store call; a refusal is audited on it, with `method` when not the password's.
+    pub(crate) async fn open_login_attempt(
+        &self,
+        email: &Email,
+        method: Option<&'static str>,
+        ctx: &RequestContext,
+        now: Timestamp,
+    ) -> Result<(Permit, Option<User>), LoginError> {
+        if let Some(retry_after) = self.limit_ip(ctx, now).await? {
+            return Err(LoginError::RateLimited { retry_after });
+        }
+        match self.reserve_login_attempt(email, now).await? {
+            (Limit::Allowed(permit), user) => Ok((permit, user)),
+            (Limit::Limited(retry_after), user) => {
+                if let Some(user) = user {
+                    self.audit_failure(&user, "too_many_attempts", method, ctx, now, None).await?;
+                }
+                Err(LoginError::TooManyAttempts { retry_after })
+            }
+        }
     }
 
     /// A password-only sign-in's commit, carrying [`Change::ExpectNoSecondFactor`]: an

@@ -118,20 +118,9 @@ impl<P: Ports> Portcullis<P> {
         ctx: &RequestContext,
     ) -> Result<LoginOutcome, LoginError> {
         let now = self.now();
-        if let Some(retry_after) = self.limit_ip(ctx, now).await? {
-            return Err(LoginError::RateLimited { retry_after });
-        }
-        // The same reservation as a password login, so parallel guesses cannot slip under
-        // the limit, and a wrong code fills the same counter as a wrong password.
-        let (permit, user) = match self.reserve_login_attempt(&req.email, now).await? {
-            (Limit::Allowed(p), user) => (p, user),
-            (Limit::Limited(retry_after), user) => {
-                if let Some(user) = user {
-                    self.audit_failure(&user, "too_many_attempts", Some(METHOD), ctx, now, None).await?;
-                }
-                return Err(LoginError::TooManyAttempts { retry_after });
-            }
-        };
+        // The same reservation as a password login: a wrong code fills the same counter as
+        // a wrong password.
+        let (permit, user) = self.open_login_attempt(&req.email, Some(METHOD), ctx, now).await?;
         // And the code rules of registration: at most `code_failures_per_day` wrong codes per
         // address, across resends, however the 30-minute lockout has let them through.
         let key = format!("code-failures:{}:{}", CodePurpose::SignIn.as_str(), req.email);

@@ -3,7 +3,11 @@
 //! served with headers that keep them so. A `GET` of such a link only shows a page whose
 //! button `POST`s the token back: mail scanners and link previews fetch links on their own.
 
-use actix_web::HttpResponse;
+use actix_web::{HttpRequest, HttpResponse};
+
+use crate::http::dto::opaque_token;
+use crate::http::problem::ApiError;
+use crate::http::query;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 
@@ -29,6 +33,17 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+/// The `token` of a mailed link's query string, checked like a posted one.
+///
+/// # Errors
+/// `VALIDATION_ERROR` when it is missing, empty or over 512 characters, or the query is
+/// malformed.
+pub fn query_token(req: &HttpRequest) -> Result<String, ApiError> {
+    let pairs = query::pairs(req.query_string())?;
+    let raw = pairs.iter().find(|(name, _)| name == "token").map_or("", |(_, value)| value.as_str());
+    Ok(opaque_token("token", raw).map_err(|e| ApiError::validation(vec![e]))?.to_owned())
 }
 
 /// A whole page: `title` (escaped here) over `body` (HTML the caller escaped).

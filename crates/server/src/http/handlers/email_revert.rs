@@ -10,7 +10,6 @@ use crate::http::auth::Ctx;
 use crate::http::dto::{StatusMessage, opaque_token};
 use crate::http::link_page::{self, document, escape};
 use crate::http::problem::ApiError;
-use crate::http::query;
 use crate::http::to_completion::to_completion;
 use crate::http::token_input::TokenInput;
 use crate::wiring::Service;
@@ -51,10 +50,8 @@ Nothing was changed.</p>";
         (status = 400, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "VALIDATION_ERROR: `token` missing, empty or over 512 characters"),
     ))]
 pub async fn show_revert_form(service: web::Data<Service>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let pairs = query::pairs(req.query_string())?;
-    let raw = pairs.iter().find(|(name, _)| name == "token").map_or("", |(_, value)| value.as_str());
-    let token = opaque_token("token", raw).map_err(|e| ApiError::validation(vec![e]))?;
-    Ok(link_page::html(confirm_form(&service.policy().product_name, token)))
+    let token = link_page::query_token(&req)?;
+    Ok(link_page::html(confirm_form(&service.policy().product_name, &token)))
 }
 
 /// Undoes an address change with the old address's single-use link.

@@ -3,10 +3,8 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::page;
-use crate::http::dto::opaque_token;
 use crate::http::link_page;
 use crate::http::problem::ApiError;
-use crate::http::query;
 use crate::wiring::Service;
 
 /// The page the "Not you?" link of a new-sign-in mail opens: it explains, and its button
@@ -19,8 +17,6 @@ use crate::wiring::Service;
         (status = 400, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "VALIDATION_ERROR: `token` missing, empty or over 512 characters"),
     ))]
 pub async fn show_revoke_form(service: web::Data<Service>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let pairs = query::pairs(req.query_string())?;
-    let raw = pairs.iter().find(|(name, _)| name == "token").map_or("", |(_, value)| value.as_str());
-    let token = opaque_token("token", raw).map_err(|e| ApiError::validation(vec![e]))?;
-    Ok(link_page::html(page::confirm_form(&service.policy().product_name, token)))
+    let token = link_page::query_token(&req)?;
+    Ok(link_page::html(page::confirm_form(&service.policy().product_name, &token)))
 }
