@@ -105,10 +105,12 @@ impl MailTemplates {
         self.render(prepare_recovery_code_used(product, name, remaining))
     }
 
-    /// The notice that the password was right but the second factor's codes were wrong too
-    /// many times: whoever tried knows the password.
-    pub fn mfa_attempts_exceeded(&self, product: &str, name: &str) -> MailText {
-        self.render(prepare_mfa_attempts_exceeded(product, name))
+    /// The notice that the first step was right but the second factor's codes were wrong too
+    /// many times: whoever tried knows the password, or (`first` being
+    /// [`SignedInWith::EmailCode`]) can read the mailbox, and the advice says which to
+    /// secure.
+    pub fn mfa_attempts_exceeded(&self, product: &str, name: &str, first: SignedInWith) -> MailText {
+        self.render(prepare_mfa_attempts_exceeded(product, name, first))
     }
 
     /// The notice that the account's second factors changed; `change` says how, in one
@@ -208,14 +210,14 @@ fn prepare_recovery_code_used(product: &str, name: &str, remaining: u32) -> Prep
     )
 }
 
-fn prepare_mfa_attempts_exceeded(product: &str, name: &str) -> Prepared {
-    Prepared::new(
-        "mfa_attempts_exceeded",
-        format!("Your {product} password was used, but the second step failed"),
-        product,
-        name,
-        context! {},
-    )
+fn prepare_mfa_attempts_exceeded(product: &str, name: &str, first: SignedInWith) -> Prepared {
+    let email_code = first == SignedInWith::EmailCode;
+    let subject = if email_code {
+        format!("A {product} sign-in code was used, but the second step failed")
+    } else {
+        format!("Your {product} password was used, but the second step failed")
+    };
+    Prepared::new("mfa_attempts_exceeded", subject, product, name, context! { email_code })
 }
 
 fn prepare_mfa_changed(product: &str, name: &str, change: &str) -> Prepared {

@@ -310,7 +310,8 @@ fn samples() -> Vec<Prepared> {
         super::prepare_password_changed(product, name, at, None, "https://example.com"),
         super::prepare_token_reuse(product, name, &facts, &facts, "https://example.com"),
         super::prepare_recovery_code_used(product, name, 9),
-        super::prepare_mfa_attempts_exceeded(product, name),
+        super::prepare_mfa_attempts_exceeded(product, name, super::SignedInWith::Password),
+        super::prepare_mfa_attempts_exceeded(product, name, super::SignedInWith::EmailCode),
         super::prepare_mfa_changed(product, name, "A second factor was added to your account."),
     ]
 }

@@ -216,10 +216,17 @@ fn second_factor_mails() {
     assert_eq!(changed.subject, "Your Portcullis sign-in settings changed");
     assert_contains(&changed.body, &["A second factor, <Phone>, was removed.", "reset your\npassword now"]);
     assert_contains(html(&changed), &["A second factor, &lt;Phone&gt;, was removed."]);
-    let failed = builtin().mfa_attempts_exceeded("Portcullis", "Laura");
+    let failed = builtin().mfa_attempts_exceeded("Portcullis", "Laura", SignedInWith::Password);
     assert_eq!(failed.subject, "Your Portcullis password was used, but the second step failed");
     for part in [failed.body.as_str(), html(&failed)] {
         assert_contains(part, &["entered your Portcullis password correctly", "nobody was signed in", "change it now"]);
+        assert!(!part.contains("mailbox"), "{part}");
+    }
+    let failed = builtin().mfa_attempts_exceeded("Portcullis", "Laura", SignedInWith::EmailCode);
+    assert_eq!(failed.subject, "A Portcullis sign-in code was used, but the second step failed");
+    for part in [failed.body.as_str(), html(&failed)] {
+        assert_contains(part, &["sign-in code mailed to your address", "nobody was signed in", "secure your mailbox"]);
+        assert!(!part.contains("knows your password"), "{part}");
     }
 }
 

@@ -36,6 +36,13 @@ impl FirstStep {
             Self::EmailCode => AuthMethod::EmailCode,
         }
     }
+    /// What the mails about this sign-in say was used.
+    pub(crate) fn signed_in_with(self) -> SignedInWith {
+        match self {
+            Self::Password => SignedInWith::Password,
+            Self::EmailCode => SignedInWith::EmailCode,
+        }
+    }
     /// The audit entry's `"method"`.
     pub(crate) fn audit_name(self) -> &'static str {
         match self {
@@ -323,16 +330,37 @@ impl<P: Ports> Portcullis<P> {
     pub(crate) async fn commit_releasing(
         &self,
         permit: Option<Permit>,
-        mut changes: Vec<Change>,
+        changes: Vec<Change>,
     ) -> Result<(), LoginError> {
-        changes.extend(permit.map(Change::ReleasePermit));
-        if let Err(e) = self.store.commit(changes).await {
-            if let Some(permit) = permit {
-                let _ = self.release(permit).await;
+        match self.commit_holding_on_conflict(permit, changes).await {
+            Err(StoreError::Conflict) => {
+                if let Some(permit) = permit {
+                    let _ = self.release(permit).await;
+                }
+                Err(StoreError::Conflict.into())
             }
-            return Err(e.into());
+            done => Ok(done?),
         }
-        Ok(())
+    }
+
+    /// [`Self::commit_releasing`], except that a conflict (which wrote nothing) leaves
+    /// `permit` held, for a caller that may still spend it on a second commit.
+    pub(crate) async fn commit_holding_on_conflict(
+        &self,
+        permit: Option<Permit>,
+        mut changes: Vec<Change>,
+    ) -> Result<(), StoreError> {
+        changes.extend(permit.map(Change::ReleasePermit));
+        match self.store.commit(changes).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::Conflict) => Err(StoreError::Conflict),
+            Err(e) => {
+                if let Some(permit) = permit {
+                    let _ = self.release(permit).await;
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Audits a refused login on `user`'s account; `release` is the reservation of a right

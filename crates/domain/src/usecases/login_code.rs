@@ -188,7 +188,7 @@ impl<P: Ports> Portcullis<P> {
             };
         let consume = Change::ConsumeCode { id: stored.id, at: now };
         changes.extend([consume.clone(), Change::ExpectNoSecondFactor { user_id: user.id }]);
-        match self.commit_with_permit(permit, changes).await {
+        match self.commit_holding_on_conflict(Some(permit), changes).await {
             Ok(()) => return Ok(outcome),
             Err(StoreError::Conflict) => {}
             Err(e) => return Err(e.into()),
@@ -216,7 +216,7 @@ impl<P: Ports> Portcullis<P> {
                     return Err(e.into());
                 }
             };
-        match self.commit_with_permit(permit, changes).await {
+        match self.commit_holding_on_conflict(Some(permit), changes).await {
             Ok(()) => Err(LoginError::MfaRequired(challenge)),
             Err(StoreError::Conflict) => {
                 // A parallel request spent the code between the two commits.
@@ -224,21 +224,6 @@ impl<P: Ports> Portcullis<P> {
                 Err(LoginError::InvalidCredentials)
             }
             Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Commits `changes` and releases `permit` with them. A conflict wrote nothing and leaves
-    /// the permit held, for the caller to resolve; any other failure releases it on its own
-    /// (best effort), so a right code never turns into a counted failure.
-    async fn commit_with_permit(&self, permit: Permit, mut changes: Vec<Change>) -> Result<(), StoreError> {
-        changes.push(Change::ReleasePermit(permit));
-        match self.store.commit(changes).await {
-            Ok(_) => Ok(()),
-            Err(StoreError::Conflict) => Err(StoreError::Conflict),
-            Err(e) => {
-                let _ = self.release(permit).await;
-                Err(e)
-            }
         }
     }
 }

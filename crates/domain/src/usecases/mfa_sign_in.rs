@@ -378,7 +378,7 @@ impl<P: Ports> Portcullis<P> {
         match self.check_second_factor(&req, &challenge, &user, (first, remember_me), permit, ctx, now).await {
             Ok(outcome) => Ok(outcome),
             Err(Checked::Wrong(why)) => {
-                Err(self.wrong_code(&user, Some(permit), req.factor, why, Some(&challenge), ctx, now).await)
+                Err(self.wrong_code(&user, first, Some(permit), req.factor, why, Some(&challenge), ctx, now).await)
             }
             Err(Checked::LostRace) => {
                 let _ = self.release(permit).await;
@@ -387,7 +387,7 @@ impl<P: Ports> Portcullis<P> {
                 // towards the lockout (a double submit must not lock the owner out).
                 match self.store.mfa_challenge(digest).await {
                     Ok(Some(c)) if c.consumed_at.is_some() => Err(MfaVerifyError::UnknownChallenge),
-                    _ => Err(self.wrong_code(&user, None, req.factor, None, Some(&challenge), ctx, now).await),
+                    _ => Err(self.wrong_code(&user, first, None, req.factor, None, Some(&challenge), ctx, now).await),
                 }
             }
             Err(Checked::Refused(e)) => {
@@ -557,13 +557,14 @@ impl<P: Ports> Portcullis<P> {
 
     /// A wrong (or already used) code, audited as a failed sign-in (`invalid_mfa_code`).
     /// With `counted`, the reservation of a wrong code, it counts against the account and,
-    /// when it fills the account's window, the owner (whose password was right) is mailed.
+    /// when it fills the account's window, the owner (whose `first` step was right) is mailed.
     /// A refused passkey gets fresh options bound to `challenge`'s token (see
     /// [`Self::wrong_answer`]). The error to answer with.
     #[allow(clippy::too_many_arguments)]
     async fn wrong_code(
         &self,
         user: &User,
+        first: FirstStep,
         counted: Option<Permit>,
         factor: SecondFactor,
         passkey_reason: Option<&'static str>,
@@ -590,7 +591,11 @@ impl<P: Ports> Portcullis<P> {
             Ok(true) => {
                 changes.push(self.mail_to(
                     user,
-                    self.templates.mfa_attempts_exceeded(&self.policy.product_name, user.name.as_str()),
+                    self.templates.mfa_attempts_exceeded(
+                        &self.policy.product_name,
+                        user.name.as_str(),
+                        first.signed_in_with(),
+                    ),
                     now,
                 ));
                 // The account's next try is refused anyway: no options to tempt it.

@@ -11,7 +11,8 @@ use portcullis_domain::model::{
 };
 use portcullis_domain::ports::{Change, SecretCipher, TokenIssuer, UnitOfWork};
 use portcullis_domain::{
-    CodeLoginRequest, LoginError, LoginOutcome, MfaVerifyRequest, Policy, SecondFactor, SignInCodeRequestError,
+    CodeLoginRequest, LoginError, LoginOutcome, MfaVerifyError, MfaVerifyRequest, Policy, SecondFactor,
+    SignInCodeRequestError,
 };
 use portcullis_testing::fakes::{PlainCipher, T0};
 use portcullis_testing::fixtures::{self, LONDON_IP, PASSWORD, factor};
@@ -501,4 +502,38 @@ async fn wrong_codes_are_capped_per_day_apart_from_the_lockout() {
     assert_eq!(failure_reasons(&h).last().map(String::as_str), Some("too_many_attempts"));
     // The password still signs in: the cap is on codes only.
     password_login(&svc, "laura@example.com", PASSWORD).await.expect("the password works");
+}
+
+#[tokio::test]
+async fn a_second_step_locked_after_mailed_codes_tells_the_owner_to_secure_the_mailbox() {
+    let (svc, h) = service();
+    let laura = seed_verified(&h, "laura@example.com").await;
+    enrol_totp(&h, &laura).await;
+    // Two mailed codes, each earning a challenge that burns after five wrong TOTP codes:
+    // ten wrong codes, the account's limit.
+    for _ in 0..2 {
+        h.clock.advance(Duration::from_secs(61));
+        let digits = sign_in_code(&svc, &h, "laura@example.com").await;
+        let challenge = match code_login(&svc, "laura@example.com", &digits, false).await {
+            Err(LoginError::MfaRequired(challenge)) => challenge,
+            other => panic!("expected MFA_REQUIRED, got {other:?}"),
+        };
+        for _ in 0..5 {
+            let req = MfaVerifyRequest {
+                mfa_token: challenge.mfa_token.clone(),
+                factor: SecondFactor::Totp,
+                code: wrong(&totp_now(&svc)),
+                credential: None,
+            };
+            let err = svc.verify_mfa(req, &ctx()).await;
+            assert!(matches!(err, Err(MfaVerifyError::InvalidCode)), "{err:?}");
+        }
+    }
+    let notice =
+        mail_with_subject(&h, "laura@example.com", "A Portcullis sign-in code was used, but the second step failed");
+    assert_eq!(notice.len(), 1, "one notice, naming the mailed code");
+    assert!(notice[0].body.contains("secure your mailbox"), "{}", notice[0].body);
+    assert!(!notice[0].body.contains("knows your password"), "nobody typed it: {}", notice[0].body);
+    let wrong_notice = "Your Portcullis password was used, but the second step failed";
+    assert!(mail_with_subject(&h, "laura@example.com", wrong_notice).is_empty());
 }
