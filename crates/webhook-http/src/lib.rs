@@ -2,8 +2,8 @@
 
 #[cfg(any(test, feature = "test-receiver"))]
 pub mod test_receiver;
-mod tls;
+
 mod transport;
 
-pub use tls::RootsError;
+pub use portcullis_tls_client::RootsError;
 pub use transport::{HttpWebhookTransport, MAX_BODY_READ, USER_AGENT, VET_TIMEOUT};

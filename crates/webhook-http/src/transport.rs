@@ -24,7 +24,7 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::pki_types::{DnsName, ServerName};
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
-use crate::tls::{self, RootsError};
+use portcullis_tls_client::{self as tls, RootsError};
 
 /// The `user-agent` of every delivery: `Portcullis-Webhooks/<this crate's version>`.
 pub const USER_AGENT: &str = concat!("Portcullis-Webhooks/", env!("CARGO_PKG_VERSION"));

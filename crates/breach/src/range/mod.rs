@@ -18,7 +18,7 @@ use url::BaseUrl;
 pub use url::RangeConfigError;
 
 use crate::hash::{hex_upper, sha1_of};
-use crate::tls::{self, RootsError};
+use portcullis_tls_client::{self as tls, RootsError};
 
 /// Have I Been Pwned's own range API.
 pub const DEFAULT_BASE_URL: &str = "https://api.pwnedpasswords.com";

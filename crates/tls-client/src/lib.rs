@@ -1,8 +1,9 @@
-//! The client's TLS side: the trust anchors (webpki-roots, plus any extra roots) and the
-//! rustls configuration built from them.
+//! The TLS side of Portcullis's outbound HTTP clients (the webhook transport and the
+//! breached-password range API): the trust anchors (webpki-roots, plus any extra roots an
+//! operator adds) and the rustls configuration built from them.
 //!
-//! The same code as the webhook adapter's `tls.rs`: sixty lines copied rather than a
-//! dependency between two adapters that a deployment may pick one at a time.
+//! A crate of its own so that both adapters share one copy without depending on each
+//! other: a deployment may use either alone.
 
 use std::sync::Arc;
 
@@ -11,8 +12,7 @@ use tokio_rustls::rustls::pki_types::CertificateDer;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
-/// Why extra root certificates were not accepted
-/// ([`RangeApi::with_extra_roots`](crate::RangeApi::with_extra_roots)).
+/// Why extra root certificates were not accepted ([`add_roots`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RootsError {
@@ -28,13 +28,13 @@ pub enum RootsError {
 }
 
 /// The default trust anchors: Mozilla's, as `webpki-roots` builds them in (no system store).
-pub(crate) fn default_roots() -> RootCertStore {
+pub fn default_roots() -> RootCertStore {
     RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() }
 }
 
 /// Adds the certificates of `input` (one DER certificate, or PEM with one or more
 /// `CERTIFICATE` blocks) to `roots`. Nothing is added when any of them fails.
-pub(crate) fn add_roots(roots: &mut RootCertStore, input: &[u8]) -> Result<(), RootsError> {
+pub fn add_roots(roots: &mut RootCertStore, input: &[u8]) -> Result<(), RootsError> {
     let certs = if looks_like_pem(input) {
         let certs = CertificateDer::pem_slice_iter(input)
             .collect::<Result<Vec<_>, _>>()
@@ -61,7 +61,7 @@ fn looks_like_pem(input: &[u8]) -> bool {
 /// A client configuration trusting `roots`, with ring (the provider the rest of the tree
 /// uses; naming it avoids the panic of `ClientConfig::builder()` when a build has both ring
 /// and aws-lc), TLS 1.2 and 1.3, and ALPN `http/1.1`.
-pub(crate) fn client_config(roots: RootCertStore) -> Arc<ClientConfig> {
+pub fn client_config(roots: RootCertStore) -> Arc<ClientConfig> {
     let mut config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
         .with_safe_default_protocol_versions()
         .unwrap_or_else(|_| unreachable!("ring's default provider supports the default protocol versions"))
