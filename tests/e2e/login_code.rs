@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use portcullis_e2e::{Backend, Mail, PASSWORD, Resp, TestApp, code_in, totp_code};
+use portcullis_server::http::uniform_timing::ENUMERATION_FLOOR;
 use serde_json::{Value, json};
 
 const REQUEST: &str = "/api/v1/auth/login/code";
@@ -402,7 +403,41 @@ async fn one_code_on_two_instances_signs_in_once(backend: Backend) {
     }
 }
 
+/// The answers that must not tell an account from no account wait for one floor, whether
+/// or not the request had a code and a mail to write, so that transaction does not show in
+/// their timing. (A lower bound: a slow machine cannot make this fail.)
+async fn answers_for_an_account_and_for_nobody_wait_for_the_same_floor(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (known, ghost) = ("known@example.com", "ghost@example.com");
+    app.verified_login(known).await;
+    let timed = |path: &'static str, body: Value, status: u16| {
+        let app = &app;
+        async move {
+            let start = std::time::Instant::now();
+            let r = app.post(path, body.clone()).await;
+            let took = start.elapsed();
+            assert_eq!(r.status, status, "{path} {body}: {r:?}");
+            assert!(took >= ENUMERATION_FLOOR, "{path} {body} answered after {took:?}");
+        }
+    };
+    timed(REQUEST, json!({"email": known}), 200).await;
+    timed(REQUEST, json!({"email": ghost}), 200).await;
+    let mails = code_mails(&app, known, 1, Duration::from_secs(10)).await;
+    let code = mails.first().and_then(|m| code_in(&m.data)).expect("the account's request mailed a code");
+    let wrong = other_than(&code);
+    timed(VERIFY, json!({"email": known, "code": wrong}), 401).await;
+    timed(VERIFY, json!({"email": ghost, "code": wrong}), 401).await;
+    let forgot = "/api/v1/auth/forgot-password";
+    timed(forgot, json!({"email": known}), 200).await;
+    timed(forgot, json!({"email": ghost}), 200).await;
+    let reset = "Subject: Your Portcullis password reset code";
+    let mails = app.mails_to_within(known, 4, Duration::from_secs(10)).await;
+    assert_eq!(mails.iter().filter(|m| m.data.contains(reset)).count(), 1, "the account's reset code was mailed");
+    assert!(app.mails_to_within(ghost, 1, Duration::ZERO).await.is_empty());
+}
+
 portcullis_e2e::on_both_backends!(
+    answers_for_an_account_and_for_nobody_wait_for_the_same_floor,
     a_mailed_code_signs_in_once_with_the_answer_of_a_password_login,
     every_address_gets_one_answer_and_only_an_account_gets_mail,
     wrong_unknown_replaced_and_expired_codes_get_one_answer,

@@ -13,6 +13,7 @@ pub mod request_log;
 pub mod security_headers;
 mod to_completion;
 pub mod token_input;
+pub mod uniform_timing;
 
 use std::time::Duration;
 

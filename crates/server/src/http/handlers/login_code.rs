@@ -10,13 +10,14 @@ use crate::http::dto::{CodeLoginBody, LoginResponse, SignInCodeBody, StatusMessa
 use crate::http::json_body::ApiJson;
 use crate::http::problem::ApiError;
 use crate::http::to_completion::to_completion;
+use crate::http::uniform_timing::{ENUMERATION_FLOOR, no_sooner_than};
 use crate::metrics::Metrics;
 use crate::wiring::Service;
 
 /// Mails a six-digit sign-in code to the account with this address, if there is one (and it
 /// is not deleted). The answer is the same for every address.
 #[utoipa::path(post, path = "/api/v1/auth/login/code", tag = "auth", request_body = SignInCodeBody,
-    description = "Mails a six-digit sign-in code (the code rules of registration: 15 minutes, 5 tries, a new one replaces the old) to the account with this address, if there is one and it is not deleted, and audits it as `auth.login.code_requested`. The answer is the same for every address: no enumeration.",
+    description = "Mails a six-digit sign-in code (the code rules of registration: 15 minutes, 5 tries, a new one replaces the old) to the account with this address, if there is one and it is not deleted, and audits it as `auth.login.code_requested`. The answer is the same for every address: no enumeration, and no sooner than 100 ms after the request, so its timing does not tell either.",
     responses(
         (status = 200, body = StatusMessage, description = "Always, whether or not the address has an account"),
         (status = 400, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "VALIDATION_ERROR: not a valid address"),
@@ -29,7 +30,8 @@ pub async fn request_sign_in_code(
     ApiJson(body): ApiJson<SignInCodeBody>,
 ) -> Result<HttpResponse, ApiError> {
     let email = Email::parse(&body.email).map_err(|e| ApiError::field("email", e))?;
-    to_completion(async move { service.request_sign_in_code(&email, &ctx.0).await }).await??;
+    let work = to_completion(async move { service.request_sign_in_code(&email, &ctx.0).await });
+    no_sooner_than(ENUMERATION_FLOOR, work).await??;
     Ok(HttpResponse::Ok().json(StatusMessage {
         status: "success",
         message: "If the address belongs to an account, a sign-in code has been sent.",
@@ -38,7 +40,7 @@ pub async fn request_sign_in_code(
 
 /// Signs in with the mailed code: the answers of `POST /auth/login`.
 #[utoipa::path(post, path = "/api/v1/auth/login/code/verify", tag = "auth", request_body = CodeLoginBody,
-    description = "Signs in with the code `POST /auth/login/code` mailed, without the password, and answers like `POST /auth/login`: the same per-IP limit, the same failed-attempt counter for the address (a wrong code is a failed attempt: five wrong codes or passwords in 30 minutes lock both ways of signing in; a wrong, used, expired or burned code and an unknown address answer alike; and at most 20 wrong codes a day per address, after which codes get 429 `LOGIN_ATTEMPTS_EXCEEDED` while the password still works), the same account-state checks after a right code, and on an account with an active second factor 403 `MFA_REQUIRED`: the mailed code is spent and the factor finishes the sign-in through `POST /auth/mfa/verify` (the session's `amr` is then `[\"email\", <factor>]`). A session begun this way has `amr` `[\"email\"]` at aal 1. Audited as `auth.login.success` / `auth.login.failure` with `\"method\": \"email_code\"` (failure reason `invalid_code` for a wrong code), with the new-sign-in alert. The code works once: of parallel requests with it, one signs in. Counted in `portcullis_code_logins_total` by outcome and reason.",
+    description = "Signs in with the code `POST /auth/login/code` mailed, without the password, and answers like `POST /auth/login`: the same per-IP limit, the same failed-attempt counter for the address (a wrong code is a failed attempt: five wrong codes or passwords in 30 minutes lock both ways of signing in; a wrong, used, expired or burned code and an unknown address answer alike; and at most 20 wrong codes a day per address, after which codes get 429 `LOGIN_ATTEMPTS_EXCEEDED` while the password still works), the same account-state checks after a right code, and on an account with an active second factor 403 `MFA_REQUIRED`: the mailed code is spent and the factor finishes the sign-in through `POST /auth/mfa/verify` (the session's `amr` is then `[\"email\", <factor>]`). A session begun this way has `amr` `[\"email\"]` at aal 1. Every answer comes no sooner than 100 ms after the request, so a wrong code for an account (checked and audited) and one for an unknown address take the same time. Audited as `auth.login.success` / `auth.login.failure` with `\"method\": \"email_code\"` (failure reason `invalid_code` for a wrong code), with the new-sign-in alert. The code works once: of parallel requests with it, one signs in. Counted in `portcullis_code_logins_total` by outcome and reason.",
     responses(
         (status = 200, body = LoginResponse),
         (status = 400, body = crate::http::dto::Problem, content_type = "application/problem+json", description = "VALIDATION_ERROR (not an address, or not six digits)"),
@@ -65,7 +67,8 @@ pub async fn login_with_code(
         }
     };
     let req = CodeLoginRequest { email, code, remember_me: body.remember_me.unwrap_or(false) };
-    let result = to_completion(async move { service.login_with_code(req, &ctx.0).await }).await?;
+    let work = to_completion(async move { service.login_with_code(req, &ctx.0).await });
+    let result = no_sooner_than(ENUMERATION_FLOOR, work).await?;
     if let Some(m) = &metrics {
         m.observe_code_login(&result);
     }
