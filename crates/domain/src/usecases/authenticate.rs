@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::error::InfraError;
-use crate::model::{Aal, AuthMethod, Location, SessionId, User};
+use crate::model::{Aal, AuthMethod, Factor, Location, SessionId, User};
 use crate::ports::{Change, Ports, SessionRepository, StoreError, TokenIssuer, UnitOfWork};
 use crate::service::Portcullis;
 
@@ -35,6 +35,13 @@ impl Principal {
         } else {
             crate::mail_templates::SignedInWith::Password
         }
+    }
+
+    /// Whether this session is below the level an account with `factors` is managed from:
+    /// it did not use a second factor while one of them is active. Managing factors,
+    /// exporting the account and moving its address all ask for that level.
+    pub fn lacks_second_factor(&self, factors: &[Factor]) -> bool {
+        self.aal < Aal::Two && factors.iter().any(Factor::is_active)
     }
 }
 

@@ -117,10 +117,18 @@ impl<P: Ports> Portcullis<P> {
             MailedCode::ResetPassword => (CodePurpose::ResetPassword, MailTemplates::password_reset_code as RenderCode),
             MailedCode::SignIn => (CodePurpose::SignIn, MailTemplates::sign_in_code as RenderCode),
         };
+        let (code, stored) = self.new_code(user.id, purpose, now);
+        let text = render(&self.templates, &self.policy.product_name, user.name.as_str(), &code, self.policy.code_ttl);
+        [Change::ReplaceCode(stored), self.mail_to(user, text, now)]
+    }
+
+    /// A fresh six-digit code of `purpose` for `user_id`, and its stored form (the keyed
+    /// hash, the policy's lifetime, no tries yet), for a caller that mails it its own way.
+    pub(crate) fn new_code(&self, user_id: UserId, purpose: CodePurpose, now: Timestamp) -> (String, StoredCode) {
         let code = self.random.six_digits();
         let stored = StoredCode {
             id: CodeId::new_v7(),
-            user_id: user.id,
+            user_id,
             purpose,
             digest: self.secrets.digest(CODE_DIGEST, &code),
             attempts: 0,
@@ -128,8 +136,7 @@ impl<P: Ports> Portcullis<P> {
             consumed_at: None,
             created_at: now,
         };
-        let text = render(&self.templates, &self.policy.product_name, user.name.as_str(), &code, self.policy.code_ttl);
-        [Change::ReplaceCode(stored), self.mail_to(user, text, now)]
+        (code, stored)
     }
 
     /// The new-sign-in alert: a fresh "Not you?" token for `session_id`, the in-app
@@ -145,7 +152,7 @@ impl<P: Ports> Portcullis<P> {
         let alert_token = self.random.url_token();
         let digest = self.secrets.digest(ALERT_DIGEST, &alert_token);
         let facts = SignInFacts { enrichment, at: now };
-        let base = self.policy.public_url.trim_end_matches('/');
+        let base = self.base_url();
         let revoke_url = format!("{base}/api/v1/auth/sessions/revoke-from-alert?token={alert_token}");
         let text =
             self.templates.new_sign_in(&self.policy.product_name, user.name.as_str(), &facts, with, &revoke_url, base);

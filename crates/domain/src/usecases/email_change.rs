@@ -17,8 +17,7 @@ use std::time::Duration;
 
 use crate::error::InfraError;
 use crate::model::{
-    Aal, AuditAction, CodeId, CodePurpose, Email, EmailChange, EmailChangeId, Factor, OneTimeCode, Password,
-    RequestContext, StoredCode,
+    AuditAction, CodePurpose, Email, EmailChange, EmailChangeId, OneTimeCode, Password, RequestContext,
 };
 use crate::ports::{
     Change, CodeRepository, FactorRepository, Ports, RandomSource, SecretHasher, StoreError, UnitOfWork, UserRepository,
@@ -26,7 +25,7 @@ use crate::ports::{
 use crate::service::{Limit, Portcullis};
 use crate::usecases::authenticate::Principal;
 use crate::usecases::codes::RedeemCodeError;
-use crate::usecases::common::{CODE_DIGEST, metadata};
+use crate::usecases::common::metadata;
 use crate::usecases::reauth::ReauthError;
 
 /// How long the old address's link undoes a change (the contract's 7 days).
@@ -146,7 +145,7 @@ impl<P: Ports> Portcullis<P> {
     ) -> Result<(), EmailChangeError> {
         let now = self.now();
         let user = &principal.user;
-        if principal.aal < Aal::Two && self.store.factors(user.id).await?.iter().any(Factor::is_active) {
+        if principal.lacks_second_factor(&self.store.factors(user.id).await?) {
             return Err(EmailChangeError::SecondFactorRequired);
         }
         self.reauthenticate(user, password, ctx, now).await?;
@@ -164,19 +163,10 @@ impl<P: Ports> Portcullis<P> {
         // it the change is stored as usual and nothing is sent, silently.
         let target = format!("email-change-to:{new_email}");
         let may_mail = matches!(self.limit(target, self.policy.resend_rules(), now).await?, Limit::Allowed(_));
-        let code = self.random.six_digits();
+        let (code, stored) = self.new_code(user.id, CodePurpose::ChangeEmail, now);
         let product = &self.policy.product_name;
         let mut changes = vec![
-            Change::ReplaceCode(StoredCode {
-                id: CodeId::new_v7(),
-                user_id: user.id,
-                purpose: CodePurpose::ChangeEmail,
-                digest: self.secrets.digest(CODE_DIGEST, &code),
-                attempts: 0,
-                expires_at: now.plus(self.policy.code_ttl),
-                consumed_at: None,
-                created_at: now,
-            }),
+            Change::ReplaceCode(stored),
             Change::StartEmailChange(EmailChange {
                 id: EmailChangeId::new_v7(),
                 user_id: user.id,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::error::InfraError;
 use crate::model::{
-    Aal, AuditAction, AuditEntry, AuditQuery, EmailChange, Factor, Notification, Passkey, RequestContext, Session,
+    AuditAction, AuditEntry, AuditQuery, EmailChange, Factor, Notification, Passkey, RequestContext, Session,
     StoredRecoveryCode, Timestamp, User,
 };
 use crate::ports::{
@@ -120,7 +120,7 @@ impl<P: Ports> Portcullis<P> {
         let now = self.now();
         let id = principal.user.id;
         let factors = self.store.factors(id).await?;
-        if principal.aal < Aal::Two && factors.iter().any(Factor::is_active) {
+        if principal.lacks_second_factor(&factors) {
             return Err(ExportError::SecondFactorRequired);
         }
         let rules = vec![RateRule { window: Duration::from_secs(3600), max: EXPORTS_PER_HOUR }];

@@ -44,7 +44,7 @@ impl FirstStep {
         }
     }
     /// The audit entry's `"method"`.
-    pub(crate) fn audit_name(self) -> &'static str {
+    pub(crate) const fn audit_name(self) -> &'static str {
         match self {
             Self::Password => "password",
             Self::EmailCode => "email_code",
@@ -65,11 +65,12 @@ pub(crate) struct SignInProof {
 impl SignInProof {
     /// A password alone.
     pub(crate) fn password() -> Self {
-        Self { aal: Aal::One, amr: vec![AuthMethod::Password], method: "password", mfa: None }
+        Self { aal: Aal::One, amr: vec![AuthMethod::Password], method: FirstStep::Password.audit_name(), mfa: None }
     }
     /// A mailed code alone.
     pub(crate) fn email_code() -> Self {
-        Self { aal: Aal::One, amr: vec![AuthMethod::EmailCode], method: "email_code", mfa: None }
+        let method = FirstStep::EmailCode.audit_name();
+        Self { aal: Aal::One, amr: vec![AuthMethod::EmailCode], method, mfa: None }
     }
     /// The `first` step, then `method` (named `name` in the audit entry).
     pub(crate) fn second_factor(first: FirstStep, method: AuthMethod, name: &'static str) -> Self {

@@ -21,7 +21,7 @@ use crate::usecases::common::{MailedCode, metadata};
 use crate::usecases::login::{FirstStep, LoginError, LoginOutcome, SignInProof};
 
 /// The audit entries' `"method"` for this way of signing in.
-const METHOD: &str = "email_code";
+const METHOD: &str = FirstStep::EmailCode.audit_name();
 
 /// Why a sign-in code was not mailed: only the per-IP limit, since the answer is otherwise
 /// the same for every address.

@@ -3,16 +3,16 @@
 //!
 //! Every change of one's own factors re-enters the password (counted towards the login
 //! lockout, as a password change is) and, once the account has an active factor, needs a
-//! session that signed in with one ([`Aal::Two`]): a stolen password-only session can neither
-//! add an attacker's authenticator to an account that has one nor strip the owner's.
+//! session that signed in with one ([`Aal::Two`](crate::model::Aal::Two)): a stolen
+//! password-only session can neither add an attacker's authenticator to an account that
+//! has one nor strip the owner's.
 
 use std::time::Duration;
 
 use crate::error::InfraError;
 use crate::model::{
-    Aal, AuditAction, Factor, FactorId, FactorKind, FactorName, OneTimeCode, Password, Permission,
-    RECOVERY_CODE_PURPOSE, RECOVERY_CODES, RecoveryCode, RequestContext, TOTP_SECRET_BYTES, Timestamp, TotpSecret,
-    User, UserId,
+    AuditAction, Factor, FactorId, FactorKind, FactorName, OneTimeCode, Password, Permission, RECOVERY_CODE_PURPOSE,
+    RECOVERY_CODES, RecoveryCode, RequestContext, TOTP_SECRET_BYTES, Timestamp, TotpSecret, User, UserId,
 };
 use crate::ports::{
     Change, FactorRepository, Ports, RandomSource, RateRule, SecretCipher, SecretHasher, StoreError, UnitOfWork,
@@ -434,7 +434,7 @@ impl<P: Ports> Portcullis<P> {
     /// account with an active factor is managed only from a session that used one.
     pub(crate) async fn own_factors(&self, principal: &Principal) -> Result<Vec<Factor>, MfaManageError> {
         let factors = self.store.factors(principal.user.id).await?;
-        if principal.aal < Aal::Two && factors.iter().any(Factor::is_active) {
+        if principal.lacks_second_factor(&factors) {
             return Err(MfaManageError::SecondFactorRequired);
         }
         Ok(factors)

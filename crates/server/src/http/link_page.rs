@@ -43,7 +43,7 @@ pub fn escape(text: &str) -> String {
 pub fn query_token(req: &HttpRequest) -> Result<String, ApiError> {
     let pairs = query::pairs(req.query_string())?;
     let raw = pairs.iter().find(|(name, _)| name == "token").map_or("", |(_, value)| value.as_str());
-    Ok(opaque_token("token", raw).map_err(|e| ApiError::validation(vec![e]))?.to_owned())
+    Ok(opaque_token("token", raw)?.to_owned())
 }
 
 /// A whole page: `title` (escaped here) over `body` (HTML the caller escaped).

@@ -184,6 +184,13 @@ impl ApiError {
     }
 }
 
+/// One bad field: 400 `VALIDATION_ERROR` naming it, so a field check can end with `?`.
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        Self::validation(vec![e])
+    }
+}
+
 impl From<InfraError> for ApiError {
     fn from(e: InfraError) -> Self {
         match e {

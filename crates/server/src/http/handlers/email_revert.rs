@@ -79,7 +79,7 @@ pub async fn revert_email_change(
     ctx: Ctx,
     input: TokenInput,
 ) -> Result<HttpResponse, ApiError> {
-    let token = opaque_token("token", &input.token).map_err(|e| ApiError::validation(vec![e]))?.to_owned();
+    let token = opaque_token("token", &input.token)?.to_owned();
     let product = service.policy().product_name.clone();
     let result = to_completion(async move { service.revert_email_change(&token, &ctx.0).await }).await?;
     match (result, input.form) {

@@ -26,7 +26,7 @@ pub async fn refresh(
     ctx: Ctx,
     ApiJson(body): ApiJson<RefreshBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = opaque_token("refresh_token", &body.refresh_token).map_err(|e| ApiError::validation(vec![e]))?;
+    let token = opaque_token("refresh_token", &body.refresh_token)?;
     let pair = service.refresh(token, &ctx.0).await?;
     let expires_in = whole_seconds(pair.expires_in(service.now()));
     Ok(HttpResponse::Ok()

@@ -34,7 +34,7 @@ pub async fn revoke_from_alert(
     ctx: Ctx,
     input: TokenInput,
 ) -> Result<HttpResponse, ApiError> {
-    let token = opaque_token("token", &input.token).map_err(|e| ApiError::validation(vec![e]))?;
+    let token = opaque_token("token", &input.token)?;
     service.revoke_from_alert(token, &ctx.0).await?;
     if input.form {
         return Ok(link_page::html(page::done(&service.policy().product_name)));

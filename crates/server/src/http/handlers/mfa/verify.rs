@@ -33,7 +33,7 @@ pub async fn verify_mfa(
     ctx: Ctx,
     ApiJson(body): ApiJson<MfaVerifyBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let mfa_token = opaque_token("mfa_token", &body.mfa_token).map_err(|e| ApiError::validation(vec![e]))?.to_owned();
+    let mfa_token = opaque_token("mfa_token", &body.mfa_token)?.to_owned();
     let factor = SecondFactor::parse(body.factor.trim())
         .ok_or_else(|| ApiError::field("factor", "must be \"totp\", \"recovery_code\" or \"webauthn\""))?;
     let (code, credential) = if factor == SecondFactor::Webauthn {
